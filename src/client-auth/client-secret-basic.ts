@@ -1,0 +1,53 @@
+// client_secret_basic: HTTP Basic credentials, form-url-decoded (RFC 6749 §2.3.1).
+
+import { OAuthError } from '../core/index.js';
+import { decodeFormComponent } from '../request/index.js';
+
+/** Client credentials as presented, before they are checked. */
+export interface PresentedCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Reads `client_secret_basic` credentials from an `Authorization` header.
+ * Returns undefined when the header is absent or uses another scheme.
+ *
+ * @throws OAuthError `invalid_request` when the Basic credentials are malformed.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ */
+export function clientSecretBasic(authorization: string | undefined): PresentedCredentials | undefined {
+  if (authorization === undefined) return undefined;
+  const match = /^basic +(\S*) *$/i.exec(authorization);
+  if (!match) return undefined;
+  const encoded = match[1]!;
+  if (encoded === '' || encoded.length % 4 !== 0 || !base64Pattern.test(encoded)) {
+    throw malformed('The Basic credentials are not valid base64.');
+  }
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    throw malformed('The Basic credentials are not valid UTF-8.');
+  }
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw malformed('The Basic credentials have no ":" between id and secret.');
+  // §2.3.1: id and secret are form-url-encoded before they are put in the header.
+  const clientId = decodeFormComponent(decoded.slice(0, colon));
+  const clientSecret = decodeFormComponent(decoded.slice(colon + 1));
+  if (isProblem(clientId) || isProblem(clientSecret)) {
+    throw malformed('The Basic credentials have invalid form-url-encoding.');
+  }
+  if (clientId === '') throw malformed('The Basic credentials have an empty client id.');
+  return { clientId, clientSecret };
+}
+
+function isProblem(value: string): boolean {
+  return value === 'bad-percent-encoding' || value === 'not-utf-8';
+}
+
+function malformed(hint: string): OAuthError {
+  return new OAuthError('invalidRequest', { hint });
+}

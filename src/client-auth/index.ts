@@ -1,0 +1,3 @@
+export * from './client-secret-basic.js';
+export * from './client-secret-post.js';
+export * from './authenticate-client.js';

@@ -1,0 +1,2 @@
+export * from './validate-scope.js';
+export * from './client-credentials.js';

@@ -1,0 +1,2 @@
+export * from './signing-key.js';
+export * from './key-set.js';

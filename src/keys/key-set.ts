@@ -1,0 +1,39 @@
+// The keys a provider signs with and publishes (RFC 7517 JWK Set).
+
+import type { JWK } from 'jose';
+import type { SigningAlgorithm, SigningKey } from './signing-key.js';
+
+/** A JWK Set document. */
+export interface JwkSet {
+  readonly keys: readonly JWK[];
+}
+
+/** Where token strategies get their signing key and the JWKS endpoint its document. */
+export interface KeySet {
+  /** The key that signs now. */
+  getSigningKey(): Promise<SigningKey>;
+  /** Every public key a verifier may meet now: never a private member. */
+  getPublicJwks(): Promise<JwkSet>;
+  /** Algorithms of the published keys, for metadata. */
+  readonly algorithms: readonly SigningAlgorithm[];
+  /** How long verifiers may cache the JWK Set, in seconds. */
+  readonly jwksMaxAge: number;
+}
+
+/**
+ * A key set that never changes: the first key signs, all are published.
+ *
+ * @example
+ * const keys = createStaticKeySet([await importSigningKey(pem, 'RS256')]);
+ */
+export function createStaticKeySet(keys: readonly SigningKey[], jwksMaxAge = 300): KeySet {
+  const [active] = keys;
+  if (!active) throw new TypeError('a key set needs at least one signing key');
+  const jwks: JwkSet = { keys: keys.map((key) => key.publicJwk) };
+  return {
+    getSigningKey: () => Promise.resolve(active),
+    getPublicJwks: () => Promise.resolve(jwks),
+    algorithms: [...new Set(keys.map((key) => key.alg))],
+    jwksMaxAge,
+  };
+}

@@ -1,0 +1,113 @@
+// compose(): wires a provider from a config, a store, a token strategy, a hasher and factories.
+
+import {
+  systemClock,
+  type ProviderConfig,
+  type ProviderFactory,
+  type TokenEndpointHandler,
+} from '../core/index.js';
+import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
+import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
+import type { ClientStore } from '../storage/index.js';
+import type { AccessTokenStrategy } from '../tokens/index.js';
+import { createProvider, type Provider } from './provider.js';
+
+/** The config compose() accepts: only `issuer` is required; everything else has a safe default. */
+export type ComposeConfig = Partial<ProviderConfig> & Pick<ProviderConfig, 'issuer'>;
+
+/**
+ * Composes a provider. Each factory's declared needs are checked against `storage`, `strategy`
+ * and `hasher` at compile time: a store missing a method a factory uses does not type-check.
+ *
+ * @param hasher verifies client secrets; bcrypt when omitted.
+ * @throws TypeError for a configuration that cannot work (bad issuer, lifespan ≤ 0, no handler).
+ * @example
+ * const provider = compose(
+ *   { issuer: 'http://localhost:8080', accessTokenLifespan: 30 * 60 },
+ *   createMemoryStore({ clients: [testClient] }),
+ *   jwtAccessTokenStrategy({ keys, issuer: 'http://localhost:8080' }),
+ *   undefined,
+ *   clientCredentialsGrant,
+ * );
+ */
+export function compose<
+  Storage extends ClientStore,
+  Strategy extends AccessTokenStrategy,
+  Hasher extends SecretHasher,
+>(
+  config: ComposeConfig,
+  storage: Storage,
+  strategy: Strategy,
+  hasher: Hasher | undefined,
+  ...factories: ProviderFactory<Storage, Strategy, Hasher>[]
+): Provider {
+  const fullConfig = withDefaults(config);
+  const secretHasher = hasher ?? (bcryptHasher() as Hasher);
+  const dependencies = { config: fullConfig, storage, strategy, hasher: secretHasher };
+  const tokenEndpointHandlers: TokenEndpointHandler[] = [];
+  for (const factory of factories) {
+    const part = factory(dependencies);
+    switch (part.kind) {
+      case 'token-endpoint':
+        tokenEndpointHandlers.push(part);
+        break;
+    }
+  }
+  if (tokenEndpointHandlers.length === 0) {
+    throw new TypeError('compose() needs at least one grant factory, e.g. clientCredentialsGrant');
+  }
+  return createProvider({
+    config: fullConfig,
+    clients: storage,
+    strategy,
+    hasher: secretHasher,
+    tokenEndpointHandlers,
+  });
+}
+
+/** Fills in defaults and rejects settings that cannot work. */
+export function withDefaults(config: ComposeConfig): ProviderConfig {
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(config.issuer);
+  } catch {
+    throw new TypeError(`issuer must be an absolute URL, got "${String(config.issuer)}"`);
+  }
+  // RFC 8414 §2: the issuer has no query or fragment.
+  if (issuerUrl.search || issuerUrl.hash || !/^https?:$/.test(issuerUrl.protocol)) {
+    throw new TypeError('issuer must be an http(s) URL without query or fragment');
+  }
+  const issuer = config.issuer.replace(/\/+$/, '');
+  const full: ProviderConfig = {
+    issuer,
+    accessTokenLifespan: 3600,
+    clock: systemClock,
+    scopeStrategy: exactScopeStrategy,
+    audienceStrategy: exactAudienceStrategy,
+    defaultAudience: [issuer],
+    exposeDebug: false,
+    maxBodyBytes: 64 * 1024,
+    realm: 'tessera',
+    statelessAccessTokens: false,
+    reportError: () => undefined,
+    ...definedOnly(config),
+  };
+  if (!Number.isInteger(full.accessTokenLifespan) || full.accessTokenLifespan <= 0) {
+    throw new TypeError(
+      `accessTokenLifespan must be a positive whole number of seconds, got ${String(full.accessTokenLifespan)}`,
+    );
+  }
+  if (!Number.isInteger(full.maxBodyBytes) || full.maxBodyBytes <= 0) {
+    throw new TypeError(`maxBodyBytes must be a positive integer, got ${String(full.maxBodyBytes)}`);
+  }
+  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/.test(full.realm)) {
+    throw new TypeError('realm must be printable ASCII without quotes or backslashes');
+  }
+  return { ...full, issuer };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, entry]) => entry !== undefined),
+  ) as Partial<T>;
+}

@@ -1,0 +1,44 @@
+// Maps paths to the provider's endpoints, for servers that mount the whole provider at once.
+
+import { OAuthError } from '../core/index.js';
+import type { Provider } from './provider.js';
+import { writeOAuthError } from './write-json.js';
+
+/** Where each endpoint is served. */
+export interface ProviderRoutes {
+  readonly token: string;
+  readonly jwks: string;
+}
+
+export const defaultRoutes: ProviderRoutes = {
+  token: '/oauth2/token',
+  jwks: '/.well-known/jwks.json',
+};
+
+/** A fetch-style handler: the shape every adapter mounts. */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/**
+ * Creates a fetch-style handler serving every endpoint of `provider`.
+ *
+ * @example
+ * const handle = createRouter(provider, { token: '/token' });
+ * createServer(toNodeHandler(handle)).listen(8080);
+ */
+export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): FetchHandler {
+  const paths = { ...defaultRoutes, ...routes };
+  return async (request) => {
+    const { pathname } = new URL(request.url);
+    switch (pathname) {
+      case paths.token:
+        return provider.handleTokenRequest(request);
+      case paths.jwks:
+        return provider.handleJwksRequest(request);
+      default:
+        return writeOAuthError(
+          new OAuthError('notFound', { hint: 'No endpoint is served at this path.' }),
+          provider.config,
+        );
+    }
+  };
+}

@@ -1,0 +1,2 @@
+export * from './form-encoding.js';
+export * from './parse-form-request.js';

@@ -1,0 +1,48 @@
+// bcrypt secret hashing on libuv's thread pool, so the event loop keeps serving while it works.
+
+import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import { randomBytes } from 'node:crypto';
+import type { SecretHasher } from './secret-hasher.js';
+
+const bcryptPattern = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+
+export interface BcryptHasherOptions {
+  /** Work factor for new hashes, 4 to 31. Default 10. */
+  readonly cost?: number;
+}
+
+/**
+ * Creates a bcrypt {@link SecretHasher}. It verifies `$2a$`, `$2b$` and `$2y$` hashes of any cost,
+ * and reports a malformed hash as a mismatch instead of throwing.
+ *
+ * @example
+ * const hasher = bcryptHasher({ cost: 12 });
+ * const stored = await hasher.hash('foobar');
+ */
+export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
+  const cost = options.cost ?? 10;
+  if (!Number.isInteger(cost) || cost < 4 || cost > 31) {
+    throw new TypeError(`bcrypt cost must be an integer from 4 to 31, got ${String(cost)}`);
+  }
+  let decoyHash: Promise<string> | undefined;
+  return {
+    hash: (secret) => bcryptHash(secret, cost),
+    async verifyDecoy(secret) {
+      // Made lazily at the same cost as real hashes, from a value no one knows.
+      decoyHash ??= bcryptHash(randomBytes(18).toString('base64'), cost);
+      await bcryptVerify(secret.slice(0, 72), await decoyHash);
+    },
+    async verify(secret, hash) {
+      if (!bcryptPattern.test(hash)) return false;
+      // bcrypt reads at most 72 bytes; a longer secret would match any secret sharing its prefix.
+      if (Buffer.byteLength(secret, 'utf8') > 72) return false;
+      return bcryptVerify(secret, hash);
+    },
+  };
+}
+
+/** The cost a bcrypt hash was made with, or undefined when it is not a bcrypt hash. */
+export function bcryptCost(hash: string): number | undefined {
+  const match = bcryptPattern.exec(hash);
+  return match ? Number(match[1]) : undefined;
+}

@@ -1,0 +1,3 @@
+export * from './secret-hasher.js';
+export * from './bcrypt-hasher.js';
+export * from './constant-time-equal.js';

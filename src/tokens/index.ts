@@ -1,0 +1,2 @@
+export * from './access-token-strategy.js';
+export * from './jwt-access-token.js';
