@@ -1,0 +1,54 @@
+// A provider with the seed client and a few more, built from real parts (memory store, bcrypt at cost 4).
+
+import {
+  bcryptHasher,
+  clientCredentialsGrant,
+  compose,
+  createMemoryStore,
+  createStaticKeySet,
+  generateSigningKey,
+  jwtAccessTokenStrategy,
+  type Client,
+  type ComposeConfig,
+  type SigningAlgorithm,
+} from '../../src/index.js';
+
+/** The how-to's client: secret "foobar", stored as the how-to's cost-10 bcrypt hash. */
+export const seedClient: Client = {
+  id: 'test-client',
+  secretHash: '$2a$10$IxMdI6d.LIRZPpSfEwNoeu4rY3FhDREsxFJXikcgdRRAStxUlsuEO',
+  grantTypes: ['client_credentials'],
+  scopes: [],
+  audience: [],
+};
+
+export const testIssuer = 'https://auth.test.example';
+
+const hasher = bcryptHasher({ cost: 4 });
+
+/** Hashes a secret at test cost. */
+export function hashSecret(secret: string): Promise<string> {
+  return hasher.hash(secret);
+}
+
+/** Builds a provider around a memory store holding `clients` (plus the seed client). */
+export async function createTestProvider(
+  options: {
+    readonly clients?: readonly Client[];
+    readonly config?: Partial<ComposeConfig>;
+    readonly alg?: SigningAlgorithm;
+  } = {},
+) {
+  const keys = createStaticKeySet([await generateSigningKey(options.alg ?? 'RS256')]);
+  const issuer = options.config?.issuer ?? testIssuer;
+  const storage = createMemoryStore({ clients: [seedClient, ...(options.clients ?? [])] });
+  const strategy = jwtAccessTokenStrategy({ keys, issuer });
+  const provider = compose(
+    { accessTokenLifespan: 1800, ...options.config, issuer },
+    storage,
+    strategy,
+    hasher,
+    clientCredentialsGrant,
+  );
+  return { provider, storage, keys, strategy, hasher };
+}
