@@ -98,7 +98,7 @@ export async function authenticateClient(
     await dependencies.hasher.verifyDecoy(secret);
     throw invalidClient('The client credentials are invalid.');
   }
-  const secretMatches = await dependencies.hasher.verify(secret, client.secretHash);
+  const secretMatches = await dependencies.hasher.verify(secret, client.secretHash, client.id);
   if (!secretMatches) throw invalidClient('The client credentials are invalid.');
   // Checked after the secret, so a wrong guess cannot learn the registered method.
   const registered = client.tokenEndpointAuthMethod;
