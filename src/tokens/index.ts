@@ -1,2 +1,3 @@
 export * from './access-token-strategy.js';
 export * from './jwt-access-token.js';
+export * from './opaque-hmac.js';
