@@ -1,2 +1,3 @@
 export * from './signing-key.js';
 export * from './key-set.js';
+export * from './key-encryption.js';
