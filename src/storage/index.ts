@@ -110,7 +110,12 @@ export type StorageChange =
   | { readonly kind: 'client'; readonly clientId: string }
   | { readonly kind: 'signing-keys' }
   | { readonly kind: 'hmac-secrets' }
-  | { readonly kind: 'access-token'; readonly signature: string };
+  | { readonly kind: 'access-token'; readonly signature: string }
+  /**
+   * Anything may have changed: sent when changes could have been missed (a lost notification
+   * connection came back, another process wrote to the same SQLite file). Drop every cache.
+   */
+  | { readonly kind: 'all' };
 
 /** Tells listeners of changes, including those made by other instances on the same database. */
 export interface ChangeFeed {
@@ -153,6 +158,19 @@ export interface Storage
     StoreLifecycle,
     Transactional<Storage> {}
 
+/** One versioned schema change, as reported while migrating. */
+export interface MigrationStep {
+  readonly version: number;
+  readonly name: string;
+}
+
+/** What a migration run did: the schema version before and after, and each step applied. */
+export interface MigrationReport {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly applied: readonly MigrationStep[];
+}
+
 /** A write that collides with an existing record. */
 export class StorageConflictError extends Error {
   override readonly name = 'StorageConflictError';
@@ -169,4 +187,20 @@ export class StorageNotFoundError extends Error {
  */
 export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError';
+}
+
+/**
+ * The database's schema is newer than this code knows (a newer Tessera migrated it). Stop and
+ * upgrade rather than risk misreading data.
+ */
+export class StorageSchemaTooNewError extends Error {
+  override readonly name = 'StorageSchemaTooNewError';
+  constructor(
+    readonly databaseVersion: number,
+    readonly knownVersion: number,
+  ) {
+    super(
+      `the database schema is at version ${databaseVersion}, but this version of Tessera knows versions up to ${knownVersion} only; upgrade Tessera to use this database`,
+    );
+  }
 }
