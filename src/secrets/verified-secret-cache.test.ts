@@ -105,6 +105,26 @@ describe('cachedSecretHasher', () => {
     expect(inner.checks).toBe(2);
   });
 
+  it('drops every entry when the store says changes may have been missed', async () => {
+    const inner = countingHasher();
+    const hash = await inner.hash('s');
+    let announce: (change: { kind: string; clientId?: string }) => void = () => undefined;
+    const cache = cachedSecretHasher(inner, {
+      changes: {
+        subscribeToChanges(listener) {
+          announce = listener;
+          return () => undefined;
+        },
+      },
+    });
+    await cache.verify('s', hash, 'a');
+    await cache.verify('s', hash, 'b');
+    announce({ kind: 'signing-keys' });
+    expect(cache.size).toBe(2);
+    announce({ kind: 'all' });
+    expect(cache.size).toBe(0);
+  });
+
   it('stops trusting an entry once its lifetime is over', async () => {
     const clock = createManualClock();
     const inner = countingHasher();

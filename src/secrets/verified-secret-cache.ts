@@ -108,6 +108,8 @@ export function cachedSecretHasher(
 
   const unsubscribe = options.changes?.subscribeToChanges((change) => {
     if (change.kind === 'client') forget(change.clientId ?? undefined);
+    // Changes may have been missed: trust nothing verified before.
+    else if (change.kind === 'all') forget();
   });
 
   return {
