@@ -1,7 +1,6 @@
 // node:http <-> web Request/Response, so a fetch-style handler serves node:http and frameworks built on it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import type { FetchHandler } from '../provider/index.js';
 
 /** Turns a node:http request into a web Request; the body stays a stream, read only if needed. */
@@ -24,9 +23,73 @@ export function toWebRequest(req: IncomingMessage, url = req.url ?? '/'): Reques
   return new Request(target, {
     method,
     headers,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null,
+    body: hasBody ? toBodyStream(req) : null,
     duplex: 'half',
   } as RequestInit);
+}
+
+/** How many unread body bytes are thrown away after an early answer before the connection is cut. */
+const maxDiscardedBytes = 1024 * 1024;
+
+/** Stops the body stream feeding its Request, for requests answered before their body was read. */
+const releaseBody = new WeakMap<IncomingMessage, () => void>();
+
+/**
+ * The request body as a web stream that reads only on demand. Unlike `Readable.toWeb`, cancelling
+ * it does not destroy the socket: the rest of the body is read and thrown away, so a client still
+ * sending an oversized body receives the error answer instead of a connection reset.
+ */
+function toBodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let finished = false;
+  const onData = (chunk: Buffer) => {
+    if (finished) return;
+    controllerRef?.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if ((controllerRef?.desiredSize ?? 0) <= 0) req.pause();
+  };
+  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const release = () => {
+    if (finished) return;
+    finished = true;
+    req.off('data', onData);
+    discardRest(req);
+  };
+  releaseBody.set(req, release);
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        controllerRef = controller;
+        req.pause();
+        req.on('data', onData);
+        req.once('end', () => {
+          if (finished) return;
+          finished = true;
+          controller.close();
+        });
+        req.once('close', () => {
+          // Closed before its end: the client went away mid-body.
+          if (finished) return;
+          finished = true;
+          controller.error(new Error('the request was aborted'));
+        });
+      },
+      pull() {
+        req.resume();
+      },
+      cancel: release,
+    },
+    { highWaterMark: 16 * 1024, size: (chunk) => chunk.byteLength },
+  );
+}
+
+/** Reads and drops what is left of a request body, cutting the connection past a bound. */
+function discardRest(req: IncomingMessage): void {
+  if (req.complete || req.destroyed) return;
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.byteLength;
+    if (discarded > maxDiscardedBytes) req.socket.destroy();
+  });
+  req.resume();
 }
 
 /** Writes a web Response to a node:http response. */
@@ -63,7 +126,12 @@ export function handle(handler: FetchHandler, req: IncomingMessage, res: ServerR
     return;
   }
   handler(request)
-    .then((response) => sendWebResponse(res, response, req.method))
+    .then((response) => {
+      // Answered before the body was read (wrong method, size limit): drain it so the client,
+      // which may still be sending, gets to read the answer.
+      releaseBody.get(req)?.();
+      return sendWebResponse(res, response, req.method);
+    })
     .catch(() => sendFallback(res, 500, 'server_error'));
 }
 
