@@ -30,6 +30,8 @@ export interface ProviderConfig {
    * through the deny-list of `jti`s. Default false.
    */
   readonly statelessAccessTokens: boolean;
+  /** `scopes_supported` published in the authorization server metadata (RFC 8414 §2); omitted when unset. */
+  readonly scopesSupported?: readonly string[];
   /** Told of every `server_error` with its cause, for logging. Never sent to clients. */
   readonly reportError: (error: Error) => void;
 }

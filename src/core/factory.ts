@@ -1,7 +1,7 @@
 // The shape of a compose() factory: it receives the provider's parts and returns a handler.
 
 import type { ProviderConfig } from './config.js';
-import type { TokenEndpointHandler } from './handlers.js';
+import type { RevocationHandler, TokenEndpointHandler, TokenIntrospector } from './handlers.js';
 
 /**
  * What a factory receives. Each factory types these down to what it uses, e.g.
@@ -15,7 +15,7 @@ export interface FactoryDependencies<Storage, Strategy, Hasher> {
 }
 
 /** Anything a factory can contribute to a provider. */
-export type ProviderPart = TokenEndpointHandler;
+export type ProviderPart = TokenEndpointHandler | TokenIntrospector | RevocationHandler;
 
 /** A factory as compose() accepts it. */
 export type ProviderFactory<Storage, Strategy, Hasher> = (

@@ -4,7 +4,9 @@ import {
   systemClock,
   type ProviderConfig,
   type ProviderFactory,
+  type RevocationHandler,
   type TokenEndpointHandler,
+  type TokenIntrospector,
 } from '../core/index.js';
 import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
 import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
@@ -45,13 +47,24 @@ export function compose<
   const secretHasher = hasher ?? (bcryptHasher() as Hasher);
   const dependencies = { config: fullConfig, storage, strategy, hasher: secretHasher };
   const tokenEndpointHandlers: TokenEndpointHandler[] = [];
+  const introspectors: TokenIntrospector[] = [];
+  const revocationHandlers: RevocationHandler[] = [];
   for (const factory of factories) {
     const part = factory(dependencies);
     switch (part.kind) {
       case 'token-endpoint':
         tokenEndpointHandlers.push(part);
         break;
+      case 'token-introspector':
+        introspectors.push(part);
+        break;
+      case 'revocation-handler':
+        revocationHandlers.push(part);
+        break;
     }
+  }
+  if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
+    throw new TypeError('statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record');
   }
   if (tokenEndpointHandlers.length === 0) {
     throw new TypeError('compose() needs at least one grant factory, e.g. clientCredentialsGrant');
@@ -62,6 +75,8 @@ export function compose<
     strategy,
     hasher: secretHasher,
     tokenEndpointHandlers,
+    introspectors,
+    revocationHandlers,
   });
 }
 

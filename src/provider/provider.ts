@@ -9,13 +9,23 @@ import {
   type Client,
   type ClientAuthenticationMethod,
   type ProviderConfig,
+  type RevocationHandler,
   type Session,
   type TokenEndpointHandler,
+  type TokenIntrospector,
 } from '../core/index.js';
 import { parseFormRequest, splitSpaceDelimited } from '../request/index.js';
 import type { SecretHasher } from '../secrets/index.js';
 import type { ClientStore } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
+import { introspect, toIntrospectionBody, type IntrospectionRequest } from './introspection-endpoint.js';
+import {
+  buildAuthorizationServerMetadata,
+  type AuthorizationServerMetadata,
+} from './metadata-endpoint.js';
+import { revoke, type RevocationRequest } from './revocation-endpoint.js';
+import { defaultRoutes, type ProviderRoutes } from './routes.js';
+import { readTokenQuery } from './token-query.js';
 import { writeJson, writeOAuthError } from './write-json.js';
 
 /** The composed provider. Each endpoint is a pair of calls: new… to parse and decide, write… to answer. */
@@ -45,6 +55,55 @@ export interface Provider {
   handleTokenRequest(request: Request, session?: Session): Promise<Response>;
   /** Answers `GET /.well-known/jwks.json` with the public keys of the strategy's key set. */
   handleJwksRequest(request: Request): Promise<Response>;
+
+  /** True when an introspector was composed, so the introspection endpoint is served. */
+  readonly hasIntrospection: boolean;
+  /** True when a revocation handler was composed, so the revocation endpoint is served. */
+  readonly hasRevocation: boolean;
+
+  /**
+   * Parses an RFC 7662 introspection request, authenticates the client (public clients are
+   * refused) and asks the composed introspectors about the token.
+   *
+   * @throws OAuthError `invalid_request` (missing `token`, bad request), `invalid_client` (401),
+   *   `not_found` when no introspector was composed.
+   * @example
+   * const introspection = await provider.newIntrospectionRequest(request);
+   * return provider.writeIntrospectionResponse(introspection);
+   * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.1
+   */
+  newIntrospectionRequest(request: Request): Promise<IntrospectionRequest>;
+  /** The §2.2 JSON response, `{"active":false}` for anything not active, with `Cache-Control: no-store`. */
+  writeIntrospectionResponse(introspection: IntrospectionRequest): Response;
+  /** The §2.3 error response for anything thrown by {@link Provider.newIntrospectionRequest}. */
+  writeIntrospectionError(error: unknown): Response;
+  /** The introspection calls in one: what an `/introspect` route does. */
+  handleIntrospectionRequest(request: Request): Promise<Response>;
+
+  /**
+   * Parses an RFC 7009 revocation request, authenticates the client and revokes the token when
+   * it was issued to that client. Unknown, expired and already revoked tokens are no error.
+   *
+   * @throws OAuthError `invalid_request`, `invalid_client` (401), `unauthorized_client` for a
+   *   token issued to another client, `unsupported_token_type`, `not_found` when no revocation
+   *   handler was composed.
+   * @example
+   * const revocation = await provider.newRevocationRequest(request);
+   * return provider.writeRevocationResponse(revocation);
+   * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.1
+   */
+  newRevocationRequest(request: Request): Promise<RevocationRequest>;
+  /** §2.2: 200 with an empty body. */
+  writeRevocationResponse(revocation: RevocationRequest): Response;
+  /** The §2.2.1 error response for anything thrown by {@link Provider.newRevocationRequest}. */
+  writeRevocationError(error: unknown): Response;
+  /** The revocation calls in one: what a `/revoke` route does. */
+  handleRevocationRequest(request: Request): Promise<Response>;
+
+  /** The RFC 8414 metadata of this provider, with endpoint URLs built from `routes`. */
+  getAuthorizationServerMetadata(routes?: Partial<ProviderRoutes>): AuthorizationServerMetadata;
+  /** Answers `GET /.well-known/oauth-authorization-server` (RFC 8414 §3). */
+  handleMetadataRequest(request: Request, routes?: Partial<ProviderRoutes>): Promise<Response>;
 }
 
 export interface ProviderParts {
@@ -53,11 +112,16 @@ export interface ProviderParts {
   readonly strategy: AccessTokenStrategy;
   readonly hasher: SecretHasher;
   readonly tokenEndpointHandlers: readonly TokenEndpointHandler[];
+  readonly introspectors?: readonly TokenIntrospector[];
+  readonly revocationHandlers?: readonly RevocationHandler[];
 }
 
 /** Builds a provider from parts compose() has checked. */
 export function createProvider(parts: ProviderParts): Provider {
   const { config, clients, strategy, hasher, tokenEndpointHandlers } = parts;
+  const introspectors = parts.introspectors ?? [];
+  const revocationHandlers = parts.revocationHandlers ?? [];
+  const grantTypes = tokenEndpointHandlers.map((handler) => handler.grantType);
   const authentication = { clients, hasher, realm: config.realm };
 
   const findHandler = (grantType: string, form: ReadonlyMap<string, string>) =>
@@ -67,8 +131,10 @@ export function createProvider(parts: ProviderParts): Provider {
 
   const provider: Provider = {
     config,
-    grantTypes: tokenEndpointHandlers.map((handler) => handler.grantType),
+    grantTypes,
     strategy,
+    hasIntrospection: introspectors.length > 0,
+    hasRevocation: revocationHandlers.length > 0,
 
     async newAccessRequest(request, session = {}) {
       const { form, authorization } = await parseFormRequest(request, config);
@@ -167,6 +233,97 @@ export function createProvider(parts: ProviderParts): Provider {
         return writeOAuthError(error, config);
       }
     },
+
+    async newIntrospectionRequest(request) {
+      if (introspectors.length === 0) throw notServed();
+      const query = await readTokenQuery(request, authentication, {
+        maxBodyBytes: config.maxBodyBytes,
+        // RFC 7662 §2.1: the endpoint "MUST also require some form of authorization" against
+        // token scanning; a bare client_id proves nothing.
+        allowPublicClients: false,
+      });
+      return introspect(query, introspectors);
+    },
+
+    writeIntrospectionResponse(introspection) {
+      return writeJson(toIntrospectionBody(introspection));
+    },
+
+    writeIntrospectionError(error) {
+      return writeOAuthError(error, config);
+    },
+
+    async handleIntrospectionRequest(request) {
+      try {
+        return provider.writeIntrospectionResponse(await provider.newIntrospectionRequest(request));
+      } catch (error) {
+        return provider.writeIntrospectionError(error);
+      }
+    },
+
+    async newRevocationRequest(request) {
+      if (revocationHandlers.length === 0) throw notServed();
+      const query = await readTokenQuery(request, authentication, {
+        maxBodyBytes: config.maxBodyBytes,
+        allowPublicClients: true,
+      });
+      return revoke(query, revocationHandlers);
+    },
+
+    writeRevocationResponse() {
+      return new Response(null, { status: 200, headers: { 'Cache-Control': 'no-store' } });
+    },
+
+    writeRevocationError(error) {
+      return writeOAuthError(error, config);
+    },
+
+    async handleRevocationRequest(request) {
+      try {
+        return provider.writeRevocationResponse(await provider.newRevocationRequest(request));
+      } catch (error) {
+        return provider.writeRevocationError(error);
+      }
+    },
+
+    getAuthorizationServerMetadata(routes = {}) {
+      return buildAuthorizationServerMetadata({
+        config,
+        grantTypes,
+        strategy,
+        hasIntrospection: introspectors.length > 0,
+        hasRevocation: revocationHandlers.length > 0,
+        routes: { ...defaultRoutes, ...routes },
+      });
+    },
+
+    handleMetadataRequest(request, routes) {
+      try {
+        if (request.method !== 'GET' && request.method !== 'HEAD') {
+          throw new OAuthError('invalidRequest', {
+            status: 405,
+            hint: 'This endpoint accepts only GET.',
+            headers: { Allow: 'GET, HEAD' },
+          });
+        }
+        // §3.2: 200 and application/json. The document holds nothing secret, so caches may keep it.
+        const metadata = provider.getAuthorizationServerMetadata(routes);
+        return Promise.resolve(
+          new Response(JSON.stringify(metadata), {
+            headers: {
+              'Content-Type': 'application/json;charset=UTF-8',
+              'Cache-Control': 'public, max-age=300',
+            },
+          }),
+        );
+      } catch (error) {
+        return Promise.resolve(writeOAuthError(error, config));
+      }
+    },
   };
   return provider;
+}
+
+function notServed(): OAuthError {
+  return new OAuthError('notFound', { hint: 'This endpoint is not composed into the provider.' });
 }

@@ -2,18 +2,10 @@
 
 import { OAuthError } from '../core/index.js';
 import type { Provider } from './provider.js';
+import { defaultRoutes, type ProviderRoutes } from './routes.js';
 import { writeOAuthError } from './write-json.js';
 
-/** Where each endpoint is served. */
-export interface ProviderRoutes {
-  readonly token: string;
-  readonly jwks: string;
-}
-
-export const defaultRoutes: ProviderRoutes = {
-  token: '/oauth2/token',
-  jwks: '/.well-known/jwks.json',
-};
+export { defaultRoutes, type ProviderRoutes } from './routes.js';
 
 /** A fetch-style handler: the shape every adapter mounts. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -32,8 +24,14 @@ export function createRouter(provider: Provider, routes: Partial<ProviderRoutes>
     switch (pathname) {
       case paths.token:
         return provider.handleTokenRequest(request);
+      case paths.introspection:
+        return provider.handleIntrospectionRequest(request);
+      case paths.revocation:
+        return provider.handleRevocationRequest(request);
       case paths.jwks:
         return provider.handleJwksRequest(request);
+      case paths.metadata:
+        return provider.handleMetadataRequest(request, paths);
       default:
         return writeOAuthError(
           new OAuthError('notFound', { hint: 'No endpoint is served at this path.' }),

@@ -1,6 +1,8 @@
 // A provider with the seed client and a few more, built from real parts (memory store, bcrypt at cost 4).
 
 import {
+  accessTokenIntrospection,
+  accessTokenRevocation,
   bcryptHasher,
   clientCredentialsGrant,
   compose,
@@ -8,6 +10,8 @@ import {
   createStaticKeySet,
   generateSigningKey,
   jwtAccessTokenStrategy,
+  opaqueHmacStrategy,
+  type AccessTokenStrategy,
   type Client,
   type ComposeConfig,
   type SigningAlgorithm,
@@ -24,6 +28,9 @@ export const seedClient: Client = {
 
 export const testIssuer = 'https://auth.test.example';
 
+/** The HMAC secret of opaque tokens in tests. */
+export const testHmacSecret = 'test-hmac-secret-that-is-at-least-32-bytes';
+
 const hasher = bcryptHasher({ cost: 4 });
 
 /** Hashes a secret at test cost. */
@@ -37,18 +44,25 @@ export async function createTestProvider(
     readonly clients?: readonly Client[];
     readonly config?: Partial<ComposeConfig>;
     readonly alg?: SigningAlgorithm;
+    /** The access-token format; JWT when omitted. */
+    readonly format?: 'jwt' | 'opaque';
   } = {},
 ) {
   const keys = createStaticKeySet([await generateSigningKey(options.alg ?? 'RS256')]);
   const issuer = options.config?.issuer ?? testIssuer;
   const storage = createMemoryStore({ clients: [seedClient, ...(options.clients ?? [])] });
-  const strategy = jwtAccessTokenStrategy({ keys, issuer });
+  const strategy: AccessTokenStrategy =
+    options.format === 'opaque'
+      ? opaqueHmacStrategy({ secrets: [testHmacSecret] })
+      : jwtAccessTokenStrategy({ keys, issuer });
   const provider = compose(
     { accessTokenLifespan: 1800, ...options.config, issuer },
     storage,
     strategy,
     hasher,
     clientCredentialsGrant,
+    accessTokenIntrospection,
+    accessTokenRevocation,
   );
   return { provider, storage, keys, strategy, hasher };
 }

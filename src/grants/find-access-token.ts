@@ -1,0 +1,79 @@
+// Finds the live record of a presented access token, for introspection (RFC 7662) and revocation (RFC 7009).
+
+import type { ProviderConfig } from '../core/index.js';
+import type { AccessTokenStore, RevokedTokenStore } from '../storage/index.js';
+import type { AccessTokenStrategy } from '../tokens/index.js';
+
+/** An access token that is intact, known to this server, not revoked and not expired. */
+export interface ActiveAccessToken {
+  /** The record key: the `jti` of a JWT or the signature of an opaque token. */
+  readonly signature: string;
+  readonly clientId: string;
+  readonly subject: string;
+  readonly scopes: readonly string[];
+  readonly audience: readonly string[];
+  readonly issuer: string;
+  /** Milliseconds since the epoch. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** True when the token has a record; false for a stateless JWT, known by its claims alone. */
+  readonly isRecorded: boolean;
+}
+
+export interface FindAccessTokenDependencies {
+  readonly config: Pick<ProviderConfig, 'issuer' | 'clock' | 'statelessAccessTokens'>;
+  readonly storage: AccessTokenStore & RevokedTokenStore;
+  readonly strategy: AccessTokenStrategy;
+}
+
+/**
+ * Returns the presented token when it is active, undefined otherwise. A token is active when
+ * the strategy recognises it as its own and then: it has a record (opaque tokens always, JWTs
+ * unless issuance is stateless), or, for a stateless JWT, its `jti` is not on the deny-list;
+ * and it has not expired by the configured clock.
+ */
+export async function findActiveAccessToken(
+  token: string,
+  dependencies: FindAccessTokenDependencies,
+): Promise<ActiveAccessToken | undefined> {
+  const { config, storage, strategy } = dependencies;
+  const recognised = await strategy.recogniseAccessToken(token);
+  if (!recognised) return undefined;
+
+  let found: ActiveAccessToken;
+  if (strategy.format === 'opaque' || !config.statelessAccessTokens) {
+    // The record is the authority: a well-signed JWT without one was never issued here, or
+    // was revoked.
+    const record = await storage.getAccessTokenRecord(recognised.signature);
+    if (!record || record.format !== strategy.format) return undefined;
+    found = {
+      signature: record.signature,
+      clientId: record.clientId,
+      subject: record.subject,
+      scopes: record.scopes,
+      audience: record.audience,
+      issuer: config.issuer,
+      issuedAt: record.issuedAt,
+      expiresAt: record.expiresAt,
+      isRecorded: true,
+    };
+  } else {
+    const { claims } = recognised;
+    if (!claims) return undefined;
+    if (await storage.isTokenIdRevoked(recognised.signature)) return undefined;
+    found = {
+      signature: recognised.signature,
+      clientId: claims.clientId,
+      subject: claims.subject,
+      scopes: claims.scopes,
+      audience: claims.audience,
+      issuer: claims.issuer,
+      issuedAt: claims.issuedAt,
+      expiresAt: claims.expiresAt,
+      isRecorded: false,
+    };
+  }
+  // RFC 7519 §4.1.4: the token must not be accepted on or after its expiry time.
+  if (!(found.expiresAt > config.clock.now())) return undefined;
+  return found;
+}
