@@ -1,0 +1,484 @@
+// A key set whose keys move next → active → retired → removed, kept sealed in a store (RFC 7517 JWK Set).
+
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { systemClock, type Clock } from '../core/index.js';
+import type {
+  ChangeFeed,
+  SigningKeyStore,
+  StoredSigningKey,
+  Transactional,
+} from '../storage/index.js';
+import type { KeySealer } from './key-encryption.js';
+import type { JwkSet, KeySet } from './key-set.js';
+import {
+  generateSigningKey,
+  importSigningKey,
+  signingAlgorithms,
+  type SigningAlgorithm,
+  type SigningKey,
+} from './signing-key.js';
+
+/** The store a rotating key set needs: signing keys, transactions, and a change feed when it has one. */
+export type RotatingKeyStore = SigningKeyStore &
+  Transactional<SigningKeyStore> &
+  Partial<ChangeFeed>;
+
+/** Options for {@link createRotatingKeySet}. Durations are in seconds. */
+export interface RotatingKeySetOptions {
+  readonly store: RotatingKeyStore;
+  /** Seals private keys before they reach the store and opens them when loaded. */
+  readonly sealer: KeySealer;
+  /** Algorithm of newly generated keys. Default `RS256`. */
+  readonly algorithm?: SigningAlgorithm;
+  readonly clock?: Clock;
+  /** How long a key signs before it is rotated automatically. Default 30 days; `Infinity` turns it off. */
+  readonly rotationPeriod?: number;
+  /**
+   * How long verifiers may cache the JWK Set (the JWKS endpoint's `Cache-Control: max-age`).
+   * A new key is published as `next` for at least this long, plus `refreshInterval`, before it
+   * signs. Default 300.
+   */
+  readonly jwksMaxAge?: number;
+  /**
+   * The longest lifetime of any token signed by these keys (the provider's access-token lifespan
+   * plus the clock tolerance verifiers allow). A retired key stays published this long, plus
+   * `refreshInterval`, after it stopped signing. Default 86400.
+   */
+  readonly maxTokenLifetime?: number;
+  /**
+   * The longest time this instance trusts its cached copy of the keys before reading the store
+   * again; changes announced by the store's change feed are picked up at once. Default 60.
+   */
+  readonly refreshInterval?: number;
+  /** Told of background failures (a refresh or an automatic rotation that failed). */
+  readonly reportError?: (error: Error) => void;
+}
+
+/** What {@link RotatingKeySet.rotate} did. */
+export interface RotationResult {
+  readonly rotated: boolean;
+  /** Why nothing changed: another instance rotated first, or the next key is not yet pre-published. */
+  readonly reason?: 'already-rotated' | 'not-pre-published';
+  readonly activeKid: string;
+  readonly nextKid: string;
+}
+
+/** Options for one {@link RotatingKeySet.rotate} call. */
+export interface RotateOptions {
+  /**
+   * Rotate only if this key is still the active one; otherwise someone else already rotated and
+   * nothing happens. Default: the active key as this instance sees it when the call starts.
+   */
+  readonly expectedActiveKid?: string;
+  /**
+   * Promote the next key even if it has not been published for the whole pre-publication window,
+   * e.g. when the active key is compromised. Verifiers that cached the JWK Set refetch it when they
+   * meet the unknown `kid`. Default false.
+   */
+  readonly immediate?: boolean;
+}
+
+/** A key as the key set describes it: public facts only. */
+export interface SigningKeyStatus {
+  readonly kid: string;
+  readonly alg: string;
+  readonly state: StoredSigningKey['state'];
+  readonly createdAt: number;
+  readonly activatedAt?: number;
+  readonly retiredAt?: number;
+  readonly removeAfter?: number;
+}
+
+/** A {@link KeySet} that rotates its keys and keeps them in a store. */
+export interface RotatingKeySet extends KeySet {
+  /**
+   * Promotes the next key to active, retires the active key, and generates a new next key, all in
+   * one transaction under the `signing-keys` lock, so instances rotating at once still leave
+   * exactly one active key. Also removes retired keys whose last token has expired.
+   */
+  rotate(options?: RotateOptions): Promise<RotationResult>;
+  /** Reads the store again now, instead of waiting for the refresh interval. */
+  refresh(): Promise<void>;
+  /** The keys and their states, newest first. */
+  listKeys(): Promise<readonly SigningKeyStatus[]>;
+  /** Seals again, under the sealer's current KEK, every key sealed under an older one; returns how many. */
+  resealKeys(): Promise<number>;
+  /** Stops listening to the store's change feed. */
+  close(): void;
+}
+
+interface Snapshot {
+  /** When the store was read, by the key set's clock. */
+  readonly loadedAt: number;
+  readonly records: readonly StoredSigningKey[];
+  readonly active: SigningKey;
+  readonly next: StoredSigningKey;
+}
+
+/** JWK members that carry private key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
+const privateJwkMembers = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+
+/**
+ * Creates a key set over `store` and loads it, generating an active and a next key when the store
+ * has none (safely when several instances start at once).
+ *
+ * `getSigningKey()` answers from memory: the store is read at most once per `refreshInterval`
+ * (sooner when its change feed reports a change), and each private key is unsealed once.
+ *
+ * @throws TypeError for options that cannot work; the store's error when it cannot be read.
+ * @example
+ * const keys = await createRotatingKeySet({
+ *   store,
+ *   sealer: createKeySealer(parseKeyEncryptionKey(kekText)),
+ *   algorithm: 'ES256',
+ *   rotationPeriod: 30 * 24 * 3600,
+ *   maxTokenLifetime: 3600,
+ * });
+ * const strategy = jwtAccessTokenStrategy({ keys, issuer });
+ */
+export async function createRotatingKeySet(options: RotatingKeySetOptions): Promise<RotatingKeySet> {
+  const {
+    store,
+    sealer,
+    algorithm = 'RS256',
+    clock = systemClock,
+    rotationPeriod = 30 * 24 * 3600,
+    jwksMaxAge = 300,
+    maxTokenLifetime = 86_400,
+    refreshInterval = 60,
+    reportError = () => undefined,
+  } = options;
+  if (!signingAlgorithms.includes(algorithm)) {
+    throw new TypeError(`algorithm must be one of ${signingAlgorithms.join(', ')}`);
+  }
+  checkDuration('rotationPeriod', rotationPeriod, { positive: true, infinite: true });
+  checkDuration('jwksMaxAge', jwksMaxAge, { positive: false, infinite: false });
+  checkDuration('maxTokenLifetime', maxTokenLifetime, { positive: true, infinite: false });
+  checkDuration('refreshInterval', refreshInterval, { positive: true, infinite: false });
+
+  const refreshMs = refreshInterval * 1000;
+  // Another instance may learn of a new key up to refreshMs late, and a verifier may then keep
+  // its copy of that instance's JWK Set for jwksMaxAge: only after both has every verifier seen it.
+  const prePublicationMs = (jwksMaxAge + refreshInterval) * 1000;
+  // Likewise an instance may go on signing with a retired key for up to refreshMs.
+  const retentionMs = (maxTokenLifetime + refreshInterval) * 1000;
+  const rotationPeriodMs = rotationPeriod * 1000;
+  const lock = { exclusive: 'signing-keys' } as const;
+
+  /** Unsealed private keys by kid: each is opened once per process. */
+  const unsealed = new Map<string, SigningKey>();
+  /** kids whose public JWK was checked against the kid. */
+  const checkedJwks = new Set<string>();
+  let snapshot: Snapshot | undefined;
+  let stale = false;
+  let loading: Promise<Snapshot> | undefined;
+  let autoRotation: Promise<Snapshot> | undefined;
+
+  const unsubscribe =
+    store.subscribeToChanges?.((change) => {
+      if (change.kind === 'signing-keys' || change.kind === 'all') stale = true;
+    }) ?? (() => undefined);
+
+  const newRecord = async (
+    state: 'active' | 'next',
+    now: number,
+    key?: SigningKey,
+  ): Promise<StoredSigningKey> => {
+    const signingKey = key ?? (await generateSigningKey(algorithm));
+    unsealed.set(signingKey.kid, signingKey);
+    const pem = signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    return {
+      kid: signingKey.kid,
+      alg: signingKey.alg,
+      state,
+      publicJwk: signingKey.publicJwk,
+      sealedPrivateKey: sealer.seal(pem, signingKey.kid),
+      createdAt: now,
+      ...(state === 'active' ? { activatedAt: now } : {}),
+    };
+  };
+
+  /** Makes sure there is an active and a next key, inside a transaction. */
+  const completeKeys = async (
+    tx: SigningKeyStore,
+    records: readonly StoredSigningKey[],
+    now: number,
+  ): Promise<boolean> => {
+    let changed = false;
+    let next = newestNext(records);
+    if (!newestActive(records)) {
+      if (next) {
+        // The next key is already published: better to sign with it than with an unseen one.
+        await tx.updateSigningKey({ ...next, state: 'active', activatedAt: now });
+        next = undefined;
+      } else {
+        await tx.createSigningKey(await newRecord('active', now));
+      }
+      changed = true;
+    }
+    if (!next) {
+      await tx.createSigningKey(await newRecord('next', now));
+      changed = true;
+    }
+    return changed;
+  };
+
+  const isComplete = (records: readonly StoredSigningKey[]): boolean =>
+    newestActive(records) !== undefined && newestNext(records) !== undefined;
+
+  const hasExpiredKeys = (records: readonly StoredSigningKey[], now: number): boolean =>
+    records.some((record) => isRemovable(record, now));
+
+  const removeExpiredKeys = async (
+    tx: SigningKeyStore,
+    records: readonly StoredSigningKey[],
+    now: number,
+  ): Promise<void> => {
+    for (const record of records) {
+      if (isRemovable(record, now)) await tx.deleteSigningKey(record.kid);
+    }
+  };
+
+  const buildSnapshot = async (
+    records: readonly StoredSigningKey[],
+    loadedAt: number,
+  ): Promise<Snapshot> => {
+    const activeRecord = newestActive(records);
+    const next = newestNext(records);
+    if (!activeRecord || !next) throw new Error('the signing-key store has no active or no next key');
+    for (const record of records) {
+      if (checkedJwks.has(record.kid)) continue;
+      const thumbprint = await calculateJwkThumbprint(publicMembers(record.publicJwk), 'sha256');
+      if (thumbprint !== record.kid) {
+        throw new Error(`stored signing key "${record.kid}" does not match its public JWK`);
+      }
+      checkedJwks.add(record.kid);
+    }
+    let active = unsealed.get(activeRecord.kid);
+    if (!active) {
+      const pem = sealer.openText(activeRecord.sealedPrivateKey, activeRecord.kid);
+      active = await importSigningKey(pem, activeRecord.alg as SigningAlgorithm);
+      if (active.kid !== activeRecord.kid) {
+        throw new Error(`stored signing key "${activeRecord.kid}" does not match its private key`);
+      }
+      unsealed.set(active.kid, active);
+    }
+    for (const kid of unsealed.keys()) {
+      if (!records.some((record) => record.kid === kid)) unsealed.delete(kid);
+    }
+    return { loadedAt, records, active, next };
+  };
+
+  const readStore = async (): Promise<Snapshot> => {
+    stale = false;
+    let records = await store.listSigningKeys();
+    const now = clock.now();
+    if (!isComplete(records) || hasExpiredKeys(records, now)) {
+      records = await store.transaction(async (tx) => {
+        // Read again under the lock: another instance may have done this a moment ago.
+        const current = await tx.listSigningKeys();
+        const at = clock.now();
+        let changed = await completeKeys(tx, current, at);
+        if (hasExpiredKeys(current, at)) {
+          await removeExpiredKeys(tx, current, at);
+          changed = true;
+        }
+        return changed ? tx.listSigningKeys() : current;
+      }, lock);
+    }
+    snapshot = await buildSnapshot(records, now);
+    return snapshot;
+  };
+
+  /** Reads the store once at a time; `fresh` waits for a read that started after the call. */
+  const load = async (fresh = false): Promise<Snapshot> => {
+    if (loading && fresh) await loading.catch(() => undefined);
+    if (!loading) {
+      loading = readStore().finally(() => {
+        loading = undefined;
+      });
+    }
+    return loading;
+  };
+
+  const rotationDueAt = (current: Snapshot): number => {
+    const activatedAt = newestActive(current.records)?.activatedAt ?? current.loadedAt;
+    return Math.max(activatedAt + rotationPeriodMs, current.next.createdAt + prePublicationMs);
+  };
+
+  const rotate = async (rotateOptions: RotateOptions = {}): Promise<RotationResult> => {
+    const seen = await load(true);
+    const expectedActiveKid = rotateOptions.expectedActiveKid ?? seen.active.kid;
+    // Generated before taking the lock, so the lock is held only for the writes.
+    const spare = await generateSigningKey(algorithm);
+    const result = await store.transaction(async (tx): Promise<RotationResult> => {
+      const records = await tx.listSigningKeys();
+      const now = clock.now();
+      if (await completeKeys(tx, records, now)) {
+        const completed = await tx.listSigningKeys();
+        return { rotated: false, reason: 'already-rotated', ...kidsOf(completed) };
+      }
+      const active = newestActive(records)!;
+      const next = newestNext(records)!;
+      if (active.kid !== expectedActiveKid) {
+        return { rotated: false, reason: 'already-rotated', ...kidsOf(records) };
+      }
+      if (!rotateOptions.immediate && now < next.createdAt + prePublicationMs) {
+        return { rotated: false, reason: 'not-pre-published', ...kidsOf(records) };
+      }
+      await removeExpiredKeys(tx, records, now);
+      for (const record of records) {
+        if (record.state !== 'active') continue;
+        await tx.updateSigningKey({
+          ...record,
+          state: 'retired',
+          retiredAt: now,
+          removeAfter: now + retentionMs,
+        });
+      }
+      await tx.updateSigningKey({ ...next, state: 'active', activatedAt: now });
+      const fresh = await newRecord('next', now, spare);
+      await tx.createSigningKey(fresh);
+      return { rotated: true, activeKid: next.kid, nextKid: fresh.kid };
+    }, lock);
+    await load(true);
+    return result;
+  };
+
+  /** The keys as of now: re-read when stale, rotated when due. Answers from memory otherwise. */
+  const current = async (): Promise<Snapshot> => {
+    let state = snapshot;
+    const now = clock.now();
+    if (!state || stale || now - state.loadedAt >= refreshMs || now < state.loadedAt) {
+      try {
+        state = await load();
+      } catch (error) {
+        // A store that is briefly unreachable must not stop signing with keys already known.
+        if (!state) throw error;
+        reportError(asError(error));
+      }
+    }
+    if (now >= rotationDueAt(state)) state = await rotateWhenDue(state);
+    return state;
+  };
+
+  const rotateWhenDue = (state: Snapshot): Promise<Snapshot> => {
+    autoRotation ??= rotate({ expectedActiveKid: state.active.kid })
+      .then(() => snapshot ?? state)
+      .catch((error: unknown) => {
+        reportError(asError(error));
+        return state;
+      })
+      .finally(() => {
+        autoRotation = undefined;
+      });
+    return autoRotation;
+  };
+
+  const publishedRecords = (state: Snapshot, now: number): StoredSigningKey[] => {
+    const order = { active: 0, next: 1, retired: 2 } as const;
+    return state.records
+      .filter((record) => !isRemovable(record, now))
+      .sort((a, b) => order[a.state] - order[b.state] || b.createdAt - a.createdAt);
+  };
+
+  await load();
+
+  return {
+    async getSigningKey() {
+      return (await current()).active;
+    },
+    async getPublicJwks(): Promise<JwkSet> {
+      const state = await current();
+      return {
+        keys: publishedRecords(state, clock.now()).map((record) => publicMembers(record.publicJwk)),
+      };
+    },
+    get algorithms(): readonly SigningAlgorithm[] {
+      const algs = new Set<SigningAlgorithm>([algorithm]);
+      for (const record of snapshot?.records ?? []) algs.add(record.alg as SigningAlgorithm);
+      return [...algs];
+    },
+    jwksMaxAge,
+    rotate,
+    async refresh() {
+      await load(true);
+    },
+    async listKeys() {
+      const state = await current();
+      return [...state.records]
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .map(({ sealedPrivateKey: _sealed, publicJwk: _jwk, ...status }) => status);
+    },
+    async resealKeys() {
+      const count = await store.transaction(async (tx) => {
+        let resealed = 0;
+        for (const record of await tx.listSigningKeys()) {
+          if (!sealer.needsResealing(record.sealedPrivateKey)) continue;
+          const plaintext = sealer.open(record.sealedPrivateKey, record.kid);
+          await tx.updateSigningKey({ ...record, sealedPrivateKey: sealer.seal(plaintext, record.kid) });
+          resealed++;
+        }
+        return resealed;
+      }, lock);
+      await load(true);
+      return count;
+    },
+    close: unsubscribe,
+  };
+}
+
+function newestActive(records: readonly StoredSigningKey[]): StoredSigningKey | undefined {
+  return newest(records, 'active', (record) => record.activatedAt ?? record.createdAt);
+}
+
+function newestNext(records: readonly StoredSigningKey[]): StoredSigningKey | undefined {
+  return newest(records, 'next', (record) => record.createdAt);
+}
+
+function newest(
+  records: readonly StoredSigningKey[],
+  state: StoredSigningKey['state'],
+  time: (record: StoredSigningKey) => number,
+): StoredSigningKey | undefined {
+  let found: StoredSigningKey | undefined;
+  for (const record of records) {
+    if (record.state === state && (!found || time(record) > time(found))) found = record;
+  }
+  return found;
+}
+
+function kidsOf(records: readonly StoredSigningKey[]): { activeKid: string; nextKid: string } {
+  return { activeKid: newestActive(records)?.kid ?? '', nextKid: newestNext(records)?.kid ?? '' };
+}
+
+/** A retired key is removed once every token it signed has expired. */
+function isRemovable(record: StoredSigningKey, now: number): boolean {
+  return record.state === 'retired' && record.removeAfter !== undefined && record.removeAfter <= now;
+}
+
+/** The public members of a stored JWK: private members are dropped even if a store held them. */
+function publicMembers(jwk: Readonly<Record<string, unknown>>): JWK {
+  return Object.fromEntries(
+    Object.entries(jwk).filter(([name]) => !privateJwkMembers.has(name)),
+  ) as JWK;
+}
+
+function checkDuration(
+  name: string,
+  value: number,
+  { positive, infinite }: { positive: boolean; infinite: boolean },
+): void {
+  const valid =
+    (infinite && value === Infinity) ||
+    (Number.isFinite(value) && (positive ? value > 0 : value >= 0));
+  if (!valid) {
+    throw new TypeError(
+      `${name} must be a ${positive ? 'positive' : 'non-negative'} number of seconds${infinite ? ' or Infinity' : ''}, got ${String(value)}`,
+    );
+  }
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
