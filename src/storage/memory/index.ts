@@ -18,6 +18,13 @@ export interface MemoryStoreOptions {
   readonly clients?: readonly Client[];
 }
 
+/** How the operations record what they did: at once outside a transaction, undoably inside one. */
+interface Journal {
+  /** Remembers how to take a write back, should the transaction fail. */
+  undo(step: () => void): void;
+  notify(change: StorageChange): void;
+}
+
 /**
  * Creates a store that keeps everything in process memory.
  *
@@ -37,31 +44,50 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
   for (const client of options.clients ?? []) clients.set(client.id, client);
 
-  const notify = (change: StorageChange): void => {
-    for (const listener of listeners) listener(change);
+  const deliver = (change: StorageChange): void => {
+    for (const listener of listeners) {
+      // A listener's failure must not turn a completed write into a rejected one.
+      try {
+        listener(change);
+      } catch {
+        // ignored: listeners are caches and must not throw
+      }
+    }
   };
 
-  const store: Storage = {
+  /** Puts back (or removes) one map entry as it was before a write. */
+  const restore = <V>(map: Map<string, V>, key: string, previous: V | undefined): (() => void) =>
+    previous === undefined ? () => map.delete(key) : () => map.set(key, previous);
+
+  const operationsFor = (journal: Journal): Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'> => ({
     getClient: (id) => Promise.resolve(clients.get(id)),
     createClient(client) {
       if (clients.has(client.id)) {
         return Promise.reject(new StorageConflictError(`client "${client.id}" already exists`));
       }
       clients.set(client.id, client);
+      journal.undo(restore(clients, client.id, undefined));
+      // A cache may remember that the id was unknown.
+      journal.notify({ kind: 'client', clientId: client.id });
       return Promise.resolve();
     },
     updateClient(client) {
-      if (!clients.has(client.id)) {
+      const previous = clients.get(client.id);
+      if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`client "${client.id}" does not exist`));
       }
       clients.set(client.id, client);
-      notify({ kind: 'client', clientId: client.id });
+      journal.undo(restore(clients, client.id, previous));
+      journal.notify({ kind: 'client', clientId: client.id });
       return Promise.resolve();
     },
     deleteClient(id) {
-      const existed = clients.delete(id);
-      if (existed) notify({ kind: 'client', clientId: id });
-      return Promise.resolve(existed);
+      const previous = clients.get(id);
+      if (previous === undefined) return Promise.resolve(false);
+      clients.delete(id);
+      journal.undo(restore(clients, id, previous));
+      journal.notify({ kind: 'client', clientId: id });
+      return Promise.resolve(true);
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
       const ids = [...clients.keys()].filter((id) => after === undefined || id > after).sort();
@@ -73,18 +99,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
         return Promise.reject(new StorageConflictError('access token record already exists'));
       }
       accessTokens.set(record.signature, record);
+      journal.undo(restore(accessTokens, record.signature, undefined));
       return Promise.resolve();
     },
     getAccessTokenRecord: (signature) => Promise.resolve(accessTokens.get(signature)),
     deleteAccessTokenRecord(signature) {
-      const existed = accessTokens.delete(signature);
-      if (existed) notify({ kind: 'access-token', signature });
-      return Promise.resolve(existed);
+      const previous = accessTokens.get(signature);
+      if (previous === undefined) return Promise.resolve(false);
+      accessTokens.delete(signature);
+      journal.undo(restore(accessTokens, signature, previous));
+      journal.notify({ kind: 'access-token', signature });
+      return Promise.resolve(true);
     },
 
     revokeTokenId(jti, expiresAt) {
-      revokedTokenIds.set(jti, Math.max(expiresAt, revokedTokenIds.get(jti) ?? 0));
-      notify({ kind: 'access-token', signature: jti });
+      const previous = revokedTokenIds.get(jti);
+      revokedTokenIds.set(jti, Math.max(expiresAt, previous ?? 0));
+      journal.undo(restore(revokedTokenIds, jti, previous));
+      journal.notify({ kind: 'access-token', signature: jti });
       return Promise.resolve();
     },
     isTokenIdRevoked: (jti) => Promise.resolve(revokedTokenIds.has(jti)),
@@ -96,31 +128,47 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
         return Promise.reject(new StorageConflictError(`signing key "${key.kid}" already exists`));
       }
       signingKeys.set(key.kid, key);
-      notify({ kind: 'signing-keys' });
+      journal.undo(restore(signingKeys, key.kid, undefined));
+      journal.notify({ kind: 'signing-keys' });
       return Promise.resolve();
     },
     updateSigningKey(key) {
-      if (!signingKeys.has(key.kid)) {
+      const previous = signingKeys.get(key.kid);
+      if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`signing key "${key.kid}" does not exist`));
       }
       signingKeys.set(key.kid, key);
-      notify({ kind: 'signing-keys' });
+      journal.undo(restore(signingKeys, key.kid, previous));
+      journal.notify({ kind: 'signing-keys' });
       return Promise.resolve();
     },
     deleteSigningKey(kid) {
-      const existed = signingKeys.delete(kid);
-      if (existed) notify({ kind: 'signing-keys' });
-      return Promise.resolve(existed);
+      const previous = signingKeys.get(kid);
+      if (previous === undefined) return Promise.resolve(false);
+      // Map order is insertion order, which breaks ties in listSigningKeys: undo restores it whole.
+      const before = [...signingKeys.entries()];
+      signingKeys.delete(kid);
+      journal.undo(() => {
+        signingKeys.clear();
+        for (const [id, key] of before) signingKeys.set(id, key);
+      });
+      journal.notify({ kind: 'signing-keys' });
+      return Promise.resolve(true);
     },
 
     listHmacSecrets: () =>
-      Promise.resolve([...hmacSecrets].sort((a, b) => b.createdAt - a.createdAt)),
+      // Newest first; of two made at the same time, the one added later counts as newer.
+      Promise.resolve([...hmacSecrets].reverse().sort((a, b) => b.createdAt - a.createdAt)),
     createHmacSecret(secret) {
       if (hmacSecrets.some((existing) => existing.id === secret.id)) {
         return Promise.reject(new StorageConflictError(`HMAC secret "${secret.id}" already exists`));
       }
       hmacSecrets.push(secret);
-      notify({ kind: 'hmac-secrets' });
+      journal.undo(() => {
+        const index = hmacSecrets.indexOf(secret);
+        if (index >= 0) hmacSecrets.splice(index, 1);
+      });
+      journal.notify({ kind: 'hmac-secrets' });
       return Promise.resolve();
     },
 
@@ -129,12 +177,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       // An entry past its expiry may still sit here until the janitor runs; it no longer counts.
       if (known !== undefined && known > now) return Promise.resolve(false);
       usedJtis.set(jti, expiresAt);
+      journal.undo(restore(usedJtis, jti, known));
       return Promise.resolve(true);
-    },
-
-    subscribeToChanges(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
     },
 
     purgeExpired(now, batchSize) {
@@ -146,12 +190,57 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
           const expiresAt = typeof value === 'number' ? value : value.expiresAt;
           if (expiresAt <= now) {
             table.delete(key);
+            journal.undo(restore(table as Map<string, AccessTokenRecord | number>, key, value));
             inTable++;
           }
         }
         purged += inTable;
       }
       return Promise.resolve(purged);
+    },
+  });
+
+  const immediate: Journal = { undo: () => undefined, notify: deliver };
+
+  /** Runs `work` with a journal that can take its writes back; changes are told only on success. */
+  const runUndoably = async <T>(work: (tx: Storage) => Promise<T>): Promise<T> => {
+    const undoSteps: (() => void)[] = [];
+    const changes: StorageChange[] = [];
+    const journal: Journal = { undo: (step) => undoSteps.push(step), notify: (change) => changes.push(change) };
+    const tx: Storage = {
+      ...operationsFor(journal),
+      subscribeToChanges: (listener) => store.subscribeToChanges(listener),
+      ping: () => store.ping(),
+      close: () => store.close(),
+      // A nested transaction is a savepoint: its failure takes back only its own writes.
+      async transaction(nested) {
+        const mark = undoSteps.length;
+        const changeMark = changes.length;
+        try {
+          return await nested(tx);
+        } catch (error) {
+          for (const step of undoSteps.splice(mark).reverse()) step();
+          changes.splice(changeMark);
+          throw error;
+        }
+      },
+    };
+    try {
+      const result = await work(tx);
+      for (const change of changes) deliver(change);
+      return result;
+    } catch (error) {
+      for (const step of undoSteps.reverse()) step();
+      throw error;
+    }
+  };
+
+  const store: Storage = {
+    ...operationsFor(immediate),
+
+    subscribeToChanges(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
 
     ping: () => (closed ? Promise.reject(new Error('store is closed')) : Promise.resolve()),
@@ -162,8 +251,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     transaction(work) {
-      // One writer at a time is all the isolation a single process needs.
-      const run = lockChain.then(() => work(store));
+      // One transaction at a time is all the isolation a single process needs.
+      const run = lockChain.then(() => runUndoably(work));
       lockChain = run.catch(() => undefined);
       return run;
     },

@@ -1,0 +1,565 @@
+// The storage contract: one suite that every store (memory, SQLite, PostgreSQL) must pass unchanged.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Client } from '../../src/core/index.js';
+import {
+  StorageConflictError,
+  StorageNotFoundError,
+  type AccessTokenRecord,
+  type Storage,
+  type StorageChange,
+  type StoredHmacSecret,
+  type StoredSigningKey,
+} from '../../src/storage/index.js';
+
+/** One freshly opened, empty store, and how to reach the same data as a second instance would. */
+export interface StorageContractSubject {
+  readonly store: Storage;
+  /**
+   * Opens another store on the same database, as a second server instance would. Absent when
+   * the store cannot be shared (memory).
+   */
+  readonly openPeer?: () => Promise<Storage>;
+  /** Resolves once the store's change feed hears other instances; called after subscribing. */
+  readonly whenListening?: (store: Storage) => Promise<void>;
+  /** Closes every store opened for the test and removes its data. */
+  readonly dispose: () => Promise<void>;
+}
+
+const t0 = Date.UTC(2026, 0, 1);
+
+function client(id: string, overrides: Partial<Client> = {}): Client {
+  return { id, grantTypes: ['client_credentials'], scopes: [], audience: [], ...overrides };
+}
+
+const fullClient: Client = {
+  id: 'full-client',
+  secretHash: '$2b$04$abcdefghijklmnopqrstuuVhVh7Qm1bX0h0jv3gq8o0t4KxQxQyZ.',
+  grantTypes: ['client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
+  scopes: ['read', 'write', 'admin:all'],
+  defaultScopes: ['read'],
+  audience: ['https://api.example.com', 'https://other.example.com/v1'],
+  tokenEndpointAuthMethod: 'private_key_jwt',
+  jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', use: 'sig' }] },
+  metadata: { client_name: 'Ünïcødé — “quoted” \u{1F510}', contacts: ['ops@example.com'], nested: { n: 1.5, yes: true, no: null, list: [1, 'two', { three: 3 }] } },
+  createdAt: t0,
+  secretUpdatedAt: t0 + 1000,
+};
+
+function tokenRecord(signature: string, overrides: Partial<AccessTokenRecord> = {}): AccessTokenRecord {
+  return {
+    signature,
+    format: 'jwt',
+    clientId: 'client-a',
+    subject: 'client-a',
+    scopes: ['read'],
+    audience: ['https://api.example.com'],
+    issuedAt: t0,
+    expiresAt: t0 + 3600_000,
+    ...overrides,
+  };
+}
+
+function signingKey(kid: string, overrides: Partial<StoredSigningKey> = {}): StoredSigningKey {
+  return {
+    kid,
+    alg: 'ES256',
+    state: 'next',
+    publicJwk: { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: `y-${kid}`, kid, alg: 'ES256', use: 'sig' },
+    sealedPrivateKey: `v1.sealed.${kid}`,
+    createdAt: t0,
+    ...overrides,
+  };
+}
+
+function hmacSecret(id: string, createdAt: number): StoredHmacSecret {
+  return { id, sealedSecret: `v1.sealed.${id}`, createdAt };
+}
+
+/** Lets other promises run, so that interleavings a lock must prevent get their chance. */
+const yieldTurns = async (turns = 5): Promise<void> => {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+/**
+ * Defines the storage contract suite for one store.
+ *
+ * @param name shown in the suite title
+ * @param open opens a fresh, empty store for each test
+ */
+export function describeStorageContract(name: string, open: () => Promise<StorageContractSubject>): void {
+  describe(`storage contract: ${name}`, () => {
+    let subject: StorageContractSubject;
+    let store: Storage;
+
+    beforeEach(async () => {
+      subject = await open();
+      store = subject.store;
+    });
+    afterEach(async () => {
+      await subject.dispose();
+    });
+
+    describe('clients', () => {
+      it('returns every field of a created client exactly, arrays and metadata included', async () => {
+        await store.createClient(fullClient);
+        expect(await store.getClient(fullClient.id)).toStrictEqual(fullClient);
+      });
+
+      it('adds no fields to a client that left its optional ones out', async () => {
+        const minimal = client('minimal');
+        await store.createClient(minimal);
+        expect(await store.getClient('minimal')).toStrictEqual(minimal);
+      });
+
+      it('keeps empty lists apart from absent ones', async () => {
+        const withEmpty = client('empty-lists', { defaultScopes: [], metadata: {} });
+        await store.createClient(withEmpty);
+        expect(await store.getClient('empty-lists')).toStrictEqual(withEmpty);
+      });
+
+      it('keeps fields it has no column for', async () => {
+        const future = { ...client('future'), softwareId: 'f1a2', logoUri: 'https://example.com/l.png' } as Client;
+        await store.createClient(future);
+        expect(await store.getClient('future')).toStrictEqual(future);
+      });
+
+      it('answers undefined for an unknown client', async () => {
+        expect(await store.getClient('nobody')).toBeUndefined();
+      });
+
+      it('refuses a second client with the same id and keeps the first', async () => {
+        await store.createClient(client('dup', { scopes: ['first'] }));
+        await expect(store.createClient(client('dup', { scopes: ['second'] }))).rejects.toBeInstanceOf(StorageConflictError);
+        expect((await store.getClient('dup'))?.scopes).toEqual(['first']);
+      });
+
+      it('treats ids that differ only in case as different clients', async () => {
+        await store.createClient(client('Case'));
+        await store.createClient(client('case'));
+        expect((await store.listClients()).map((c) => c.id)).toEqual(['Case', 'case']);
+      });
+
+      it('replaces every field on update, dropping optional ones left out', async () => {
+        await store.createClient(fullClient);
+        const replaced = client(fullClient.id, { scopes: ['only'], createdAt: t0 });
+        await store.updateClient(replaced);
+        expect(await store.getClient(fullClient.id)).toStrictEqual(replaced);
+      });
+
+      it('refuses to update an unknown client and creates nothing', async () => {
+        await expect(store.updateClient(client('ghost'))).rejects.toBeInstanceOf(StorageNotFoundError);
+        expect(await store.getClient('ghost')).toBeUndefined();
+      });
+
+      it('deletes a client once, answering false the second time', async () => {
+        await store.createClient(client('gone'));
+        expect(await store.deleteClient('gone')).toBe(true);
+        expect(await store.getClient('gone')).toBeUndefined();
+        expect(await store.deleteClient('gone')).toBe(false);
+      });
+
+      it('lists clients in id order by code point, paging with after and limit', async () => {
+        for (const id of ['b', 'a', 'C', 'd-2', 'd-10']) await store.createClient(client(id));
+        expect((await store.listClients()).map((c) => c.id)).toEqual(['C', 'a', 'b', 'd-10', 'd-2']);
+        expect((await store.listClients({ limit: 2 })).map((c) => c.id)).toEqual(['C', 'a']);
+        expect((await store.listClients({ after: 'a', limit: 2 })).map((c) => c.id)).toEqual(['b', 'd-10']);
+        expect((await store.listClients({ after: 'd-2' })).map((c) => c.id)).toEqual([]);
+      });
+
+      it('lists whole clients, not just ids', async () => {
+        await store.createClient(fullClient);
+        expect(await store.listClients()).toStrictEqual([fullClient]);
+      });
+
+      it('lists at most 100 clients when no limit is given', async () => {
+        await store.transaction(async (tx) => {
+          for (let i = 0; i < 105; i++) await tx.createClient(client(`c-${String(i).padStart(3, '0')}`));
+        });
+        const page = await store.listClients();
+        expect(page).toHaveLength(100);
+        expect(page.at(-1)?.id).toBe('c-099');
+      });
+    });
+
+    describe('access-token records', () => {
+      it('returns a created record exactly, extra claims included', async () => {
+        const record = tokenRecord('sig-full', {
+          format: 'opaque',
+          requestId: 'req-1',
+          extraClaims: { tenant: 't-1', roles: ['a', 'b'], nested: { deep: [1, 2] } },
+          audience: [],
+          scopes: ['read', 'write'],
+        });
+        await store.createAccessTokenRecord(record);
+        expect(await store.getAccessTokenRecord('sig-full')).toStrictEqual(record);
+      });
+
+      it('adds no fields to a minimal record', async () => {
+        const record = tokenRecord('sig-min');
+        await store.createAccessTokenRecord(record);
+        expect(await store.getAccessTokenRecord('sig-min')).toStrictEqual(record);
+      });
+
+      it('answers undefined for an unknown signature', async () => {
+        expect(await store.getAccessTokenRecord('nope')).toBeUndefined();
+      });
+
+      it('refuses a second record with the same signature', async () => {
+        await store.createAccessTokenRecord(tokenRecord('sig-dup'));
+        await expect(store.createAccessTokenRecord(tokenRecord('sig-dup', { clientId: 'other' }))).rejects.toBeInstanceOf(StorageConflictError);
+        expect((await store.getAccessTokenRecord('sig-dup'))?.clientId).toBe('client-a');
+      });
+
+      it('deletes a record once, answering false the second time', async () => {
+        await store.createAccessTokenRecord(tokenRecord('sig-del'));
+        expect(await store.deleteAccessTokenRecord('sig-del')).toBe(true);
+        expect(await store.getAccessTokenRecord('sig-del')).toBeUndefined();
+        expect(await store.deleteAccessTokenRecord('sig-del')).toBe(false);
+      });
+    });
+
+    describe('revoked token ids', () => {
+      it('knows a revoked jti and no other', async () => {
+        await store.revokeTokenId('jti-1', t0 + 1000);
+        expect(await store.isTokenIdRevoked('jti-1')).toBe(true);
+        expect(await store.isTokenIdRevoked('jti-2')).toBe(false);
+      });
+
+      it('keeps the later expiry when a jti is revoked twice', async () => {
+        await store.revokeTokenId('jti-twice', t0 + 5000);
+        await store.revokeTokenId('jti-twice', t0 + 1000);
+        await store.purgeExpired(t0 + 2000, 100);
+        expect(await store.isTokenIdRevoked('jti-twice')).toBe(true);
+        await store.purgeExpired(t0 + 5000, 100);
+        expect(await store.isTokenIdRevoked('jti-twice')).toBe(false);
+      });
+    });
+
+    describe('signing keys', () => {
+      it('returns created keys exactly, oldest first, in order of creation when times are equal', async () => {
+        const keys = [
+          signingKey('k-late', { createdAt: t0 + 10 }),
+          signingKey('k-b', { state: 'active', activatedAt: t0 + 1 }),
+          signingKey('k-a', { state: 'retired', activatedAt: t0, retiredAt: t0 + 5, removeAfter: t0 + 99 }),
+        ];
+        for (const key of keys) await store.createSigningKey(key);
+        expect(await store.listSigningKeys()).toStrictEqual([keys[1], keys[2], keys[0]]);
+      });
+
+      it('refuses a second key with the same kid', async () => {
+        await store.createSigningKey(signingKey('k-dup'));
+        await expect(store.createSigningKey(signingKey('k-dup', { alg: 'RS256' }))).rejects.toBeInstanceOf(StorageConflictError);
+        expect((await store.listSigningKeys()).map((k) => k.alg)).toEqual(['ES256']);
+      });
+
+      it('replaces a key on update and keeps its place in the list', async () => {
+        await store.createSigningKey(signingKey('k-1'));
+        await store.createSigningKey(signingKey('k-2'));
+        const activated = signingKey('k-1', { state: 'active', activatedAt: t0 + 50 });
+        await store.updateSigningKey(activated);
+        expect(await store.listSigningKeys()).toStrictEqual([activated, signingKey('k-2')]);
+      });
+
+      it('refuses to update an unknown key and creates nothing', async () => {
+        await expect(store.updateSigningKey(signingKey('k-ghost'))).rejects.toBeInstanceOf(StorageNotFoundError);
+        expect(await store.listSigningKeys()).toEqual([]);
+      });
+
+      it('deletes a key once, answering false the second time', async () => {
+        await store.createSigningKey(signingKey('k-del'));
+        expect(await store.deleteSigningKey('k-del')).toBe(true);
+        expect(await store.listSigningKeys()).toEqual([]);
+        expect(await store.deleteSigningKey('k-del')).toBe(false);
+      });
+    });
+
+    describe('HMAC secrets', () => {
+      it('lists secrets newest first, the later-added first when times are equal', async () => {
+        const secrets = [hmacSecret('h-old', t0), hmacSecret('h-new', t0 + 10), hmacSecret('h-tie-1', t0 + 5), hmacSecret('h-tie-2', t0 + 5)];
+        for (const secret of secrets) await store.createHmacSecret(secret);
+        expect(await store.listHmacSecrets()).toStrictEqual([secrets[1], secrets[3], secrets[2], secrets[0]]);
+      });
+
+      it('refuses a second secret with the same id', async () => {
+        await store.createHmacSecret(hmacSecret('h-dup', t0));
+        await expect(store.createHmacSecret(hmacSecret('h-dup', t0 + 1))).rejects.toBeInstanceOf(StorageConflictError);
+        expect(await store.listHmacSecrets()).toStrictEqual([hmacSecret('h-dup', t0)]);
+      });
+    });
+
+    describe('replay cache', () => {
+      it('accepts a jti once and refuses it again before it expires', async () => {
+        expect(await store.markUsed('a-1', t0 + 1000, t0)).toBe(true);
+        expect(await store.markUsed('a-1', t0 + 1000, t0 + 999)).toBe(false);
+      });
+
+      it('accepts a jti again once its entry has expired, and the new expiry counts', async () => {
+        await store.markUsed('a-2', t0 + 1000, t0);
+        expect(await store.markUsed('a-2', t0 + 5000, t0 + 1000)).toBe(true);
+        expect(await store.markUsed('a-2', t0 + 9000, t0 + 4999)).toBe(false);
+      });
+
+      it('keeps different jtis apart', async () => {
+        expect(await store.markUsed('a-3', t0 + 1000, t0)).toBe(true);
+        expect(await store.markUsed('a-4', t0 + 1000, t0)).toBe(true);
+      });
+
+      it('lets exactly one of many concurrent uses of the same jti through', async () => {
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.markUsed('a-race', t0 + 1000, t0)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('purging expired records', () => {
+      it('deletes token records, revoked ids and replay entries whose expiry has come, and nothing else', async () => {
+        await store.createAccessTokenRecord(tokenRecord('t-expired', { expiresAt: t0 + 100 }));
+        await store.createAccessTokenRecord(tokenRecord('t-live', { expiresAt: t0 + 101 }));
+        await store.revokeTokenId('r-expired', t0 + 50);
+        await store.revokeTokenId('r-live', t0 + 500);
+        await store.markUsed('u-expired', t0 + 100, t0);
+        await store.markUsed('u-live', t0 + 200, t0);
+
+        expect(await store.purgeExpired(t0 + 100, 10)).toBe(3);
+
+        expect(await store.getAccessTokenRecord('t-expired')).toBeUndefined();
+        expect(await store.getAccessTokenRecord('t-live')).toBeDefined();
+        expect(await store.isTokenIdRevoked('r-expired')).toBe(false);
+        expect(await store.isTokenIdRevoked('r-live')).toBe(true);
+        expect(await store.markUsed('u-expired', t0 + 300, t0 + 100)).toBe(true);
+        expect(await store.markUsed('u-live', t0 + 300, t0 + 100)).toBe(false);
+      });
+
+      it('deletes at most batchSize rows of each kind per call', async () => {
+        for (let i = 0; i < 5; i++) await store.createAccessTokenRecord(tokenRecord(`t-${i}`, { expiresAt: t0 }));
+        for (let i = 0; i < 3; i++) await store.revokeTokenId(`r-${i}`, t0);
+        expect(await store.purgeExpired(t0, 2)).toBe(4);
+        expect(await store.purgeExpired(t0, 2)).toBe(3);
+        expect(await store.purgeExpired(t0, 2)).toBe(1);
+        expect(await store.purgeExpired(t0, 2)).toBe(0);
+      });
+
+      it('answers 0 when nothing has expired', async () => {
+        await store.createAccessTokenRecord(tokenRecord('t-future'));
+        expect(await store.purgeExpired(t0, 100)).toBe(0);
+      });
+    });
+
+    describe('transactions', () => {
+      it('keeps every write of work that succeeds and returns its value', async () => {
+        const value = await store.transaction(async (tx) => {
+          await tx.createClient(client('tx-1'));
+          await tx.createSigningKey(signingKey('tx-key'));
+          return 42;
+        });
+        expect(value).toBe(42);
+        expect(await store.getClient('tx-1')).toBeDefined();
+        expect(await store.listSigningKeys()).toHaveLength(1);
+      });
+
+      it('takes back every write of work that fails and rethrows its error', async () => {
+        await store.createSigningKey(signingKey('k-keep'));
+        const failure = new Error('work failed');
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createClient(client('tx-gone'));
+            await tx.createAccessTokenRecord(tokenRecord('tx-sig'));
+            await tx.updateSigningKey(signingKey('k-keep', { state: 'active', activatedAt: t0 }));
+            await tx.revokeTokenId('tx-jti', t0 + 1000);
+            await tx.createHmacSecret(hmacSecret('tx-h', t0));
+            throw failure;
+          }),
+        ).rejects.toBe(failure);
+        expect(await store.getClient('tx-gone')).toBeUndefined();
+        expect(await store.getAccessTokenRecord('tx-sig')).toBeUndefined();
+        expect(await store.listSigningKeys()).toStrictEqual([signingKey('k-keep')]);
+        expect(await store.isTokenIdRevoked('tx-jti')).toBe(false);
+        expect(await store.listHmacSecrets()).toEqual([]);
+      });
+
+      it('takes back the work when one of its writes conflicts', async () => {
+        await store.createClient(client('taken'));
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createClient(client('fresh'));
+            await tx.createClient(client('taken'));
+          }),
+        ).rejects.toBeInstanceOf(StorageConflictError);
+        expect(await store.getClient('fresh')).toBeUndefined();
+      });
+
+      it('lets work read its own writes', async () => {
+        await store.transaction(async (tx) => {
+          await tx.createClient(client('seen'));
+          expect(await tx.getClient('seen')).toBeDefined();
+          await tx.deleteClient('seen');
+          expect(await tx.getClient('seen')).toBeUndefined();
+        });
+      });
+
+      it('takes back only a failed nested transaction', async () => {
+        await store.transaction(async (tx) => {
+          await tx.createClient(client('outer'));
+          await expect(
+            tx.transaction(async (inner) => {
+              await inner.createClient(client('inner'));
+              throw new Error('inner failed');
+            }),
+          ).rejects.toThrow('inner failed');
+        });
+        expect(await store.getClient('outer')).toBeDefined();
+        expect(await store.getClient('inner')).toBeUndefined();
+      });
+
+      it('runs exclusive transactions on the same name one after another', async () => {
+        const peer = subject.openPeer ? await subject.openPeer() : store;
+        await store.createClient(client('counter', { metadata: { count: 0 } }));
+        const increment = (on: Storage) =>
+          on.transaction(
+            async (tx) => {
+              const current = (await tx.getClient('counter'))!;
+              await yieldTurns();
+              await tx.updateClient({ ...current, metadata: { count: (current.metadata!.count as number) + 1 } });
+            },
+            { exclusive: 'counter' },
+          );
+        await Promise.all([increment(store), increment(peer), increment(store), increment(peer), increment(store)]);
+        expect((await store.getClient('counter'))?.metadata).toEqual({ count: 5 });
+      });
+
+      it('yields exactly one active key when two instances activate one at the same time', async () => {
+        const peer = subject.openPeer ? await subject.openPeer() : store;
+        const activateIfNone = (on: Storage, kid: string) =>
+          on.transaction(
+            async (tx) => {
+              const keys = await tx.listSigningKeys();
+              await yieldTurns();
+              if (!keys.some((key) => key.state === 'active')) {
+                await tx.createSigningKey(signingKey(kid, { state: 'active', activatedAt: t0 }));
+              }
+            },
+            { exclusive: 'signing-keys' },
+          );
+        await Promise.all([activateIfNone(store, 'k-one'), activateIfNone(peer, 'k-two'), activateIfNone(store, 'k-three')]);
+        expect((await store.listSigningKeys()).filter((key) => key.state === 'active')).toHaveLength(1);
+      });
+    });
+
+    describe('change feed', () => {
+      it('tells subscribers which client, key set or token changed', async () => {
+        await store.createClient(client('watched'));
+        await store.createAccessTokenRecord(tokenRecord('sig-watched'));
+        const seen: StorageChange[] = [];
+        store.subscribeToChanges((change) => seen.push(change));
+
+        await store.updateClient(client('watched', { scopes: ['x'] }));
+        await store.deleteClient('watched');
+        await store.createSigningKey(signingKey('k-w'));
+        await store.updateSigningKey(signingKey('k-w', { state: 'active', activatedAt: t0 }));
+        await store.deleteSigningKey('k-w');
+        await store.createHmacSecret(hmacSecret('h-w', t0));
+        await store.revokeTokenId('jti-w', t0 + 1000);
+        await store.deleteAccessTokenRecord('sig-watched');
+
+        expect(seen).toEqual([
+          { kind: 'client', clientId: 'watched' },
+          { kind: 'client', clientId: 'watched' },
+          { kind: 'signing-keys' },
+          { kind: 'signing-keys' },
+          { kind: 'signing-keys' },
+          { kind: 'hmac-secrets' },
+          { kind: 'access-token', signature: 'jti-w' },
+          { kind: 'access-token', signature: 'sig-watched' },
+        ]);
+      });
+
+      it('tells subscribers of a created client, which a cache may have known as unknown', async () => {
+        const seen: StorageChange[] = [];
+        store.subscribeToChanges((change) => seen.push(change));
+        await store.createClient(client('newcomer'));
+        expect(seen).toEqual([{ kind: 'client', clientId: 'newcomer' }]);
+      });
+
+      it('tells nothing for writes that changed nothing', async () => {
+        const seen: StorageChange[] = [];
+        store.subscribeToChanges((change) => seen.push(change));
+        await store.deleteClient('nobody');
+        await store.deleteSigningKey('no-key');
+        await store.deleteAccessTokenRecord('no-sig');
+        await expect(store.updateClient(client('nobody'))).rejects.toBeInstanceOf(StorageNotFoundError);
+        expect(seen).toEqual([]);
+      });
+
+      it('stops telling a subscriber that unsubscribed', async () => {
+        await store.createClient(client('quiet'));
+        const listener = vi.fn();
+        const unsubscribe = store.subscribeToChanges(listener);
+        unsubscribe();
+        await store.deleteClient('quiet');
+        expect(listener).not.toHaveBeenCalled();
+      });
+
+      it('tells the changes of a transaction only once it commits, and none of one that fails', async () => {
+        await store.createClient(client('tx-watched'));
+        const seen: StorageChange[] = [];
+        store.subscribeToChanges((change) => seen.push(change));
+        await store.transaction(async (tx) => {
+          await tx.updateClient(client('tx-watched', { scopes: ['y'] }));
+          expect(seen).toEqual([]);
+        });
+        expect(seen).toEqual([{ kind: 'client', clientId: 'tx-watched' }]);
+
+        seen.length = 0;
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.deleteClient('tx-watched');
+            throw new Error('changed my mind');
+          }),
+        ).rejects.toThrow('changed my mind');
+        expect(seen).toEqual([]);
+      });
+
+      it('completes a write even when a subscriber throws', async () => {
+        store.subscribeToChanges(() => {
+          throw new Error('bad listener');
+        });
+        await store.createClient(client('sturdy'));
+        expect(await store.getClient('sturdy')).toBeDefined();
+      });
+
+      it('tells the subscribers of another instance on the same database', async (context) => {
+        if (!subject.openPeer) {
+          context.skip('this store is not shared between instances');
+          return;
+        }
+        const peer = await subject.openPeer();
+        const seen: StorageChange[] = [];
+        peer.subscribeToChanges((change) => seen.push(change));
+        await subject.whenListening?.(peer);
+
+        await store.createClient(client('shared'));
+        await store.revokeTokenId('jti-shared', t0 + 1000);
+        await store.createSigningKey(signingKey('k-shared'));
+
+        const heard = (expected: StorageChange) => seen.some((change) => change.kind === 'all' || JSON.stringify(change) === JSON.stringify(expected));
+        await vi.waitFor(
+          () => {
+            expect(heard({ kind: 'client', clientId: 'shared' })).toBe(true);
+            expect(heard({ kind: 'access-token', signature: 'jti-shared' })).toBe(true);
+            expect(heard({ kind: 'signing-keys' })).toBe(true);
+          },
+          { timeout: 10_000, interval: 20 },
+        );
+        expect(await peer.getClient('shared')).toBeDefined();
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('answers ping while open and refuses it after close', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.close();
+        await expect(store.ping()).rejects.toBeInstanceOf(Error);
+      });
+    });
+  });
+}
