@@ -194,6 +194,18 @@ export const errorDefinitions = {
     status: 400,
     description: 'The authorization server does not support the revocation of the presented token type.',
   },
+  invalidToken: {
+    // RFC 6750 §3.1, answered by resource servers.
+    code: 'invalid_token',
+    status: 401,
+    description: 'The access token provided is expired, revoked, malformed, or invalid for other reasons.',
+  },
+  insufficientScope: {
+    // RFC 6750 §3.1, answered by resource servers.
+    code: 'insufficient_scope',
+    status: 403,
+    description: 'The request requires higher privileges than provided by the access token.',
+  },
   tooManyRequests: {
     code: 'too_many_requests',
     status: 429,
