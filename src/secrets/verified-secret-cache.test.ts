@@ -125,6 +125,19 @@ describe('cachedSecretHasher', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('runs one hash check for identical checks made at the same time', async () => {
+    const inner = countingHasher();
+    const cache = cachedSecretHasher(inner);
+    const hash = await inner.hash('right secret');
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, () => cache.verify('right secret', hash, 'client-a')),
+      ...Array.from({ length: 4 }, () => cache.verify('wrong secret', hash, 'client-a')),
+    ]);
+    expect(results).toEqual([...Array<boolean>(8).fill(true), ...Array<boolean>(4).fill(false)]);
+    expect(inner.checks).toBe(2);
+    expect(cache.size).toBe(1);
+  });
+
   it('stops trusting an entry once its lifetime is over', async () => {
     const clock = createManualClock();
     const inner = countingHasher();

@@ -73,6 +73,7 @@ export function cachedSecretHasher(
   // Map keeps insertion order: re-inserting on a hit makes the first entry the least recently used.
   const entries = new Map<string, Entry>();
   const byClient = new Map<string, Set<string>>();
+  const inFlight = new Map<string, { readonly digest: Buffer; readonly result: Promise<boolean> }>();
 
   const digestOf = (clientId: string, secret: string, hash: string): Buffer => {
     // Length prefixes keep ("a:b", "c") and ("a", "b:c") apart.
@@ -128,7 +129,18 @@ export function cachedSecretHasher(
         }
         remove(lookup);
       }
-      const matches = await inner.verify(secret, hash, clientId === '' ? undefined : clientId);
+      // Identical checks already running share one hash: a client opening many connections at
+      // once costs one bcrypt run, and so does an attacker repeating one guess.
+      const running = inFlight.get(lookup);
+      if (running && timingSafeEqual(running.digest, digest)) return running.result;
+      const result = inner.verify(secret, hash, clientId === '' ? undefined : clientId);
+      if (!running) inFlight.set(lookup, { digest, result });
+      let matches: boolean;
+      try {
+        matches = await result;
+      } finally {
+        if (inFlight.get(lookup)?.result === result) inFlight.delete(lookup);
+      }
       if (!matches) return false;
       remove(lookup);
       entries.set(lookup, { digest, clientId, expiresAt: clock.now() + ttlMs });

@@ -1,0 +1,235 @@
+// Brute-force protection for client authentication: failures counted per (client, address) and per address.
+
+import { createHash } from 'node:crypto';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { clientSecretBasic } from '../client-auth/index.js';
+import { OAuthError } from '../core/index.js';
+import { writeJson, type FetchHandler } from '../provider/index.js';
+import { parseForm } from '../request/index.js';
+import { normalizeClientAddress } from './client-address.js';
+
+/** How many failed client authentications are tolerated, and for how long an offender waits. */
+export interface BruteForceLimits {
+  /** Failures of one client id from one address within the window. Default 10. */
+  readonly failuresPerClientAndAddress: number;
+  /** Failures from one address, whatever client ids it names, within the window. Default 100. */
+  readonly failuresPerAddress: number;
+  /** The counting window, in seconds. Default 900. */
+  readonly windowSeconds: number;
+  /** How long a limit, once reached, answers 429, in seconds. Default 900. */
+  readonly blockSeconds: number;
+}
+
+export const defaultBruteForceLimits: BruteForceLimits = {
+  failuresPerClientAndAddress: 10,
+  failuresPerAddress: 100,
+  windowSeconds: 900,
+  blockSeconds: 900,
+};
+
+export interface BruteForceGuardOptions extends Partial<BruteForceLimits> {
+  /**
+   * An ioredis client. When given, counts live in Redis and every instance using the same Redis
+   * and prefix shares them; create it with `enableOfflineQueue: false` so an outage fails fast.
+   * When Redis cannot answer, counting falls back to this process's memory.
+   */
+  readonly redis?: unknown;
+  /** Prefix of the limiter keys. Default `tessera`. */
+  readonly keyPrefix?: string;
+  /** Told when the counting store fails; requests are then judged by the in-memory fallback. */
+  readonly reportError?: (error: Error) => void;
+}
+
+/** The verdict on a request before it is served. */
+export type GuardVerdict =
+  | { readonly blocked: false }
+  | { readonly blocked: true; readonly retryAfterSeconds: number };
+
+/** Counts failed client authentications and says when a source must wait. */
+export interface BruteForceGuard {
+  readonly limits: BruteForceLimits;
+  /** Whether `address` (or `clientId` from `address`) has reached a limit. */
+  check(address: string, clientId?: string): Promise<GuardVerdict>;
+  /** Counts one failed authentication. */
+  recordFailure(address: string, clientId?: string): Promise<void>;
+  /** Forgets the counts of `address` (and of `clientId` from it), e.g. after an operator's review. */
+  reset(address: string, clientId?: string): Promise<void>;
+}
+
+/**
+ * Creates a guard counting failures in memory, or in Redis when `redis` is given.
+ *
+ * @example
+ * const guard = createBruteForceGuard({ failuresPerClientAndAddress: 10, redis: new Redis({ enableOfflineQueue: false }) });
+ */
+export function createBruteForceGuard(options: BruteForceGuardOptions = {}): BruteForceGuard {
+  const limits: BruteForceLimits = {
+    failuresPerClientAndAddress:
+      options.failuresPerClientAndAddress ?? defaultBruteForceLimits.failuresPerClientAndAddress,
+    failuresPerAddress: options.failuresPerAddress ?? defaultBruteForceLimits.failuresPerAddress,
+    windowSeconds: options.windowSeconds ?? defaultBruteForceLimits.windowSeconds,
+    blockSeconds: options.blockSeconds ?? defaultBruteForceLimits.blockSeconds,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || (value as number) < 1) {
+      throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  const prefix = options.keyPrefix ?? 'tessera';
+  const reportError = options.reportError ?? (() => undefined);
+
+  const limiter = (name: string, points: number): RateLimiterAbstract => {
+    const settings = { keyPrefix: `${prefix}:${name}`, points, duration: limits.windowSeconds };
+    const memory = new RateLimiterMemory(settings);
+    if (options.redis === undefined) return memory;
+    return new RateLimiterRedis({ ...settings, storeClient: options.redis, insuranceLimiter: memory });
+  };
+  const perClient = limiter('fail-client-address', limits.failuresPerClientAndAddress);
+  const perAddress = limiter('fail-address', limits.failuresPerAddress);
+
+  // Client ids are chosen by the caller: a digest keeps keys short whatever is sent.
+  const clientKey = (address: string, clientId: string): string =>
+    `${address}|${createHash('sha256').update(clientId).digest('base64url')}`;
+
+  const safely = async <T>(work: Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await work;
+    } catch (error) {
+      // A store error rejects with an Error; over-limit results are RateLimiterRes, not errors.
+      if (error instanceof Error) reportError(error);
+      return fallback;
+    }
+  };
+
+  const overLimit = (result: RateLimiterRes | null, points: number): number | undefined =>
+    result && result.consumedPoints >= points
+      ? Math.max(1, Math.ceil(result.msBeforeNext / 1000))
+      : undefined;
+
+  const count = async (target: RateLimiterAbstract, key: string, points: number): Promise<void> => {
+    const result = await safely(target.penalty(key, 1), null);
+    // At the limit the key is held for the block time, not only to the end of the window.
+    if (result && result.consumedPoints >= points) {
+      await safely(target.block(key, limits.blockSeconds), null);
+    }
+  };
+
+  return {
+    limits,
+    async check(address, clientId) {
+      const [byAddress, byClient] = await Promise.all([
+        safely(perAddress.get(address), null),
+        clientId === undefined ? null : safely(perClient.get(clientKey(address, clientId)), null),
+      ]);
+      const wait = Math.max(
+        overLimit(byAddress, limits.failuresPerAddress) ?? 0,
+        overLimit(byClient, limits.failuresPerClientAndAddress) ?? 0,
+      );
+      return wait > 0 ? { blocked: true, retryAfterSeconds: wait } : { blocked: false };
+    },
+    async recordFailure(address, clientId) {
+      await Promise.all([
+        count(perAddress, address, limits.failuresPerAddress),
+        clientId === undefined
+          ? undefined
+          : count(perClient, clientKey(address, clientId), limits.failuresPerClientAndAddress),
+      ]);
+    },
+    async reset(address, clientId) {
+      await Promise.all([
+        safely(perAddress.delete(address), false),
+        clientId === undefined ? false : safely(perClient.delete(clientKey(address, clientId)), false),
+      ]);
+    },
+  };
+}
+
+/** A fetch-style handler that is also told where the request came from. */
+export type GuardedHandler = (request: Request, clientAddress?: string) => Promise<Response>;
+
+export interface GuardedHandlerOptions {
+  readonly guard: BruteForceGuard;
+  /**
+   * Finds the source address when the caller does not pass one, e.g. from a header set by a
+   * trusted proxy. Requests with no address share one bucket, `unknown`.
+   */
+  readonly getClientAddress?: (request: Request) => string | undefined;
+  /** Sends `error_hint` in 429 bodies. Default false. */
+  readonly exposeDebug?: boolean;
+}
+
+/** Largest form body read again to find a `client_id` after a failure. */
+const maxClientIdBody = 64 * 1024;
+
+/**
+ * Wraps a handler so failed client authentications (401 answers to POST requests: the token,
+ * introspection and revocation endpoints) are counted against the source address, alone and
+ * with the client id, and a source over either limit is answered `429` with `Retry-After` and
+ * a JSON error body before any secret is hashed. Counting by (client id, address) means an
+ * attacker guessing one client's secret locks out only itself, never that client calling from
+ * its own address. GET requests (JWK Set, metadata) pass straight through.
+ *
+ * @example
+ * const guarded = createGuardedHandler(createRouter(provider), { guard: createBruteForceGuard() });
+ * createServer((req, res) => handle((request) => guarded(request, req.socket.remoteAddress), req, res));
+ */
+export function createGuardedHandler(handler: FetchHandler, options: GuardedHandlerOptions): GuardedHandler {
+  const { guard, getClientAddress } = options;
+  return async (request, clientAddress) => {
+    if (request.method !== 'POST') return handler(request);
+    const address = normalizeClientAddress(clientAddress ?? getClientAddress?.(request));
+    // With client_secret_post the client id is in the body: read it from a copy, so the handler
+    // still gets the untouched stream. The copy is read only up to the body limit.
+    const clientId =
+      clientIdFromBasic(request.headers.get('authorization')) ??
+      (request.body !== null && isForm(request) ? await clientIdFromBody(request.clone()) : undefined);
+
+    const verdict = await guard.check(address, clientId);
+    if (verdict.blocked) {
+      const error = new OAuthError('tooManyRequests', {
+        hint: 'Too many failed client authentications from this address.',
+        headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
+      });
+      return writeJson(error.toJSON(options.exposeDebug ?? false), error.status, error.headers);
+    }
+
+    const response = await handler(request);
+    // Checked against the limits on the next request; this one already has its answer.
+    if (response.status === 401) await guard.recordFailure(address, clientId);
+    return response;
+  };
+}
+
+function isForm(request: Request): boolean {
+  return /^application\/x-www-form-urlencoded\b/i.test(request.headers.get('content-type') ?? '');
+}
+
+function clientIdFromBasic(authorization: string | null): string | undefined {
+  try {
+    return clientSecretBasic(authorization ?? undefined)?.clientId;
+  } catch {
+    return undefined;
+  }
+}
+
+async function clientIdFromBody(copy: Request): Promise<string | undefined> {
+  try {
+    const reader = copy.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxClientIdBody) {
+        await reader.cancel();
+        return undefined;
+      }
+      chunks.push(value);
+    }
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    return parseForm(text).get('client_id');
+  } catch {
+    return undefined;
+  }
+}

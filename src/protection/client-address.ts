@@ -1,0 +1,28 @@
+// The source address failures are counted against.
+
+import { isIPv4, isIPv6 } from 'node:net';
+
+/**
+ * Reduces a socket address to the unit limits count against: an IPv4 address as is (also when
+ * written IPv4-mapped, `::ffff:192.0.2.1`), an IPv6 address by its /64 prefix, since one host
+ * usually holds a whole /64 and could otherwise rotate through it. Anything else is kept as given.
+ */
+export function normalizeClientAddress(address: string | undefined): string {
+  if (address === undefined || address === '') return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (isIPv4(address)) return address;
+  const withoutZone = address.replace(/%.*$/, '');
+  if (!isIPv6(withoutZone) || withoutZone.includes('.')) return address;
+  const [head = '', tail] = withoutZone.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? headGroups
+      : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}

@@ -1,0 +1,217 @@
+// Brute-force protection over real HTTP: sources are told apart by their loopback address.
+
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handle } from '../../src/http/node.js';
+import { createRouter } from '../../src/index.js';
+import {
+  createBruteForceGuard,
+  createGuardedHandler,
+  type BruteForceGuardOptions,
+} from '../../src/protection/index.js';
+import { createTestProvider, hashSecret } from '../support/test-provider.js';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** Sends one request from `localAddress` (any 127.x.y.z reaches a server on 127.0.0.1). */
+function send(
+  url: string,
+  options: { method?: string; path?: string; body?: string; basic?: [string, string]; from: string },
+): Promise<Answer> {
+  const target = new URL(options.path ?? '/token', url);
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (options.basic) {
+    const [id, secret] = options.basic.map(encodeURIComponent);
+    headers.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  }
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      target,
+      { method: options.method ?? 'POST', headers, localAddress: options.from, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const grant = 'grant_type=client_credentials';
+const limits = { failuresPerClientAndAddress: 3, failuresPerAddress: 6, windowSeconds: 60, blockSeconds: 60 };
+
+async function startGuardedServer(guardOptions: BruteForceGuardOptions) {
+  const machineHash = await hashSecret('machine-secret');
+  const { provider } = await createTestProvider({
+    clients: [
+      { id: 'machine', secretHash: machineHash, grantTypes: ['client_credentials'], scopes: [], audience: [] },
+    ],
+  });
+  const guard = createBruteForceGuard(guardOptions);
+  const guarded = createGuardedHandler(createRouter(provider, { token: '/token' }), { guard });
+  const server: Server = createServer((req, res) => {
+    handle((request) => guarded(request, req.socket.remoteAddress), req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    guard,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close').catch(() => undefined);
+    },
+  };
+}
+
+describe('brute-force protection, in memory', () => {
+  let server: Awaited<ReturnType<typeof startGuardedServer>>;
+  beforeAll(async () => {
+    server = await startGuardedServer(limits);
+  });
+  afterAll(() => server.close());
+
+  it('answers 429 with Retry-After and a JSON error once the failures for a client from one address reach the limit', async () => {
+    for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+      const answer = await send(server.url, { body: grant, basic: ['machine', `guess-${attempt}`], from: '127.0.0.2' });
+      expect(answer.status).toBe(401);
+    }
+    const blocked = await send(server.url, { body: grant, basic: ['machine', 'guess-next'], from: '127.0.0.2' });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number.isInteger(Number(blocked.headers['retry-after']))).toBe(true);
+    expect(blocked.headers['content-type']).toMatch(/^application\/json/);
+    expect(blocked.headers['cache-control']).toBe('no-store');
+    const body = JSON.parse(blocked.body) as Record<string, unknown>;
+    expect(body.error).toBe('too_many_requests');
+    expect(typeof body.error_description).toBe('string');
+    expect(blocked.body).not.toContain('guess-next');
+  });
+
+  it('keeps the blocked source out even with the right secret', async () => {
+    const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.2' });
+    expect(answer.status).toBe(429);
+  });
+
+  it('leaves the same client calling from its own address unaffected', async () => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.1' });
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toHaveProperty('access_token');
+    }
+  });
+
+  it('lets another client from the blocked address through until the address limit is reached', async () => {
+    const answer = await send(server.url, {
+      body: `${grant}&client_id=test-client&client_secret=foobar`,
+      from: '127.0.0.2',
+    });
+    expect(answer.status).toBe(200);
+  });
+
+  it('counts client_secret_post failures by the client_id in the body', async () => {
+    const from = '127.0.0.4';
+    for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+      const answer = await send(server.url, { body: `${grant}&client_id=machine&client_secret=wrong${attempt}`, from });
+      expect(answer.status).toBe(401);
+    }
+    const blocked = await send(server.url, { body: `${grant}&client_id=machine&client_secret=machine-secret`, from });
+    expect(blocked.status).toBe(429);
+    // The same address may still authenticate another client: only (machine, 127.0.0.4) is blocked.
+    const other = await send(server.url, { body: grant, basic: ['test-client', 'foobar'], from });
+    expect(other.status).toBe(200);
+  });
+
+  it('blocks an address probing many client ids once the per-address limit is reached', async () => {
+    const from = '127.0.0.3';
+    for (let attempt = 0; attempt < limits.failuresPerAddress; attempt++) {
+      const answer = await send(server.url, { body: grant, basic: [`unknown-${attempt}`, 'x'], from });
+      expect(answer.status).toBe(401);
+    }
+    const blocked = await send(server.url, { body: grant, basic: ['test-client', 'foobar'], from });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('still serves the JWK Set to a blocked address', async () => {
+    const answer = await send(server.url, { method: 'GET', path: '/.well-known/jwks.json', from: '127.0.0.3' });
+    expect(answer.status).toBe(200);
+  });
+
+  it('counts nothing for successful authentications', async () => {
+    const from = '127.0.0.5';
+    for (let attempt = 0; attempt < limits.failuresPerAddress + 2; attempt++) {
+      const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from });
+      expect(answer.status).toBe(200);
+    }
+    expect(await server.guard.check('127.0.0.5', 'machine')).toEqual({ blocked: false });
+  });
+
+  it('lets a source in again after an operator resets it', async () => {
+    await server.guard.reset('127.0.0.2', 'machine');
+    const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.2' });
+    expect(answer.status).toBe(200);
+  });
+});
+
+describe('brute-force protection shared through Redis', () => {
+  const prefix = `tessera-test-${randomBytes(6).toString('hex')}`;
+  let redis: Redis | undefined;
+  let first: Awaited<ReturnType<typeof startGuardedServer>> | undefined;
+  let second: Awaited<ReturnType<typeof startGuardedServer>> | undefined;
+
+  beforeAll(async () => {
+    const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    try {
+      await client.connect();
+      await client.ping();
+      redis = client;
+    } catch (error) {
+      client.disconnect();
+      if (process.env.CI === 'true') throw new Error(`Redis at 127.0.0.1:6379 is required in CI: ${String(error)}`);
+      console.warn('Skipping the Redis brute-force tests: no Redis at 127.0.0.1:6379.');
+      return;
+    }
+    first = await startGuardedServer({ ...limits, redis, keyPrefix: prefix });
+    second = await startGuardedServer({ ...limits, redis, keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+
+  it('blocks a source on one instance after it failed on another', async (context) => {
+    if (!first || !second) return context.skip();
+    for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+      const answer = await send(first.url, { body: grant, basic: ['machine', `guess-${attempt}`], from: '127.0.0.6' });
+      expect(answer.status).toBe(401);
+    }
+    const blocked = await send(second.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.6' });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const legitimate = await send(second.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.1' });
+    expect(legitimate.status).toBe(200);
+    expect((await redis!.keys(`${prefix}*`)).length).toBeGreaterThan(0);
+  });
+});
