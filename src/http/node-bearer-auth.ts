@@ -1,0 +1,52 @@
+// Resource-server guard for node:http: answers RFC 6750 challenges, puts the verified token on `req.auth`.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createBearerAuthorizer,
+  hasAccessTokenParameter,
+  type BearerAuthOptions,
+  type BearerChallenge,
+  type VerifiedAccessToken,
+} from '../resource-server/index.js';
+
+/** A node:http request a guard has let through. */
+export type AuthorizedRequest<Request extends IncomingMessage = IncomingMessage> = Request & {
+  auth: VerifiedAccessToken;
+};
+
+/**
+ * Returns a guard for node:http handlers. It resolves to true with `req.auth` set when the
+ * request carries a valid access token; otherwise it has already answered 400, 401 or 403 with a
+ * `WWW-Authenticate` challenge and resolves to false.
+ *
+ * @example
+ * const guard = nodeBearerAuth({ verifier, realm: 'invoices', requiredScopes: ['invoices:read'] });
+ * createServer(async (req, res) => {
+ *   if (!(await guard(req, res))) return;
+ *   res.end(`hello ${req.auth.clientId}`);
+ * });
+ */
+export function nodeBearerAuth(options: BearerAuthOptions) {
+  const authorize = createBearerAuthorizer(options);
+  return async <Request extends IncomingMessage>(
+    req: Request,
+    res: ServerResponse,
+  ): Promise<boolean> => {
+    const result = await authorize({
+      authorization: req.headers.authorization,
+      hasAccessTokenParameter: hasAccessTokenParameter(req.url ?? '/'),
+    });
+    if (result.ok) {
+      (req as AuthorizedRequest<Request>).auth = result.auth;
+      return true;
+    }
+    sendChallenge(res, result.challenge);
+    return false;
+  };
+}
+
+/** Writes a challenge to a node:http response. */
+export function sendChallenge(res: ServerResponse, challenge: BearerChallenge): void {
+  res.writeHead(challenge.status, { ...challenge.headers });
+  res.end(challenge.body ?? undefined);
+}

@@ -1,0 +1,87 @@
+// The authorization server's JWK Set as a resource server sees it: fetched from jwks_uri and cached.
+
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  type JWTVerifyGetKey,
+  type JSONWebKeySet,
+} from 'jose';
+
+/** Options for {@link createRemoteJwkSet}. Durations are in seconds. */
+export interface RemoteJwkSetOptions {
+  /**
+   * How long a fetched JWK Set is used before it is fetched again. Default 300, the JWKS max-age
+   * Tessera's key set announces by default.
+   */
+  readonly cacheMaxAge?: number;
+  /**
+   * The least time between two fetches caused by tokens whose `kid` is not in the cached set:
+   * a flood of tokens with made-up `kid`s costs at most one fetch per cooldown. Default 30.
+   */
+  readonly cooldown?: number;
+  /** How long one fetch may take. Default 5. */
+  readonly timeout?: number;
+}
+
+/** Resolves a token's verification key; a key source the verifier accepts. */
+export type KeyResolver = JWTVerifyGetKey;
+
+/**
+ * The JWK Set could not be fetched or read, so no token can be judged right now. Resource
+ * servers answer it with `temporarily_unavailable` (503) rather than blaming the token.
+ */
+export class KeySourceError extends Error {
+  override readonly name = 'KeySourceError';
+}
+
+/**
+ * Creates a resolver for the JWK Set at `jwksUri` (jose's `createRemoteJWKSet`): the set is
+ * cached for `cacheMaxAge`; a token naming an unknown `kid` causes a new fetch, at most once
+ * per `cooldown`, so keys published after the last fetch are found.
+ *
+ * @example
+ * const jwks = createRemoteJwkSet('https://auth.example.com/.well-known/jwks.json');
+ * const verifier = createAccessTokenVerifier({ issuer, audience, jwks });
+ */
+export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetOptions = {}): KeyResolver {
+  const { cacheMaxAge = 300, cooldown = 30, timeout = 5 } = options;
+  const url = new URL(jwksUri);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new TypeError('the JWK Set URL must use https (or http for local development)');
+  }
+  const remote = createRemoteJWKSet(url, {
+    cacheMaxAge: cacheMaxAge * 1000,
+    cooldownDuration: cooldown * 1000,
+    timeoutDuration: timeout * 1000,
+  });
+  return async (protectedHeader, token) => {
+    try {
+      return await remote(protectedHeader, token);
+    } catch (error) {
+      // No matching key is the token's fault; anything else is the key source's.
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+        throw error;
+      }
+      throw new KeySourceError('the JWK Set could not be fetched or read', { cause: error });
+    }
+  };
+}
+
+/** A resolver over a JWK Set held in memory, for tests and for servers configured with keys. */
+export function createLocalJwkSet(jwks: JSONWebKeySet): KeyResolver {
+  return createLocalJWKSet(jwks);
+}
+
+const shared = new Map<string, KeyResolver>();
+
+/** One cached resolver per JWK Set URL, for callers that pass a URL to `verifyAccessToken`. */
+export function sharedRemoteJwkSet(jwksUri: string | URL): KeyResolver {
+  const key = new URL(jwksUri).href;
+  let resolver = shared.get(key);
+  if (!resolver) {
+    resolver = createRemoteJwkSet(key);
+    shared.set(key, resolver);
+  }
+  return resolver;
+}

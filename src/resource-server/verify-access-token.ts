@@ -1,0 +1,275 @@
+// Validating JWT access tokens at a resource server, RFC 9068 §4.
+
+import {
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
+import { OAuthError, systemClock, type Clock } from '../core/index.js';
+import { checkTokenIsActive, type IntrospectionCheckOptions } from './introspection-check.js';
+import {
+  createLocalJwkSet,
+  KeySourceError,
+  sharedRemoteJwkSet,
+  type KeyResolver,
+} from './remote-jwk-set.js';
+
+/** Asymmetric JWS algorithms a verifier may accept. `none` and the HMAC family never are. */
+export type AccessTokenAlgorithm =
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA' | 'Ed25519';
+
+const acceptableAlgorithms: ReadonlySet<string> = new Set<AccessTokenAlgorithm>([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+]);
+
+/** What Tessera signs with: the default allow-list. */
+const defaultAlgorithms: readonly AccessTokenAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+
+/** Claims RFC 9068 §2.2 makes mandatory in every JWT access token. */
+const requiredClaims = ['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'];
+
+/** How a resource server validates access tokens. Durations are in seconds. */
+export interface AccessTokenVerifierOptions {
+  /** The authorization server's issuer identifier; `iss` must equal it exactly (§4 step 3). */
+  readonly issuer: string;
+  /** This resource server's identifier(s); `aud` must contain one of them (§4 step 4). */
+  readonly audience: string | readonly string[];
+  /** Scopes every token must carry (more can be asked per call). */
+  readonly requiredScopes?: readonly string[];
+  /**
+   * The authorization server's keys: its `jwks_uri` (fetched and cached), a resolver made by
+   * `createRemoteJwkSet` for its own cache settings, or a JWK Set held in memory.
+   */
+  readonly jwks: string | URL | KeyResolver | JSONWebKeySet;
+  /** The `alg` values accepted. Default RS256, PS256, ES256, EdDSA. Never `none` nor HS*. */
+  readonly algorithms?: readonly AccessTokenAlgorithm[];
+  /** Allowed clock difference for `exp`, `nbf` and `iat`. Default 10. */
+  readonly clockTolerance?: number;
+  readonly clock?: Clock;
+  /** Also asks the introspection endpoint, so a revoked token is refused before it expires. */
+  readonly introspection?: IntrospectionCheckOptions;
+}
+
+/** A token that passed every check, with its claims. */
+export interface VerifiedAccessToken {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly clientId: string;
+  readonly audience: readonly string[];
+  readonly scopes: readonly string[];
+  readonly tokenId: string;
+  /** Milliseconds since the epoch. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  /** Every claim of the token, as sent. */
+  readonly claims: Readonly<JWTPayload>;
+  /** The `kid` of the key that signed it. */
+  readonly keyId: string | undefined;
+}
+
+/** Checks access tokens with fixed options. */
+export interface AccessTokenVerifier {
+  /**
+   * Validates `token` as RFC 9068 §4 asks.
+   *
+   * @param requiredScopes scopes needed here, on top of the verifier's own.
+   * @throws OAuthError `invalid_token` (401), `insufficient_scope` (403), or
+   *   `temporarily_unavailable` (503) when the JWK Set or the introspection endpoint cannot be reached.
+   */
+  verify(token: string, requiredScopes?: readonly string[]): Promise<VerifiedAccessToken>;
+}
+
+/**
+ * Creates a verifier for JWT access tokens of one authorization server, for one resource server.
+ *
+ * @throws TypeError for an algorithm that is not an asymmetric JWS algorithm, or a bad scope name.
+ * @example
+ * const verifier = createAccessTokenVerifier({
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'https://api.example.com',
+ *   jwks: 'https://auth.example.com/.well-known/jwks.json',
+ * });
+ * const auth = await verifier.verify(token, ['invoices:read']);
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ */
+export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
+  const {
+    issuer,
+    requiredScopes = [],
+    algorithms = defaultAlgorithms,
+    clockTolerance = 10,
+    clock = systemClock,
+    introspection,
+  } = options;
+  const audience = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  if (!issuer) throw new TypeError('issuer is required');
+  if (audience.length === 0 || audience.some((value) => !value)) {
+    throw new TypeError('audience must name this resource server');
+  }
+  if (algorithms.length === 0) throw new TypeError('algorithms must name at least one algorithm');
+  for (const alg of algorithms) {
+    if (!acceptableAlgorithms.has(alg)) {
+      throw new TypeError(`"${String(alg)}" is not an asymmetric JWS algorithm; none and HS* are never accepted`);
+    }
+  }
+  checkScopeNames(requiredScopes);
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0) {
+    throw new TypeError('clockTolerance must be a non-negative number of seconds');
+  }
+  const keys = toKeyResolver(options.jwks);
+  const allowed = new Set<string>(algorithms);
+
+  return {
+    async verify(token, extraScopes = []) {
+      checkScopeNames(extraScopes);
+      const verified = await verifyJwt(token);
+      // A revoked token is invalid whatever its scopes, so revocation is checked first.
+      if (introspection) await checkTokenIsActive(token, introspection);
+      const missing = [...requiredScopes, ...extraScopes].filter((scope) => !verified.scopes.includes(scope));
+      if (missing.length > 0) {
+        throw new OAuthError('insufficientScope', { hint: `missing scope: ${missing.join(' ')}` });
+      }
+      return verified;
+    },
+  };
+
+  async function verifyJwt(token: string): Promise<VerifiedAccessToken> {
+    if (typeof token !== 'string' || token.split('.').length !== 3) {
+      throw invalid(
+        typeof token === 'string' && token.split('.').length === 5
+          ? 'Encrypted access tokens are not accepted here.'
+          : 'The access token is not a signed JWT.',
+      );
+    }
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw invalid('The access token is not a signed JWT.');
+    }
+    // §4 step 1: `typ` must say at+jwt; media types compare case-insensitively and may omit `application/`.
+    const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined;
+    if (typ !== 'at+jwt' && typ !== 'application/at+jwt') {
+      throw invalid('The token is not a JWT access token (typ must be at+jwt).');
+    }
+    // §4 step 5: only the algorithms agreed with the authorization server; never none or HMAC.
+    if (typeof header.alg !== 'string' || !allowed.has(header.alg)) {
+      throw invalid('The access token is signed with an algorithm that is not accepted.');
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer,
+        audience,
+        algorithms: [...allowed],
+        typ: 'at+jwt',
+        clockTolerance,
+        currentDate: new Date(clock.now()),
+        requiredClaims,
+      }));
+    } catch (error) {
+      throw fromVerificationError(error);
+    }
+    const { sub, client_id: clientId, jti, scope, iat, exp, aud } = payload;
+    if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string') {
+      throw invalid('The access token has a malformed sub, client_id or jti claim.');
+    }
+    if (scope !== undefined && typeof scope !== 'string') {
+      throw invalid('The access token has a malformed scope claim.');
+    }
+    return {
+      issuer,
+      subject: sub,
+      clientId,
+      audience: Array.isArray(aud) ? aud : aud === undefined ? [] : [aud],
+      scopes: scope ? scope.split(' ').filter(Boolean) : [],
+      tokenId: jti,
+      issuedAt: Number(iat) * 1000,
+      expiresAt: Number(exp) * 1000,
+      claims: payload,
+      keyId: header.kid,
+    };
+  }
+}
+
+/**
+ * Validates one access token as RFC 9068 §4 asks. With a `jwks` URL, the fetched JWK Set is
+ * cached per URL across calls; for many calls, create a verifier once with
+ * {@link createAccessTokenVerifier}.
+ *
+ * @throws OAuthError `invalid_token` (401), `insufficient_scope` (403), `temporarily_unavailable` (503).
+ * @example
+ * const auth = await verifyAccessToken(token, {
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'https://api.example.com',
+ *   requiredScopes: ['invoices:read'],
+ *   jwks: 'https://auth.example.com/.well-known/jwks.json',
+ * });
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ */
+export function verifyAccessToken(
+  token: string,
+  options: AccessTokenVerifierOptions,
+): Promise<VerifiedAccessToken> {
+  return createAccessTokenVerifier(options).verify(token);
+}
+
+function toKeyResolver(jwks: AccessTokenVerifierOptions['jwks']): KeyResolver {
+  if (typeof jwks === 'function') return jwks;
+  if (typeof jwks === 'string' || jwks instanceof URL) return sharedRemoteJwkSet(jwks);
+  return createLocalJwkSet(jwks);
+}
+
+function invalid(description: string, cause?: unknown): OAuthError {
+  return new OAuthError('invalidToken', { description, cause });
+}
+
+/** Says what failed, in words safe for a `WWW-Authenticate` header; never the token itself. */
+function fromVerificationError(error: unknown): OAuthError {
+  if (error instanceof KeySourceError) {
+    return new OAuthError('temporarilyUnavailable', {
+      description: 'The keys to check the access token could not be fetched.',
+      cause: error,
+    });
+  }
+  if (error instanceof errors.JWTExpired) return invalid('The access token expired.', error);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const described: Record<string, string> = {
+      iss: 'The access token was issued by another authorization server.',
+      aud: 'The access token is not meant for this resource server.',
+      nbf: 'The access token is not valid yet.',
+      iat: 'The access token has an invalid issue time.',
+      typ: 'The token is not a JWT access token (typ must be at+jwt).',
+    };
+    return invalid(
+      error.reason === 'missing'
+        ? `The access token lacks the ${error.claim} claim.`
+        : (described[error.claim] ?? `The access token has an invalid ${error.claim} claim.`),
+      error,
+    );
+  }
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return invalid('The access token was signed by an unknown key.', error);
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return invalid('The access token signature is invalid.', error);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return invalid('The access token is signed with an algorithm that is not accepted.', error);
+  }
+  return invalid('The access token is malformed.', error);
+}
+
+/** RFC 6749 §3.3 scope tokens; they also appear quoted in `WWW-Authenticate` (RFC 6750 §3). */
+function checkScopeNames(scopes: readonly string[]): void {
+  for (const scope of scopes) {
+    if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) {
+      throw new TypeError(`"${scope}" is not a valid scope name (RFC 6749 §3.3)`);
+    }
+  }
+}
