@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { describeStorageContract } from '../../../test/support/storage-contract.js';
+import { StorageSchemaTooNewError, StorageUnavailableError, type Storage, type StorageChange } from '../index.js';
+import { createSqliteStore, migrateSqlite } from './index.js';
+import { sqliteMigrations } from './migrations.js';
+
+const folder = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+let files = 0;
+const newFile = () => join(folder, `store-${++files}.db`);
+
+describeStorageContract('SQLite', () => {
+  const filename = newFile();
+  const opened: Storage[] = [createSqliteStore({ filename, changePollIntervalMs: 10 })];
+  return Promise.resolve({
+    store: opened[0]!,
+    openPeer: () => {
+      const peer = createSqliteStore({ filename, changePollIntervalMs: 10 });
+      opened.push(peer);
+      return Promise.resolve(peer);
+    },
+    dispose: async () => {
+      for (const store of opened) await store.close();
+    },
+  });
+});
+
+describe('SQLite store', () => {
+  const open: Storage[] = [];
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+  });
+
+  it('reports a new database as migrated from version 0, and an existing one as up to date', async () => {
+    const filename = newFile();
+    const first = createSqliteStore({ filename });
+    open.push(first);
+    expect(first.migration).toEqual({
+      fromVersion: 0,
+      toVersion: sqliteMigrations.at(-1)!.version,
+      applied: sqliteMigrations.map(({ version, name }) => ({ version, name })),
+    });
+    await first.close();
+    const again = createSqliteStore({ filename });
+    open.push(again);
+    expect(again.migration).toEqual({ fromVersion: 1, toVersion: 1, applied: [] });
+  });
+
+  it('migrates on an explicit call, telling each step once', async () => {
+    const filename = newFile();
+    const steps: unknown[] = [];
+    const report = await migrateSqlite({ filename, onStep: (step) => steps.push(step) });
+    expect(steps).toEqual([{ version: 1, name: sqliteMigrations[0]!.name }]);
+    expect(report).toMatchObject({ fromVersion: 0, toVersion: 1 });
+    expect(await migrateSqlite({ filename })).toEqual({ fromVersion: 1, toVersion: 1, applied: [] });
+  });
+
+  it('refuses a database whose schema is newer than it knows, naming both versions', async () => {
+    const filename = newFile();
+    await migrateSqlite({ filename });
+    const raw = new Database(filename);
+    raw.prepare("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')").run();
+    raw.close();
+    expect(() => createSqliteStore({ filename })).toThrow(StorageSchemaTooNewError);
+    expect(() => createSqliteStore({ filename })).toThrow(/version 99.*up to 1/);
+    await expect(migrateSqlite({ filename })).rejects.toBeInstanceOf(StorageSchemaTooNewError);
+  });
+
+  it('keeps everything across a reopen', async () => {
+    const filename = newFile();
+    const first = createSqliteStore({ filename });
+    await first.createClient({ id: 'kept', grantTypes: ['client_credentials'], scopes: ['a'], audience: [] });
+    await first.createSigningKey({ kid: 'k', alg: 'ES256', state: 'active', publicJwk: { kty: 'EC' }, sealedPrivateKey: 'sealed', createdAt: 1 });
+    await first.close();
+    const second = createSqliteStore({ filename });
+    open.push(second);
+    expect(await second.getClient('kept')).toEqual({ id: 'kept', grantTypes: ['client_credentials'], scopes: ['a'], audience: [] });
+    expect(await second.listSigningKeys()).toHaveLength(1);
+  });
+
+  it('opens the file in WAL mode', () => {
+    const filename = newFile();
+    open.push(createSqliteStore({ filename }));
+    const raw = new Database(filename, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+  });
+
+  it('creates the folder of a new file', async () => {
+    const filename = join(folder, 'nested', 'deeper', 'tessera.db');
+    const store = createSqliteStore({ filename });
+    open.push(store);
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('tells subscribers that anything may have changed when another connection writes to the file', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, changePollIntervalMs: 5 });
+    open.push(store);
+    const seen: StorageChange[] = [];
+    store.subscribeToChanges((change) => seen.push(change));
+    const other = new Database(filename);
+    other.prepare("INSERT INTO revoked_token_ids (jti, expires_at) VALUES ('from-elsewhere', 1)").run();
+    other.close();
+    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 5000, interval: 10 });
+    expect(await store.isTokenIdRevoked('from-elsewhere')).toBe(true);
+  });
+
+  it('refuses a call to the outer store from inside its own transaction instead of waiting forever', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    open.push(store);
+    await expect(store.transaction(() => store.getClient('x'))).rejects.toThrow(/use the store passed to the work function/);
+    await expect(store.getClient('x')).resolves.toBeUndefined();
+  });
+
+  it('refuses a transaction store used after its transaction ended', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    open.push(store);
+    const leaked = await store.transaction((tx) => Promise.resolve(tx));
+    await expect(leaked.getClient('x')).rejects.toThrow(/transaction has ended/);
+  });
+
+  it('waits for a write lock another connection holds, without blocking, and then writes', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    open.push(store);
+    const other = new Database(filename);
+    other.exec('BEGIN IMMEDIATE');
+    const write = store.revokeTokenId('waited', 10);
+    let settled = false;
+    void write.finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toBe(false);
+    other.exec('COMMIT');
+    other.close();
+    await write;
+    expect(await store.isTokenIdRevoked('waited')).toBe(true);
+  });
+
+  it('answers StorageUnavailableError when another connection holds the write lock past the timeout', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, busyTimeoutMs: 30 });
+    open.push(store);
+    const other = new Database(filename);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await expect(store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] })).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.transaction(() => Promise.resolve())).rejects.toBeInstanceOf(StorageUnavailableError);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await expect(store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] })).resolves.toBeUndefined();
+  });
+
+  it('answers StorageUnavailableError once closed', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    await store.close();
+    await expect(store.getClient('x')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(store.ping()).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+});

@@ -1,0 +1,552 @@
+// A store in one SQLite file through better-sqlite3: WAL, synchronous commits, one writer connection.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Client } from '../../core/index.js';
+import {
+  StorageConflictError,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  type AccessTokenRecord,
+  type ListClientsOptions,
+  type MigrationReport,
+  type MigrationStep,
+  type Storage,
+  type StorageChange,
+  type StoredHmacSecret,
+  type StoredSigningKey,
+} from '../index.js';
+import {
+  accessTokenColumns,
+  clientColumns,
+  columnNames,
+  fromRow,
+  hmacSecretColumns,
+  signingKeyColumns,
+  toRow,
+  type TableColumns,
+} from '../sql-columns.js';
+import { applySqliteMigrations } from './migrate.js';
+import { toStorageError } from './sqlite-errors.js';
+
+/** Options for {@link createSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created when missing. `:memory:` keeps nothing. */
+  readonly filename: string;
+  /**
+   * `full` (default) makes every acknowledged write survive a power cut as well as a killed process;
+   * `normal` still survives a killed process (the WAL is in the operating system's hands at commit)
+   * but may lose the last writes on power loss, for fewer fsyncs.
+   */
+  readonly synchronous?: 'full' | 'normal';
+  /** How long a write waits for another process's lock before failing as unavailable. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+  /**
+   * How often subscribers check whether another process (a CLI command) wrote to the file; such
+   * writes are told as `{ kind: 'all' }`. Default 1000 ms.
+   */
+  readonly changePollIntervalMs?: number;
+  /** Told of each migration step applied while opening. */
+  readonly onMigrationStep?: (step: MigrationStep) => void;
+}
+
+/** A SQLite store, with what opening it did to the schema. */
+export interface SqliteStorage extends Storage {
+  /** The migrations applied when the file was opened; `fromVersion` 0 means a new database. */
+  readonly migration: MigrationReport;
+}
+
+type Row = Record<string, unknown>;
+
+/** The operations every store offers, written synchronously against one connection. */
+type SyncOperations = {
+  [K in keyof Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'>]: (
+    ...args: Parameters<Storage[K]>
+  ) => Awaited<ReturnType<Storage[K]>>;
+};
+
+/** What the running transaction of an async context is, so a misplaced outer call can be caught. */
+interface TransactionState {
+  open: boolean;
+}
+
+/**
+ * Opens (creating when new) a SQLite database and migrates its schema.
+ *
+ * One process per file is the supported setup for serving; another process (a CLI command) may
+ * write to the same file, and subscribers hear of that as `{ kind: 'all' }` within
+ * `changePollIntervalMs`.
+ *
+ * @throws {StorageSchemaTooNewError} when the file was migrated by a newer Tessera
+ * @throws {StorageUnavailableError} when the file cannot be opened
+ * @example
+ * const storage = createSqliteStore({ filename: './data/tessera.db' });
+ */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
+  const db = openDatabase(options);
+  let migration: MigrationReport;
+  try {
+    migration = applySqliteMigrations(db, options.onMigrationStep);
+  } catch (error) {
+    db.close();
+    throw toStorageError(error);
+  }
+
+  // From here on a lock held by another process is waited for without blocking the event loop.
+  db.pragma('busy_timeout = 0');
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const statements = prepareStatements(db);
+  const gate = createGate();
+  const transactionContext = new AsyncLocalStorage<TransactionState>();
+  const listeners = new Set<(change: StorageChange) => void>();
+  const pollIntervalMs = options.changePollIntervalMs ?? 1000;
+  let poller: NodeJS.Timeout | undefined;
+  let lastDataVersion = 0;
+  let closed = false;
+
+  const deliver = (change: StorageChange): void => {
+    for (const listener of listeners) {
+      // A listener's failure must not turn a completed write into a rejected one.
+      try {
+        listener(change);
+      } catch {
+        // ignored: listeners are caches and must not throw
+      }
+    }
+  };
+
+  const assertUsable = (): void => {
+    if (closed) throw new StorageUnavailableError('the SQLite store is closed');
+    if (transactionContext.getStore()?.open) {
+      // The transaction holds the only connection: waiting for it from inside it would never end.
+      throw new Error('inside transaction(), use the store passed to the work function');
+    }
+  };
+
+  /** Runs one synchronous operation now, or after the running transaction when there is one. */
+  const runOutside = <R>(operation: () => R): Promise<R> => {
+    try {
+      assertUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const attempt = (): R => {
+      if (closed) throw new StorageUnavailableError('the SQLite store is closed');
+      return operation();
+    };
+    return gate.run(attempt).catch(async (error: unknown) => {
+      if (!isBusy(error)) throw toStorageError(error);
+      // Another process holds the write lock: wait for it in turn, without blocking the event loop.
+      return gate.exclusive(() => retryWhileBusy(attempt, busyTimeoutMs));
+    });
+  };
+
+  const outerOperations = createOperations(statements, deliver);
+
+  const store: SqliteStorage = {
+    ...promisify(outerOperations, runOutside),
+    migration,
+
+    subscribeToChanges(listener) {
+      listeners.add(listener);
+      startPolling();
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) stopPolling();
+      };
+    },
+
+    ping() {
+      if (closed) return Promise.reject(new StorageUnavailableError('the SQLite store is closed'));
+      try {
+        statements.ping.get();
+        return Promise.resolve();
+      } catch (error) {
+        return Promise.reject(toStorageError(error));
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      stopPolling();
+      listeners.clear();
+      // Let a running transaction finish before the connection goes.
+      await gate.exclusive(() => Promise.resolve());
+      db.close();
+    },
+
+    async transaction(work) {
+      assertUsable();
+      return gate.exclusive(async () => {
+        if (closed) throw new StorageUnavailableError('the SQLite store is closed');
+        // IMMEDIATE takes the write lock at once, so another process cannot slip in between our reads and writes.
+        await retryWhileBusy(() => statements.begin.run(), busyTimeoutMs);
+        const state: TransactionState = { open: true };
+        const changes: StorageChange[] = [];
+        const tx = createTransactionStore(db, statements, state, changes, store);
+        try {
+          const result = await transactionContext.run(state, () => work(tx));
+          runStatement(() => statements.commit.run());
+          state.open = false;
+          for (const change of changes) deliver(change);
+          return result;
+        } catch (error) {
+          state.open = false;
+          if (db.inTransaction) runStatement(() => statements.rollback.run());
+          throw toStorageError(error);
+        }
+      });
+    },
+  };
+
+  function startPolling(): void {
+    if (poller !== undefined || closed) return;
+    lastDataVersion = readDataVersion();
+    poller = setInterval(() => {
+      if (closed || gate.isBusy()) return;
+      const version = readDataVersion();
+      if (version !== lastDataVersion) {
+        lastDataVersion = version;
+        deliver({ kind: 'all' });
+      }
+    }, pollIntervalMs);
+    poller.unref();
+  }
+
+  function stopPolling(): void {
+    if (poller !== undefined) clearInterval(poller);
+    poller = undefined;
+  }
+
+  function readDataVersion(): number {
+    try {
+      // Changes only when another connection commits to the file; our own commits leave it alone.
+      return Number(db.pragma('data_version', { simple: true }));
+    } catch {
+      return lastDataVersion;
+    }
+  }
+
+  return store;
+}
+
+function openDatabase(options: SqliteStoreOptions): Database.Database {
+  const { filename } = options;
+  try {
+    if (filename !== ':memory:' && filename !== '' && !filename.startsWith('file:')) {
+      mkdirSync(dirname(filename), { recursive: true });
+    }
+    const db = new Database(filename);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    // Opening and migrating may wait for another process synchronously; nothing is being served yet.
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    return db;
+  } catch (error) {
+    const mapped = toStorageError(error);
+    if (mapped !== error) throw mapped;
+    throw new StorageUnavailableError(`cannot open SQLite database "${filename}"`, { cause: error });
+  }
+}
+
+/** Whether another connection holds the lock the statement needed. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** Retries a statement refused for a lock held elsewhere, with short pauses, for at most `timeoutMs`. */
+async function retryWhileBusy<R>(operation: () => R, timeoutMs: number): Promise<R> {
+  const deadline = performance.now() + timeoutMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      return operation();
+    } catch (error) {
+      if (!isBusy(error) || performance.now() >= deadline) throw toStorageError(error);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
+function runStatement<R>(run: () => R): R {
+  try {
+    return run();
+  } catch (error) {
+    throw toStorageError(error);
+  }
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function insertSql(table: TableColumns<unknown>, extraColumns: Record<string, string> = {}): string {
+  const names = columnNames(table);
+  const columns = [...names, ...Object.keys(extraColumns)].join(', ');
+  const values = [...names.map((name) => `@${name}`), ...Object.values(extraColumns)].join(', ');
+  // DO NOTHING rather than an error keeps a surrounding transaction usable after a collision.
+  return `INSERT INTO ${table.table} (${columns}) VALUES (${values}) ON CONFLICT DO NOTHING`;
+}
+
+function updateSql(table: TableColumns<unknown>, key: string): string {
+  const assignments = columnNames(table)
+    .filter((name) => name !== key)
+    .map((name) => `${name} = @${name}`)
+    .join(', ');
+  return `UPDATE ${table.table} SET ${assignments} WHERE ${key} = @${key}`;
+}
+
+function purgeSql(table: string, key: string): string {
+  return `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE expires_at <= @now LIMIT @limit)`;
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    ping: db.prepare('SELECT 1'),
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
+
+    getClient: db.prepare<[string], Row>('SELECT * FROM clients WHERE id = ?'),
+    insertClient: db.prepare(insertSql(clientColumns)),
+    updateClient: db.prepare(updateSql(clientColumns, 'id')),
+    deleteClient: db.prepare<[string]>('DELETE FROM clients WHERE id = ?'),
+    listClients: db.prepare<{ after: string | null; limit: number }, Row>(
+      'SELECT * FROM clients WHERE @after IS NULL OR id > @after ORDER BY id LIMIT @limit',
+    ),
+
+    insertAccessToken: db.prepare(insertSql(accessTokenColumns)),
+    getAccessToken: db.prepare<[string], Row>('SELECT * FROM access_tokens WHERE signature = ?'),
+    deleteAccessToken: db.prepare<[string]>('DELETE FROM access_tokens WHERE signature = ?'),
+
+    revokeTokenId: db.prepare<{ jti: string; expiresAt: number }>(
+      `INSERT INTO revoked_token_ids (jti, expires_at) VALUES (@jti, @expiresAt)
+       ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+    ),
+    isTokenIdRevoked: db.prepare<[string], number>('SELECT 1 FROM revoked_token_ids WHERE jti = ?').pluck(),
+
+    listSigningKeys: db.prepare<[], Row>('SELECT * FROM signing_keys ORDER BY created_at, seq'),
+    insertSigningKey: db.prepare(insertSql(signingKeyColumns, { seq: '(SELECT coalesce(max(seq), 0) + 1 FROM signing_keys)' })),
+    updateSigningKey: db.prepare(updateSql(signingKeyColumns, 'kid')),
+    deleteSigningKey: db.prepare<[string]>('DELETE FROM signing_keys WHERE kid = ?'),
+
+    // Of two secrets made at the same moment, the one added later is the newer.
+    listHmacSecrets: db.prepare<[], Row>('SELECT * FROM hmac_secrets ORDER BY created_at DESC, seq DESC'),
+    insertHmacSecret: db.prepare(insertSql(hmacSecretColumns, { seq: '(SELECT coalesce(max(seq), 0) + 1 FROM hmac_secrets)' })),
+
+    // Inserts, or takes over an entry that has expired; changes nothing while the old one holds.
+    markUsed: db.prepare<{ jti: string; expiresAt: number; now: number }>(
+      `INSERT INTO replay_cache (jti, expires_at) VALUES (@jti, @expiresAt)
+       ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_cache.expires_at <= @now`,
+    ),
+
+    purgeAccessTokens: db.prepare<{ now: number; limit: number }>(purgeSql('access_tokens', 'signature')),
+    purgeRevokedTokenIds: db.prepare<{ now: number; limit: number }>(purgeSql('revoked_token_ids', 'jti')),
+    purgeReplayCache: db.prepare<{ now: number; limit: number }>(purgeSql('replay_cache', 'jti')),
+  };
+}
+
+function createOperations(statements: Statements, notify: (change: StorageChange) => void): SyncOperations {
+  return {
+    getClient(id) {
+      const row = statements.getClient.get(id);
+      return row === undefined ? undefined : fromRow(clientColumns, row);
+    },
+    createClient(client: Client) {
+      if (statements.insertClient.run(toRow(clientColumns, client)).changes === 0) {
+        throw new StorageConflictError(`client "${client.id}" already exists`);
+      }
+      notify({ kind: 'client', clientId: client.id });
+    },
+    updateClient(client: Client) {
+      if (statements.updateClient.run(toRow(clientColumns, client)).changes === 0) {
+        throw new StorageNotFoundError(`client "${client.id}" does not exist`);
+      }
+      notify({ kind: 'client', clientId: client.id });
+    },
+    deleteClient(id) {
+      const deleted = statements.deleteClient.run(id).changes > 0;
+      if (deleted) notify({ kind: 'client', clientId: id });
+      return deleted;
+    },
+    listClients({ after, limit = 100 }: ListClientsOptions = {}) {
+      return statements.listClients
+        .all({ after: after ?? null, limit: Math.max(0, Math.floor(limit)) })
+        .map((row) => fromRow(clientColumns, row));
+    },
+
+    createAccessTokenRecord(record: AccessTokenRecord) {
+      if (statements.insertAccessToken.run(toRow(accessTokenColumns, record)).changes === 0) {
+        throw new StorageConflictError('access token record already exists');
+      }
+    },
+    getAccessTokenRecord(signature) {
+      const row = statements.getAccessToken.get(signature);
+      return row === undefined ? undefined : fromRow(accessTokenColumns, row);
+    },
+    deleteAccessTokenRecord(signature) {
+      const deleted = statements.deleteAccessToken.run(signature).changes > 0;
+      if (deleted) notify({ kind: 'access-token', signature });
+      return deleted;
+    },
+
+    revokeTokenId(jti, expiresAt) {
+      statements.revokeTokenId.run({ jti, expiresAt });
+      notify({ kind: 'access-token', signature: jti });
+    },
+    isTokenIdRevoked(jti) {
+      return statements.isTokenIdRevoked.get(jti) !== undefined;
+    },
+
+    listSigningKeys() {
+      return statements.listSigningKeys.all().map((row) => fromRow(signingKeyColumns, row));
+    },
+    createSigningKey(key: StoredSigningKey) {
+      if (statements.insertSigningKey.run(toRow(signingKeyColumns, key)).changes === 0) {
+        throw new StorageConflictError(`signing key "${key.kid}" already exists`);
+      }
+      notify({ kind: 'signing-keys' });
+    },
+    updateSigningKey(key: StoredSigningKey) {
+      if (statements.updateSigningKey.run(toRow(signingKeyColumns, key)).changes === 0) {
+        throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
+      }
+      notify({ kind: 'signing-keys' });
+    },
+    deleteSigningKey(kid) {
+      const deleted = statements.deleteSigningKey.run(kid).changes > 0;
+      if (deleted) notify({ kind: 'signing-keys' });
+      return deleted;
+    },
+
+    listHmacSecrets() {
+      return statements.listHmacSecrets.all().map((row) => fromRow(hmacSecretColumns, row));
+    },
+    createHmacSecret(secret: StoredHmacSecret) {
+      if (statements.insertHmacSecret.run(toRow(hmacSecretColumns, secret)).changes === 0) {
+        throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);
+      }
+      notify({ kind: 'hmac-secrets' });
+    },
+
+    markUsed(jti, expiresAt, now) {
+      return statements.markUsed.run({ jti, expiresAt, now }).changes > 0;
+    },
+
+    purgeExpired(now, batchSize) {
+      const batch = { now, limit: Math.max(0, Math.floor(batchSize)) };
+      return (
+        statements.purgeAccessTokens.run(batch).changes +
+        statements.purgeRevokedTokenIds.run(batch).changes +
+        statements.purgeReplayCache.run(batch).changes
+      );
+    },
+  };
+}
+
+/** Gives each synchronous operation the promise-returning shape of the interface, run through `run`. */
+function promisify(
+  operations: SyncOperations,
+  run: <R>(operation: () => R) => Promise<R>,
+): Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'> {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, operation] of Object.entries(operations) as [string, (...args: unknown[]) => unknown][]) {
+    wrapped[name] = (...args: unknown[]) => run(() => operation(...args));
+  }
+  return wrapped as unknown as Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'>;
+}
+
+/** The store handed to transaction work: runs on the open transaction, tells changes only at commit. */
+function createTransactionStore(
+  db: Database.Database,
+  statements: Statements,
+  state: TransactionState,
+  changes: StorageChange[],
+  outer: Storage,
+): Storage {
+  let savepoints = 0;
+  const runInside = <R>(operation: () => R): Promise<R> => {
+    if (!state.open) return Promise.reject(new Error('the transaction has ended; its store can no longer be used'));
+    try {
+      return Promise.resolve(operation());
+    } catch (error) {
+      return Promise.reject(toStorageError(error));
+    }
+  };
+  const tx: Storage = {
+    ...promisify(
+      createOperations(statements, (change) => changes.push(change)),
+      runInside,
+    ),
+    subscribeToChanges: (listener) => outer.subscribeToChanges(listener),
+    ping: () => outer.ping(),
+    close: () => Promise.reject(new Error('close the store, not the transaction')),
+    // A nested transaction is a savepoint: its failure takes back only its own writes.
+    async transaction(work) {
+      if (!state.open) throw new Error('the transaction has ended; its store can no longer be used');
+      const name = `tessera_sp_${++savepoints}`;
+      const changeMark = changes.length;
+      runStatement(() => db.exec(`SAVEPOINT ${name}`));
+      try {
+        const result = await work(tx);
+        runStatement(() => db.exec(`RELEASE ${name}`));
+        return result;
+      } catch (error) {
+        if (db.inTransaction) runStatement(() => db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`));
+        changes.splice(changeMark);
+        throw toStorageError(error);
+      }
+    },
+  };
+  return tx;
+}
+
+/**
+ * One connection, one writer: operations run at once unless a transaction holds the connection,
+ * and then wait their turn in arrival order.
+ */
+function createGate() {
+  let busy = false;
+  const queue: (() => void)[] = [];
+  const acquire = (): Promise<void> => {
+    if (!busy) {
+      busy = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => queue.push(resolve));
+  };
+  const release = (): void => {
+    const next = queue.shift();
+    if (next) next();
+    else busy = false;
+  };
+  return {
+    isBusy: () => busy,
+    /** Runs a synchronous operation now when the connection is free, else in turn. */
+    run<R>(operation: () => R): Promise<R> {
+      if (!busy) {
+        try {
+          return Promise.resolve(operation());
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return acquire().then(() => {
+        try {
+          return operation();
+        } finally {
+          release();
+        }
+      });
+    },
+    async exclusive<R>(work: () => Promise<R>): Promise<R> {
+      await acquire();
+      try {
+        return await work();
+      } finally {
+        release();
+      }
+    },
+  };
+}
