@@ -2,10 +2,13 @@
 
 import { createServer } from 'node:http';
 import {
+  accessTokenIntrospection,
+  accessTokenRevocation,
   clientCredentialsGrant,
   compose,
   createMemoryStore,
   createStaticKeySet,
+  defaultRoutes,
   generateSigningKey,
   jwtAccessTokenStrategy,
 } from '../../src/index.js';
@@ -38,6 +41,8 @@ const provider = compose(
   jwtAccessTokenStrategy({ keys, issuer }),
   undefined, // bcrypt when omitted
   clientCredentialsGrant,
+  accessTokenIntrospection,
+  accessTokenRevocation,
 );
 
 const tokenHandler = createTokenHandler(provider);
@@ -46,6 +51,11 @@ const server = createServer(
     const { pathname } = new URL(request.url);
     if (pathname === '/token') return tokenHandler(request);
     if (pathname === '/.well-known/jwks.json') return provider.handleJwksRequest(request);
+    // Introspection, revocation and metadata at the router's default paths; the metadata
+    // names this example's /token as the token endpoint.
+    if (pathname === defaultRoutes.introspection) return provider.handleIntrospectionRequest(request);
+    if (pathname === defaultRoutes.revocation) return provider.handleRevocationRequest(request);
+    if (pathname === defaultRoutes.metadata) return provider.handleMetadataRequest(request, { token: '/token' });
     return new Response('not found\n', { status: 404 });
   }),
 );
