@@ -4,6 +4,9 @@ import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 import { randomBytes } from 'node:crypto';
 import type { SecretHasher } from './secret-hasher.js';
 
+/** bcrypt reads at most this many bytes of a secret. */
+const maxSecretBytes = 72;
+
 const bcryptPattern = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
 export interface BcryptHasherOptions {
@@ -26,17 +29,29 @@ export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
   }
   let decoyHash: Promise<string> | undefined;
   return {
-    hash: (secret) => bcryptHash(secret, cost),
+    hash(secret) {
+      // A longer secret would be stored truncated, and verify() refuses it: the client could
+      // never authenticate. Say so when the secret is set, not at its first use.
+      if (Buffer.byteLength(secret, 'utf8') > maxSecretBytes) {
+        return Promise.reject(new TypeError(`a bcrypt secret must be at most ${maxSecretBytes} bytes`));
+      }
+      return bcryptHash(secret, cost);
+    },
     async verifyDecoy(secret) {
       // Made lazily at the same cost as real hashes, from a value no one knows.
       decoyHash ??= bcryptHash(randomBytes(18).toString('base64'), cost);
-      await bcryptVerify(secret.slice(0, 72), await decoyHash);
+      await bcryptVerify(secret.slice(0, maxSecretBytes), await decoyHash).catch(() => false);
     },
     async verify(secret, hash) {
       if (!bcryptPattern.test(hash)) return false;
       // bcrypt reads at most 72 bytes; a longer secret would match any secret sharing its prefix.
-      if (Buffer.byteLength(secret, 'utf8') > 72) return false;
-      return bcryptVerify(secret, hash);
+      if (Buffer.byteLength(secret, 'utf8') > maxSecretBytes) return false;
+      try {
+        return await bcryptVerify(secret, hash);
+      } catch {
+        // A hash that looks right but cannot be read (a cost out of range) is a mismatch.
+        return false;
+      }
     },
   };
 }
