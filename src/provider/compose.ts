@@ -8,7 +8,7 @@ import {
   type TokenEndpointHandler,
   type TokenIntrospector,
 } from '../core/index.js';
-import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
+import { bcryptHasher, cachedSecretHasher, type ClientChangeSource, type SecretHasher } from '../secrets/index.js';
 import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
 import type { ClientStore } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
@@ -21,7 +21,8 @@ export type ComposeConfig = Partial<ProviderConfig> & Pick<ProviderConfig, 'issu
  * Composes a provider. Each factory's declared needs are checked against `storage`, `strategy`
  * and `hasher` at compile time: a store missing a method a factory uses does not type-check.
  *
- * @param hasher verifies client secrets; bcrypt when omitted.
+ * @param hasher verifies client secrets. When omitted: bcrypt behind the verified-secret cache,
+ *   which forgets a client when `storage` announces a change to it (see README, security).
  * @throws TypeError for a configuration that cannot work (bad issuer, lifespan ≤ 0, no handler).
  * @example
  * const provider = compose(
@@ -44,7 +45,11 @@ export function compose<
   ...factories: ProviderFactory<Storage, Strategy, Hasher>[]
 ): Provider {
   const fullConfig = withDefaults(config);
-  const secretHasher = hasher ?? (bcryptHasher() as Hasher);
+  const secretHasher =
+    hasher ??
+    (cachedSecretHasher(bcryptHasher(), {
+      changes: 'subscribeToChanges' in storage ? (storage as unknown as ClientChangeSource) : undefined,
+    }) as unknown as Hasher);
   const dependencies = { config: fullConfig, storage, strategy, hasher: secretHasher };
   const tokenEndpointHandlers: TokenEndpointHandler[] = [];
   const introspectors: TokenIntrospector[] = [];
