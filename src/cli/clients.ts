@@ -1,0 +1,213 @@
+// `tessera clients …`: register, list, show, update and delete clients, and rotate their secrets.
+
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import type { Client } from '../core/index.js';
+import { bcryptHasher } from '../secrets/index.js';
+import {
+  clientToMetadata,
+  registerClient,
+  requireClient,
+  rotateClientSecret,
+  updateRegisteredClient,
+  type ClientMetadataInput,
+} from '../server/client-registration.js';
+import { addSettingOptions, configFromOptions } from './config-options.js';
+import { CliError, exitCodes } from './exit-codes.js';
+import { formatValue, printFields, printJson, printNote, printTable } from './output.js';
+import { readStdin } from './stdin.js';
+import { withStorage } from './storage-session.js';
+
+type Options = Record<string, unknown>;
+
+/** Flags that set RFC 7591 metadata, on `create` and `update`. */
+function addMetadataOptions(command: Command): Command {
+  return command
+    .option('--grant-types <types>', 'grant_types, space- or comma-separated (default client_credentials)')
+    .option('--scope <scopes>', 'scope: the space-separated scopes the client may be granted')
+    .addOption(
+      new Option('--token-endpoint-auth-method <method>', 'token_endpoint_auth_method (default client_secret_basic)').choices([
+        'client_secret_basic',
+        'client_secret_post',
+        'private_key_jwt',
+        'none',
+      ]),
+    )
+    .option('--audience <audiences>', 'audience values the client may request, space- or comma-separated')
+    .option('--jwks <file-or-json>', 'jwks: a JWK Set file, or the JWK Set as inline JSON')
+    .option('--client-name <name>', 'client_name')
+    .option('--metadata <file-or-json>', 'RFC 7591 client metadata as a JSON file or inline JSON; flags override it')
+    .option('--json', 'print JSON');
+}
+
+/** The metadata the flags describe, over `base`. */
+function metadataFromOptions(options: Options, base: ClientMetadataInput = {}): ClientMetadataInput {
+  const metadata: ClientMetadataInput = { ...base };
+  if (typeof options.metadata === 'string') Object.assign(metadata, readJsonArgument(options.metadata, '--metadata'));
+  if (typeof options.clientId === 'string') metadata.client_id = options.clientId;
+  if (typeof options.grantTypes === 'string') metadata.grant_types = splitList(options.grantTypes);
+  if (typeof options.scope === 'string') metadata.scope = options.scope.trim().split(/\s+/).filter(Boolean).join(' ');
+  if (typeof options.tokenEndpointAuthMethod === 'string') {
+    metadata.token_endpoint_auth_method = options.tokenEndpointAuthMethod;
+  }
+  if (typeof options.audience === 'string') metadata.audience = splitList(options.audience);
+  if (typeof options.jwks === 'string') metadata.jwks = readJsonArgument(options.jwks, '--jwks');
+  if (typeof options.clientName === 'string') metadata.client_name = options.clientName;
+  return metadata;
+}
+
+function splitList(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean);
+}
+
+/** Reads inline JSON, or a file holding JSON. */
+function readJsonArgument(value: string, flag: string): unknown {
+  const text = value.trim().startsWith('{') ? value : readArgumentFile(value, flag);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new CliError(`${flag}: not valid JSON (give a file path or inline JSON such as '{"keys":[…]}')`, exitCodes.usage, 'usage');
+  }
+}
+
+function readArgumentFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, exitCodes.usage, 'usage');
+  }
+}
+
+async function secretFromOptions(options: Options): Promise<string | undefined> {
+  return options.secretStdin === true ? readStdin() : undefined;
+}
+
+function printClient(client: Client, options: Options, secret?: string): void {
+  const metadata = clientToMetadata(client);
+  const output = secret !== undefined ? { ...metadata, client_secret: secret, client_secret_expires_at: 0 } : metadata;
+  if (options.json === true) {
+    printJson(output);
+    return;
+  }
+  printFields(output);
+  if (secret !== undefined) printNote('The client secret is shown only this once; it is stored only as a hash.');
+}
+
+/** Builds the `clients` command group. */
+export function clientsCommand(): Command {
+  const clients = new Command('clients').description('register and manage OAuth clients (RFC 7591 metadata)');
+
+  addSettingOptions(
+    addMetadataOptions(
+      clients
+        .command('create')
+        .description('register a client; a generated secret is printed once and stored only hashed')
+        .option('--client-id <id>', 'client_id (default: a random id)')
+        .option('--secret-stdin', 'read the client secret from stdin instead of generating one'),
+    ),
+    ['secrets.bcryptCost'],
+  ).action(async (options: Options, command: Command) => {
+    const all = command.optsWithGlobals<Options>();
+    const config = configFromOptions(all);
+    const secret = await secretFromOptions(options);
+    const registered = await withStorage(config, (storage) =>
+      registerClient(storage, bcryptHasher({ cost: config.secrets.bcryptCost }), metadataFromOptions(options), secret),
+    );
+    // A secret supplied on stdin is the caller's own: it is not echoed back.
+    printClient(registered.client, options, secret === undefined ? registered.clientSecret : undefined);
+  });
+
+  clients
+    .command('list')
+    .description('list registered clients')
+    .option('--json', 'print JSON')
+    .option('--limit <n>', 'most clients to list', '1000')
+    .option('--after <client-id>', 'start after this client id')
+    .action(async (options: Options, command: Command) => {
+      const config = configFromOptions(command.optsWithGlobals());
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new CliError('--limit: must be a whole number of 1 or more', exitCodes.usage, 'usage');
+      }
+      const found = await withStorage(config, (storage) =>
+        storage.listClients({ limit, ...(typeof options.after === 'string' ? { after: options.after } : {}) }),
+      );
+      const metadata = found.map(clientToMetadata);
+      if (options.json === true) {
+        printJson({ clients: metadata });
+        return;
+      }
+      if (metadata.length === 0) {
+        printNote('no clients registered');
+        return;
+      }
+      printTable(
+        ['client_id', 'auth method', 'grant types', 'scope', 'audience'],
+        metadata.map((client) => [
+          client.client_id,
+          formatValue(client.token_endpoint_auth_method),
+          formatValue(client.grant_types),
+          formatValue(client.scope) || '-',
+          formatValue(client.audience) || '-',
+        ]),
+      );
+    });
+
+  clients
+    .command('show')
+    .description("show a client's metadata (never its secret)")
+    .argument('<client-id>')
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, options: Options, command: Command) => {
+      const config = configFromOptions(command.optsWithGlobals());
+      const client = await withStorage(config, (storage) => requireClient(storage, clientId));
+      printClient(client, options);
+    });
+
+  addMetadataOptions(
+    clients
+      .command('update')
+      .description("change a client's metadata; flags not given keep their value")
+      .argument('<client-id>'),
+  ).action(async (clientId: string, options: Options, command: Command) => {
+    const config = configFromOptions(command.optsWithGlobals());
+    const client = await withStorage(config, async (storage) => {
+      const existing = await requireClient(storage, clientId);
+      const { client_id_issued_at: _issued, client_secret_expires_at: _expires, ...current } = clientToMetadata(existing);
+      return updateRegisteredClient(storage, clientId, metadataFromOptions(options, current));
+    });
+    printClient(client, options);
+  });
+
+  clients
+    .command('delete')
+    .description('delete a client; its tokens stop introspecting as active only when they expire or are revoked')
+    .argument('<client-id>')
+    .option('--json', 'print JSON')
+    .action(async (clientId: string, options: Options, command: Command) => {
+      const config = configFromOptions(command.optsWithGlobals());
+      const deleted = await withStorage(config, (storage) => storage.deleteClient(clientId));
+      if (!deleted) throw new CliError(`client "${clientId}" does not exist`, exitCodes.notFound, 'not_found');
+      if (options.json === true) printJson({ client_id: clientId, deleted: true });
+      else printNote(`deleted client ${clientId}`);
+    });
+
+  addSettingOptions(
+    clients
+      .command('rotate-secret')
+      .description('give a client a new secret (generated, or read from stdin); the old one stops working at once')
+      .argument('<client-id>')
+      .option('--secret-stdin', 'read the new secret from stdin instead of generating one')
+      .option('--json', 'print JSON'),
+    ['secrets.bcryptCost'],
+  ).action(async (clientId: string, options: Options, command: Command) => {
+    const config = configFromOptions(command.optsWithGlobals());
+    const secret = await secretFromOptions(options);
+    const rotated = await withStorage(config, (storage) =>
+      rotateClientSecret(storage, bcryptHasher({ cost: config.secrets.bcryptCost }), clientId, secret),
+    );
+    printClient(rotated.client, options, secret === undefined ? rotated.clientSecret : undefined);
+  });
+
+  return clients;
+}

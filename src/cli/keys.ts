@@ -1,0 +1,88 @@
+// `tessera keys …`: list the signing keys and rotate them.
+
+import { Command } from 'commander';
+import { describeKey } from '../server/admin-api.js';
+import { openKeys } from '../server/build-provider.js';
+import { resolveKeyEncryptionKey } from '../server/key-encryption-key.js';
+import { configFromOptions } from './config-options.js';
+import { printJson, printNote, printTable } from './output.js';
+import { withStorage } from './storage-session.js';
+
+type Options = Record<string, unknown>;
+
+function printKeys(keys: readonly Record<string, unknown>[]): void {
+  if (keys.length === 0) {
+    printNote('no signing keys yet: the first `tessera serve` or `tessera keys rotate` creates them');
+    return;
+  }
+  printTable(
+    ['kid', 'alg', 'state', 'created', 'activated', 'retired'],
+    keys.map((key) => [
+      String(key.kid),
+      String(key.alg),
+      String(key.state),
+      String(key.created_at),
+      String(key.activated_at ?? '-'),
+      String(key.retired_at ?? '-'),
+    ]),
+  );
+}
+
+/** Builds the `keys` command group. */
+export function keysCommand(): Command {
+  const keys = new Command('keys').description('list and rotate the signing keys');
+
+  keys
+    .command('list')
+    .description('list signing keys with their states (public facts only)')
+    .option('--json', 'print JSON')
+    .action(async (options: Options, command: Command) => {
+      const config = configFromOptions(command.optsWithGlobals());
+      const stored = await withStorage(config, (storage) => storage.listSigningKeys());
+      const described = stored.map(describeKey);
+      if (options.json === true) printJson({ keys: described });
+      else printKeys(described);
+    });
+
+  keys
+    .command('rotate')
+    .description(
+      'promote the next key to active and retire the active one; without --immediate it waits until the next key has been published long enough',
+    )
+    .option('--immediate', 'rotate even if the next key was published only recently (e.g. a compromised key)')
+    .option('--json', 'print JSON')
+    .action(async (options: Options, command: Command) => {
+      const config = configFromOptions(command.optsWithGlobals());
+      const kek = resolveKeyEncryptionKey(config, printNote);
+      const { result, stored } = await withStorage(config, async (storage) => {
+        const serverKeys = await openKeys(config, storage, kek);
+        try {
+          const rotation = await serverKeys.rotate({ immediate: options.immediate === true });
+          return { result: rotation, stored: await storage.listSigningKeys() };
+        } finally {
+          serverKeys.close();
+        }
+      });
+      const described = stored.map(describeKey);
+      if (options.json === true) {
+        printJson({
+          rotated: result.rotated,
+          ...(result.reason ? { reason: result.reason } : {}),
+          active_kid: result.activeKid,
+          next_kid: result.nextKid,
+          keys: described,
+        });
+        return;
+      }
+      printNote(
+        result.rotated
+          ? `rotated: ${result.activeKid} now signs; ${result.nextKid} is published as next`
+          : result.reason === 'not-pre-published'
+            ? `not rotated: the next key ${result.nextKid} has not been published long enough (keys.jwksMaxAge + keys.refreshInterval); use --immediate to rotate anyway`
+            : `not rotated: another instance rotated first; ${result.activeKid} signs`,
+      );
+      printKeys(described);
+    });
+
+  return keys;
+}

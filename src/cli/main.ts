@@ -1,0 +1,93 @@
+// The `tessera` command: parses the command line, runs one command and exits with a meaningful code.
+
+import { Command, CommanderError } from 'commander';
+import { ClientRegistrationError } from '../server/client-registration.js';
+import { ConfigError } from '../server/config.js';
+import { StorageUnavailableError } from '../storage/index.js';
+import { clientsCommand } from './clients.js';
+import { addGlobalOptions } from './config-options.js';
+import { CliError, exitCodes, type ExitCode } from './exit-codes.js';
+import { keysCommand } from './keys.js';
+import { migrateCommand } from './migrate.js';
+import { printJson } from './output.js';
+import { serveCommand } from './serve.js';
+import { introspectCommand, revokeCommand, tokenCommand } from './token.js';
+
+/** Builds the whole command tree. */
+export function createProgram(): Command {
+  const program = new Command('tessera')
+    .description('Tessera OAuth 2.0 authorization server: run it, manage its clients and keys, request tokens')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  addGlobalOptions(program);
+  for (const command of [
+    serveCommand(),
+    migrateCommand(),
+    clientsCommand(),
+    keysCommand(),
+    tokenCommand(),
+    introspectCommand(),
+    revokeCommand(),
+  ]) {
+    program.addCommand(command);
+  }
+  // addCommand does not copy settings: exit handling must reach every nested command.
+  const inherit = (command: Command) => {
+    for (const child of command.commands) {
+      child.exitOverride().showHelpAfterError('(add --help for usage)');
+      child.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+      inherit(child);
+    }
+  };
+  inherit(program);
+  return program;
+}
+
+/** Runs `tessera` with `argv` (as `process.argv`) and returns the exit code. */
+export async function run(argv: readonly string[]): Promise<ExitCode> {
+  const program = createProgram();
+  const wantsJson = argv.includes('--json');
+  try {
+    await program.parseAsync([...argv]);
+    return exitCodes.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+    }
+    const { code, kind, message, details } = classify(error);
+    if (wantsJson) printJson({ error: kind, error_description: message, ...details });
+    process.stderr.write(`tessera: ${message}\n`);
+    return code;
+  }
+}
+
+function classify(error: unknown): {
+  code: ExitCode;
+  kind: string;
+  message: string;
+  details?: Record<string, unknown>;
+} {
+  if (error instanceof CliError) {
+    return { code: error.exitCode, kind: error.kind, message: error.message, ...(error.details ? { details: error.details } : {}) };
+  }
+  if (error instanceof ConfigError) return { code: exitCodes.usage, kind: 'invalid_configuration', message: error.message };
+  if (error instanceof ClientRegistrationError) {
+    const code =
+      error.kind === 'not_found' ? exitCodes.notFound : error.kind === 'conflict' ? exitCodes.conflict : exitCodes.usage;
+    return { code, kind: error.kind, message: error.message };
+  }
+  if (error instanceof StorageUnavailableError) {
+    return { code: exitCodes.failure, kind: 'storage_unavailable', message: `the database is unreachable: ${error.message}` };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: exitCodes.failure, kind: 'failure', message };
+}
+
+const code = await run(process.argv);
+if (code !== exitCodes.ok || !process.argv.includes('serve')) {
+  process.exitCode = code;
+  // Nothing should keep the process alive after a command; if something does, do not hang.
+  setTimeout(() => process.exit(code), 5000).unref();
+}

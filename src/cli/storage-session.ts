@@ -1,0 +1,16 @@
+// Opening the configured store for one command and always closing it again.
+
+import { openStorage } from '../server/build-provider.js';
+import type { ServerConfig } from '../server/config.js';
+import type { Storage } from '../storage/index.js';
+
+/** Runs `work` with the configured store, migrated, and closes the store afterwards. */
+export async function withStorage<T>(config: ServerConfig, work: (storage: Storage) => Promise<T>): Promise<T> {
+  const opened = await openStorage(config);
+  try {
+    await opened.migrate();
+    return await work(opened.storage);
+  } finally {
+    await opened.storage.close();
+  }
+}

@@ -1,0 +1,217 @@
+// The admin API: RFC 7591/7592-shaped client management, signing keys, metrics and health, behind a bearer token.
+
+import type { SecretHasher } from '../secrets/index.js';
+import { constantTimeEqual } from '../secrets/index.js';
+import type { Storage, StoredSigningKey } from '../storage/index.js';
+import {
+  ClientRegistrationError,
+  clientToMetadata,
+  registerClient,
+  requireClient,
+  rotateClientSecret,
+  updateRegisteredClient,
+} from './client-registration.js';
+import type { ServerKeys } from './build-provider.js';
+import type { ServerMetrics } from './metrics.js';
+
+export interface AdminApiOptions {
+  /** The bearer token; without one every guarded route answers 401. */
+  readonly token: string | undefined;
+  readonly storage: Storage;
+  readonly hasher: SecretHasher;
+  readonly keys: ServerKeys;
+  readonly metrics: ServerMetrics;
+  /** Metrics text to serve instead of this process's registry (the cluster primary aggregates workers). */
+  readonly collectMetrics?: () => Promise<string>;
+}
+
+/** Endpoint names for logs and metrics. */
+export function adminEndpointOf(pathname: string): string {
+  if (pathname === '/health/alive' || pathname === '/health/ready' || pathname === '/metrics') {
+    return pathname.slice(1).replace('/', '_');
+  }
+  if (pathname === '/clients' || pathname.startsWith('/clients/')) {
+    return pathname.endsWith('/secret') ? 'admin_client_secret' : 'admin_clients';
+  }
+  if (pathname === '/keys' || pathname === '/keys/rotate') return pathname === '/keys' ? 'admin_keys' : 'admin_keys_rotate';
+  return 'unknown';
+}
+
+/**
+ * Creates the admin API handler. `/health/alive` and `/health/ready` answer without a token so
+ * that orchestrators can probe them; everything else needs `Authorization: Bearer <admin token>`.
+ */
+export function createAdminApi(options: AdminApiOptions): (request: Request) => Promise<Response> {
+  const { storage, hasher, keys, metrics } = options;
+
+  return async (request) => {
+    const { pathname, searchParams } = new URL(request.url);
+    const method = request.method;
+
+    if (pathname === '/health/alive') return method === 'GET' ? json(200, { status: 'alive' }) : notAllowed('GET');
+    if (pathname === '/health/ready') {
+      if (method !== 'GET') return notAllowed('GET');
+      try {
+        await storage.ping();
+        return json(200, { status: 'ready' });
+      } catch {
+        return json(503, { status: 'unavailable', reason: 'storage is unreachable' });
+      }
+    }
+
+    const denied = checkBearer(request, options.token);
+    if (denied) return denied;
+
+    try {
+      if (pathname === '/metrics') {
+        if (method !== 'GET') return notAllowed('GET');
+        const text = options.collectMetrics ? await options.collectMetrics() : await metrics.registry.metrics();
+        return new Response(text, { headers: { 'content-type': metrics.registry.contentType } });
+      }
+      if (pathname === '/clients') {
+        if (method === 'GET') {
+          const limit = Math.min(Math.max(Number(searchParams.get('limit') ?? 100) || 100, 1), 1000);
+          const after = searchParams.get('after') ?? undefined;
+          const clients = await storage.listClients({ ...(after ? { after } : {}), limit });
+          return json(200, { clients: clients.map(clientToMetadata) });
+        }
+        if (method === 'POST') {
+          const body = await readJsonObject(request);
+          const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+          const { client_secret: _ignored, ...metadata } = body;
+          const registered = await registerClient(storage, hasher, metadata, secret);
+          // RFC 7591 §3.2.1: the secret appears in this response and nowhere else.
+          return json(201, {
+            ...clientToMetadata(registered.client),
+            ...(registered.clientSecret !== undefined
+              ? { client_secret: registered.clientSecret, client_secret_expires_at: 0 }
+              : {}),
+          });
+        }
+        return notAllowed('GET, POST');
+      }
+      const clientMatch = /^\/clients\/([^/]+)(\/secret)?$/.exec(pathname);
+      if (clientMatch) {
+        const id = decodeURIComponent(clientMatch[1]!);
+        if (clientMatch[2]) {
+          if (method !== 'POST') return notAllowed('POST');
+          const body = request.headers.get('content-length') === '0' || !request.body ? {} : await readJsonObject(request);
+          const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+          const rotated = await rotateClientSecret(storage, hasher, id, secret);
+          return json(200, {
+            ...clientToMetadata(rotated.client),
+            client_secret: rotated.clientSecret,
+            client_secret_expires_at: 0,
+          });
+        }
+        switch (method) {
+          case 'GET':
+            return json(200, clientToMetadata(await requireClient(storage, id)));
+          case 'PUT': {
+            // RFC 7592 §2.2: the body replaces the metadata; a secret cannot be set this way.
+            const body = await readJsonObject(request);
+            if ('client_secret' in body) {
+              throw new ClientRegistrationError(
+                'invalid_client_metadata',
+                'client_secret cannot be set by update; use POST /clients/{id}/secret',
+              );
+            }
+            return json(200, clientToMetadata(await updateRegisteredClient(storage, id, body)));
+          }
+          case 'DELETE':
+            if (!(await storage.deleteClient(id))) throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
+            return new Response(null, { status: 204 });
+          default:
+            return notAllowed('GET, PUT, DELETE');
+        }
+      }
+      if (pathname === '/keys') {
+        if (method !== 'GET') return notAllowed('GET');
+        return json(200, { keys: (await storage.listSigningKeys()).map(describeKey) });
+      }
+      if (pathname === '/keys/rotate') {
+        if (method !== 'POST') return notAllowed('POST');
+        const immediate = searchParams.get('immediate') === 'true';
+        const result = await keys.rotate({ immediate });
+        return json(200, {
+          rotated: result.rotated,
+          ...(result.reason ? { reason: result.reason } : {}),
+          active_kid: result.activeKid,
+          next_kid: result.nextKid,
+          keys: (await storage.listSigningKeys()).map(describeKey),
+        });
+      }
+      return json(404, { error: 'not_found', error_description: 'No admin endpoint is served at this path.' });
+    } catch (error) {
+      if (error instanceof ClientRegistrationError) {
+        const status = error.kind === 'not_found' ? 404 : error.kind === 'conflict' ? 409 : 400;
+        return json(status, { error: error.kind, error_description: error.message });
+      }
+      if (error instanceof BadJsonError) {
+        return json(400, { error: 'invalid_request', error_description: error.message });
+      }
+      throw error;
+    }
+  };
+}
+
+/** A stored key as the admin API and `tessera keys list` show it: public facts only. */
+export function describeKey(key: StoredSigningKey): Record<string, unknown> {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    state: key.state,
+    created_at: new Date(key.createdAt).toISOString(),
+    ...(key.activatedAt !== undefined ? { activated_at: new Date(key.activatedAt).toISOString() } : {}),
+    ...(key.retiredAt !== undefined ? { retired_at: new Date(key.retiredAt).toISOString() } : {}),
+    ...(key.removeAfter !== undefined ? { remove_after: new Date(key.removeAfter).toISOString() } : {}),
+  };
+}
+
+/** RFC 6750 §3: 401 with a Bearer challenge; `invalid_token` when a wrong token was presented. */
+function checkBearer(request: Request, token: string | undefined): Response | undefined {
+  const header = request.headers.get('authorization') ?? '';
+  const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
+  if (!match) {
+    return json(401, { error: 'invalid_request', error_description: 'An admin bearer token is required.' }, {
+      'www-authenticate': 'Bearer realm="tessera-admin"',
+    });
+  }
+  // Compared even when no token is configured, so both paths cost the same.
+  const matches = constantTimeEqual(match[1]!, token ?? '') && token !== undefined;
+  if (!matches) {
+    return json(401, { error: 'invalid_token', error_description: 'The admin bearer token is not valid.' }, {
+      'www-authenticate': 'Bearer realm="tessera-admin", error="invalid_token"',
+    });
+  }
+  return undefined;
+}
+
+class BadJsonError extends Error {}
+
+async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
+    throw new BadJsonError('The body must be application/json.');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await request.text());
+  } catch {
+    throw new BadJsonError('The body is not valid JSON.');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadJsonError('The body must be a JSON object.');
+  }
+  return body as Record<string, unknown>;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+function notAllowed(allow: string): Response {
+  return json(405, { error: 'invalid_request', error_description: `Allowed methods: ${allow}.` }, { allow });
+}

@@ -1,0 +1,271 @@
+// Client registration for the CLI and the admin API: RFC 7591 client metadata in, hashed secrets at rest.
+
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Client, TokenEndpointAuthMethod } from '../core/index.js';
+import type { SecretHasher } from '../secrets/index.js';
+import { StorageConflictError, type ClientManager } from '../storage/index.js';
+
+/** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
+export class ClientRegistrationError extends Error {
+  override readonly name = 'ClientRegistrationError';
+  constructor(
+    /** `invalid_client_metadata` (RFC 7591 §3.2.2), `not_found` or `conflict`. */
+    readonly kind: 'invalid_client_metadata' | 'not_found' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Grant types this server can serve to a registered client. */
+export const supportedGrantTypes = ['client_credentials'] as const;
+
+const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+
+/** Descriptive RFC 7591 §2 fields kept as they are. */
+const descriptiveFields = [
+  'client_name',
+  'client_uri',
+  'logo_uri',
+  'contacts',
+  'tos_uri',
+  'policy_uri',
+  'software_id',
+  'software_version',
+] as const;
+
+const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** RFC 7591 §2 client metadata as this server understands it; unknown fields are ignored (§2). */
+const metadataSchema = z.object({
+  client_id: z
+    .string({ error: 'client_id must be a string' })
+    .regex(/^[\x21-\x7e]{1,128}$/, { error: 'client_id must be 1 to 128 visible ASCII characters without spaces' })
+    .optional(),
+  grant_types: z
+    .array(z.enum(supportedGrantTypes, { error: `grant_types may contain only ${supportedGrantTypes.join(', ')}` }), {
+      error: 'grant_types must be an array of grant type names',
+    })
+    .min(1, { error: 'grant_types must name at least one grant type' })
+    .optional(),
+  scope: z
+    .string({ error: 'scope must be a space-separated string' })
+    .refine((value) => value.split(' ').every((token) => token === '' || scopeToken.test(token)), {
+      error: 'scope must be space-separated scope tokens (RFC 6749 §3.3)',
+    })
+    .optional(),
+  token_endpoint_auth_method: z
+    .enum(authMethods, { error: `token_endpoint_auth_method must be one of ${authMethods.join(', ')}` })
+    .optional(),
+  audience: z
+    .union([z.string(), z.array(z.string())], { error: 'audience must be a string or an array of strings' })
+    .optional(),
+  jwks: z
+    .object({ keys: z.array(z.record(z.string(), z.unknown())) }, { error: 'jwks must be a JWK Set: {"keys": [...]}' })
+    .refine((set) => set.keys.every((key) => !('d' in key) && !('k' in key) && !('p' in key)), {
+      error: 'jwks must hold public keys only',
+    })
+    .optional(),
+  jwks_uri: z.unknown().optional(),
+});
+
+/** RFC 7591 client metadata as accepted from the CLI or the admin API. */
+export type ClientMetadataInput = Record<string, unknown>;
+
+/** A client as RFC 7591 §3.2.1 / RFC 7592 §3 show it (never the secret hash). */
+export type ClientMetadata = Record<string, unknown> & { readonly client_id: string };
+
+/**
+ * Validates metadata and builds the client it describes, keeping `base`'s secret and dates.
+ *
+ * @throws ClientRegistrationError `invalid_client_metadata`
+ */
+export function clientFromMetadata(input: ClientMetadataInput, base?: Client): Client {
+  const result = metadataSchema.safeParse(input);
+  if (!result.success) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      result.error.issues.map((issue) => issue.message).join('; '),
+    );
+  }
+  const metadata = result.data;
+  if (metadata.jwks_uri !== undefined) {
+    throw new ClientRegistrationError('invalid_client_metadata', 'jwks_uri is not supported; register jwks instead');
+  }
+  const tokenEndpointAuthMethod: TokenEndpointAuthMethod = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
+  const grantTypes = metadata.grant_types ?? ['client_credentials'];
+  if (tokenEndpointAuthMethod === 'none' && grantTypes.includes('client_credentials')) {
+    // RFC 6749 §4.4: only confidential clients may use the client credentials grant.
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      'token_endpoint_auth_method "none" makes a public client, which may not use client_credentials',
+    );
+  }
+  if (tokenEndpointAuthMethod === 'private_key_jwt' && !metadata.jwks) {
+    throw new ClientRegistrationError('invalid_client_metadata', 'private_key_jwt needs jwks');
+  }
+  const audience =
+    typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
+  const extra: Record<string, unknown> = {};
+  for (const field of descriptiveFields) {
+    if (input[field] !== undefined) extra[field] = input[field];
+  }
+  return {
+    id: metadata.client_id ?? base?.id ?? generateClientId(),
+    ...(base?.secretHash !== undefined ? { secretHash: base.secretHash } : {}),
+    grantTypes,
+    scopes: (metadata.scope ?? '').split(' ').filter(Boolean),
+    audience,
+    tokenEndpointAuthMethod,
+    ...(metadata.jwks ? { jwks: metadata.jwks } : {}),
+    ...(Object.keys(extra).length > 0 ? { metadata: extra } : {}),
+    createdAt: base?.createdAt ?? Date.now(),
+    ...(base?.secretUpdatedAt !== undefined ? { secretUpdatedAt: base.secretUpdatedAt } : {}),
+  };
+}
+
+/** The client's RFC 7591 metadata, for output. Never includes the secret or its hash. */
+export function clientToMetadata(client: Client): ClientMetadata {
+  return {
+    client_id: client.id,
+    ...(client.createdAt !== undefined ? { client_id_issued_at: Math.floor(client.createdAt / 1000) } : {}),
+    grant_types: [...client.grantTypes],
+    scope: client.scopes.join(' '),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? (client.secretHash ? 'client_secret_basic' : 'none'),
+    audience: [...client.audience],
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.metadata ?? {}),
+    ...(client.secretHash !== undefined ? { client_secret_expires_at: 0 } : {}),
+  };
+}
+
+/** A newly registered or re-keyed client with its secret, shown exactly once. */
+export interface ClientWithSecret {
+  readonly client: Client;
+  readonly clientSecret?: string;
+}
+
+/** True when the method authenticates with a shared secret. */
+export function usesClientSecret(method: TokenEndpointAuthMethod | undefined): boolean {
+  return method === undefined || method === 'client_secret_basic' || method === 'client_secret_post';
+}
+
+/**
+ * Registers a client. A secret-based client gets `secret`, or a generated 256-bit one; only its
+ * hash is stored.
+ *
+ * @throws ClientRegistrationError `invalid_client_metadata` or `conflict`
+ */
+export async function registerClient(
+  storage: ClientManager,
+  hasher: SecretHasher,
+  input: ClientMetadataInput,
+  secret?: string,
+): Promise<ClientWithSecret> {
+  const described = clientFromMetadata(input);
+  if (!usesClientSecret(described.tokenEndpointAuthMethod) && secret !== undefined) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `a ${String(described.tokenEndpointAuthMethod)} client has no secret`,
+    );
+  }
+  const clientSecret = usesClientSecret(described.tokenEndpointAuthMethod)
+    ? checkSecret(secret ?? generateClientSecret())
+    : undefined;
+  const now = Date.now();
+  const client: Client = {
+    ...described,
+    createdAt: now,
+    ...(clientSecret !== undefined ? { secretHash: await hasher.hash(clientSecret), secretUpdatedAt: now } : {}),
+  };
+  try {
+    await storage.createClient(client);
+  } catch (error) {
+    if (error instanceof StorageConflictError) {
+      throw new ClientRegistrationError('conflict', `client "${client.id}" already exists`);
+    }
+    throw error;
+  }
+  return clientSecret !== undefined ? { client, clientSecret } : { client };
+}
+
+/**
+ * Replaces a client's metadata (RFC 7592 §2.2), keeping its secret.
+ *
+ * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
+ */
+export async function updateRegisteredClient(
+  storage: ClientManager,
+  id: string,
+  input: ClientMetadataInput,
+): Promise<Client> {
+  const existing = await requireClient(storage, id);
+  if (input.client_id !== undefined && input.client_id !== id) {
+    throw new ClientRegistrationError('invalid_client_metadata', 'client_id cannot be changed');
+  }
+  const client = clientFromMetadata({ ...input, client_id: id }, existing);
+  if (usesClientSecret(client.tokenEndpointAuthMethod) && client.secretHash === undefined) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      'this client has no secret; rotate-secret first, then switch to a secret-based method',
+    );
+  }
+  const stored = usesClientSecret(client.tokenEndpointAuthMethod)
+    ? client
+    : (({ secretHash: _dropped, secretUpdatedAt: _alsoDropped, ...rest }) => rest)(client);
+  await storage.updateClient(stored);
+  return stored;
+}
+
+/**
+ * Gives a client a new secret (generated unless given) and returns it, once.
+ *
+ * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
+ */
+export async function rotateClientSecret(
+  storage: ClientManager,
+  hasher: SecretHasher,
+  id: string,
+  secret?: string,
+): Promise<ClientWithSecret & { readonly clientSecret: string }> {
+  const existing = await requireClient(storage, id);
+  if (!usesClientSecret(existing.tokenEndpointAuthMethod)) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `client "${id}" authenticates with ${String(existing.tokenEndpointAuthMethod)}, not a secret`,
+    );
+  }
+  const clientSecret = checkSecret(secret ?? generateClientSecret());
+  const client: Client = { ...existing, secretHash: await hasher.hash(clientSecret), secretUpdatedAt: Date.now() };
+  await storage.updateClient(client);
+  return { client, clientSecret };
+}
+
+/** @throws ClientRegistrationError `not_found` */
+export async function requireClient(storage: ClientManager, id: string): Promise<Client> {
+  const client = await storage.getClient(id);
+  if (!client) throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
+  return client;
+}
+
+/** A new random client id: 128 bits, base64url. */
+export function generateClientId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** A new random client secret: 256 bits, base64url. */
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function checkSecret(secret: string): string {
+  // bcrypt reads 72 bytes at most; a longer secret would be silently truncated.
+  if (secret.length < 8 || Buffer.byteLength(secret, 'utf8') > 72) {
+    throw new ClientRegistrationError('invalid_client_metadata', 'a client secret must be 8 to 72 bytes long');
+  }
+  if (!/^[\x20-\x7e]+$/.test(secret)) {
+    throw new ClientRegistrationError('invalid_client_metadata', 'a client secret must be printable ASCII');
+  }
+  return secret;
+}

@@ -1,0 +1,416 @@
+// Server configuration: defaults, a YAML file, TESSERA_… environment variables and flags, in rising precedence.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const signingAlgorithmValues = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = (what: string) =>
+  z
+    .int({ error: `must be a whole-number ${what} port from 0 to 65535` })
+    .min(0, { error: `must be a whole-number ${what} port from 0 to 65535` })
+    .max(65535, { error: `must be a whole-number ${what} port from 0 to 65535` });
+
+const milliseconds = (what: string) =>
+  z
+    .int({ error: `must be a whole number of milliseconds (${what})` })
+    .min(1, { error: `must be a positive whole number of milliseconds (${what})` });
+
+const count = (unit: string, minimum: number) =>
+  z
+    .int({ error: `must be a whole number of ${unit}, ${minimum} or more` })
+    .min(minimum, { error: `must be a whole number of ${unit}, ${minimum} or more` });
+
+const nonEmpty = (what: string) =>
+  z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}, not empty` });
+
+/** The configuration schema, zod 4. Every field has a default except secrets and file paths. */
+export const configSchema = z.strictObject({
+  mode: z
+    .enum(['production', 'development'], { error: 'must be "production" or "development"' })
+    .default('production'),
+  issuer: z
+    .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://auth.example.com' })
+    .refine((value) => !/[?#]/.test(value), { error: 'must have no query or fragment (RFC 8414 §2)' })
+    .optional(),
+  allowInsecureIssuer: z.boolean({ error: 'must be true or false' }).default(false),
+  dataDir: nonEmpty('a directory path').default('./data'),
+  database: z
+    .strictObject({
+      url: z
+        .string({ error: 'must be a string' })
+        .regex(/^(postgres(ql)?:\/\/|sqlite:|memory:$)/, {
+          error: 'must be postgres://user@host:port/database, sqlite:<file path> or memory:',
+        })
+        .optional(),
+      poolSize: z
+        .int({ error: 'must be a whole number from 1 to 1000' })
+        .min(1, { error: 'must be a whole number from 1 to 1000' })
+        .max(1000, { error: 'must be a whole number from 1 to 1000' })
+        .default(10),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      host: nonEmpty('a host name or IP address').default('0.0.0.0'),
+      port: port('TCP').default(8080),
+      workers: z
+        .int({ error: 'must be a whole number from 1 to 256' })
+        .min(1, { error: 'must be a whole number from 1 to 256' })
+        .max(256, { error: 'must be a whole number from 1 to 256' })
+        .default(1),
+      trustProxy: z
+        .union([z.boolean(), z.int().min(0).max(100)], {
+          error: 'must be true, false, or the number of proxy hops to trust (0 to 100)',
+        })
+        .default(false),
+      headersTimeout: milliseconds('time to receive all request headers').default(10_000),
+      requestTimeout: milliseconds('time to receive a whole request').default(30_000),
+      keepAliveTimeout: milliseconds('idle time of a kept-alive connection').default(5_000),
+      shutdownTimeout: milliseconds('time in-flight requests get on shutdown').default(10_000),
+      maxHeaderSize: z
+        .int({ error: 'must be a whole number of bytes from 1024 to 1048576' })
+        .min(1024, { error: 'must be a whole number of bytes from 1024 to 1048576' })
+        .max(1_048_576, { error: 'must be a whole number of bytes from 1024 to 1048576' })
+        .default(16_384),
+      maxBodyBytes: z
+        .int({ error: 'must be a whole number of bytes from 1 to 10485760' })
+        .min(1, { error: 'must be a whole number of bytes from 1 to 10485760' })
+        .max(10_485_760, { error: 'must be a whole number of bytes from 1 to 10485760' })
+        .default(65_536),
+      tlsCert: nonEmpty('a path to a PEM certificate file').optional(),
+      tlsKey: nonEmpty('a path to a PEM private key file').optional(),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      enabled: z.boolean({ error: 'must be true or false' }).default(true),
+      host: nonEmpty('a host name or IP address').default('127.0.0.1'),
+      port: port('TCP').default(8081),
+      token: z
+        .string({ error: 'must be a string' })
+        .min(16, { error: 'must be at least 16 characters long (use a random string)' })
+        .optional(),
+    })
+    .prefault({}),
+  tokens: z
+    .strictObject({
+      lifespan: z
+        .int({ error: 'must be a whole number of seconds from 1 to 86400' })
+        .min(1, { error: 'must be a whole number of seconds from 1 to 86400' })
+        .max(86_400, { error: 'must be a whole number of seconds from 1 to 86400' })
+        .default(3600),
+      stateless: z.boolean({ error: 'must be true or false' }).default(false),
+      format: z.enum(['jwt', 'opaque'], { error: 'must be "jwt" or "opaque"' }).default('jwt'),
+      hmacSecrets: z
+        .array(z.string().refine((value) => Buffer.byteLength(value) >= 32, { error: 'must be at least 32 bytes' }), {
+          error: 'must be a list of secrets, newest first',
+        })
+        .default([]),
+    })
+    .prefault({}),
+  keys: z
+    .strictObject({
+      algorithm: z
+        .enum(signingAlgorithmValues, { error: 'must be one of RS256, PS256, ES256, EdDSA' })
+        .default('RS256'),
+      encryptionKey: z
+        .string({ error: 'must be a string' })
+        .regex(/^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}={0,2})\s*$/, {
+          error: 'must be 32 random bytes as 64 hex digits or 43 base64/base64url characters',
+        })
+        .optional(),
+      rotationPeriod: z
+        .int({ error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
+        .min(0, { error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
+        .default(30 * 86_400),
+      jwksMaxAge: z
+        .int({ error: 'must be a whole number of seconds from 0 to 86400' })
+        .min(0, { error: 'must be a whole number of seconds from 0 to 86400' })
+        .max(86_400, { error: 'must be a whole number of seconds from 0 to 86400' })
+        .default(300),
+      refreshInterval: z
+        .int({ error: 'must be a whole number of seconds from 1 to 3600' })
+        .min(1, { error: 'must be a whole number of seconds from 1 to 3600' })
+        .max(3600, { error: 'must be a whole number of seconds from 1 to 3600' })
+        .default(60),
+    })
+    .prefault({}),
+  secrets: z
+    .strictObject({
+      bcryptCost: z
+        .int({ error: 'must be a whole number from 4 to 31' })
+        .min(4, { error: 'must be a whole number from 4 to 31' })
+        .max(31, { error: 'must be a whole number from 4 to 31' })
+        .default(10),
+    })
+    .prefault({}),
+  protection: z
+    .strictObject({
+      failuresPerClientAndAddress: count('failed authentications', 1).default(10),
+      failuresPerAddress: count('failed authentications', 1).default(100),
+      windowSeconds: count('seconds', 1).default(900),
+      blockSeconds: count('seconds', 1).default(900),
+      redisUrl: z
+        .string({ error: 'must be a string' })
+        .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+        .optional(),
+      hashConcurrency: count('concurrent hash checks', 1).default(1),
+      hashQueue: count('waiting hash checks', 0).default(16),
+      secretCacheSize: count('entries', 1).default(10_000),
+      secretCacheTtl: count('seconds', 1).default(600),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+    })
+    .prefault({}),
+});
+
+/** The validated configuration. */
+export type ServerConfig = z.infer<typeof configSchema>;
+
+/** How a value from the environment or a flag is read before validation. */
+type SettingKind = 'string' | 'integer' | 'boolean' | 'boolean-or-integer' | 'list';
+
+/** One setting with every way to give it; README's configuration reference lists these. */
+export interface SettingDefinition {
+  /** Dotted path in the file and in error messages, e.g. `server.port`. */
+  readonly key: string;
+  readonly env?: readonly string[];
+  /** The long flag without dashes, on commands that accept it. */
+  readonly flag?: string;
+  readonly kind: SettingKind;
+  /** Never echoed in an error message. */
+  readonly secret?: boolean;
+  readonly description: string;
+}
+
+/** Every setting. Order is the order of README's reference. */
+export const settings: readonly SettingDefinition[] = [
+  { key: 'mode', env: ['TESSERA_MODE'], kind: 'string', description: '`production` or `development`. Development generates a key-encryption key into the data folder; production refuses to start without one.' },
+  { key: 'issuer', env: ['TESSERA_ISSUER'], flag: 'issuer', kind: 'string', description: 'The issuer URL: `iss` of every token and base of metadata. Default `http://localhost:<server.port>`.' },
+  { key: 'allowInsecureIssuer', env: ['TESSERA_ALLOW_INSECURE_ISSUER'], flag: 'allow-insecure-issuer', kind: 'boolean', description: 'Lets `serve` start with an `http://` issuer on a host other than localhost.' },
+  { key: 'dataDir', env: ['TESSERA_DATA_DIR'], flag: 'data-dir', kind: 'string', description: 'Folder for the default SQLite database and the development key-encryption key.' },
+  { key: 'database.url', env: ['DATABASE_URL', 'TESSERA_DATABASE_URL'], flag: 'database-url', kind: 'string', secret: true, description: '`postgres://…` for PostgreSQL, `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.' },
+  { key: 'database.poolSize', env: ['TESSERA_DATABASE_POOL_SIZE'], kind: 'integer', description: 'PostgreSQL connections per process.' },
+  { key: 'server.host', env: ['TESSERA_HOST'], flag: 'host', kind: 'string', description: 'Address of the public listener.' },
+  { key: 'server.port', env: ['TESSERA_PORT'], flag: 'port', kind: 'integer', description: 'Port of the public listener; 0 picks a free one (logged).' },
+  { key: 'server.workers', env: ['TESSERA_WORKERS'], flag: 'workers', kind: 'integer', description: 'Worker processes sharing the public port (node:cluster).' },
+  { key: 'server.trustProxy', env: ['TESSERA_TRUST_PROXY'], flag: 'trust-proxy', kind: 'boolean-or-integer', description: 'Take the client address from `X-Forwarded-For`: `true` trusts every hop, a number trusts that many proxies.' },
+  { key: 'server.headersTimeout', env: ['TESSERA_HEADERS_TIMEOUT'], kind: 'integer', description: 'Milliseconds a client has to send all request headers.' },
+  { key: 'server.requestTimeout', env: ['TESSERA_REQUEST_TIMEOUT'], kind: 'integer', description: 'Milliseconds a client has to send a whole request.' },
+  { key: 'server.keepAliveTimeout', env: ['TESSERA_KEEP_ALIVE_TIMEOUT'], kind: 'integer', description: 'Milliseconds an idle kept-alive connection stays open.' },
+  { key: 'server.shutdownTimeout', env: ['TESSERA_SHUTDOWN_TIMEOUT'], kind: 'integer', description: 'Milliseconds in-flight requests get to finish after SIGTERM/SIGINT.' },
+  { key: 'server.maxHeaderSize', env: ['TESSERA_MAX_HEADER_SIZE'], kind: 'integer', description: 'Largest accepted request header block, in bytes.' },
+  { key: 'server.maxBodyBytes', env: ['TESSERA_MAX_BODY_BYTES'], kind: 'integer', description: 'Largest accepted request body, in bytes.' },
+  { key: 'server.tlsCert', env: ['TESSERA_TLS_CERT'], flag: 'tls-cert', kind: 'string', description: 'PEM certificate (chain) file; with `server.tlsKey` the public listener speaks HTTPS.' },
+  { key: 'server.tlsKey', env: ['TESSERA_TLS_KEY'], flag: 'tls-key', kind: 'string', description: 'PEM private key file for `server.tlsCert`.' },
+  { key: 'admin.enabled', env: ['TESSERA_ADMIN_ENABLED'], kind: 'boolean', description: 'Starts the admin listener.' },
+  { key: 'admin.host', env: ['TESSERA_ADMIN_HOST'], flag: 'admin-host', kind: 'string', description: 'Address of the admin listener.' },
+  { key: 'admin.port', env: ['TESSERA_ADMIN_PORT'], flag: 'admin-port', kind: 'integer', description: 'Port of the admin listener; 0 picks a free one (logged).' },
+  { key: 'admin.token', env: ['TESSERA_ADMIN_TOKEN'], kind: 'string', secret: true, description: 'Bearer token for the admin API and `/metrics`. Without one those answer 401.' },
+  { key: 'tokens.lifespan', env: ['TESSERA_ACCESS_TOKEN_LIFESPAN'], kind: 'integer', description: 'Access-token lifetime in seconds.' },
+  { key: 'tokens.stateless', env: ['TESSERA_STATELESS_ACCESS_TOKENS'], kind: 'boolean', description: 'Issue JWTs without a token record (revocation then uses a `jti` deny-list).' },
+  { key: 'tokens.format', env: ['TESSERA_ACCESS_TOKEN_FORMAT'], kind: 'string', description: '`jwt` (RFC 9068) or `opaque` (`tsr_at_…`, HMAC-SHA256).' },
+  { key: 'tokens.hmacSecrets', env: ['TESSERA_HMAC_SECRETS'], kind: 'list', secret: true, description: 'Secrets for opaque tokens, newest first, each at least 32 bytes; comma-separated in the environment.' },
+  { key: 'keys.algorithm', env: ['TESSERA_SIGNING_ALGORITHM'], kind: 'string', description: 'Algorithm of newly generated signing keys.' },
+  { key: 'keys.encryptionKey', env: ['TESSERA_KEY_ENCRYPTION_KEY'], kind: 'string', secret: true, description: 'Key-encryption key sealing private keys at rest: 32 random bytes, hex or base64url. Prefer the environment to the file.' },
+  { key: 'keys.rotationPeriod', env: ['TESSERA_KEY_ROTATION_PERIOD'], kind: 'integer', description: 'Seconds a key signs before automatic rotation; 0 turns it off.' },
+  { key: 'keys.jwksMaxAge', env: ['TESSERA_JWKS_MAX_AGE'], kind: 'integer', description: 'Seconds verifiers may cache the JWK Set; a new key is published at least this long before it signs.' },
+  { key: 'keys.refreshInterval', env: ['TESSERA_KEY_REFRESH_INTERVAL'], kind: 'integer', description: 'Longest time, in seconds, an instance trusts its cached keys before reading the store again.' },
+  { key: 'secrets.bcryptCost', env: ['TESSERA_BCRYPT_COST'], flag: 'bcrypt-cost', kind: 'integer', description: 'bcrypt cost for newly hashed client secrets.' },
+  { key: 'protection.failuresPerClientAndAddress', env: ['TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS'], kind: 'integer', description: 'Failed client authentications of one client id from one address, within the window, before 429.' },
+  { key: 'protection.failuresPerAddress', env: ['TESSERA_FAILURES_PER_ADDRESS'], kind: 'integer', description: 'Failed client authentications from one address, any client id, within the window, before 429.' },
+  { key: 'protection.windowSeconds', env: ['TESSERA_FAILURE_WINDOW'], kind: 'integer', description: 'Seconds over which failures are counted.' },
+  { key: 'protection.blockSeconds', env: ['TESSERA_FAILURE_BLOCK'], kind: 'integer', description: 'Seconds a source over a limit is answered 429 (`Retry-After`).' },
+  { key: 'protection.redisUrl', env: ['TESSERA_REDIS_URL'], kind: 'string', secret: true, description: 'Redis for failure counts shared by every instance (`redis://127.0.0.1:6379`); memory when unset.' },
+  { key: 'protection.hashConcurrency', env: ['TESSERA_HASH_CONCURRENCY'], kind: 'integer', description: 'Secret-hash checks running at once.' },
+  { key: 'protection.hashQueue', env: ['TESSERA_HASH_QUEUE'], kind: 'integer', description: 'Secret-hash checks that may wait; beyond that a check is answered 503 `temporarily_unavailable`.' },
+  { key: 'protection.secretCacheSize', env: ['TESSERA_SECRET_CACHE_SIZE'], kind: 'integer', description: 'Verified secrets remembered (as HMACs, never plaintext).' },
+  { key: 'protection.secretCacheTtl', env: ['TESSERA_SECRET_CACHE_TTL'], kind: 'integer', description: 'Seconds a verified secret is trusted without a new hash check.' },
+  { key: 'log.level', env: ['TESSERA_LOG_LEVEL'], flag: 'log-level', kind: 'string', description: 'Lowest level logged: fatal, error, warn, info, debug, trace or silent.' },
+];
+
+/** A configuration that cannot be used; the message names the key, the problem and the expected form. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Where the values come from. */
+export interface ConfigSources {
+  /** A YAML file; when absent, `TESSERA_CONFIG` names one, else there is none. */
+  readonly file?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Values from flags by setting key (`server.port`), as the parser gave them. */
+  readonly flags?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Loads and validates the configuration. Precedence: flags > environment > file > defaults.
+ *
+ * @throws ConfigError for an unreadable file or an invalid value.
+ */
+export function loadConfig(sources: ConfigSources = {}): ServerConfig {
+  const env = sources.env ?? {};
+  const merged: Record<string, unknown> = {};
+  const origins = new Map<string, string>();
+
+  const file = sources.file ?? env.TESSERA_CONFIG;
+  if (file) {
+    const fromFile = readConfigFile(file);
+    mergeInto(merged, fromFile);
+    for (const key of leafKeys(fromFile)) origins.set(key, `in ${file}`);
+  }
+  for (const setting of settings) {
+    for (const name of setting.env ?? []) {
+      const raw = env[name];
+      if (raw === undefined || raw === '') continue;
+      setPath(merged, setting.key, readScalar(raw, setting.kind));
+      origins.set(setting.key, `from environment variable ${name}`);
+      break;
+    }
+  }
+  for (const [key, value] of Object.entries(sources.flags ?? {})) {
+    if (value === undefined) continue;
+    const setting = settings.find((candidate) => candidate.key === key);
+    setPath(merged, key, typeof value === 'string' && setting ? readScalar(value, setting.kind) : value);
+    origins.set(key, `from flag --${setting?.flag ?? key}`);
+  }
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(
+      ['invalid configuration:', ...result.error.issues.map((issue) => describeIssue(issue, merged, origins))].join(
+        '\n  ',
+      ),
+    );
+  }
+  return result.data;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError(`configuration file ${file} is not valid YAML: ${message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`configuration file ${file} must hold a mapping of settings, e.g. "server:\\n  port: 8080"`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Turns an environment or flag string into the type its setting expects; anything odd is left for the schema to reject. */
+function readScalar(raw: string, kind: SettingKind): unknown {
+  const value = raw.trim();
+  const asBoolean = /^(true|yes|on|1)$/i.test(value) ? true : /^(false|no|off|0)$/i.test(value) ? false : undefined;
+  switch (kind) {
+    case 'string':
+      return raw;
+    case 'integer':
+      return /^-?\d+$/.test(value) ? Number(value) : raw;
+    case 'boolean':
+      return asBoolean ?? raw;
+    case 'list':
+      return raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+    case 'boolean-or-integer':
+      if (/^(true|yes|on|false|no|off)$/i.test(value)) return asBoolean;
+      return /^\d+$/.test(value) ? Number(value) : raw;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, origins: Map<string, string>): string {
+  const key = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const parent = key ? `${key}.` : '';
+    const known = settings
+      .filter((setting) => setting.key.startsWith(parent) && !setting.key.slice(parent.length).includes('.'))
+      .map((setting) => setting.key.slice(parent.length));
+    const sections = [...new Set(settings.map((setting) => setting.key.split('.')[0]!))];
+    const expected = key ? known : [...new Set([...known, ...sections])];
+    return issue.keys
+      .map((name) => `${parent}${name}: unknown setting (known here: ${expected.join(', ')})`)
+      .join('\n  ');
+  }
+  const setting = settings.find((candidate) => candidate.key === key);
+  const origin = origins.get(key) ?? (key.includes('.') ? origins.get(key.split('.')[0]!) : undefined);
+  const value = getPath(input, key);
+  const shown =
+    value === undefined ? '' : setting?.secret ? ' (value hidden)' : ` (got ${JSON.stringify(value)?.slice(0, 80)})`;
+  return `${key || '(root)'}${origin ? ` ${origin}` : ''}: ${issue.message}${shown}`;
+}
+
+function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(source)) {
+    const existing = target[name];
+    if (isPlainObject(value) && isPlainObject(existing)) mergeInto(existing, value);
+    else target[name] = isPlainObject(value) ? structuredClone(value) : value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(node[part])) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function getPath(source: Record<string, unknown>, key: string): unknown {
+  let node: unknown = source;
+  for (const part of key.split('.')) {
+    if (!isPlainObject(node)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+function leafKeys(source: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(source).flatMap(([name, value]) =>
+    isPlainObject(value) ? leafKeys(value, `${prefix}${name}.`) : [`${prefix}${name}`],
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The issuer the server uses: configured, or `http://localhost:<port>`. */
+export function resolveIssuer(config: ServerConfig, boundPort = config.server.port): string {
+  return (config.issuer ?? `http://localhost:${boundPort}`).replace(/\/+$/, '');
+}
+
+/**
+ * Refuses a plain-HTTP issuer on a host other than localhost unless allowed: tokens and secrets
+ * would cross the network in the clear (RFC 6749 §3.2 requires TLS at the token endpoint).
+ *
+ * @throws ConfigError
+ */
+export function checkIssuerIsSecure(config: ServerConfig): void {
+  const issuer = new URL(resolveIssuer(config));
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname) || issuer.hostname.endsWith('.localhost');
+  if (issuer.protocol === 'http:' && !local && !config.allowInsecureIssuer) {
+    throw new ConfigError(
+      `issuer: "${issuer.origin}" uses http:// on a host other than localhost; use an https:// issuer, or set allowInsecureIssuer (--allow-insecure-issuer) when TLS ends at a proxy you trust`,
+    );
+  }
+  if (Boolean(config.server.tlsCert) !== Boolean(config.server.tlsKey)) {
+    throw new ConfigError('server.tlsCert and server.tlsKey: give both files, or neither');
+  }
+}

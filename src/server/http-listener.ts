@@ -1,0 +1,297 @@
+// One HTTP(S) listener: timeouts against slow clients, body limits, request ids, client addresses, logs and metrics.
+
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { isIP, type AddressInfo } from 'node:net';
+import { sendWebResponse } from '../http/node.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** What a handler learns about a request besides the request itself. */
+export interface RequestContext {
+  readonly requestId: string;
+  /** The client's address, from `X-Forwarded-For` when the proxy is trusted. */
+  readonly clientAddress: string;
+}
+
+export type ContextHandler = (request: Request, context: RequestContext) => Promise<Response>;
+
+export interface ListenerOptions {
+  /** `public` or `admin`: a log field and a metrics label. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly headersTimeout: number;
+  readonly requestTimeout: number;
+  readonly keepAliveTimeout: number;
+  readonly maxHeaderSize: number;
+  readonly maxBodyBytes: number;
+  readonly trustProxy: boolean | number;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  /** Names the endpoint a path belongs to, for logs and metrics (a small, fixed set). */
+  endpointOf(pathname: string): string;
+  readonly handler: ContextHandler;
+}
+
+export interface RunningListener {
+  readonly server: Server;
+  /** e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to `timeoutMs`, then
+   * cuts what is left. Resolves once the listener is closed.
+   */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** Starts a listener and resolves once it is bound. */
+export async function startListener(options: ListenerOptions): Promise<RunningListener> {
+  const { logger, metrics } = options;
+  const serverOptions = {
+    headersTimeout: options.headersTimeout,
+    requestTimeout: options.requestTimeout,
+    keepAliveTimeout: options.keepAliveTimeout,
+    maxHeaderSize: options.maxHeaderSize,
+  };
+  let inFlight = 0;
+  let closing = false;
+  const drained: (() => void)[] = [];
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) for (const resolve of drained.splice(0)) resolve();
+    });
+    void serve(req, res);
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    const supplied = req.headers['x-request-id'];
+    const requestId = typeof supplied === 'string' && /^[\w.:-]{1,128}$/.test(supplied) ? supplied : randomUUID();
+    const clientAddress = resolveClientAddress(req, options.trustProxy);
+    const pathname = safePathname(req.url);
+    const endpoint = options.endpointOf(pathname);
+    let status = 500;
+    let outcome = 'server_error';
+    let clientId: string | undefined;
+    try {
+      const body = await readBody(req, options.maxBodyBytes);
+      let response: Response;
+      if (body === 'too-large') {
+        response = jsonError(413, 'invalid_request', 'The request body is too large.');
+      } else {
+        clientId = findClientId(req, body);
+        const request = toRequest(req, body);
+        response = await options.handler(request, { requestId, clientAddress });
+      }
+      status = response.status;
+      outcome = await outcomeOf(response);
+      const headers = new Headers(response.headers);
+      headers.set('x-request-id', requestId);
+      if (closing || body === 'too-large') headers.set('connection', 'close');
+      await sendWebResponse(res, new Response(response.body, { status, headers }), req.method);
+    } catch (error) {
+      logger.error({ requestId, err: error, endpoint }, 'request failed');
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error: 'server_error' }));
+      } else {
+        res.destroy();
+      }
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const labels = { listener: options.name, endpoint, outcome };
+      metrics.requests.inc(labels);
+      metrics.requestDuration.observe(labels, seconds);
+      logger.info(
+        {
+          requestId,
+          listener: options.name,
+          method: req.method,
+          endpoint,
+          clientId,
+          clientAddress,
+          status,
+          outcome,
+          latencyMs: Math.round(seconds * 1e6) / 1e3,
+        },
+        'request',
+      );
+    }
+  };
+
+  const server = options.tls
+    ? createHttpsServer(
+        { ...serverOptions, cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
+        listener,
+      )
+    : createHttpServer(serverOptions, listener);
+  server.keepAliveTimeout = options.keepAliveTimeout;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // Oversized headers, timeouts and malformed requests: answer if the socket still can.
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else {
+      socket.destroy();
+    }
+    metrics.requests.inc({ listener: options.name, endpoint: 'unknown', outcome: `http_${status}` });
+  });
+  server.listen(options.port, options.host);
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([error]) => {
+      throw error;
+    }),
+  ]);
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `${options.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`;
+
+  return {
+    server,
+    url,
+    port,
+    async close(timeoutMs) {
+      closing = true;
+      const closed = once(server, 'close');
+      server.close();
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => drained.push(resolve)),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** Reads the whole body, or reports that it is larger than allowed. GET and HEAD have none. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined | 'too-large'> {
+  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return 'too-large';
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      req.resume();
+      return 'too-large';
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toRequest(req: IncomingMessage, body: Buffer | undefined): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    try {
+      headers.append(raw[index]!, raw[index + 1]!);
+    } catch {
+      // A header the fetch API cannot represent is dropped rather than failing the request.
+    }
+  }
+  const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
+  const target = req.url ?? '/';
+  let url: URL;
+  try {
+    url = new URL(target, `${scheme}://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    url = new URL(safePathname(target), `${scheme}://localhost`);
+  }
+  const method = req.method ?? 'GET';
+  return new Request(url, {
+    method,
+    headers,
+    ...(body !== undefined && method !== 'GET' && method !== 'HEAD' ? { body: new Uint8Array(body) } : {}),
+  });
+}
+
+function safePathname(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '/';
+  }
+}
+
+/** The client id a request names (Basic user name or `client_id` form field), for logs only. */
+function findClientId(req: IncomingMessage, body: Buffer | undefined): string | undefined {
+  const authorization = req.headers.authorization;
+  if (authorization && /^basic /i.test(authorization)) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const separator = decoded.indexOf(':');
+    if (separator > 0) return formDecode(decoded.slice(0, separator))?.slice(0, 128);
+  }
+  if (body && /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
+    return new URLSearchParams(body.toString('utf8')).get('client_id')?.slice(0, 128) ?? undefined;
+  }
+  return undefined;
+}
+
+function formDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `success`, or the OAuth error code of an error response (a bounded set, fit for a metrics label). */
+async function outcomeOf(response: Response): Promise<string> {
+  if (response.status < 400) return 'success';
+  if (/json/.test(response.headers.get('content-type') ?? '')) {
+    try {
+      const body = (await response.clone().json()) as { error?: unknown };
+      if (typeof body.error === 'string' && /^[a-z_]{1,40}$/.test(body.error)) return body.error;
+    } catch {
+      // Not an OAuth error body.
+    }
+  }
+  return `http_${response.status}`;
+}
+
+function jsonError(status: number, error: string, description: string): Response {
+  return new Response(JSON.stringify({ error, error_description: description }), {
+    status,
+    headers: { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' },
+  });
+}
+
+/**
+ * The client's address. Untrusted, it is the socket's peer. With `trustProxy` true, the first
+ * address of `X-Forwarded-For`; with a number n, the address n hops before the socket peer.
+ */
+export function resolveClientAddress(req: IncomingMessage, trustProxy: boolean | number): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  if (trustProxy === false || trustProxy === 0) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => isIP(entry) !== 0);
+  const chain = [...forwarded, peer];
+  if (trustProxy === true) return chain[0]!;
+  return chain[Math.max(0, chain.length - 1 - trustProxy)]!;
+}

@@ -1,0 +1,67 @@
+// JSON logs through pino. Bodies are never logged; credential-bearing fields are redacted by name as well.
+
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Field names that could carry a credential. Nothing logs them on purpose; redaction is the
+ * second line of defence should a header or form object ever reach a log call.
+ */
+export const redactedPaths = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'request.headers.authorization',
+  'headers.cookie',
+  'client_secret',
+  '*.client_secret',
+  'clientSecret',
+  '*.clientSecret',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'access_token',
+  '*.access_token',
+  'refresh_token',
+  '*.refresh_token',
+  'adminToken',
+  '*.adminToken',
+  'encryptionKey',
+  '*.encryptionKey',
+  'databaseUrl',
+];
+
+export interface LoggerOptions {
+  readonly level: string;
+  /** Written to instead of stdout (tests). */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+/** Creates the server's JSON logger. Writes are synchronous so nothing is lost on exit. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+/** Removes a password from a database URL before it is logged. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}

@@ -1,0 +1,116 @@
+// Prometheus metrics for the admin listener's /metrics: requests, latency, secret checks, storage errors, key ages.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SecretHasher } from '../secrets/index.js';
+import { StorageUnavailableError, type SigningKeyStore } from '../storage/index.js';
+
+/** The server's metrics, on a registry of their own so several servers can share a process. */
+export interface ServerMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'listener' | 'endpoint' | 'outcome'>;
+  readonly requestDuration: Histogram<'listener' | 'endpoint' | 'outcome'>;
+  readonly secretVerifications: Counter<'result'>;
+  readonly storageErrors: Counter<'operation'>;
+  /** Tells the key-age gauge where to read keys from. */
+  watchSigningKeys(store: SigningKeyStore): void;
+}
+
+/** Creates the metrics with their help texts. */
+export function createMetrics(options: { readonly defaultMetrics?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tessera_process_' });
+  let keyStore: SigningKeyStore | undefined;
+  const storageErrors = new Counter({
+    name: 'tessera_storage_errors_total',
+    help: 'Storage calls that failed, by operation.',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'tessera_signing_key_age_seconds',
+    help: 'Age of each stored signing key, by kid, algorithm and state.',
+    labelNames: ['kid', 'alg', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      if (!keyStore) return;
+      try {
+        const now = Date.now();
+        for (const key of await keyStore.listSigningKeys()) {
+          this.set({ kid: key.kid, alg: key.alg, state: key.state }, Math.max(0, (now - key.createdAt) / 1000));
+        }
+      } catch {
+        // The failure itself was counted by the instrumented store.
+      }
+    },
+  });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'tessera_http_requests_total',
+      help: 'HTTP requests answered, by listener, endpoint and outcome (success or the OAuth error code).',
+      labelNames: ['listener', 'endpoint', 'outcome'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'tessera_http_request_duration_seconds',
+      help: 'Time from request to response, by listener, endpoint and outcome.',
+      labelNames: ['listener', 'endpoint', 'outcome'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    secretVerifications: new Counter({
+      name: 'tessera_secret_verifications_total',
+      help: 'Client secret checks, by result: match, mismatch or decoy (unknown client).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    storageErrors,
+    watchSigningKeys(store) {
+      keyStore = store;
+    },
+  };
+}
+
+/** Counts every secret check the hasher makes. */
+export function countSecretVerifications<Hasher extends SecretHasher>(hasher: Hasher, metrics: ServerMetrics): Hasher {
+  return {
+    ...hasher,
+    hash: (secret: string) => hasher.hash(secret),
+    async verify(secret: string, hash: string) {
+      const matches = await hasher.verify(secret, hash);
+      metrics.secretVerifications.inc({ result: matches ? 'match' : 'mismatch' });
+      return matches;
+    },
+    async verifyDecoy(secret: string) {
+      await hasher.verifyDecoy(secret);
+      metrics.secretVerifications.inc({ result: 'decoy' });
+    },
+  };
+}
+
+/**
+ * Wraps a store so that every rejected call is counted by operation. Outages also reach
+ * `onUnavailable`, e.g. to log them once.
+ */
+export function countStorageErrors<Store extends object>(
+  store: Store,
+  metrics: ServerMetrics,
+  onUnavailable?: (operation: string, error: Error) => void,
+): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((error: unknown) => {
+          metrics.storageErrors.inc({ operation: property });
+          if (error instanceof StorageUnavailableError) onUnavailable?.(property, error);
+          throw error;
+        });
+      };
+    },
+  });
+}

@@ -1,0 +1,198 @@
+// The standalone server: a public listener for the OAuth endpoints, an admin listener, and an orderly shutdown.
+
+import { Redis } from 'ioredis';
+import type { GuardedHandler } from '../protection/index.js';
+import { defaultRoutes } from '../provider/index.js';
+import type { Storage } from '../storage/index.js';
+import { createAdminApi, adminEndpointOf } from './admin-api.js';
+import {
+  buildProvider,
+  createSecretHasher,
+  openKeys,
+  openStorage,
+  type BuiltProvider,
+  type OpenedStorage,
+  type ServerKeys,
+} from './build-provider.js';
+import { checkIssuerIsSecure, resolveIssuer, type ServerConfig } from './config.js';
+import { startListener, type RunningListener } from './http-listener.js';
+import { resolveKeyEncryptionKey } from './key-encryption-key.js';
+import type { Logger } from './logger.js';
+import { countSecretVerifications, countStorageErrors, createMetrics, type ServerMetrics } from './metrics.js';
+
+export interface StartServerOptions {
+  readonly logger: Logger;
+  /** Run the public listener only (a cluster worker); the primary runs the admin listener. */
+  readonly publicOnly?: boolean;
+  /** Run the admin listener only (a cluster primary). */
+  readonly adminOnly?: boolean;
+  /** Metrics text for the admin listener instead of this process's own. */
+  readonly collectMetrics?: () => Promise<string>;
+}
+
+/** A started server. */
+export interface RunningServer {
+  readonly issuer: string;
+  readonly public?: RunningListener;
+  readonly admin?: RunningListener;
+  readonly storage: Storage;
+  readonly metrics: ServerMetrics;
+  /** Stops both listeners (in-flight requests get `server.shutdownTimeout`), then closes the store. */
+  close(): Promise<void>;
+}
+
+/** Endpoint names of the public listener, from the provider's routes. */
+function publicEndpointOf(pathname: string): string {
+  for (const [name, path] of Object.entries(defaultRoutes) as [string, string][]) {
+    if (path === pathname) return name;
+  }
+  return 'unknown';
+}
+
+/**
+ * Starts the server described by `config`: checks the issuer and key-encryption key, opens and
+ * migrates the store, then binds the listeners.
+ *
+ * @throws ConfigError for a configuration that must not run (insecure issuer, no KEK in production).
+ */
+export async function startServer(config: ServerConfig, options: StartServerOptions): Promise<RunningServer> {
+  const { logger } = options;
+  checkIssuerIsSecure(config);
+  const kek = resolveKeyEncryptionKey(config, (message) => logger.warn(message));
+  let issuer = resolveIssuer(config);
+  const metrics = createMetrics();
+
+  const opened: OpenedStorage = await openStorage(config);
+  let storage: Storage | undefined;
+  const listeners: RunningListener[] = [];
+  let built: BuiltProvider | undefined;
+  let redis: Redis | undefined;
+  try {
+    if (!options.publicOnly) {
+      for (const step of await opened.migrate()) logger.info({ migration: step }, `migration: ${step}`);
+    }
+    let lastOutageLog = 0;
+    storage = countStorageErrors(opened.storage, metrics, (operation, error) => {
+      // One line per second at most: an outage must not flood the log.
+      if (Date.now() - lastOutageLog > 1000) {
+        lastOutageLog = Date.now();
+        logger.error({ operation, err: error.message }, 'storage unavailable');
+      }
+    });
+    metrics.watchSigningKeys(storage);
+    const hasher = countSecretVerifications(createSecretHasher(config, storage), metrics);
+    const keys: ServerKeys = await openKeys(config, storage, kek, (error) =>
+      logger.error({ err: describeError(error) }, 'key set background task failed'),
+    );
+    const common = {
+      headersTimeout: config.server.headersTimeout,
+      requestTimeout: config.server.requestTimeout,
+      keepAliveTimeout: config.server.keepAliveTimeout,
+      maxHeaderSize: config.server.maxHeaderSize,
+      maxBodyBytes: config.server.maxBodyBytes,
+      trustProxy: config.server.trustProxy,
+      logger,
+      metrics,
+    };
+
+    let publicListener: RunningListener | undefined;
+    if (!options.adminOnly) {
+      let serve: GuardedHandler | undefined;
+      publicListener = await startListener({
+        ...common,
+        name: 'public',
+        host: config.server.host,
+        port: config.server.port,
+        ...(config.server.tlsCert && config.server.tlsKey
+          ? { tls: { certFile: config.server.tlsCert, keyFile: config.server.tlsKey } }
+          : {}),
+        endpointOf: publicEndpointOf,
+        handler: (request, context) => serve!(request, context.clientAddress),
+      });
+      // Without a configured issuer it is http://localhost:<port>, known only once bound (port 0).
+      issuer = resolveIssuer(config, publicListener.port);
+      if (config.protection.redisUrl) {
+        redis = new Redis(config.protection.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+        redis.on('error', () => undefined);
+      }
+      built = buildProvider({ ...config, issuer }, {
+        storage,
+        hasher,
+        keys,
+        reportError: (error) => logger.error({ err: describeError(error) }, 'server error'),
+        ...(redis ? { redis } : {}),
+      });
+      serve = built.handler;
+      listeners.push(publicListener);
+      logger.info(
+        { listener: 'public', url: publicListener.url, port: publicListener.port, issuer },
+        `public listener on ${publicListener.url}`,
+      );
+    }
+
+    let adminListener: RunningListener | undefined;
+    if (config.admin.enabled && !options.publicOnly) {
+      if (!config.admin.token) {
+        logger.warn('admin.token is not set: the admin API and /metrics answer 401 to every request');
+      }
+      const adminApi = createAdminApi({
+        token: config.admin.token,
+        storage,
+        hasher,
+        keys,
+        metrics,
+        ...(options.collectMetrics ? { collectMetrics: options.collectMetrics } : {}),
+      });
+      adminListener = await startListener({
+        ...common,
+        trustProxy: false,
+        name: 'admin',
+        host: config.admin.host,
+        port: config.admin.port,
+        endpointOf: adminEndpointOf,
+        handler: (request) => adminApi(request),
+      });
+      listeners.push(adminListener);
+      logger.info(
+        { listener: 'admin', url: adminListener.url, port: adminListener.port },
+        `admin listener on ${adminListener.url}`,
+      );
+    }
+
+    const openedStorage = storage;
+    let closing: Promise<void> | undefined;
+    return {
+      issuer,
+      ...(publicListener ? { public: publicListener } : {}),
+      ...(adminListener ? { admin: adminListener } : {}),
+      storage: openedStorage,
+      metrics,
+      close() {
+        closing ??= (async () => {
+          await Promise.all(listeners.map((listener) => listener.close(config.server.shutdownTimeout)));
+          keys.close();
+          built?.close();
+          redis?.disconnect();
+          await opened.storage.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await Promise.all(listeners.map((listener) => listener.close(0)));
+    built?.close();
+    redis?.disconnect();
+    await opened.storage.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** An error for the log: message, name and cause chain, never a request body. */
+function describeError(error: Error): Record<string, unknown> {
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  return {
+    type: error.name,
+    message: error.message,
+    ...(cause ? { cause: { type: cause.name, message: cause.message } } : {}),
+  };
+}
