@@ -1,6 +1,10 @@
 // Token lifecycle driven by a real third-party client: openid-client v6 discovery (RFC 8414),
 // introspection (RFC 7662) and revocation (RFC 7009).
 
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import {
@@ -121,3 +125,60 @@ describe.each(['jwt', 'opaque'] as const)('openid-client manages %s access token
     });
   });
 });
+
+describe('openid-client against the seed server (npm start)', () => {
+  let child: ChildProcess;
+  let url: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const main = fileURLToPath(new URL('../../examples/client-credentials/main.ts', import.meta.url));
+    child = spawn(process.execPath, ['--import', 'tsx', main], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ISSUER: url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: string) => {
+        output += chunk;
+        if (output.includes(`serving on 127.0.0.1:${port}`)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`the seed server exited with ${String(code)}`)));
+    });
+  });
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      child.kill();
+      await once(child, 'exit');
+    }
+  });
+
+  it('serves discovery, introspection and revocation for the seed client', async () => {
+    const config = await client.discovery(new URL(url), 'test-client', undefined, client.ClientSecretBasic('foobar'), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
+    expect(config.serverMetadata().token_endpoint).toBe(`${url}/token`);
+    const tokens = await client.clientCredentialsGrant(config);
+    await expect(client.tokenIntrospection(config, tokens.access_token)).resolves.toMatchObject({
+      active: true,
+      client_id: 'test-client',
+    });
+    await client.tokenRevocation(config, tokens.access_token);
+    await expect(client.tokenIntrospection(config, tokens.access_token)).resolves.toEqual({ active: false });
+  });
+});
+
+/** A loopback port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  probe.close();
+  await once(probe, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
