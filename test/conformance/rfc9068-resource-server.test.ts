@@ -1,0 +1,284 @@
+// RFC 9068 §4: a resource server validating JWT access tokens from this server, over real HTTP.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base64url } from 'jose';
+import { createManualClock, OAuthError, type OAuthErrorCode } from '../../src/index.js';
+import {
+  createAccessTokenVerifier,
+  createRemoteJwkSet,
+  verifyAccessToken,
+  type AccessTokenVerifierOptions,
+} from '../../src/resource-server/index.js';
+import {
+  apiAudience,
+  apiClient,
+  badTokenKinds,
+  forgeToken,
+  goodClaims,
+  invoiceClient,
+  signWith,
+  startAuthorizationServer,
+  type AuthorizationServer,
+} from '../support/resource-server-fixtures.js';
+import { testIssuer } from '../support/test-provider.js';
+import { postForm } from '../support/token-requests.js';
+
+const clock = createManualClock(Date.UTC(2026, 2, 1, 9, 0, 0));
+let as: AuthorizationServer;
+
+beforeAll(async () => {
+  as = await startAuthorizationServer({ clock });
+});
+afterAll(() => as.close());
+
+function verifierOptions(overrides: Partial<AccessTokenVerifierOptions> = {}): AccessTokenVerifierOptions {
+  return { issuer: testIssuer, audience: apiAudience, jwks: createRemoteJwkSet(as.jwksUri), clock, ...overrides };
+}
+
+/** The error a verification fails with, or undefined when it passed. */
+async function failureOf(promise: Promise<unknown>): Promise<OAuthError | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    return error;
+  }
+}
+
+async function expectCode(promise: Promise<unknown>, code: OAuthErrorCode, status: number) {
+  const error = await failureOf(promise);
+  expect(error?.code).toBe(code);
+  expect(error?.status).toBe(status);
+  return error!;
+}
+
+describe('RFC 9068 §4 access-token validation', () => {
+  it('§4 accepts a token issued by this server and returns its claims', async () => {
+    const token = await as.issue('invoices:read invoices:write');
+    const verified = await createAccessTokenVerifier(verifierOptions()).verify(token);
+    expect(verified).toMatchObject({
+      issuer: testIssuer,
+      subject: invoiceClient.id,
+      clientId: invoiceClient.id,
+      audience: [apiAudience],
+      scopes: ['invoices:read', 'invoices:write'],
+      keyId: (await as.keys.getSigningKey()).kid,
+    });
+    expect(verified.expiresAt - verified.issuedAt).toBe(600_000);
+  });
+
+  it('§4 verifyAccessToken takes the jwks_uri itself and checks the required scopes', async () => {
+    const token = await as.issue('invoices:read');
+    const verified = await verifyAccessToken(token, {
+      issuer: testIssuer,
+      audience: apiAudience,
+      requiredScopes: ['invoices:read'],
+      jwks: as.jwksUri,
+      clock,
+    });
+    expect(verified.clientId).toBe(invoiceClient.id);
+    await expectCode(
+      verifyAccessToken(token, { issuer: testIssuer, audience: apiAudience, requiredScopes: ['invoices:write'], jwks: as.jwksUri, clock }),
+      'insufficient_scope',
+      403,
+    );
+  });
+
+  it.each(badTokenKinds)('§4 refuses a token with %s as invalid_token', async (kind) => {
+    const token = await forgeToken(kind, as.keys, clock.now());
+    const error = await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
+    expect(error.description).not.toContain(token);
+  });
+
+  it('§4 step 1 accepts typ "application/at+jwt" as well as "at+jwt"', async () => {
+    const key = await as.keys.getSigningKey();
+    const token = await signWith(key, goodClaims(clock.now()), { typ: 'application/at+jwt' });
+    await expect(createAccessTokenVerifier(verifierOptions()).verify(token)).resolves.toMatchObject({
+      clientId: invoiceClient.id,
+    });
+  });
+
+  it('§4 step 1 says why a token with typ JWT is refused', async () => {
+    const token = await forgeToken('wrong typ', as.keys, clock.now());
+    const error = await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
+    expect(error.description).toMatch(/typ must be at\+jwt/);
+  });
+
+  it('§4 step 3 says a token from another issuer was issued elsewhere', async () => {
+    const token = await forgeToken('wrong issuer', as.keys, clock.now());
+    const error = await failureOf(createAccessTokenVerifier(verifierOptions()).verify(token));
+    expect(error?.description).toMatch(/another authorization server/);
+  });
+
+  it('§4 step 4 accepts a token whose aud array contains this resource server', async () => {
+    const key = await as.keys.getSigningKey();
+    const token = await signWith(key, goodClaims(clock.now(), { aud: ['https://other.example', apiAudience] }));
+    await expect(createAccessTokenVerifier(verifierOptions()).verify(token)).resolves.toBeDefined();
+  });
+
+  it('§4 step 4 accepts any of several identifiers of this resource server', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(verifierOptions({ audience: ['https://legacy.example', apiAudience] }));
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+  });
+
+  it('§4 step 5 refuses an algorithm outside the allow-list, even with a valid signature', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(verifierOptions({ algorithms: ['RS256'] }));
+    const error = await expectCode(verifier.verify(token), 'invalid_token', 401);
+    expect(error.description).toMatch(/algorithm/);
+  });
+
+  it.each(['none', 'HS256', 'HS512'])('§4 step 5 never lets %s into the allow-list', (alg) => {
+    expect(() => createAccessTokenVerifier(verifierOptions({ algorithms: [alg as never] }))).toThrow(TypeError);
+  });
+
+  it('§4 step 6 refuses a token once exp has passed, allowing the configured clock skew', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(verifierOptions({ clockTolerance: 10 }));
+    const issuedAt = clock.now();
+    try {
+      // RFC 7519 §4.1.4: valid only while the current time is before exp (plus the skew).
+      clock.set(issuedAt + 600_000 + 9_999);
+      await expect(verifier.verify(token)).resolves.toBeDefined();
+      clock.set(issuedAt + 600_000 + 10_000);
+      const error = await expectCode(verifier.verify(token), 'invalid_token', 401);
+      expect(error.description).toBe('The access token expired.');
+    } finally {
+      clock.set(issuedAt);
+    }
+  });
+
+  it('§4 step 6 refuses a token before its nbf, allowing the configured clock skew', async () => {
+    const key = await as.keys.getSigningKey();
+    const seconds = Math.floor(clock.now() / 1000);
+    const soon = await signWith(key, goodClaims(clock.now(), { nbf: seconds + 5 }));
+    const later = await signWith(key, goodClaims(clock.now(), { nbf: seconds + 60 }));
+    const verifier = createAccessTokenVerifier(verifierOptions({ clockTolerance: 10 }));
+    await expect(verifier.verify(soon)).resolves.toBeDefined();
+    const error = await expectCode(verifier.verify(later), 'invalid_token', 401);
+    expect(error.description).toMatch(/not valid yet/);
+  });
+
+  it('§4 step 7 answers insufficient_scope when a required scope was not granted', async () => {
+    const token = await as.issue('invoices:read');
+    const verifier = createAccessTokenVerifier(verifierOptions({ requiredScopes: ['invoices:read'] }));
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+    await expectCode(verifier.verify(token, ['invoices:write']), 'insufficient_scope', 403);
+  });
+
+  it('§2.2 refuses a token without jti', async () => {
+    const key = await as.keys.getSigningKey();
+    const { jti: _jti, ...claims } = goodClaims(clock.now());
+    await expectCode(createAccessTokenVerifier(verifierOptions()).verify(await signWith(key, claims)), 'invalid_token', 401);
+  });
+
+  it('§2.2.3 refuses a token whose scope claim is not a string', async () => {
+    const key = await as.keys.getSigningKey();
+    const token = await signWith(key, goodClaims(clock.now(), { scope: ['invoices:read'] }));
+    await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
+  });
+
+  it.each([
+    ['an empty string', ''],
+    ['one word', 'not-a-jwt'],
+    ['three junk parts', 'a.b.c'],
+    ['a header that is not JSON', `${base64url.encode('{')}.e30.AA`],
+    ['an encrypted token (five parts)', 'a.b.c.d.e'],
+  ])('§4 refuses %s as invalid_token without crashing', async (_title, token) => {
+    await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
+  });
+});
+
+describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
+  it('§4 step 5 fetches the JWK Set once for many tokens', async () => {
+    const jwks = createRemoteJwkSet(as.jwksUri);
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks }));
+    const before = as.jwksRequests();
+    for (const token of await Promise.all([as.issue(), as.issue(), as.issue()])) {
+      await verifier.verify(token);
+    }
+    await verifier.verify(await as.issue());
+    expect(as.jwksRequests() - before).toBe(1);
+  });
+
+  it('§4 step 5 refetches for an unknown kid at most once per cooldown', async () => {
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: createRemoteJwkSet(as.jwksUri, { cooldown: 30 }) }));
+    await verifier.verify(await as.issue());
+    const before = as.jwksRequests();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await expectCode(verifier.verify(await forgeToken('unknown kid', as.keys, clock.now())), 'invalid_token', 401);
+    }
+    expect(as.jwksRequests() - before).toBeLessThanOrEqual(1);
+  });
+
+  it('§4 step 5 refetches the JWK Set when a token names a key published after the last fetch', async () => {
+    const server = await startAuthorizationServer({ clock });
+    try {
+      const verifier = createAccessTokenVerifier(verifierOptions({ jwks: createRemoteJwkSet(server.jwksUri, { cooldown: 0 }) }));
+      await verifier.verify(await server.issue());
+      // Two immediate rotations bring in a key the verifier has never seen.
+      await server.keys.rotate({ immediate: true });
+      await server.keys.rotate({ immediate: true });
+      const token = await server.issue();
+      const before = server.jwksRequests();
+      await expect(verifier.verify(token)).resolves.toBeDefined();
+      expect(server.jwksRequests() - before).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('§4 step 5 answers temporarily_unavailable, not invalid_token, when the JWK Set cannot be fetched', async () => {
+    const server = await startAuthorizationServer({ clock });
+    const token = await server.issue();
+    const jwksUri = server.jwksUri;
+    await server.close();
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: createRemoteJwkSet(jwksUri, { timeout: 2 }) }));
+    await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
+  });
+});
+
+describe('revocation checked through introspection (RFC 7662)', () => {
+  const introspection = () => ({
+    endpoint: `${as.url}/oauth2/introspect`,
+    clientId: apiClient.id,
+    clientSecret: apiClient.secret,
+  });
+
+  it('RFC 7662 §2.2 accepts a token the introspection endpoint calls active', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(verifierOptions({ introspection: introspection() }));
+    await expect(verifier.verify(token)).resolves.toMatchObject({ clientId: invoiceClient.id });
+  });
+
+  it('RFC 7662 §2.2 refuses a revoked token as invalid_token, which a signature check alone accepts', async () => {
+    const token = await as.issue();
+    const revoked = await postForm(`${as.url}/oauth2/revoke`, { token }, invoiceClient);
+    expect(revoked.status).toBe(200);
+    await expect(createAccessTokenVerifier(verifierOptions()).verify(token)).resolves.toBeDefined();
+    const error = await expectCode(
+      createAccessTokenVerifier(verifierOptions({ introspection: introspection() })).verify(token),
+      'invalid_token',
+      401,
+    );
+    expect(error.description).toMatch(/not active/);
+  });
+
+  it('RFC 7662 §2.1 authenticates with client_secret_post as well', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ introspection: { ...introspection(), authMethod: 'client_secret_post' } }),
+    );
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+  });
+
+  it('RFC 7662 §2.3 answers temporarily_unavailable when the introspection call is refused', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ introspection: { ...introspection(), clientSecret: 'wrong' } }),
+    );
+    await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
+  });
+});
