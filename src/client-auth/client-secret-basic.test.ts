@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { OAuthError } from '../core/index.js';
+import { clientSecretBasic } from './client-secret-basic.js';
+
+const basic = (text: string) => `Basic ${Buffer.from(text, 'utf8').toString('base64')}`;
+
+describe('clientSecretBasic', () => {
+  it('reads the client id and secret', () => {
+    expect(clientSecretBasic(basic('test-client:foobar'))).toEqual({ clientId: 'test-client', clientSecret: 'foobar' });
+  });
+
+  it.each([
+    ['svc%3Aa:p%40ss%3Aword', 'svc:a', 'p@ss:word'],
+    ['a+b:c+d', 'a b', 'c d'],
+    ['id:%2B%25%26%3D', 'id', '+%&='],
+    ['%C3%A9:%F0%9F%94%91', 'é', '🔑'],
+    ['id:se:cr:et', 'id', 'se:cr:et'],
+    ['id:', 'id', ''],
+  ])('form-decodes %j', (credentials, clientId, clientSecret) => {
+    expect(clientSecretBasic(basic(credentials))).toEqual({ clientId, clientSecret });
+  });
+
+  it.each([
+    ['an absent header', undefined],
+    ['a Bearer token', 'Bearer abc'],
+    ['a scheme that only starts with Basic', 'Basicx dGVzdDp4'],
+    ['the bare scheme name', 'Basic'],
+  ])('returns undefined for %s', (_title, header) => {
+    expect(clientSecretBasic(header)).toBeUndefined();
+  });
+
+  it('reads the scheme name case-insensitively', () => {
+    expect(clientSecretBasic(basic('a:b').replace('Basic', 'BASIC'))?.clientId).toBe('a');
+  });
+
+  it.each([
+    ['invalid base64', 'Basic ***'],
+    ['base64 of the wrong length', 'Basic YWJjZA='],
+    ['an empty credential', 'Basic '],
+    ['no colon', basic('test-client')],
+    ['an empty client id', basic(':secret')],
+    ['bad percent-encoding', basic('id:100%')],
+    ['an escape that is not UTF-8', basic('id:%ff')],
+    ['raw bytes that are not UTF-8', `Basic ${Buffer.from([0x69, 0x64, 0x3a, 0xff]).toString('base64')}`],
+  ])('refuses %s with invalid_request', (_title, header) => {
+    let error: unknown;
+    try {
+      clientSecretBasic(header);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(OAuthError);
+    expect((error as OAuthError).code).toBe('invalid_request');
+  });
+
+  it('keeps the presented secret out of its error', () => {
+    try {
+      clientSecretBasic(basic('id:secret-value%'));
+    } catch (error) {
+      expect(JSON.stringify((error as OAuthError).toJSON(true))).not.toContain('secret-value');
+    }
+    expect.assertions(1);
+  });
+});
