@@ -1,0 +1,132 @@
+// LISTEN on one dedicated connection, kept open across drops, for changes made by other instances.
+
+import type pg from 'pg';
+import { quoteIdentifier } from './sql-names.js';
+
+export interface ChangeListenerOptions {
+  readonly pool: pg.Pool;
+  readonly channel: string;
+  /** Longest pause between reconnection attempts. */
+  readonly maxDelayMs: number;
+  readonly onNotification: (payload: string | undefined) => void;
+  /** Called when listening resumes after a gap in which notifications may have been lost. */
+  readonly onMissedChanges: () => void;
+  readonly onConnectionError: (error: Error) => void;
+}
+
+export interface ChangeListener {
+  /** Starts listening (idempotent). */
+  start(): void;
+  /** Stops listening and gives the connection back. */
+  stop(): Promise<void>;
+  /** Resolves once LISTEN is in effect. */
+  whenListening(): Promise<void>;
+}
+
+/**
+ * Keeps one pool connection LISTENing. When it drops, it reconnects with a doubling pause (from
+ * 100 ms up to `maxDelayMs`) and, once back, reports that changes may have been missed.
+ */
+export function createChangeListener(options: ChangeListenerOptions): ChangeListener {
+  let running = false;
+  let client: pg.PoolClient | undefined;
+  let connecting: Promise<void> | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  let missed = false;
+  let waiters: (() => void)[] = [];
+
+  const onNotification = (message: pg.Notification): void => {
+    if (message.channel === options.channel) options.onNotification(message.payload);
+  };
+
+  const drop = (dropped: pg.PoolClient, error: Error): void => {
+    if (client !== dropped) return;
+    client = undefined;
+    dropped.off('notification', onNotification);
+    dropped.release(error);
+    options.onConnectionError(error);
+    missed = true;
+    scheduleRetry();
+  };
+
+  const scheduleRetry = (): void => {
+    if (!running || retryTimer !== undefined) return;
+    const delay = Math.min(100 * 2 ** attempt, options.maxDelayMs);
+    attempt++;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      connect();
+    }, delay);
+    retryTimer.unref();
+  };
+
+  const connect = (): void => {
+    if (!running || client !== undefined || connecting !== undefined) return;
+    connecting = (async () => {
+      let candidate: pg.PoolClient | undefined;
+      try {
+        candidate = await options.pool.connect();
+        const connection = candidate;
+        connection.on('notification', onNotification);
+        const onDrop = (error?: Error): void => drop(connection, error ?? new Error('Connection terminated'));
+        connection.on('error', onDrop);
+        connection.on('end', () => onDrop());
+        await connection.query(`LISTEN ${quoteIdentifier(options.channel)}`);
+        if (!running) {
+          connection.off('notification', onNotification);
+          connection.release(true);
+          return;
+        }
+        client = connection;
+        attempt = 0;
+        if (missed) {
+          missed = false;
+          options.onMissedChanges();
+        }
+        for (const resolve of waiters) resolve();
+        waiters = [];
+      } catch (error) {
+        if (candidate !== undefined && client !== candidate) {
+          candidate.off('notification', onNotification);
+          candidate.release(error instanceof Error ? error : true);
+        }
+        if (error instanceof Error) options.onConnectionError(error);
+        missed = true;
+        scheduleRetry();
+      } finally {
+        connecting = undefined;
+      }
+    })();
+  };
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      connect();
+    },
+    async stop() {
+      running = false;
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      retryTimer = undefined;
+      await connecting;
+      const current = client;
+      client = undefined;
+      missed = false;
+      attempt = 0;
+      if (current !== undefined) {
+        current.off('notification', onNotification);
+        current.removeAllListeners('end');
+        current.removeAllListeners('error');
+        // Keep absorbing errors while the connection closes.
+        current.on('error', () => undefined);
+        current.release(true);
+      }
+    },
+    whenListening() {
+      if (client !== undefined) return Promise.resolve();
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
+import { describeStorageContract } from '../../../test/support/storage-contract.js';
+import {
+  adminQuery,
+  dropSchema,
+  postgresUrl,
+  probePostgres,
+  randomSchemaName,
+  terminateConnections,
+  urlWithApplicationName,
+} from '../../../test/storage/postgres-test-database.js';
+import { StorageSchemaTooNewError, StorageUnavailableError, type StorageChange } from '../index.js';
+import { createPostgresStore, migratePostgres, type PostgresStorage } from './index.js';
+import { postgresMigrations } from './migrations.js';
+
+const unavailable = await probePostgres();
+const latest = postgresMigrations.at(-1)!.version;
+
+if (unavailable !== undefined) {
+  describe.skip(`PostgreSQL store: ${unavailable}`, () => {
+    it('needs PostgreSQL', () => undefined);
+  });
+} else {
+  describeStorageContract('PostgreSQL', () => {
+    const schema = randomSchemaName();
+    const opened: PostgresStorage[] = [];
+    const open = async (): Promise<PostgresStorage> => {
+      const store = createPostgresStore({ connectionString: postgresUrl, schema, maxConnections: 4 });
+      opened.push(store);
+      await store.ping();
+      return store;
+    };
+    return open().then((store) => ({
+      store,
+      openPeer: open,
+      whenListening: (peer) => (peer as PostgresStorage).whenListening(),
+      dispose: async () => {
+        for (const each of opened) await each.close();
+        await dropSchema(schema);
+      },
+    }));
+  });
+
+  describe('PostgreSQL store', () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    /** A store on a fresh schema, closed and dropped after the test. */
+    const openStore = (schema = randomSchemaName(), applicationName?: string): PostgresStorage => {
+      const store = createPostgresStore({
+        connectionString: applicationName ? urlWithApplicationName(applicationName) : postgresUrl,
+        schema,
+        maxConnections: 3,
+        listenReconnectMaxDelayMs: 200,
+      });
+      cleanups.push(async () => {
+        await store.close();
+        await dropSchema(schema);
+      });
+      return store;
+    };
+
+    it('migrates once when two instances start together on a new schema', async () => {
+      const schema = randomSchemaName();
+      const a = openStore(schema);
+      const b = openStore(schema);
+      const [reportA, reportB] = await Promise.all([a.migrate(), b.migrate()]);
+      expect([reportA.applied.length, reportB.applied.length].sort()).toEqual([0, postgresMigrations.length]);
+      const { rows } = await adminQuery<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+      expect(rows.map((row) => row.version)).toEqual(postgresMigrations.map((m) => m.version));
+      await expect(Promise.all([a.ping(), b.ping()])).resolves.toBeDefined();
+    });
+
+    it('migrates on an explicit call, telling each step, and then finds nothing to do', async () => {
+      const schema = randomSchemaName();
+      cleanups.push(() => dropSchema(schema));
+      const steps: unknown[] = [];
+      const report = await migratePostgres({ connectionString: postgresUrl, schema, onStep: (step) => steps.push(step) });
+      expect(steps).toEqual(postgresMigrations.map(({ version, name }) => ({ version, name })));
+      expect(report).toEqual({ fromVersion: 0, toVersion: latest, applied: steps });
+      expect(await migratePostgres({ connectionString: postgresUrl, schema })).toEqual({ fromVersion: latest, toVersion: latest, applied: [] });
+    });
+
+    it('keeps every table in its own schema', async () => {
+      const schema = randomSchemaName();
+      await openStore(schema).ping();
+      const { rows } = await adminQuery<{ table_name: string }>(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+        [schema],
+      );
+      expect(rows.map((row) => row.table_name)).toEqual([
+        'access_tokens',
+        'clients',
+        'hmac_secrets',
+        'replay_cache',
+        'revoked_token_ids',
+        'schema_migrations',
+        'signing_keys',
+      ]);
+    });
+
+    it('refuses a schema newer than it knows, naming both versions', async () => {
+      const schema = randomSchemaName();
+      const store = openStore(schema);
+      await store.ping();
+      await adminQuery(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (99, 'from the future')`);
+      const newer = openStore(schema);
+      await expect(newer.ping()).rejects.toBeInstanceOf(StorageSchemaTooNewError);
+      await expect(newer.getClient('x')).rejects.toThrow(`version 99, but this version of Tessera knows versions up to ${latest}`);
+      await expect(migratePostgres({ connectionString: postgresUrl, schema })).rejects.toBeInstanceOf(StorageSchemaTooNewError);
+    });
+
+    it('answers StorageUnavailableError when nothing listens at the address, and does not crash', async () => {
+      const store = createPostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMs: 2000 });
+      cleanups.push(() => store.close());
+      await expect(store.ping()).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.getClient('x')).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.transaction(() => Promise.resolve())).rejects.toBeInstanceOf(StorageUnavailableError);
+    });
+
+    it('serves again after its backend connections were terminated, with no restart', async () => {
+      const applicationName = `tessera_term_${randomSchemaName().slice(-12)}`;
+      const store = openStore(randomSchemaName(), applicationName);
+      await store.createClient({ id: 'survivor', grantTypes: [], scopes: [], audience: [] });
+      // Hold some connections open so that idle pool connections are terminated too.
+      await Promise.all([store.getClient('survivor'), store.getClient('survivor'), store.listClients()]);
+      expect(await terminateConnections(applicationName)).toBeGreaterThan(0);
+
+      const failures: unknown[] = [];
+      await vi.waitFor(
+        async () => {
+          try {
+            expect(await store.getClient('survivor')).toBeDefined();
+          } catch (error) {
+            failures.push(error);
+            throw error;
+          }
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      for (const failure of failures) expect(failure).toBeInstanceOf(StorageUnavailableError);
+      await store.transaction(async (tx) => {
+        await tx.updateClient({ id: 'survivor', grantTypes: [], scopes: ['after'], audience: [] });
+      });
+      expect((await store.getClient('survivor'))?.scopes).toEqual(['after']);
+    });
+
+    it('signals that anything may have changed when its notification connection comes back, then hears changes again', async () => {
+      const schema = randomSchemaName();
+      const applicationName = `tessera_listen_${randomSchemaName().slice(-12)}`;
+      const listening = openStore(schema, applicationName);
+      const writer = openStore(schema);
+      await writer.ping();
+      const seen: StorageChange[] = [];
+      listening.subscribeToChanges((change) => seen.push(change));
+      await listening.whenListening();
+
+      expect(await terminateConnections(applicationName)).toBeGreaterThan(0);
+      await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 10_000, interval: 20 });
+      await listening.whenListening();
+
+      await writer.createClient({ id: 'after-reconnect', grantTypes: [], scopes: [], audience: [] });
+      await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'client', clientId: 'after-reconnect' }), { timeout: 10_000, interval: 20 });
+    });
+
+    it('does not tell its own subscribers a change twice', async () => {
+      const schema = randomSchemaName();
+      const store = openStore(schema);
+      const peer = openStore(schema);
+      const seenHere: StorageChange[] = [];
+      const seenThere: StorageChange[] = [];
+      store.subscribeToChanges((change) => seenHere.push(change));
+      peer.subscribeToChanges((change) => seenThere.push(change));
+      await Promise.all([store.whenListening(), peer.whenListening()]);
+      await store.createClient({ id: 'once', grantTypes: [], scopes: [], audience: [] });
+      await vi.waitFor(() => expect(seenThere).toEqual([{ kind: 'client', clientId: 'once' }]), { timeout: 10_000, interval: 20 });
+      expect(seenHere).toEqual([{ kind: 'client', clientId: 'once' }]);
+    });
+
+    it('works on a pool it was given and leaves that pool open on close', async () => {
+      const schema = randomSchemaName();
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+      const store = createPostgresStore({ pool, schema });
+      await store.createClient({ id: 'pooled', grantTypes: [], scopes: [], audience: [] });
+      await store.close();
+      const { rows } = await pool.query<{ id: string }>(`SELECT id FROM "${schema}".clients`);
+      expect(rows).toEqual([{ id: 'pooled' }]);
+      await pool.end();
+      await dropSchema(schema);
+    });
+  });
+}

@@ -1,0 +1,35 @@
+// The explicit migration call behind `tessera migrate` for PostgreSQL.
+
+import pg from 'pg';
+import type { MigrationReport, MigrationStep } from '../index.js';
+import { applyPostgresMigrations } from './migrate.js';
+
+/** Options for {@link migratePostgres}: a connection string or your pool, and the schema. */
+export type MigratePostgresOptions = ({ readonly connectionString: string; readonly pool?: undefined } | { readonly pool: pg.Pool; readonly connectionString?: undefined }) & {
+  /** Default `public`. */
+  readonly schema?: string;
+  /** Told of each step as it is applied, e.g. to print a line per step. */
+  readonly onStep?: (step: MigrationStep) => void;
+};
+
+/**
+ * Applies every pending migration under an advisory lock, so that instances starting at the same
+ * time cannot race, and reports each step. `createPostgresStore` does the same on first use.
+ *
+ * @returns the version before and after, and each step this call applied
+ * @throws {StorageSchemaTooNewError} when the schema was migrated by a newer Tessera
+ * @throws {StorageUnavailableError} when the database cannot be reached
+ * @example
+ * await migratePostgres({ connectionString: process.env.DATABASE_URL!, onStep: (s) => console.log(`applied ${s.version} ${s.name}`) });
+ */
+export async function migratePostgres(options: MigratePostgresOptions): Promise<MigrationReport> {
+  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 1, connectionTimeoutMillis: 5000, application_name: 'tessera migrate' });
+  const onError = (): void => undefined;
+  pool.on('error', onError);
+  try {
+    return await applyPostgresMigrations(pool, options.schema ?? 'public', options.onStep);
+  } finally {
+    pool.off('error', onError);
+    if (options.pool === undefined) await pool.end();
+  }
+}

@@ -1,0 +1,75 @@
+// Applies the PostgreSQL schema migrations under an advisory lock, one transaction per step.
+
+import type pg from 'pg';
+import type { MigrationReport, MigrationStep } from '../index.js';
+import { planMigrations, schemaVersion } from '../migration-plan.js';
+import { postgresMigrations, type PostgresMigration } from './migrations.js';
+import { toStorageError } from './postgres-errors.js';
+import { advisoryLockKey, quoteIdentifier } from './sql-names.js';
+
+/**
+ * Brings a schema up to date. A session-level advisory lock makes instances that start together
+ * take turns: the first applies each step, the others then find nothing left to do.
+ *
+ * @throws {StorageSchemaTooNewError} when the schema was migrated by a newer Tessera
+ * @throws {StorageUnavailableError} when the database cannot be reached
+ */
+export async function applyPostgresMigrations(
+  pool: pg.Pool,
+  schema: string,
+  onStep?: (step: MigrationStep) => void,
+  migrations: readonly PostgresMigration[] = postgresMigrations,
+): Promise<MigrationReport> {
+  const s = quoteIdentifier(schema);
+  const lockKey = advisoryLockKey(`tessera:migrate:${schema}`);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw toStorageError(error);
+  }
+  let broken: unknown;
+  const onError = (error: unknown): void => {
+    broken = error;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const readVersions = async (): Promise<number[]> =>
+        (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map((row) => row.version);
+      const before = await readVersions();
+      const applied: MigrationStep[] = [];
+      for (const migration of planMigrations(migrations, before)) {
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql(s));
+          await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        const step = { version: migration.version, name: migration.name };
+        applied.push(step);
+        onStep?.(step);
+      }
+      return { fromVersion: schemaVersion(before), toVersion: schemaVersion(await readVersions()), applied };
+    } finally {
+      // A lost connection releases the lock by itself.
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey]).catch(() => undefined);
+    }
+  } catch (error) {
+    broken ??= error;
+    throw toStorageError(error);
+  } finally {
+    client.off('error', onError);
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}

@@ -1,0 +1,491 @@
+// A store in PostgreSQL through a pg Pool: the choice for more than one instance.
+
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { Client } from '../../core/index.js';
+import {
+  StorageConflictError,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  type AccessTokenRecord,
+  type ListClientsOptions,
+  type MigrationReport,
+  type MigrationStep,
+  type Storage,
+  type StorageChange,
+  type StoredHmacSecret,
+  type StoredSigningKey,
+} from '../index.js';
+import {
+  accessTokenColumns,
+  clientColumns,
+  columnNames,
+  fromRow,
+  hmacSecretColumns,
+  signingKeyColumns,
+  toRow,
+  type TableColumns,
+} from '../sql-columns.js';
+import { createChangeListener } from './change-listener.js';
+import { applyPostgresMigrations } from './migrate.js';
+import { toStorageError } from './postgres-errors.js';
+import { advisoryLockKey, changeChannel, quoteIdentifier } from './sql-names.js';
+
+/** Options for {@link createPostgresStore}: a connection string, or a pool you manage. */
+export type PostgresStoreOptions = PostgresConnectionOptions & {
+  /** The schema that holds Tessera's tables; created when missing. Default `public`. */
+  readonly schema?: string;
+  /** Longest wait for a broken change-notification connection to be retried. Default 5000 ms. */
+  readonly listenReconnectMaxDelayMs?: number;
+  /** Told of each migration step applied on first use. */
+  readonly onMigrationStep?: (step: MigrationStep) => void;
+  /** Told of connection errors that were absorbed (an idle connection dropped), for logging. */
+  readonly onConnectionError?: (error: Error) => void;
+};
+
+/** Where the database is: a `postgres://` URL (the store makes and ends its pool), or a pool of yours. */
+export type PostgresConnectionOptions =
+  | {
+      readonly connectionString: string;
+      /** Most connections in the pool, one of them kept for change notifications. Default 10. */
+      readonly maxConnections?: number;
+      /** How long to wait for a connection before the call fails as unavailable. Default 5000 ms. */
+      readonly connectionTimeoutMs?: number;
+      /** How long to wait for a query's answer before it fails as unavailable. Default 10000 ms. */
+      readonly queryTimeoutMs?: number;
+      readonly pool?: undefined;
+    }
+  | { readonly pool: pg.Pool; readonly connectionString?: undefined };
+
+/** A PostgreSQL store, with what the change feed needs to be observed. */
+export interface PostgresStorage extends Storage {
+  /**
+   * Applies pending migrations (at most once per store, and under an advisory lock) and reports
+   * what this store applied. Every other call does this first by itself.
+   */
+  migrate(): Promise<MigrationReport>;
+  /** Resolves once change notifications from other instances are being received. */
+  whenListening(): Promise<void>;
+}
+
+type Row = Record<string, unknown>;
+
+/** Something that runs a query: the pool, or the connection of one transaction. */
+interface Queryable {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+}
+
+type Operations = Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'>;
+
+/** The bytes PostgreSQL accepts in one notification payload, with room to spare. */
+const maxPayloadBytes = 7900;
+
+/**
+ * Creates a store on PostgreSQL. Nothing connects until the first call, which applies pending
+ * migrations (under an advisory lock, so instances starting together take turns); await `ping()`
+ * at start-up to apply them and surface errors early.
+ *
+ * Calls made while the database cannot be reached fail with {@link StorageUnavailableError} and
+ * succeed again once it is back, with no restart. Changes made by other instances on the same
+ * schema reach subscribers through LISTEN/NOTIFY.
+ *
+ * @throws {StorageSchemaTooNewError} (from any call) when the schema was migrated by a newer Tessera
+ * @example
+ * const storage = createPostgresStore({ connectionString: process.env.DATABASE_URL! });
+ * await storage.ping();
+ */
+export function createPostgresStore(options: PostgresStoreOptions): PostgresStorage {
+  const schema = options.schema ?? 'public';
+  const s = quoteIdentifier(schema);
+  const ownsPool = options.pool === undefined;
+  const pool =
+    options.pool ??
+    new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+      query_timeout: options.queryTimeoutMs ?? 10_000,
+      keepAlive: true,
+      application_name: 'tessera',
+    });
+  // An idle connection that dies (database restarted, backend terminated) must not crash the process.
+  const onPoolError = (error: Error): void => options.onConnectionError?.(error);
+  pool.on('error', onPoolError);
+
+  const origin = randomUUID();
+  const channel = changeChannel(schema);
+  const listeners = new Set<(change: StorageChange) => void>();
+  let closed = false;
+  let migration: Promise<MigrationReport> | undefined;
+  let migrated = false;
+
+  const deliver = (change: StorageChange): void => {
+    for (const listener of listeners) {
+      // A listener's failure must not turn a completed write into a rejected one.
+      try {
+        listener(change);
+      } catch {
+        // ignored: listeners are caches and must not throw
+      }
+    }
+  };
+
+  const changeListener = createChangeListener({
+    pool,
+    channel,
+    maxDelayMs: options.listenReconnectMaxDelayMs ?? 5000,
+    onNotification(payload) {
+      const message = parsePayload(payload);
+      // Our own changes were told to local subscribers when they were made.
+      if (message !== undefined && message.origin !== origin) deliver(message.change);
+    },
+    onMissedChanges: () => deliver({ kind: 'all' }),
+    onConnectionError: (error) => options.onConnectionError?.(error),
+  });
+
+  const migrate = (): Promise<MigrationReport> => {
+    if (closed) return Promise.reject(new StorageUnavailableError('the PostgreSQL store is closed'));
+    migration ??= applyPostgresMigrations(pool, schema, options.onMigrationStep).then(
+      (report) => {
+        migrated = true;
+        return report;
+      },
+      (error: unknown) => {
+        // Try again on the next call: the database may just not be up yet.
+        migration = undefined;
+        throw error;
+      },
+    );
+    return migration;
+  };
+
+  const ready = async (): Promise<void> => {
+    if (closed) throw new StorageUnavailableError('the PostgreSQL store is closed');
+    if (!migrated) await migrate();
+  };
+
+  const poolQueryable: Queryable = {
+    async query(text, values) {
+      await ready();
+      try {
+        return await pool.query<Row>(text, values);
+      } catch (error) {
+        throw toStorageError(error);
+      }
+    },
+  };
+
+  const lockKeyFor = (name: string): string => advisoryLockKey(`tessera:${schema}:${name}`);
+
+  const notification = (change: StorageChange): string => {
+    const payload = JSON.stringify({ o: origin, c: change });
+    return Buffer.byteLength(payload) <= maxPayloadBytes ? payload : JSON.stringify({ o: origin, c: { kind: 'all' } });
+  };
+
+  const store: PostgresStorage = {
+    ...createOperations(poolQueryable, s, channel, notification, deliver),
+
+    migrate,
+    whenListening: () => changeListener.whenListening(),
+
+    subscribeToChanges(listener) {
+      listeners.add(listener);
+      changeListener.start();
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) changeListener.stop();
+      };
+    },
+
+    async ping() {
+      await poolQueryable.query('SELECT 1');
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      listeners.clear();
+      await changeListener.stop();
+      if (ownsPool) await pool.end();
+      pool.off('error', onPoolError);
+    },
+
+    async transaction(work, transactionOptions) {
+      await ready();
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw toStorageError(error);
+      }
+      let broken: Error | undefined;
+      const onError = (error: Error): void => {
+        broken = error;
+      };
+      // A checked-out connection that dies emits 'error'; unheard, that would end the process.
+      client.on('error', onError);
+      const connection: Queryable = {
+        async query(text, values) {
+          try {
+            return await client.query<Row>(text, values);
+          } catch (error) {
+            throw toStorageError(error);
+          }
+        },
+      };
+      const state = { open: true };
+      const changes: StorageChange[] = [];
+      try {
+        await connection.query('BEGIN');
+        if (transactionOptions?.exclusive !== undefined) {
+          // Held until COMMIT or ROLLBACK: every instance on this schema takes its turn.
+          await connection.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyFor(transactionOptions.exclusive)]);
+        }
+        const tx = createTransactionStore(
+          connection,
+          state,
+          changes,
+          store,
+          (queryable, notify) => createOperations(queryable, s, channel, notification, notify),
+          lockKeyFor,
+        );
+        const result = await work(tx);
+        const commit = await connection.query('COMMIT');
+        state.open = false;
+        // COMMIT of a transaction an earlier statement aborted answers ROLLBACK instead of failing.
+        if (commit.command === 'ROLLBACK') throw new Error('the transaction was rolled back after an earlier error');
+        for (const change of changes) deliver(change);
+        return result;
+      } catch (error) {
+        if (state.open) {
+          state.open = false;
+          await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+            broken ??= rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+          });
+        }
+        throw toStorageError(error);
+      } finally {
+        client.off('error', onError);
+        // A connection in an unknown state is closed, not handed to the next caller.
+        client.release(broken);
+      }
+    },
+  };
+  return store;
+}
+
+function parsePayload(payload: string | undefined): { origin: string; change: StorageChange } | undefined {
+  if (payload === undefined) return undefined;
+  try {
+    const { o, c } = JSON.parse(payload) as { o?: unknown; c?: { kind?: unknown } };
+    if (typeof o !== 'string' || typeof c?.kind !== 'string') return undefined;
+    return { origin: o, change: c as StorageChange };
+  } catch {
+    return undefined;
+  }
+}
+
+function insertSql(s: string, table: TableColumns<unknown>): string {
+  const names = columnNames(table);
+  // DO NOTHING rather than an error: a failed statement would abort a surrounding transaction.
+  return `INSERT INTO ${s}.${table.table} (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING 1`;
+}
+
+function updateSql(s: string, table: TableColumns<unknown>, key: string): string {
+  const names = columnNames(table);
+  const assignments = names.map((name, i) => (name === key ? undefined : `${name} = $${i + 1}`)).filter(Boolean);
+  return `UPDATE ${s}.${table.table} SET ${assignments.join(', ')} WHERE ${key} = $${names.indexOf(key) + 1} RETURNING 1`;
+}
+
+function purgeSql(s: string, table: string, key: string): string {
+  // SKIP LOCKED: two janitors on two instances share the work instead of waiting on each other.
+  return `DELETE FROM ${s}.${table} WHERE ${key} IN (SELECT ${key} FROM ${s}.${table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+}
+
+function rowValues(table: TableColumns<unknown>, record: unknown): unknown[] {
+  const row = toRow(table, record);
+  return columnNames(table).map((name) => row[name]);
+}
+
+/**
+ * The store's operations on one queryable. A write that other instances must hear of sends its
+ * NOTIFY in the same statement, so the notification is sent exactly when the write commits.
+ */
+function createOperations(
+  db: Queryable,
+  s: string,
+  channel: string,
+  notification: (change: StorageChange) => string,
+  notify: (change: StorageChange) => void,
+): Operations {
+  /** Runs a data-changing statement that returns a row per changed record; notifies when any changed. */
+  const changeAndNotify = async (sql: string, values: unknown[], change: StorageChange): Promise<boolean> => {
+    const n = values.length;
+    const result = await db.query(`WITH changed AS (${sql}) SELECT pg_notify($${n + 1}, $${n + 2}) FROM changed`, [
+      ...values,
+      channel,
+      notification(change),
+    ]);
+    const changed = (result.rowCount ?? 0) > 0;
+    if (changed) notify(change);
+    return changed;
+  };
+
+  const clientInsert = insertSql(s, clientColumns);
+  const clientUpdate = updateSql(s, clientColumns, 'id');
+  const accessTokenInsert = insertSql(s, accessTokenColumns);
+  const signingKeyInsert = insertSql(s, signingKeyColumns);
+  const signingKeyUpdate = updateSql(s, signingKeyColumns, 'kid');
+  const hmacSecretInsert = insertSql(s, hmacSecretColumns);
+
+  return {
+    async getClient(id) {
+      const { rows } = await db.query(`SELECT * FROM ${s}.clients WHERE id = $1`, [id]);
+      return rows[0] === undefined ? undefined : fromRow(clientColumns, rows[0]);
+    },
+    async createClient(client: Client) {
+      const change: StorageChange = { kind: 'client', clientId: client.id };
+      if (!(await changeAndNotify(clientInsert, rowValues(clientColumns, client), change))) {
+        throw new StorageConflictError(`client "${client.id}" already exists`);
+      }
+    },
+    async updateClient(client: Client) {
+      const change: StorageChange = { kind: 'client', clientId: client.id };
+      if (!(await changeAndNotify(clientUpdate, rowValues(clientColumns, client), change))) {
+        throw new StorageNotFoundError(`client "${client.id}" does not exist`);
+      }
+    },
+    deleteClient: (id) =>
+      changeAndNotify(`DELETE FROM ${s}.clients WHERE id = $1 RETURNING 1`, [id], { kind: 'client', clientId: id }),
+    async listClients({ after, limit = 100 }: ListClientsOptions = {}) {
+      const { rows } = await db.query(
+        `SELECT * FROM ${s}.clients WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2`,
+        [after ?? null, Math.max(0, Math.floor(limit))],
+      );
+      return rows.map((row) => fromRow(clientColumns, row));
+    },
+
+    async createAccessTokenRecord(record: AccessTokenRecord) {
+      // The hot path of issuance: no notification, nobody caches what does not exist yet.
+      const result = await db.query(accessTokenInsert, rowValues(accessTokenColumns, record));
+      if (result.rowCount === 0) throw new StorageConflictError('access token record already exists');
+    },
+    async getAccessTokenRecord(signature) {
+      const { rows } = await db.query(`SELECT * FROM ${s}.access_tokens WHERE signature = $1`, [signature]);
+      return rows[0] === undefined ? undefined : fromRow(accessTokenColumns, rows[0]);
+    },
+    deleteAccessTokenRecord: (signature) =>
+      changeAndNotify(`DELETE FROM ${s}.access_tokens WHERE signature = $1 RETURNING 1`, [signature], {
+        kind: 'access-token',
+        signature,
+      }),
+
+    async revokeTokenId(jti, expiresAt) {
+      await changeAndNotify(
+        `INSERT INTO ${s}.revoked_token_ids AS r (jti, expires_at) VALUES ($1, $2)
+         ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(r.expires_at, excluded.expires_at) RETURNING 1`,
+        [jti, expiresAt],
+        { kind: 'access-token', signature: jti },
+      );
+    },
+    async isTokenIdRevoked(jti) {
+      const { rowCount } = await db.query(`SELECT 1 FROM ${s}.revoked_token_ids WHERE jti = $1`, [jti]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    async listSigningKeys() {
+      const { rows } = await db.query(`SELECT * FROM ${s}.signing_keys ORDER BY created_at, seq`);
+      return rows.map((row) => fromRow(signingKeyColumns, row));
+    },
+    async createSigningKey(key: StoredSigningKey) {
+      if (!(await changeAndNotify(signingKeyInsert, rowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
+        throw new StorageConflictError(`signing key "${key.kid}" already exists`);
+      }
+    },
+    async updateSigningKey(key: StoredSigningKey) {
+      if (!(await changeAndNotify(signingKeyUpdate, rowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
+        throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
+      }
+    },
+    deleteSigningKey: (kid) =>
+      changeAndNotify(`DELETE FROM ${s}.signing_keys WHERE kid = $1 RETURNING 1`, [kid], { kind: 'signing-keys' }),
+
+    async listHmacSecrets() {
+      // Of two secrets made at the same moment, the one added later is the newer.
+      const { rows } = await db.query(`SELECT * FROM ${s}.hmac_secrets ORDER BY created_at DESC, seq DESC`);
+      return rows.map((row) => fromRow(hmacSecretColumns, row));
+    },
+    async createHmacSecret(secret: StoredHmacSecret) {
+      if (!(await changeAndNotify(hmacSecretInsert, rowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))) {
+        throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);
+      }
+    },
+
+    async markUsed(jti, expiresAt, now) {
+      // Inserts, or takes over an entry that has expired; a concurrent twin waits and then finds it held.
+      const result = await db.query(
+        `INSERT INTO ${s}.replay_cache AS r (jti, expires_at) VALUES ($1, $2)
+         ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE r.expires_at <= $3`,
+        [jti, expiresAt, now],
+      );
+      return (result.rowCount ?? 0) > 0;
+    },
+
+    async purgeExpired(now, batchSize) {
+      const limit = Math.max(0, Math.floor(batchSize));
+      let purged = 0;
+      for (const [table, key] of [
+        ['access_tokens', 'signature'],
+        ['revoked_token_ids', 'jti'],
+        ['replay_cache', 'jti'],
+      ] as const) {
+        purged += (await db.query(purgeSql(s, table, key), [now, limit])).rowCount ?? 0;
+      }
+      return purged;
+    },
+  };
+}
+
+/** The store handed to transaction work: runs on the transaction's connection, tells changes at commit. */
+function createTransactionStore(
+  connection: Queryable,
+  state: { open: boolean },
+  changes: StorageChange[],
+  outer: Storage,
+  operationsOn: (queryable: Queryable, notify: (change: StorageChange) => void) => Operations,
+  lockKeyFor: (name: string) => string,
+): Storage {
+  let savepoints = 0;
+  const guarded: Queryable = {
+    query(text, values) {
+      if (!state.open) return Promise.reject(new Error('the transaction has ended; its store can no longer be used'));
+      return connection.query(text, values);
+    },
+  };
+  const tx: Storage = {
+    ...operationsOn(guarded, (change) => changes.push(change)),
+    subscribeToChanges: (listener) => outer.subscribeToChanges(listener),
+    ping: () => outer.ping(),
+    close: () => Promise.reject(new Error('close the store, not the transaction')),
+    // A nested transaction is a savepoint: its failure takes back only its own writes.
+    async transaction(work, options) {
+      const name = `tessera_sp_${++savepoints}`;
+      const changeMark = changes.length;
+      if (options?.exclusive !== undefined) {
+        // A transaction-level lock: held until the outermost transaction ends.
+        await guarded.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyFor(options.exclusive)]);
+      }
+      await guarded.query(`SAVEPOINT ${name}`);
+      try {
+        const result = await work(tx);
+        await guarded.query(`RELEASE SAVEPOINT ${name}`);
+        return result;
+      } catch (error) {
+        await guarded.query(`ROLLBACK TO SAVEPOINT ${name}`);
+        changes.splice(changeMark);
+        throw error;
+      }
+    },
+  };
+  return tx;
+}
