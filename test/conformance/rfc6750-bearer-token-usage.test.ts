@@ -97,7 +97,8 @@ async function startApi(framework: Framework): Promise<Api> {
       const app = new Hono();
       app.get('/invoices', honoBearerAuth(read), (c) => c.json(answer(c.get('auth'))));
       app.post('/invoices', honoBearerAuth(write), (c) => c.json(answer(c.get('auth'))));
-      server = createServer(getRequestListener(app.fetch));
+      const listener = getRequestListener(app.fetch);
+      server = createServer((req, res) => void listener(req, res));
       break;
     }
   }
