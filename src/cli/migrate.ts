@@ -1,7 +1,8 @@
 // `tessera migrate`: applies pending database migrations, one line per step.
 
 import { Command } from 'commander';
-import { openStorage } from '../server/build-provider.js';
+import { migrateDatabase } from '../server/build-provider.js';
+import type { MigrationStep } from '../storage/index.js';
 import { configFromOptions } from './config-options.js';
 import { printJson, printNote } from './output.js';
 
@@ -12,21 +13,25 @@ export function migrateCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (options: Record<string, unknown>, command: Command) => {
       const config = configFromOptions(command.optsWithGlobals());
-      const opened = await openStorage(config);
-      try {
-        const steps = await opened.migrate();
-        if (options.json === true) {
-          printJson({ database: opened.kind, location: opened.location, applied: steps });
-          return;
-        }
-        for (const step of steps) process.stdout.write(`applied ${step}\n`);
-        printNote(
-          steps.length === 0
-            ? `${opened.kind} database at ${opened.location} is up to date`
-            : `${opened.kind} database at ${opened.location}: ${steps.length} migration(s) applied`,
-        );
-      } finally {
-        await opened.storage.close();
+      const json = options.json === true;
+      const onStep = (step: MigrationStep) => {
+        if (!json) process.stdout.write(`applied migration ${step.version}: ${step.name}\n`);
+      };
+      const { kind, location, report } = await migrateDatabase(config, onStep);
+      if (json) {
+        printJson({
+          database: kind,
+          location,
+          from_version: report.fromVersion,
+          to_version: report.toVersion,
+          applied: report.applied.map((step) => ({ version: step.version, name: step.name })),
+        });
+        return;
       }
+      printNote(
+        report.applied.length === 0
+          ? `${kind} database at ${location} is up to date (schema version ${report.toVersion})`
+          : `${kind} database at ${location}: schema version ${report.fromVersion} -> ${report.toVersion}`,
+      );
     });
 }

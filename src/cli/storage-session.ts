@@ -4,11 +4,10 @@ import { openStorage } from '../server/build-provider.js';
 import type { ServerConfig } from '../server/config.js';
 import type { Storage } from '../storage/index.js';
 
-/** Runs `work` with the configured store, migrated, and closes the store afterwards. */
+/** Runs `work` with the configured store (migrated on open) and closes the store afterwards. */
 export async function withStorage<T>(config: ServerConfig, work: (storage: Storage) => Promise<T>): Promise<T> {
   const opened = await openStorage(config);
   try {
-    await opened.migrate();
     return await work(opened.storage);
   } finally {
     await opened.storage.close();

@@ -19,7 +19,8 @@ import {
   type GuardedHandler,
 } from '../protection/index.js';
 import { bcryptHasher, cachedSecretHasher, type SecretHasher } from '../secrets/index.js';
-import type { Storage } from '../storage/index.js';
+import type { MigrationReport, MigrationStep, Storage } from '../storage/index.js';
+import { createSqliteStore, migrateSqlite } from '../storage/sqlite/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { jwtAccessTokenStrategy, opaqueHmacStrategy, type AccessTokenStrategy } from '../tokens/index.js';
 import { ConfigError, resolveIssuer, type ServerConfig } from './config.js';
@@ -34,8 +35,8 @@ export interface OpenedStorage {
   readonly kind: StorageKind;
   /** Where it lives, without any password: safe to log. */
   readonly location: string;
-  /** Applies pending migrations; returns one line per step taken. */
-  migrate(): Promise<string[]>;
+  /** What opening did to the schema; `fromVersion` 0 means the database is new. */
+  readonly migration: MigrationReport;
 }
 
 /** The database URL in effect: configured, or the SQLite file under the data folder. */
@@ -43,34 +44,61 @@ export function resolveDatabaseUrl(config: Pick<ServerConfig, 'database' | 'data
   return config.database.url ?? `sqlite:${join(config.dataDir, 'tessera.db')}`;
 }
 
-/**
- * Opens the configured store. It does not migrate; call `migrate()` (the server does on start).
- *
- * @throws ConfigError for a URL no store understands.
- */
-export function openStorage(config: Pick<ServerConfig, 'database' | 'dataDir'>): Promise<OpenedStorage> {
+type DatabaseTarget =
+  | { readonly kind: 'memory'; readonly location: string }
+  | { readonly kind: 'sqlite'; readonly location: string; readonly filename: string }
+  | { readonly kind: 'postgres'; readonly location: string; readonly url: string };
+
+/** @throws ConfigError for a URL no store understands. */
+function databaseTarget(config: Pick<ServerConfig, 'database' | 'dataDir'>): DatabaseTarget {
   const url = resolveDatabaseUrl(config);
-  if (url === 'memory:') {
-    return Promise.resolve({
-      storage: createMemoryStore(),
-      kind: 'memory',
-      location: 'memory',
-      migrate: () => Promise.resolve([]),
-    });
-  }
+  if (url === 'memory:') return { kind: 'memory', location: 'memory' };
   if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length);
-    mkdirSync(dirname(file), { recursive: true });
-    return Promise.reject(new ConfigError(`database.url: the SQLite store is not available yet (${file})`));
+    const filename = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!filename) throw new ConfigError('database.url: sqlite: needs a file path, e.g. sqlite:./data/tessera.db');
+    return { kind: 'sqlite', location: filename, filename };
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    return Promise.reject(
-      new ConfigError(`database.url: the PostgreSQL store is not available yet (${describeDatabaseUrl(url)})`),
-    );
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', location: describeDatabaseUrl(url), url };
+  throw new ConfigError('database.url: must be postgres://user@host:port/database, sqlite:<file path> or memory:');
+}
+
+/**
+ * Opens the configured store and migrates its schema, telling `onMigrationStep` of each step.
+ *
+ * @throws ConfigError for a URL no store understands; the store's error when it cannot open.
+ */
+export async function openStorage(
+  config: Pick<ServerConfig, 'database' | 'dataDir'>,
+  onMigrationStep: (step: MigrationStep) => void = () => undefined,
+): Promise<OpenedStorage> {
+  const target = databaseTarget(config);
+  switch (target.kind) {
+    case 'memory':
+      return { storage: createMemoryStore(), ...target, migration: { fromVersion: 0, toVersion: 0, applied: [] } };
+    case 'sqlite': {
+      mkdirSync(dirname(target.filename), { recursive: true });
+      const storage = createSqliteStore({ filename: target.filename, onMigrationStep });
+      return { storage, kind: 'sqlite', location: target.location, migration: storage.migration };
+    }
+    case 'postgres':
+      throw new ConfigError(`database.url: the PostgreSQL store is not available yet (${target.location})`);
   }
-  return Promise.reject(
-    new ConfigError('database.url: must be postgres://user@host:port/database, sqlite:<file path> or memory:'),
-  );
+}
+
+/** Applies pending migrations without opening a store for serving: `tessera migrate`. */
+export async function migrateDatabase(
+  config: Pick<ServerConfig, 'database' | 'dataDir'>,
+  onStep: (step: MigrationStep) => void,
+): Promise<{ readonly kind: StorageKind; readonly location: string; readonly report: MigrationReport }> {
+  const target = databaseTarget(config);
+  switch (target.kind) {
+    case 'memory':
+      return { ...target, report: { fromVersion: 0, toVersion: 0, applied: [] } };
+    case 'sqlite':
+      return { ...target, report: await migrateSqlite({ filename: target.filename, onStep }) };
+    case 'postgres':
+      throw new ConfigError(`database.url: the PostgreSQL store is not available yet (${target.location})`);
+  }
 }
 
 /**

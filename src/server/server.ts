@@ -62,15 +62,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   let issuer = resolveIssuer(config);
   const metrics = createMetrics();
 
-  const opened: OpenedStorage = await openStorage(config);
+  const opened: OpenedStorage = await openStorage(config, (step) =>
+    logger.info({ migration: step }, `migration ${step.version} ${step.name} applied`),
+  );
   let storage: Storage | undefined;
   const listeners: RunningListener[] = [];
   let built: BuiltProvider | undefined;
   let redis: Redis | undefined;
   try {
-    if (!options.publicOnly) {
-      for (const step of await opened.migrate()) logger.info({ migration: step }, `migration: ${step}`);
-    }
     let lastOutageLog = 0;
     storage = countStorageErrors(opened.storage, metrics, (operation, error) => {
       // One line per second at most: an outage must not flood the log.
