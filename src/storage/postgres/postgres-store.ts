@@ -193,7 +193,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       changeListener.start();
       return () => {
         listeners.delete(listener);
-        if (listeners.size === 0) changeListener.stop();
+        // Stopping only gives the connection back; nothing to wait for.
+        if (listeners.size === 0) void changeListener.stop();
       };
     },
 
