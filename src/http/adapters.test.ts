@@ -1,0 +1,220 @@
+// One suite for every mount: node:http, Express, Hono and Fastify hand the provider the same request.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import { allMounts, startServer, type RunningServer } from '../../test/support/harness.js';
+import type { FetchHandler } from '../provider/index.js';
+import { expressHandler } from './express.js';
+import { fastifyHandler } from './fastify.js';
+import { toNodeHandler } from './node.js';
+
+/** Echoes what the handler received, reading the body only for POST. */
+const echo: FetchHandler = async (request) => {
+  const url = new URL(request.url);
+  if (url.pathname === '/throw') throw new Error('handler failure');
+  if (url.pathname === '/limited') {
+    // Reads a few bytes and gives up, as the provider does with an oversized body.
+    const reader = request.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    return Response.json({ error: 'too_large' }, { status: 413 });
+  }
+  if (url.pathname === '/early') return Response.json({ error: 'early' }, { status: 405 });
+  const body = request.method === 'POST' ? await request.text() : '';
+  return Response.json(
+    {
+      method: request.method,
+      path: url.pathname,
+      query: url.search,
+      body,
+      contentType: request.headers.get('content-type'),
+      authorization: request.headers.get('authorization'),
+    },
+    { headers: { 'x-echo': 'yes', 'cache-control': 'no-store' } },
+  );
+};
+
+describe.each(allMounts)('the %s mount', (mount) => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(echo, mount);
+  });
+  afterAll(() => server.close());
+
+  it('passes method, path, query, headers and the raw body through unchanged', async () => {
+    const response = await fetch(`${server.url}/oauth2/token?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Basic eDp5' },
+      body: 'a=1&a=2&b=%zz',
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      method: 'POST',
+      path: '/oauth2/token',
+      query: '?x=1',
+      body: 'a=1&a=2&b=%zz',
+      contentType: 'application/x-www-form-urlencoded',
+      authorization: 'Basic eDp5',
+    });
+  });
+
+  it('does not parse a JSON body on the way', async () => {
+    const response = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"not":"parsed"',
+    });
+    expect(((await response.json()) as { body: string }).body).toBe('{"not":"parsed"');
+  });
+
+  it('passes a body with an unknown content type, or none', async () => {
+    const typed = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-unknown' },
+      body: 'abc',
+    });
+    expect(((await typed.json()) as { body: string }).body).toBe('abc');
+    const untyped = await fetch(`${server.url}/token`, { method: 'POST', body: new Uint8Array([0x61]) });
+    expect(((await untyped.json()) as { body: string }).body).toBe('a');
+  });
+
+  it('writes the status and headers of the Response', async () => {
+    const response = await fetch(`${server.url}/token`);
+    expect(response.headers.get('x-echo')).toBe('yes');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    await response.arrayBuffer();
+  });
+
+  it('answers 500 with a JSON server_error when the handler throws', async () => {
+    const response = await fetch(`${server.url}/throw`);
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: string }).error).toBe('server_error');
+  });
+  it('answers a request the handler answered without reading its large body', async () => {
+    const response = await fetch(`${server.url}/early`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a'.repeat(512 * 1024),
+    });
+    expect(response.status).toBe(405);
+    await response.arrayBuffer();
+  });
+
+  it('answers a request whose body the handler stopped reading', async () => {
+    const response = await fetch(`${server.url}/limited`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a'.repeat(512 * 1024),
+    });
+    expect(response.status).toBe(413);
+    await response.arrayBuffer();
+    // A fresh connection: a mount may close the one whose body it gave up on.
+    expect(await statusOnNewConnection(`${server.url}/token`)).toBe(200);
+  });
+
+});
+
+describe('toNodeHandler', () => {
+  let url: string;
+  const server = createServer(toNodeHandler(echo));
+  beforeAll(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('sends no body for HEAD', async () => {
+    const response = await fetch(`${url}/token`, { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('');
+  });
+
+  it('survives a Host header that is not a valid host', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const outgoing = request(`${url}/token`, { headers: { host: 'bad host[' } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+    expect([200, 400]).toContain(status);
+  });
+});
+
+describe('expressHandler', () => {
+  it('passes the full original URL when mounted under a path', async () => {
+    const app = express();
+    app.use('/oauth2', expressHandler(echo));
+    const server = await startServerFor(app);
+    try {
+      const response = await fetch(`${server.url}/oauth2/token`);
+      expect(((await response.json()) as { path: string }).path).toBe('/oauth2/token');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('fastifyHandler', () => {
+  it('leaves body parsing of routes outside its scope alone', async () => {
+    const app = Fastify();
+    app.post('/json', (request) => ({ parsed: request.body }));
+    await app.register(fastifyHandler(echo), { prefix: '/oauth2' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const json = await fetch(`${base}/json`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      expect(await json.json()).toEqual({ parsed: { a: 1 } });
+      const token = await fetch(`${base}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"a":1}',
+      });
+      expect(await token.json()).toMatchObject({ path: '/oauth2/token', body: '{"a":1}' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+/** GETs `url` over a connection of its own and returns the status. */
+async function statusOnNewConnection(url: string): Promise<number> {
+  const { request } = await import('node:http');
+  return new Promise<number>((resolve, reject) => {
+    const outgoing = request(url, { agent: false }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
+async function startServerFor(app: express.Express): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(app);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
