@@ -2,15 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, decodeJwt } from 'jose';
 import {
+  StorageUnavailableError,
+  accessTokenIntrospection,
+  bcryptHasher,
+  clientCredentialsGrant,
+  compose,
   createManualClock,
+  createMemoryStore,
   createRouter,
   generateSigningKey,
+  opaqueHmacStrategy,
   type Client,
   type KeySet,
   type ManualClock,
 } from '../../src/index.js';
 import { mounts, startServer, type RunningServer } from '../support/harness.js';
-import { createTestProvider, hashSecret, testIssuer } from '../support/test-provider.js';
+import { createTestProvider, hashSecret, testHmacSecret, testIssuer } from '../support/test-provider.js';
 import {
   introspectToken,
   issueAccessToken,
@@ -258,6 +265,60 @@ describe('RFC 7662 introspection of stateless JWT access tokens', () => {
     const token = await issueAccessToken(url, owner);
     clock.advance(lifespan * 1000);
     expect((await introspectToken(url, owner, token)).body).toEqual({ active: false });
+  });
+});
+
+describe('RFC 7662 introspection when the store fails', () => {
+  let server: RunningServer;
+  let url: string;
+  let failure: Error | undefined;
+
+  beforeAll(async () => {
+    const memory = createMemoryStore({ clients: await lifecycleClients() });
+    // A fault, not a behaviour under test: lookups fail while `failure` is set.
+    const storage = {
+      ...memory,
+      getAccessTokenRecord: (signature: string) =>
+        failure ? Promise.reject(failure) : memory.getAccessTokenRecord(signature),
+    };
+    const provider = compose(
+      { issuer: testIssuer },
+      storage,
+      opaqueHmacStrategy({ secrets: [testHmacSecret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+      accessTokenIntrospection,
+    );
+    server = await startServer(createRouter(provider));
+    url = server.url;
+  });
+  afterAll(() => server.close());
+
+  it('§2.3 answers 503 temporarily_unavailable, not {"active":false}, while the store is unreachable', async () => {
+    const token = await issueAccessToken(url, owner);
+    failure = new StorageUnavailableError('connection refused');
+    try {
+      const { status, body, headers } = await introspectToken(url, owner, token);
+      expect(status).toBe(503);
+      expect(body).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+      expect(headers.get('retry-after')).toBe('1');
+    } finally {
+      failure = undefined;
+    }
+    expect((await introspectToken(url, owner, token)).body.active).toBe(true);
+  });
+
+  it('§2.3 answers 500 server_error without detail for an unexpected store failure', async () => {
+    const token = await issueAccessToken(url, owner);
+    failure = new Error('disk on fire: secret detail');
+    try {
+      const { status, body } = await introspectToken(url, owner, token);
+      expect(status).toBe(500);
+      expect(body.error).toBe('server_error');
+      expect(JSON.stringify(body)).not.toContain('secret detail');
+    } finally {
+      failure = undefined;
+    }
   });
 });
 
