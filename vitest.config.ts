@@ -17,6 +17,13 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // Type tests (test/types/*.test-d.ts): checked by tsc, never run.
+        test: {
+          name: 'types',
+          typecheck: { enabled: true, only: true, include: ['test/types/**/*.test-d.ts'] },
+        },
+      },
     ],
   },
 });
