@@ -10,3 +10,4 @@ export * from './tokens/index.js';
 export * from './grants/index.js';
 export * from './provider/index.js';
 export { createMemoryStore, type MemoryStoreOptions } from './storage/memory/index.js';
+export { createJanitor, type Janitor, type JanitorOptions } from './storage/janitor.js';

@@ -111,6 +111,8 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
       if (retryTimer !== undefined) clearTimeout(retryTimer);
       retryTimer = undefined;
       await connecting;
+      // Started again while waiting: the new subscriber keeps the connection.
+      if (running) return;
       const current = client;
       client = undefined;
       missed = false;
