@@ -347,16 +347,27 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
 
   /** The keys as of now: re-read when stale, rotated when due. Answers from memory otherwise. */
   const current = async (): Promise<Snapshot> => {
-    let state = snapshot;
+    const known = snapshot;
     const now = clock.now();
-    if (!state || stale || now - state.loadedAt >= refreshMs || now < state.loadedAt) {
+    let state: Snapshot;
+    if (!known) {
+      state = await load();
+    } else if (
+      stale ||
+      now - known.loadedAt >= refreshMs ||
+      now < known.loadedAt ||
+      // A retired key just outlived its tokens: read again, which also removes it from the store.
+      hasExpiredKeys(known.records, now)
+    ) {
       try {
         state = await load();
       } catch (error) {
         // A store that is briefly unreachable must not stop signing with keys already known.
-        if (!state) throw error;
         reportError(asError(error));
+        state = known;
       }
+    } else {
+      state = known;
     }
     if (now >= rotationDueAt(state)) state = await rotateWhenDue(state);
     return state;
