@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { StorageUnavailableError, type StorageChange } from '../../src/storage/index.js';
+import { createPostgresStore, type PostgresStorage } from '../../src/storage/postgres/index.js';
+import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from './postgres-test-database.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+const unavailable = await probePostgres();
+const target = new URL(postgresUrl);
+
+const client = (id: string) => ({ id, grantTypes: ['client_credentials'], scopes: ['read'], audience: [] });
+const record = (signature: string) => ({
+  signature,
+  format: 'jwt' as const,
+  clientId: 'during',
+  subject: 'during',
+  scopes: [],
+  audience: [],
+  issuedAt: 0,
+  expiresAt: 1,
+});
+
+describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: ${unavailable}` : ''}`, () => {
+  let proxy: TcpProxy;
+  let store: PostgresStorage;
+  let schema: string;
+
+  const openThroughProxy = async (timeouts = { connectionTimeoutMs: 1000, queryTimeoutMs: 1000 }) => {
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    const url = new URL(postgresUrl);
+    url.port = String(proxy.port);
+    schema = randomSchemaName();
+    store = createPostgresStore({ connectionString: url.toString(), schema, listenReconnectMaxDelayMs: 200, ...timeouts });
+    await store.ping();
+  };
+
+  afterEach(async () => {
+    await proxy.open();
+    await store.close();
+    await proxy.close();
+    await dropSchema(schema);
+  });
+
+  it('answers StorageUnavailableError while the database is cut off, and serves again when it returns, with no restart', async () => {
+    await openThroughProxy();
+    await store.createClient(client('before'));
+    const seen: StorageChange[] = [];
+    store.subscribeToChanges((change) => seen.push(change));
+    await store.whenListening();
+
+    await proxy.close();
+    for (const call of [
+      () => store.getClient('before'),
+      () => store.createAccessTokenRecord(record('during')),
+      () => store.revokeTokenId('during', 1),
+      () => store.transaction((tx) => tx.createClient(client('during'))),
+      () => store.ping(),
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(StorageUnavailableError);
+    }
+
+    await proxy.open();
+    await vi.waitFor(() => expect(store.ping()).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
+    expect(await store.getClient('before')).toEqual(client('before'));
+    await store.createClient(client('after'));
+    expect(await store.getClient('after')).toBeDefined();
+    // Nothing written during the outage was half-kept.
+    expect(await store.getClient('during')).toBeUndefined();
+    // Notifications may have been missed while cut off: subscribers are told to forget everything.
+    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 10_000, interval: 50 });
+  });
+
+  it('answers StorageUnavailableError, not a hang, when the network swallows everything', async () => {
+    await openThroughProxy({ connectionTimeoutMs: 300, queryTimeoutMs: 300 });
+    proxy.blackhole();
+    await expect(store.getClient('x')).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(store.transaction(() => Promise.resolve())).rejects.toBeInstanceOf(StorageUnavailableError);
+    await proxy.open();
+    await vi.waitFor(() => expect(store.getClient('x')).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
+  });
+});
