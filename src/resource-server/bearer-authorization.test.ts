@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { OAuthError } from '../core/index.js';
+import {
+  createBearerAuthorizer,
+  hasAccessTokenParameter,
+  readBearerToken,
+  writeBearerChallenge,
+} from './bearer-authorization.js';
+import type { AccessTokenVerifier } from './verify-access-token.js';
+
+describe('readBearerToken', () => {
+  it.each([
+    ['no header', undefined, undefined],
+    ['an empty header', '', undefined],
+    ['another scheme', 'Basic dXNlcjpwYXNz', undefined],
+    ['a Bearer token', 'Bearer abc.def-ghi_jkl~+/==', 'abc.def-ghi_jkl~+/=='],
+    ['the scheme in any case', 'BEARER abc', 'abc'],
+    ['several spaces after the scheme', 'Bearer   abc', 'abc'],
+  ])('§2.1 reads %s', (_title, header, token) => {
+    expect(readBearerToken(header)).toBe(token);
+  });
+
+  it.each([
+    ['the scheme alone', 'Bearer'],
+    ['a comma inside the token', 'Bearer a,b'],
+    ['padding in the middle', 'Bearer a=b'],
+    ['two tokens', 'Bearer a b'],
+    ['a quoted token', 'Bearer "abc"'],
+  ])('§2.1 refuses %s as invalid_request', (_title, header) => {
+    expect(() => readBearerToken(header)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+});
+
+describe('writeBearerChallenge', () => {
+  it('§3 names realm, error and description, and the scope for insufficient_scope', () => {
+    const challenge = writeBearerChallenge(new OAuthError('insufficientScope'), 'api', ['a', 'b']);
+    expect(challenge.status).toBe(403);
+    expect(challenge.headers['WWW-Authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token.", scope="a b"',
+    );
+  });
+
+  it('§3 keeps quotes and backslashes out of error_description', () => {
+    const error = new OAuthError('invalidToken', { description: 'bad "quoted" \\ text' });
+    const header = writeBearerChallenge(error, 'api').headers['WWW-Authenticate']!;
+    expect(header).toContain(`error_description="bad 'quoted' ' text"`);
+  });
+
+  it('sends no challenge for a failure of the server itself', () => {
+    const challenge = writeBearerChallenge(new OAuthError('temporarilyUnavailable'), 'api');
+    expect(challenge.status).toBe(503);
+    expect(challenge.headers['WWW-Authenticate']).toBeUndefined();
+  });
+});
+
+describe('createBearerAuthorizer', () => {
+  const refusing: AccessTokenVerifier = {
+    verify: () => Promise.reject(new Error('unexpected failure')),
+  };
+
+  it('answers an unexpected verifier failure 500 and reports it', async () => {
+    const reported: Error[] = [];
+    const authorize = createBearerAuthorizer({ verifier: refusing, reportError: (error) => reported.push(error) });
+    const result = await authorize({ authorization: 'Bearer abc' });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.challenge.status).toBe(500);
+    expect(reported).toHaveLength(1);
+  });
+
+  it('rejects a realm that cannot be quoted', () => {
+    expect(() => createBearerAuthorizer({ verifier: refusing, realm: 'a"b' })).toThrow(TypeError);
+  });
+
+  it('finds an access_token query parameter', () => {
+    expect(hasAccessTokenParameter('/x?access_token=abc')).toBe(true);
+    expect(hasAccessTokenParameter('/x?token=abc')).toBe(false);
+  });
+});
