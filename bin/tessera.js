@@ -1,16 +1,63 @@
 #!/usr/bin/env node
-// The `tessera` command. In a source checkout it runs the TypeScript sources through tsx;
-// an installed package runs the compiled files in dist/.
-import { existsSync } from 'node:fs';
+// The `tessera` command. An installed package runs the compiled files in dist/. In a source
+// checkout it runs src/cli/main.ts: compiled once into node_modules/.cache with esbuild (the
+// compiler tsx uses) and recompiled whenever a source file is newer, or through tsx when
+// esbuild is not at hand.
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const compiled = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const source = join(root, 'src', 'cli', 'main.ts');
+const compiled = join(root, 'dist', 'cli', 'main.js');
 
-if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(source).href);
-} else {
+if (!existsSync(source)) {
   await import(pathToFileURL(compiled).href);
+} else {
+  const bundle = join(root, 'node_modules', '.cache', 'tessera-cli', 'main.mjs');
+  let entry;
+  try {
+    entry = await freshBundle(bundle);
+  } catch {
+    entry = undefined;
+  }
+  if (entry) {
+    await import(pathToFileURL(entry).href);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import(pathToFileURL(source).href);
+  }
+}
+
+/** The newest modification time of `dir` and anything under it (a deleted file changes its folder's). */
+function newestMtime(dir) {
+  let newest = statSync(dir).mtimeMs;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Returns the bundle, rebuilding it first when any source is newer. */
+async function freshBundle(bundle) {
+  const newest = Math.max(newestMtime(join(root, 'src')), statSync(new URL(import.meta.url)).mtimeMs);
+  if (existsSync(bundle) && statSync(bundle).mtimeMs >= newest) return bundle;
+  const { build } = await import('esbuild');
+  mkdirSync(join(bundle, '..'), { recursive: true });
+  // Written aside and renamed, so a process starting meanwhile never loads half a file.
+  const partial = `${bundle}.${process.pid}.tmp.mjs`;
+  await build({
+    entryPoints: [source],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile: partial,
+    logLevel: 'silent',
+  });
+  renameSync(partial, bundle);
+  return bundle;
 }

@@ -1,0 +1,206 @@
+// `tessera migrate` and `tessera clients …` against a SQLite file, through the real binary.
+
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
+
+let workspace: Workspace;
+const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) => runTessera(workspace, args, options);
+
+beforeAll(() => {
+  workspace = createWorkspace();
+});
+afterAll(() => workspace.remove());
+
+describe('tessera migrate', () => {
+  it('applies each migration with a line per step, then reports the database up to date', async () => {
+    const first = await run(['migrate']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^applied migration 1: /m);
+    const second = await run(['migrate', '--json']);
+    expect(second.code).toBe(0);
+    expect(parseJson(second)).toMatchObject({ database: 'sqlite', applied: [], from_version: 1, to_version: 1 });
+    expect(readdirSync(join(workspace.dir, 'data'))).toContain('tessera.db');
+  });
+});
+
+describe('tessera clients', () => {
+  let secret: string;
+
+  it('creates a client with RFC 7591 metadata and prints its generated secret once', async () => {
+    const result = await run([
+      'clients', 'create', '--client-id', 'svc', '--grant-types', 'client_credentials', '--scope', 'read write',
+      '--audience', 'https://api.example', '--json',
+    ]);
+    expect(result.code).toBe(0);
+    const body = parseJson(result);
+    expect(body).toMatchObject({
+      client_id: 'svc',
+      grant_types: ['client_credentials'],
+      scope: 'read write',
+      token_endpoint_auth_method: 'client_secret_basic',
+      audience: ['https://api.example'],
+      client_secret_expires_at: 0,
+    });
+    secret = String(body.client_secret);
+    expect(secret.length).toBeGreaterThanOrEqual(43);
+  });
+
+  it('stores the secret only as a hash: the database files never contain it', () => {
+    const dir = join(workspace.dir, 'data');
+    for (const file of readdirSync(dir)) {
+      expect(readFileSync(join(dir, file)).includes(Buffer.from(secret)), file).toBe(false);
+    }
+  });
+
+  it('never shows the secret again: show prints metadata only', async () => {
+    const result = await run(['clients', 'show', 'svc', '--json']);
+    expect(result.code).toBe(0);
+    const body = parseJson(result);
+    expect(body.client_id).toBe('svc');
+    expect(body).not.toHaveProperty('client_secret');
+    expect(result.stdout).not.toContain(secret);
+    const human = await run(['clients', 'show', 'svc']);
+    expect(human.stdout).toMatch(/^client_id\s+svc$/m);
+  });
+
+  it('exits 4 when the client id is taken', async () => {
+    const result = await run(['clients', 'create', '--client-id', 'svc', '--json']);
+    expect(result.code).toBe(4);
+    expect(parseJson(result)).toMatchObject({ error: 'conflict' });
+  });
+
+  it('takes a secret from stdin and does not echo it', async () => {
+    const result = await run(['clients', 'create', '--client-id', 'piped', '--secret-stdin', '--token-endpoint-auth-method', 'client_secret_post', '--json'], {
+      input: 'a-secret-from-stdin-0123\n',
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('a-secret-from-stdin-0123');
+    expect(parseJson(result)).toMatchObject({ client_id: 'piped', token_endpoint_auth_method: 'client_secret_post' });
+  });
+
+  it('accepts jwks inline or from a file, and refuses private_key_jwt without one (exit 2)', async () => {
+    const jwks = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] };
+    const inline = await run(['clients', 'create', '--client-id', 'jwt-inline', '--token-endpoint-auth-method', 'private_key_jwt', '--jwks', JSON.stringify(jwks), '--json']);
+    expect(inline.code).toBe(0);
+    expect(parseJson(inline)).toMatchObject({ jwks, token_endpoint_auth_method: 'private_key_jwt' });
+    expect(parseJson(inline)).not.toHaveProperty('client_secret');
+    writeFileSync(join(workspace.dir, 'jwks.json'), JSON.stringify(jwks));
+    const fromFile = await run(['clients', 'create', '--client-id', 'jwt-file', '--token-endpoint-auth-method', 'private_key_jwt', '--jwks', 'jwks.json', '--json']);
+    expect(parseJson(fromFile)).toMatchObject({ jwks });
+    const missing = await run(['clients', 'create', '--client-id', 'jwt-none', '--token-endpoint-auth-method', 'private_key_jwt']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('private_key_jwt needs jwks');
+  });
+
+  it.each([
+    ['an unsupported grant type', ['--grant-types', 'password'], 'grant_types'],
+    ['a public client with client_credentials', ['--token-endpoint-auth-method', 'none'], 'public client'],
+    ['a secret jwks member', ['--token-endpoint-auth-method', 'private_key_jwt', '--jwks', '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}'], 'public keys only'],
+    ['jwks that is not JSON', ['--jwks', '{nope'], 'not valid JSON'],
+  ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
+    const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('lists clients as a table and as JSON', async () => {
+    const human = await run(['clients', 'list']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^CLIENT_ID\s+AUTH METHOD\s+GRANT TYPES\s+SCOPE\s+AUDIENCE$/m);
+    expect(human.stdout).toMatch(/^svc\s+client_secret_basic\s+client_credentials\s+read write\s+https:\/\/api\.example$/m);
+    const json = parseJson<{ clients: { client_id: string }[] }>(await run(['clients', 'list', '--json']));
+    expect(json.clients.map((client) => client.client_id)).toEqual(['jwt-file', 'jwt-inline', 'piped', 'svc']);
+  });
+
+  it('updates only the metadata named by flags', async () => {
+    const result = await run(['clients', 'update', 'svc', '--scope', 'read', '--client-name', 'Billing', '--json']);
+    expect(result.code).toBe(0);
+    expect(parseJson(result)).toMatchObject({ client_id: 'svc', scope: 'read', audience: ['https://api.example'], client_name: 'Billing' });
+  });
+
+  it('rotates a secret: a new one is printed once', async () => {
+    const result = await run(['clients', 'rotate-secret', 'svc', '--json']);
+    expect(result.code).toBe(0);
+    const rotated = String(parseJson(result).client_secret);
+    expect(rotated).not.toBe(secret);
+    expect(rotated.length).toBeGreaterThanOrEqual(43);
+  });
+
+  it.each([
+    ['show', ['clients', 'show', 'ghost']],
+    ['update', ['clients', 'update', 'ghost', '--scope', 'x']],
+    ['rotate-secret', ['clients', 'rotate-secret', 'ghost']],
+    ['delete', ['clients', 'delete', 'ghost']],
+  ])('%s of an unknown client exits 3', async (_command, args) => {
+    const result = await run([...args, '--json']);
+    expect(result.code).toBe(3);
+    expect(parseJson(result)).toMatchObject({ error: 'not_found' });
+  });
+
+  it('deletes a client, after which it is unknown', async () => {
+    expect((await run(['clients', 'delete', 'piped'])).code).toBe(0);
+    expect((await run(['clients', 'show', 'piped'])).code).toBe(3);
+  });
+});
+
+describe('usage errors', () => {
+  it.each([
+    ['an unknown flag', ['clients', 'create', '--bogus']],
+    ['an unknown command', ['clients', 'frobnicate']],
+    ['a missing argument', ['clients', 'show']],
+    ['a bad choice', ['clients', 'create', '--token-endpoint-auth-method', 'magic']],
+  ])('exits 2 on %s', async (_title, args) => {
+    const result = await run(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/error|--help/);
+  });
+
+  it('answers --help on every command with exit 0', async () => {
+    for (const args of [[], ['serve'], ['migrate'], ['clients'], ['clients', 'create'], ['clients', 'rotate-secret'], ['keys', 'rotate'], ['token'], ['introspect'], ['revoke']]) {
+      const result = await run([...args, '--help']);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).toMatch(/^Usage: tessera/m);
+    }
+  });
+});
+
+describe('configuration errors', () => {
+  it('exits 2 when the configuration file is missing', async () => {
+    const result = await run(['--config', 'missing.yaml', 'clients', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('cannot read configuration file missing.yaml: ENOENT');
+  });
+
+  it('exits 2 on a file that is not YAML', async () => {
+    writeFileSync(join(workspace.dir, 'broken.yaml'), 'server: [port: 8080\n');
+    const result = await run(['--config', 'broken.yaml', 'clients', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('broken.yaml is not valid YAML');
+  });
+
+  it('names an unknown key and the keys known there', async () => {
+    writeFileSync(join(workspace.dir, 'typo.yaml'), 'server:\n  prot: 8080\n');
+    const result = await run(['--config', 'typo.yaml', 'clients', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/server\.prot: unknown setting \(known here: .*port/);
+  });
+
+  it('names the key, its source, the problem and the expected form of a bad value', async () => {
+    writeFileSync(join(workspace.dir, 'bad.yaml'), 'server:\n  port: 99999\n');
+    const fromFile = await run(['--config', 'bad.yaml', 'clients', 'list']);
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.stderr).toContain('server.port in bad.yaml: must be a whole-number TCP port from 0 to 65535 (got 99999)');
+    const fromEnv = await run(['clients', 'list'], { env: { TESSERA_BCRYPT_COST: 'lots' } });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain('secrets.bcryptCost from environment variable TESSERA_BCRYPT_COST: must be a whole number from 4 to 31 (got "lots")');
+  });
+
+  it('never echoes a secret setting in an error', async () => {
+    const result = await run(['clients', 'list'], { env: { TESSERA_KEY_ENCRYPTION_KEY: 'short-and-secret' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('keys.encryptionKey from environment variable TESSERA_KEY_ENCRYPTION_KEY');
+    expect(result.stderr).not.toContain('short-and-secret');
+  });
+});
