@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { describeStorageContract } from '../../../test/support/storage-contract.js';
 import {
@@ -22,8 +22,12 @@ if (unavailable !== undefined) {
     it('needs PostgreSQL', () => undefined);
   });
 } else {
+  // One schema for the whole contract run, emptied between tests and dropped at the end.
+  const contractSchema = randomSchemaName();
+  afterAll(() => dropSchema(contractSchema));
+
   describeStorageContract('PostgreSQL', () => {
-    const schema = randomSchemaName();
+    const schema = contractSchema;
     const opened: PostgresStorage[] = [];
     const open = async (): Promise<PostgresStorage> => {
       const store = createPostgresStore({ connectionString: postgresUrl, schema, maxConnections: 4 });
@@ -37,7 +41,11 @@ if (unavailable !== undefined) {
       whenListening: (peer) => (peer as PostgresStorage).whenListening(),
       dispose: async () => {
         for (const each of opened) await each.close();
-        await dropSchema(schema);
+        await adminQuery(
+          `TRUNCATE ${['clients', 'access_tokens', 'revoked_token_ids', 'signing_keys', 'hmac_secrets', 'replay_cache']
+            .map((table) => `"${schema}".${table}`)
+            .join(', ')} RESTART IDENTITY`,
+        );
       },
     }));
   });
