@@ -1,0 +1,218 @@
+// The admin listener of `tessera serve`: bearer-token guard, RFC 7591/7592-shaped client management,
+// keys, Prometheus metrics and health; and none of it on the public listener.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  basic,
+  createWorkspace,
+  requestToken,
+  startTessera,
+  type ServerProcess,
+  type Workspace,
+} from './support/tessera-process.js';
+
+let workspace: Workspace;
+let server: ServerProcess;
+
+beforeAll(async () => {
+  workspace = createWorkspace();
+  server = await startTessera(workspace);
+});
+afterAll(async () => {
+  await server?.stop('SIGKILL');
+  workspace.remove();
+});
+
+function admin(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const { token = workspace.adminToken, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (token !== null) headers.set('authorization', `Bearer ${token}`);
+  if (rest.body) headers.set('content-type', 'application/json');
+  return fetch(`${server.adminUrl}${path}`, { ...rest, headers });
+}
+
+const guarded: [string, string][] = [
+  ['GET', '/clients'],
+  ['POST', '/clients'],
+  ['GET', '/clients/any'],
+  ['PUT', '/clients/any'],
+  ['DELETE', '/clients/any'],
+  ['POST', '/clients/any/secret'],
+  ['GET', '/keys'],
+  ['POST', '/keys/rotate'],
+  ['GET', '/metrics'],
+];
+
+describe('admin API authorisation', () => {
+  it.each(guarded)('%s %s answers 401 with a Bearer challenge without a token', async (method, path) => {
+    const response = await admin(path, { method, token: null });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="tessera-admin"');
+  });
+
+  it.each(guarded)('%s %s answers 401 invalid_token with a wrong token', async (method, path) => {
+    const response = await admin(path, { method, token: `${workspace.adminToken}x` });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(await response.json()).toMatchObject({ error: 'invalid_token' });
+  });
+
+  it('refuses a Basic header carrying the admin token', async () => {
+    const response = await admin('/clients', { token: null, headers: { authorization: basic('admin', workspace.adminToken) } });
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('admin API is never on the public listener, nor OAuth endpoints on the admin one', () => {
+  it.each(['/clients', '/keys', '/metrics', '/health/alive', '/health/ready'])('public %s is 404', async (path) => {
+    const response = await fetch(`${server.publicUrl}${path}`, { headers: { authorization: `Bearer ${workspace.adminToken}` } });
+    expect(response.status).toBe(404);
+  });
+
+  it('the admin listener does not serve the token endpoint', async () => {
+    const response = await admin('/oauth2/token', { method: 'POST', body: '{}' });
+    expect(response.status).toBe(404);
+  });
+});
+
+describe('health', () => {
+  it('answers /health/alive and /health/ready without a token', async () => {
+    const alive = await admin('/health/alive', { token: null });
+    expect([alive.status, await alive.json()]).toEqual([200, { status: 'alive' }]);
+    const ready = await admin('/health/ready', { token: null });
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+  });
+});
+
+describe('client management (RFC 7591 / 7592 shapes)', () => {
+  let secret = '';
+
+  it('POST /clients registers a client: 201 with the secret, which then gets a token at once', async () => {
+    const response = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'reports', scope: 'read', grant_types: ['client_credentials'], client_name: 'Reports' }),
+    });
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      client_id: 'reports',
+      scope: 'read',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      client_name: 'Reports',
+      client_secret_expires_at: 0,
+    });
+    expect(typeof body.client_id_issued_at).toBe('number');
+    secret = String(body.client_secret);
+    expect((await requestToken(server.publicUrl, 'reports', secret, { scope: 'read' })).status).toBe(200);
+  });
+
+  it('GET /clients/{id} shows metadata without the secret; GET /clients lists it', async () => {
+    const shown = (await (await admin('/clients/reports')).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ client_id: 'reports', scope: 'read' });
+    expect(shown).not.toHaveProperty('client_secret');
+    const listed = (await (await admin('/clients')).json()) as { clients: { client_id: string }[] };
+    expect(listed.clients.map((client) => client.client_id)).toContain('reports');
+  });
+
+  it('PUT /clients/{id} replaces the metadata and keeps the secret', async () => {
+    const response = await admin('/clients/reports', { method: 'PUT', body: JSON.stringify({ client_id: 'reports', scope: 'read write' }) });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ scope: 'read write' });
+    expect(body).not.toHaveProperty('client_name');
+    expect((await requestToken(server.publicUrl, 'reports', secret, { scope: 'write' })).status).toBe(200);
+  });
+
+  it('PUT refuses a client_secret and a changed client_id with 400 invalid_client_metadata', async () => {
+    for (const body of [{ client_secret: 'x'.repeat(20) }, { client_id: 'other' }]) {
+      const response = await admin('/clients/reports', { method: 'PUT', body: JSON.stringify(body) });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_client_metadata' });
+    }
+  });
+
+  it('POST /clients/{id}/secret issues a new secret; the old one stops working at once', async () => {
+    const response = await admin('/clients/reports/secret', { method: 'POST' });
+    expect(response.status).toBe(200);
+    const rotated = String(((await response.json()) as Record<string, unknown>).client_secret);
+    expect(rotated).not.toBe(secret);
+    expect((await requestToken(server.publicUrl, 'reports', secret)).status).toBe(401);
+    expect((await requestToken(server.publicUrl, 'reports', rotated)).status).toBe(200);
+  });
+
+  it.each([
+    ['an unsupported grant type', { grant_types: ['password'] }, 400, 'invalid_client_metadata'],
+    ['a scope that is not a string', { scope: ['read'] }, 400, 'invalid_client_metadata'],
+    ['a taken client_id', { client_id: 'reports' }, 409, 'conflict'],
+  ])('POST /clients refuses %s', async (_title, body, status, error) => {
+    const response = await admin('/clients', { method: 'POST', body: JSON.stringify(body) });
+    expect(response.status).toBe(status);
+    expect(await response.json()).toMatchObject({ error });
+  });
+
+  it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
+    for (const body of ['not json', '[1]']) {
+      const response = await admin('/clients', { method: 'POST', body });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    }
+  });
+
+  it('DELETE /clients/{id} answers 204, then the client is 404 and cannot get tokens', async () => {
+    expect((await admin('/clients/reports', { method: 'DELETE' })).status).toBe(204);
+    expect((await admin('/clients/reports')).status).toBe(404);
+    expect((await admin('/clients/reports', { method: 'DELETE' })).status).toBe(404);
+    expect((await requestToken(server.publicUrl, 'reports', 'whatever-it-was')).status).toBe(401);
+  });
+});
+
+describe('keys', () => {
+  it('GET /keys lists one active and one next key, public facts only', async () => {
+    const body = (await (await admin('/keys')).json()) as { keys: Record<string, unknown>[] };
+    expect(body.keys.map((key) => key.state).sort()).toEqual(['active', 'next']);
+    for (const key of body.keys) {
+      expect(Object.keys(key).sort()).toEqual(expect.arrayContaining(['alg', 'created_at', 'kid', 'state']));
+      expect(JSON.stringify(key)).not.toMatch(/sealed|private|"d"/);
+    }
+  });
+
+  it('POST /keys/rotate?immediate=true rotates: exactly one active key, the old one retired', async () => {
+    const before = (await (await admin('/keys')).json()) as { keys: { kid: string; state: string }[] };
+    const oldActive = before.keys.find((key) => key.state === 'active')!.kid;
+    const response = await admin('/keys/rotate?immediate=true', { method: 'POST' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { rotated: boolean; active_kid: string; keys: { kid: string; state: string }[] };
+    expect(body.rotated).toBe(true);
+    expect(body.keys.filter((key) => key.state === 'active').map((key) => key.kid)).toEqual([body.active_kid]);
+    expect(body.keys.find((key) => key.kid === oldActive)?.state).toBe('retired');
+  });
+
+  it('POST /keys/rotate without immediate waits for pre-publication and says so', async () => {
+    const body = (await (await admin('/keys/rotate', { method: 'POST' })).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ rotated: false, reason: 'not-pre-published' });
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests by endpoint and outcome, latency, secret checks, storage errors and key ages', async () => {
+    await admin('/clients', { method: 'POST', body: JSON.stringify({ client_id: 'metered' }) }).then(async (response) => {
+      const secret = String(((await response.json()) as Record<string, unknown>).client_secret);
+      expect((await requestToken(server.publicUrl, 'metered', secret)).status).toBe(200);
+      expect((await requestToken(server.publicUrl, 'metered', 'wrong-secret')).status).toBe(401);
+    });
+    const response = await admin('/metrics');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    expect(value(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="invalid_client"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^tessera_http_request_duration_seconds_bucket\{le="\+Inf",listener="public",endpoint="token",outcome="success"\} \d+$/m);
+    expect(value(/^tessera_secret_verifications_total\{result="match"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^tessera_secret_verifications_total\{result="mismatch"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^# TYPE tessera_storage_errors_total counter$/m);
+    expect(text).toMatch(/^tessera_signing_key_age_seconds\{kid="[\w-]{43}",alg="RS256",state="active"\} [\d.]+$/m);
+    expect(text).toMatch(/^tessera_signing_key_age_seconds\{kid="[\w-]{43}",alg="RS256",state="retired"\} [\d.]+$/m);
+  });
+});
