@@ -37,8 +37,11 @@ function setup(overrides: Partial<RotatingKeySetOptions> = {}) {
   return { clock, store, sealer, options };
 }
 
-/** Counts what reaches the store, as a proxy over a real one. */
-function countingStore(store: RotatingKeyStore) {
+/**
+ * Counts what reaches the store, as a proxy over a real one (without its change feed);
+ * `overrides` replace methods, inside transactions too, to simulate faults.
+ */
+function countingStore(store: RotatingKeyStore, overrides: Partial<RotatingKeyStore> = {}) {
   const counts = { listSigningKeys: 0, transaction: 0 };
   const wrapped: RotatingKeyStore = {
     listSigningKeys: () => {
@@ -50,8 +53,9 @@ function countingStore(store: RotatingKeyStore) {
     deleteSigningKey: (kid) => store.deleteSigningKey(kid),
     transaction: (work, options) => {
       counts.transaction++;
-      return store.transaction(work, options);
+      return store.transaction(() => work(wrapped), options);
     },
+    ...overrides,
   };
   return { wrapped, counts };
 }
@@ -280,10 +284,9 @@ describe('rotating key set', () => {
   it('keeps signing with the keys it knows while the store is unreachable', async () => {
     const { clock, store, options } = setup();
     let down = false;
-    const flaky: RotatingKeyStore = {
-      ...countingStore(store).wrapped,
+    const flaky = countingStore(store, {
       listSigningKeys: () => (down ? Promise.reject(new Error('connection refused')) : store.listSigningKeys()),
-    };
+    }).wrapped;
     const reported: Error[] = [];
     const keys = await createRotatingKeySet({ ...options, store: flaky, reportError: (e) => reported.push(e) });
     const { kid } = await keys.getSigningKey();
@@ -291,6 +294,29 @@ describe('rotating key set', () => {
     clock.advance(2 * minute);
     expect((await keys.getSigningKey()).kid).toBe(kid);
     expect(reported.map((error) => error.message)).toContain('connection refused');
+  });
+
+  it('keeps signing when an automatic rotation fails, and retries after the refresh interval, not per call', async () => {
+    const { clock, store, options } = setup({ rotationPeriod: 3600 });
+    let writesFail = false;
+    const counted = countingStore(store, {
+      updateSigningKey: (key) =>
+        writesFail ? Promise.reject(new Error('disk full')) : store.updateSigningKey(key),
+    });
+    const failing = counted.wrapped;
+    const reported: Error[] = [];
+    const keys = await createRotatingKeySet({ ...options, store: failing, reportError: (e) => reported.push(e) });
+    const { kid } = await keys.getSigningKey();
+    writesFail = true;
+    clock.advance(60 * minute);
+    expect((await keys.getSigningKey()).kid).toBe(kid);
+    const attempts = counted.counts.transaction;
+    for (let call = 0; call < 10; call++) expect((await keys.getSigningKey()).kid).toBe(kid);
+    expect(counted.counts.transaction).toBe(attempts);
+    expect(reported.map((error) => error.message)).toContain('disk full');
+    writesFail = false;
+    clock.advance(minute);
+    expect((await keys.getSigningKey()).kid).not.toBe(kid);
   });
 
   it('refuses to start when the keys were sealed under another KEK', async () => {

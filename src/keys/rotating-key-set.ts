@@ -173,6 +173,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   let stale = false;
   let loading: Promise<Snapshot> | undefined;
   let autoRotation: Promise<Snapshot> | undefined;
+  let autoRotationRetryAt = 0;
 
   const unsubscribe =
     store.subscribeToChanges?.((change) => {
@@ -369,7 +370,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     } else {
       state = known;
     }
-    if (now >= rotationDueAt(state)) state = await rotateWhenDue(state);
+    if (now >= rotationDueAt(state) && now >= autoRotationRetryAt) state = await rotateWhenDue(state);
     return state;
   };
 
@@ -377,6 +378,8 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     autoRotation ??= rotate({ expectedActiveKid: state.active.kid })
       .then(() => snapshot ?? state)
       .catch((error: unknown) => {
+        // Signing goes on with the current key; try again after a refresh interval, not per token.
+        autoRotationRetryAt = clock.now() + refreshMs;
         reportError(asError(error));
         return state;
       })
