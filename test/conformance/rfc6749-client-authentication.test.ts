@@ -107,6 +107,12 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     expect(answer.body.error).toBe('invalid_request');
   });
 
+  it('§2.3.1 ignores client credentials sent in the request URI', async () => {
+    const answer = await postForm(`${tokenUrl}?client_id=test-client&client_secret=foobar`, grant);
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toBe('invalid_client');
+  });
+
   it('§2.3 refuses Basic and body credentials in one request with invalid_request', async () => {
     const answer = await postForm(
       tokenUrl,

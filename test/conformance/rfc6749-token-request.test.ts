@@ -162,6 +162,12 @@ describe.each(mounts)('token request through %s', (mount) => {
     expect(answer.body.error).toBe('invalid_request');
   });
 
+  it('§3.2 reads parameters from the body only, not from the query', async () => {
+    const answer = await postForm(`${tokenUrl}?grant_type=client_credentials`, seedCredentials);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_request');
+  });
+
   it('§3.1 treats an empty grant_type as omitted: invalid_request', async () => {
     const answer = await postForm(tokenUrl, `grant_type=&${seedCredentials}`);
     expect(answer.status).toBe(400);
