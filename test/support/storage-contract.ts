@@ -397,6 +397,12 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         });
       });
 
+      it("refuses the transaction's store once the transaction has ended", async () => {
+        const leaked = await store.transaction((tx) => Promise.resolve(tx));
+        await expect(leaked.createClient(client('late'))).rejects.toThrow(/transaction has ended/);
+        expect(await store.getClient('late')).toBeUndefined();
+      });
+
       it('takes back only a failed nested transaction', async () => {
         await store.transaction(async (tx) => {
           await tx.createClient(client('outer'));

@@ -207,8 +207,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     const undoSteps: (() => void)[] = [];
     const changes: StorageChange[] = [];
     const journal: Journal = { undo: (step) => undoSteps.push(step), notify: (change) => changes.push(change) };
+    let open = true;
+    const operations: Record<string, unknown> = {};
+    for (const [name, operation] of Object.entries(operationsFor(journal)) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+      operations[name] = (...args: unknown[]) =>
+        open ? operation(...args) : Promise.reject(new Error('the transaction has ended; its store can no longer be used'));
+    }
     const tx: Storage = {
-      ...operationsFor(journal),
+      ...(operations as ReturnType<typeof operationsFor>),
       subscribeToChanges: (listener) => store.subscribeToChanges(listener),
       ping: () => store.ping(),
       close: () => store.close(),
@@ -227,9 +233,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     };
     try {
       const result = await work(tx);
+      open = false;
       for (const change of changes) deliver(change);
       return result;
     } catch (error) {
+      open = false;
       for (const step of undoSteps.reverse()) step();
       throw error;
     }
