@@ -1,6 +1,6 @@
 // Brute-force protection for client authentication: failures counted per (client, address) and per address.
 
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { clientSecretBasic } from '../client-auth/index.js';
 import { OAuthError } from '../core/index.js';
@@ -156,10 +156,16 @@ export interface GuardedHandlerOptions {
   readonly getClientAddress?: (request: Request) => string | undefined;
   /** Sends `error_hint` in 429 bodies. Default false. */
   readonly exposeDebug?: boolean;
+  /** Distinct not-yet-verified credentials one address may have in flight. Default 2. */
+  readonly maxUnverifiedPerAddress?: number;
+  /** Recently successful credentials remembered for the fast lane. Default 10,000. */
+  readonly maxKnownCredentials?: number;
+  /** How long a success keeps credentials in the fast lane, in milliseconds. Default 5 minutes. */
+  readonly knownCredentialsTtlMs?: number;
 }
 
-/** Largest form body read again to find a `client_id` after a failure. */
-const maxClientIdBody = 64 * 1024;
+/** Largest form body read again to find the client's credentials. */
+const maxCredentialsBody = 64 * 1024;
 
 /**
  * Wraps a handler so failed client authentications (401 answers to POST requests: the token,
@@ -169,50 +175,136 @@ const maxClientIdBody = 64 * 1024;
  * attacker guessing one client's secret locks out only itself, never that client calling from
  * its own address. GET requests (JWK Set, metadata) pass straight through.
  *
+ * Requests travel in two lanes. Credentials that recently succeeded (remembered as an HMAC under
+ * a random key, never in plaintext) take the fast lane and are not held back. Any other
+ * credentials take the slow lane, where a secret will be hashed: one address may have at most
+ * `maxUnverifiedPerAddress` distinct unverified credentials in flight; more are answered 429
+ * with `Retry-After: 1` at once, without hashing. Requests carrying the same unverified
+ * credentials wait for the first instead, so a client opening many connections at once is not
+ * refused. A guesser therefore never has more than a few hashes running, and is blocked after
+ * the configured failures.
+ *
  * @example
  * const guarded = createGuardedHandler(createRouter(provider), { guard: createBruteForceGuard() });
  * createServer((req, res) => handle((request) => guarded(request, req.socket.remoteAddress), req, res));
  */
 export function createGuardedHandler(handler: FetchHandler, options: GuardedHandlerOptions): GuardedHandler {
   const { guard, getClientAddress } = options;
+  const maxUnverified = options.maxUnverifiedPerAddress ?? 2;
+  const maxKnown = options.maxKnownCredentials ?? 10_000;
+  const knownTtlMs = options.knownCredentialsTtlMs ?? 5 * 60_000;
+  const fingerprintKey = randomBytes(32);
+  // Insertion order is recency: the first entry is the least recently used.
+  const known = new Map<string, number>();
+  const unverified = new Map<string, Map<string, Promise<unknown>>>();
+
+  const tooMany = (retryAfterSeconds: number, hint: string): Response => {
+    const error = new OAuthError('tooManyRequests', {
+      hint,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+    return writeJson(error.toJSON(options.exposeDebug ?? false), error.status, error.headers);
+  };
+
+  const isKnown = (fingerprint: string): boolean => {
+    const expiresAt = known.get(fingerprint);
+    if (expiresAt === undefined) return false;
+    known.delete(fingerprint);
+    if (expiresAt <= Date.now()) return false;
+    known.set(fingerprint, expiresAt);
+    return true;
+  };
+
+  const remember = (fingerprint: string): void => {
+    known.delete(fingerprint);
+    known.set(fingerprint, Date.now() + knownTtlMs);
+    while (known.size > maxKnown) {
+      const oldest = known.keys().next().value;
+      if (oldest === undefined) break;
+      known.delete(oldest);
+    }
+  };
+
+  const serve = async (request: Request, address: string, credentials: Credentials | undefined) => {
+    const response = await handler(request);
+    // Checked against the limits on the next request; this one already has its answer.
+    if (response.status === 401) await guard.recordFailure(address, credentials?.clientId);
+    else if (credentials?.fingerprint !== undefined && response.status < 300) remember(credentials.fingerprint);
+    return response;
+  };
+
   return async (request, clientAddress) => {
     if (request.method !== 'POST') return handler(request);
     const address = normalizeClientAddress(clientAddress ?? getClientAddress?.(request));
-    // With client_secret_post the client id is in the body: read it from a copy, so the handler
-    // still gets the untouched stream. The copy is read only up to the body limit.
-    const clientId =
-      clientIdFromBasic(request.headers.get('authorization')) ??
-      (request.body !== null && isForm(request) ? await clientIdFromBody(request.clone()) : undefined);
+    const credentials = await credentialsOf(request, fingerprintKey);
 
-    const verdict = await guard.check(address, clientId);
+    const verdict = await guard.check(address, credentials?.clientId);
     if (verdict.blocked) {
-      const error = new OAuthError('tooManyRequests', {
-        hint: 'Too many failed client authentications from this address.',
-        headers: { 'Retry-After': String(verdict.retryAfterSeconds) },
-      });
-      return writeJson(error.toJSON(options.exposeDebug ?? false), error.status, error.headers);
+      return tooMany(verdict.retryAfterSeconds, 'Too many failed client authentications from this address.');
     }
+    // No secret means nothing to hash; a recently good secret is checked from the cache.
+    const fingerprint = credentials?.fingerprint;
+    if (fingerprint === undefined || isKnown(fingerprint)) return serve(request, address, credentials);
 
-    const response = await handler(request);
-    // Checked against the limits on the next request; this one already has its answer.
-    if (response.status === 401) await guard.recordFailure(address, clientId);
-    return response;
+    let inFlight = unverified.get(address);
+    const same = inFlight?.get(fingerprint);
+    if (same) {
+      await same.catch(() => undefined);
+      return serve(request, address, credentials);
+    }
+    if ((inFlight?.size ?? 0) >= maxUnverified) {
+      return tooMany(1, 'Too many unverified client authentications from this address at once.');
+    }
+    if (!inFlight) unverified.set(address, (inFlight = new Map()));
+    const served = serve(request, address, credentials);
+    inFlight.set(fingerprint, served);
+    try {
+      return await served;
+    } finally {
+      inFlight.delete(fingerprint);
+      if (inFlight.size === 0) unverified.delete(address);
+    }
   };
+}
+
+/** The client id, and an HMAC of the whole credentials to recognise them again. */
+interface Credentials {
+  readonly clientId: string;
+  /** Absent when no secret was sent: nothing will be hashed. */
+  readonly fingerprint?: string;
+}
+
+/**
+ * Finds the credentials of `client_secret_basic` or `client_secret_post`. The body is read from a
+ * copy, so the handler still gets the untouched stream; the copy is read only up to the body limit.
+ */
+async function credentialsOf(request: Request, key: Buffer): Promise<Credentials | undefined> {
+  let presented: { clientId: string; clientSecret: string } | undefined;
+  try {
+    presented = clientSecretBasic(request.headers.get('authorization') ?? undefined);
+  } catch {
+    presented = undefined;
+  }
+  if (!presented && request.body !== null && isForm(request)) {
+    const form = await formOf(request.clone());
+    const clientId = form?.get('client_id');
+    const clientSecret = form?.get('client_secret');
+    if (clientId !== undefined && clientSecret !== undefined) presented = { clientId, clientSecret };
+    else if (clientId !== undefined) return { clientId };
+  }
+  if (!presented) return undefined;
+  const fingerprint = createHmac('sha256', key)
+    .update(`${presented.clientId.length}:${presented.clientId}`)
+    .update(presented.clientSecret)
+    .digest('base64url');
+  return { clientId: presented.clientId, fingerprint };
 }
 
 function isForm(request: Request): boolean {
   return /^application\/x-www-form-urlencoded\b/i.test(request.headers.get('content-type') ?? '');
 }
 
-function clientIdFromBasic(authorization: string | null): string | undefined {
-  try {
-    return clientSecretBasic(authorization ?? undefined)?.clientId;
-  } catch {
-    return undefined;
-  }
-}
-
-async function clientIdFromBody(copy: Request): Promise<string | undefined> {
+async function formOf(copy: Request): Promise<Map<string, string> | undefined> {
   try {
     const reader = copy.body!.getReader();
     const chunks: Uint8Array[] = [];
@@ -221,14 +313,13 @@ async function clientIdFromBody(copy: Request): Promise<string | undefined> {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > maxClientIdBody) {
+      if (size > maxCredentialsBody) {
         await reader.cancel();
         return undefined;
       }
       chunks.push(value);
     }
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-    return parseForm(text).get('client_id');
+    return parseForm(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
   } catch {
     return undefined;
   }

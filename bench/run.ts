@@ -1,0 +1,459 @@
+// `npm run bench`: Tessera's token endpoint against the signing ceilings and two peers, on loopback.
+//
+// Each target is a server in its own child process pinned to core 0 (taskset); this process, the
+// load generator, pins itself to core 1. Every target is warmed up, then measured at a fixed
+// concurrency for a fixed time, and the machine is let go idle before the next. Results are
+// printed and written to bench/results/latest.json. Settings: BENCH_SECONDS (default 8),
+// BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second).
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { cpus, tmpdir, totalmem, type as osType, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const rootDir = dirname(benchDir);
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const attackRate = Number(process.env.BENCH_ATTACK_RATE ?? 200);
+
+const basic = `Basic ${Buffer.from('test-client:foobar').toString('base64')}`;
+const tokenRequestBody = 'grant_type=client_credentials';
+
+// ---- pinning -------------------------------------------------------------------------------
+
+const canPin = existsSync('/usr/bin/taskset') && cpus().length >= 2;
+if (canPin) {
+  // -a: every thread of this process, including libuv's pool, runs on core 1.
+  execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+}
+
+// ---- keys shared by every target -------------------------------------------------------------
+
+const keyDir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+const keyFiles = {
+  RS256: writeKey('rs256.pem', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+  ES256: writeKey('es256.pem', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey),
+  EdDSA: writeKey('eddsa.pem', generateKeyPairSync('ed25519').privateKey),
+};
+
+function writeKey(name: string, key: { export(options: { type: 'pkcs8'; format: 'pem' }): string | Buffer }): string {
+  const path = join(keyDir, name);
+  writeFileSync(path, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return path;
+}
+
+// ---- targets ---------------------------------------------------------------------------------
+
+interface Target {
+  readonly id: string;
+  readonly label: string;
+  readonly script: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Whether its tokens are checked against a served JWK Set before measuring. */
+  readonly tessera?: boolean;
+}
+
+interface Measurement {
+  readonly id: string;
+  readonly label: string;
+  readonly tokensPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly seconds: number;
+}
+
+const notes: string[] = [];
+const targets: Target[] = [
+  { id: 'bare-http', label: 'node:http, fixed JSON (ceiling)', script: 'bare-http.ts', env: {} },
+  ...(['RS256', 'ES256', 'EdDSA'] as const).map((alg) => ({
+    id: `jose-${alg}`,
+    label: `node:http + jose ${alg} (ceiling)`,
+    script: 'jose-signer.ts',
+    env: { BENCH_ALG: alg, BENCH_KEY_FILE: keyFiles[alg] },
+  })),
+  tessera('tessera-memory-RS256', 'Tessera seed, memory, RS256', 'RS256', 'memory'),
+];
+
+function tessera(id: string, label: string, alg: 'RS256' | 'ES256', store: string, extra: Record<string, string> = {}): Target {
+  return { id, label, script: 'tessera.ts', env: { BENCH_ALG: alg, BENCH_KEY_FILE: keyFiles[alg], BENCH_STORE: store, ...extra }, tessera: true };
+}
+
+if (existsSync(join(rootDir, 'src/storage/sqlite/index.ts'))) {
+  targets.push(
+    tessera('tessera-sqlite-RS256', 'Tessera seed, SQLite (synchronous=full), RS256', 'RS256', 'sqlite', {
+      BENCH_SQLITE_FILE: join(keyDir, 'full.db'),
+    }),
+    tessera('tessera-sqlite-normal-RS256', 'Tessera seed, SQLite (synchronous=normal), RS256', 'RS256', 'sqlite-normal', {
+      BENCH_SQLITE_FILE: join(keyDir, 'normal.db'),
+    }),
+  );
+} else {
+  notes.push('SQLite store not present (src/storage/sqlite): SQLite target skipped.');
+}
+
+const postgresSchema = `bench_${randomBytes(6).toString('hex')}`;
+if (!existsSync(join(rootDir, 'src/storage/postgres/index.ts'))) {
+  notes.push('PostgreSQL store not present (src/storage/postgres): PostgreSQL target skipped.');
+} else if (!(await postgresReachable())) {
+  notes.push('PostgreSQL not reachable at 127.0.0.1:5432 (database test): PostgreSQL target skipped.');
+} else {
+  targets.push(tessera('tessera-postgres-RS256', 'Tessera seed, PostgreSQL, RS256', 'RS256', 'postgres', { BENCH_PG_SCHEMA: postgresSchema }));
+}
+
+targets.push(
+  tessera('tessera-memory-ES256', 'Tessera, memory, ES256', 'ES256', 'memory'),
+  {
+    id: 'oidc-provider-RS256',
+    label: 'oidc-provider 9, RS256 (plaintext secret)',
+    script: 'oidc-provider.ts',
+    env: { BENCH_ALG: 'RS256', BENCH_KEY_FILE: keyFiles.RS256 },
+  },
+  {
+    id: 'oauth2-server-RS256',
+    label: '@node-oauth/oauth2-server 5, RS256 (plaintext secret)',
+    script: 'oauth2-server.ts',
+    env: { BENCH_ALG: 'RS256', BENCH_KEY_FILE: keyFiles.RS256 },
+  },
+);
+
+async function postgresReachable(): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  for (const user of ['postgres', 'root']) {
+    const client = new pg.Client({ host: '127.0.0.1', port: 5432, user, database: 'test', connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.end();
+      return true;
+    } catch {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return false;
+}
+
+// ---- running a target ------------------------------------------------------------------------
+
+interface Started {
+  readonly port: number;
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+}
+
+async function start(target: Target): Promise<Started> {
+  const command = [process.execPath, '--import', 'tsx', join(benchDir, 'targets', target.script)];
+  const [file, ...args] = canPin ? ['taskset', '-c', '0', ...command] : command;
+  const child = spawn(file!, args, {
+    cwd: rootDir,
+    env: { ...process.env, ...target.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let errorOutput = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errorOutput = (errorOutput + chunk.toString()).slice(-4000);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`${target.id} did not start in 60 s: ${errorOutput}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /READY (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${target.id} exited with ${String(code)}: ${errorOutput}`));
+    });
+  });
+  return { port, child, stderr: () => errorOutput };
+}
+
+async function stop(started: Started): Promise<void> {
+  if (started.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => started.child.once('exit', resolve));
+  started.child.kill('SIGTERM');
+  const timer = setTimeout(() => started.child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** One token request, checked: a 200 with a JWT (verified against the JWK Set for Tessera). */
+async function checkAnswer(target: Target, port: number): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}/token`, {
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: tokenRequestBody,
+  });
+  const body = (await response.json()) as Record<string, unknown>;
+  if (response.status !== 200 || typeof body.access_token !== 'string') {
+    throw new Error(`${target.id} answered ${response.status}: ${JSON.stringify(body)}`);
+  }
+  if (target.tessera) {
+    const jwks = createRemoteJWKSet(new URL(`http://127.0.0.1:${port}/.well-known/jwks.json`));
+    await jwtVerify(body.access_token, jwks, { typ: 'at+jwt', issuer: 'http://127.0.0.1' });
+  }
+}
+
+async function load(port: number, duration: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: `http://127.0.0.1:${port}/token`,
+    method: 'POST',
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: tokenRequestBody,
+    connections,
+    duration,
+  });
+}
+
+function summarize(target: Target, result: autocannon.Result): Measurement {
+  const ok = result['2xx'];
+  return {
+    id: target.id,
+    label: target.label,
+    tokensPerSecond: Math.round(ok / result.duration),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    seconds: Math.round(result.duration * 10) / 10,
+  };
+}
+
+/** Waits (at most 10 s) until the CPUs are at least 90% idle over half a second. */
+async function waitForIdle(): Promise<void> {
+  if (!existsSync('/proc/stat')) {
+    await sleep(1000);
+    return;
+  }
+  const sample = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3]! + (fields[4] ?? 0);
+    return { idle, total: fields.reduce((sum, value) => sum + value, 0) };
+  };
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const before = sample();
+    await sleep(500);
+    const after = sample();
+    if ((after.idle - before.idle) / Math.max(1, after.total - before.total) >= 0.9) return;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function measure(target: Target): Promise<Measurement | undefined> {
+  await waitForIdle();
+  let started: Started | undefined;
+  try {
+    started = await start(target);
+    await checkAnswer(target, started.port);
+    await load(started.port, warmupSeconds);
+    const measurement = summarize(target, await load(started.port, seconds));
+    print(measurement);
+    return measurement;
+  } catch (error) {
+    const message = `${target.id} failed: ${error instanceof Error ? error.message : String(error)}`;
+    notes.push(message);
+    console.log(`  ${message}`);
+    return undefined;
+  } finally {
+    if (started) await stop(started);
+  }
+}
+
+// ---- the attack scenario ---------------------------------------------------------------------
+
+interface AttackResult {
+  readonly baseline: Measurement;
+  readonly underAttack: Measurement;
+  readonly legitimate429: number;
+  readonly attackSent: number;
+  readonly attackAnswers: Record<string, number>;
+}
+
+/**
+ * The guarded seed server, measured alone and then while `attackRate` wrong-secret requests per
+ * second for the same client arrive from 127.0.0.2; the legitimate load comes from 127.0.0.1.
+ */
+async function attackScenario(): Promise<AttackResult | undefined> {
+  const target = tessera('tessera-guarded-RS256', 'Tessera seed + brute-force guard, RS256', 'RS256', 'memory', { BENCH_GUARD: '1' });
+  await waitForIdle();
+  let started: Started | undefined;
+  try {
+    started = await start(target);
+    await checkAnswer(target, started.port);
+    await load(started.port, warmupSeconds);
+    const baseline = summarize({ ...target, label: `${target.label}, no attack` }, await load(started.port, seconds));
+    print(baseline);
+
+    const answers: Record<string, number> = {};
+    let sent = 0;
+    const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+    const port = started.port;
+    const fire = () => {
+      sent++;
+      const secret = `wrong-${sent}`;
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/token',
+          method: 'POST',
+          agent,
+          localAddress: '127.0.0.2',
+          headers: {
+            authorization: `Basic ${Buffer.from(`test-client:${secret}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+        },
+        (res) => {
+          answers[String(res.statusCode)] = (answers[String(res.statusCode)] ?? 0) + 1;
+          res.resume();
+        },
+      );
+      req.on('error', () => {
+        answers.error = (answers.error ?? 0) + 1;
+      });
+      req.end(tokenRequestBody);
+    };
+    // Ten ticks a second, each sending a tenth of the rate.
+    const perTick = Math.max(1, Math.round(attackRate / 10));
+    const timer = setInterval(() => {
+      for (let index = 0; index < perTick; index++) fire();
+    }, 100);
+    let underAttackResult: autocannon.Result;
+    try {
+      underAttackResult = await load(started.port, seconds);
+    } finally {
+      clearInterval(timer);
+      await sleep(300);
+      agent.destroy();
+    }
+    const underAttack = summarize({ ...target, label: `${target.label}, under attack` }, underAttackResult);
+    print(underAttack);
+    const legitimate429 = underAttackResult.statusCodeStats?.['429']?.count ?? 0;
+    console.log(`  attack: sent ${sent} wrong-secret requests from 127.0.0.2; answers ${JSON.stringify(answers)}`);
+    return { baseline, underAttack, legitimate429, attackSent: sent, attackAnswers: answers };
+  } catch (error) {
+    notes.push(`attack scenario failed: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  } finally {
+    if (started) await stop(started);
+  }
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+function print(measurement: Measurement): void {
+  console.log(
+    `  ${measurement.label.padEnd(58)} ${String(measurement.tokensPerSecond).padStart(7)} tokens/s` +
+      `  p50 ${String(measurement.p50Ms).padStart(4)} ms  p99 ${String(measurement.p99Ms).padStart(4)} ms` +
+      `  non-2xx ${measurement.non2xx}  errors ${measurement.errors}`,
+  );
+}
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  os: `${osType()} ${release()}`,
+  node: process.version,
+  pinned: canPin ? 'server on core 0, load generator on core 1 (taskset)' : 'not pinned (taskset or a second core missing)',
+};
+
+console.log(`Tessera benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
+console.log(`${connections} connections, ${warmupSeconds} s warm-up, ${seconds} s measured per target, loopback only\n`);
+
+const results: Record<string, Measurement> = {};
+try {
+  for (const target of targets) {
+    const measurement = await measure(target);
+    if (measurement) results[measurement.id] = measurement;
+  }
+  const attack = await attackScenario();
+
+  const ratio = (a: string, b: string): number | undefined => {
+    const top = results[a]?.tokensPerSecond;
+    const bottom = results[b]?.tokensPerSecond;
+    return top !== undefined && bottom ? Math.round((top / bottom) * 1000) / 1000 : undefined;
+  };
+  const ratios: { readonly name: string; readonly value: number | undefined; readonly target?: string; readonly holds?: boolean }[] = [];
+  const add = (name: string, value: number | undefined, atLeast?: number) => {
+    ratios.push({
+      name,
+      value,
+      ...(atLeast === undefined ? {} : { target: `≥ ${atLeast}`, holds: value !== undefined && value >= atLeast }),
+    });
+  };
+  add('seed (memory, RS256) / jose RS256 ceiling', ratio('tessera-memory-RS256', 'jose-RS256'), 0.95);
+  add('seed (memory, RS256) / oidc-provider', ratio('tessera-memory-RS256', 'oidc-provider-RS256'), 1.2);
+  add('seed (memory, RS256) / oauth2-server', ratio('tessera-memory-RS256', 'oauth2-server-RS256'));
+  add('seed (memory, RS256) / bare node:http', ratio('tessera-memory-RS256', 'bare-http'));
+  add('oidc-provider / jose RS256 ceiling', ratio('oidc-provider-RS256', 'jose-RS256'));
+  add('oauth2-server / jose RS256 ceiling', ratio('oauth2-server-RS256', 'jose-RS256'));
+  add('Tessera ES256 / jose ES256 ceiling', ratio('tessera-memory-ES256', 'jose-ES256'), 1.2);
+  add('seed SQLite (full) / seed memory', ratio('tessera-sqlite-RS256', 'tessera-memory-RS256'), 0.85);
+  add('seed SQLite (normal) / seed memory', ratio('tessera-sqlite-normal-RS256', 'tessera-memory-RS256'), 0.85);
+  add('seed PostgreSQL / seed memory', ratio('tessera-postgres-RS256', 'tessera-memory-RS256'), 0.85);
+  if (attack) {
+    const kept = Math.round((attack.underAttack.tokensPerSecond / Math.max(1, attack.baseline.tokensPerSecond)) * 1000) / 1000;
+    add(`legitimate throughput kept under ${attackRate} wrong secrets/s`, kept, 0.8);
+  }
+
+  console.log('\nRatios (tokens/s, same run):');
+  for (const entry of ratios) {
+    const verdict = entry.target === undefined ? '' : `  target ${entry.target}: ${entry.holds ? 'holds' : 'does NOT hold'}`;
+    console.log(`  ${entry.name.padEnd(58)} ${entry.value === undefined ? 'n/a' : entry.value.toFixed(3)}${verdict}`);
+  }
+  if (attack) {
+    console.log(`  legitimate client saw ${attack.legitimate429} × 429 under attack (target: 0)`);
+  }
+  for (const note of notes) console.log(`note: ${note}`);
+
+  mkdirSync(join(benchDir, 'results'), { recursive: true });
+  const report = {
+    date: new Date().toISOString(),
+    machine,
+    settings: { connections, warmupSeconds, seconds, attackRate },
+    results,
+    attack,
+    ratios,
+    notes,
+  };
+  writeFileSync(join(benchDir, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log('\nwritten to bench/results/latest.json');
+} finally {
+  rmSync(keyDir, { recursive: true, force: true });
+  await dropPostgresSchema();
+}
+
+async function dropPostgresSchema(): Promise<void> {
+  if (!targets.some((target) => target.id === 'tessera-postgres-RS256')) return;
+  const { default: pg } = await import('pg');
+  for (const user of ['postgres', 'root']) {
+    const client = new pg.Client({ host: '127.0.0.1', port: 5432, user, database: 'test' });
+    try {
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${postgresSchema}" CASCADE`);
+      await client.end();
+      return;
+    } catch {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
