@@ -26,11 +26,15 @@ interface MetricsMessage {
 export async function runServer(config: ServerConfig, logger: Logger): Promise<void> {
   if (config.server.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
   const worker = cluster.isWorker;
-  const running = await startServer(config, { logger, ...(worker ? { publicOnly: true } : {}) });
-  if (worker) answerMetricsRequests(running);
+  // Handlers go in before the listeners bind, so a signal that arrives during start-up still
+  // ends the process in order instead of killing it.
+  let started: Promise<RunningServer> | undefined;
   onShutdownSignal(logger, async () => {
-    await running.close();
+    await (await started)?.close();
   });
+  started = startServer(config, { logger, ...(worker ? { publicOnly: true } : {}) });
+  const running = await started;
+  if (worker) answerMetricsRequests(running);
 }
 
 function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
@@ -93,8 +97,25 @@ async function runPrimary(config: ServerConfig, logger: Logger): Promise<void> {
     return AggregatorRegistry.aggregate([own, ...replies]).metrics();
   };
 
+  let started: Promise<RunningServer> | undefined;
+  onShutdownSignal(logger, async () => {
+    stopping = true;
+    const exited = [...workers].map(
+      (worker) => new Promise<void>((resolve) => (worker.isDead() ? resolve() : worker.once('exit', () => resolve()))),
+    );
+    for (const worker of workers) worker.process.kill('SIGTERM');
+    const deadline = setTimeout(() => {
+      for (const worker of workers) worker.process.kill('SIGKILL');
+    }, config.server.shutdownTimeout + 2000);
+    await Promise.all(exited);
+    clearTimeout(deadline);
+    await (await started)?.close();
+  });
+
   // The primary migrates and creates the first keys before any worker starts.
-  const running = await startServer(config, { logger, adminOnly: true, collectMetrics });
+  started = startServer(config, { logger, adminOnly: true, collectMetrics });
+  const running = await started;
+  if (stopping) return;
 
   const fork = () => {
     const worker = cluster.fork();
@@ -109,18 +130,4 @@ async function runPrimary(config: ServerConfig, logger: Logger): Promise<void> {
   };
   for (let index = 0; index < config.server.workers; index++) fork();
   logger.info({ workers: config.server.workers }, `started ${config.server.workers} workers`);
-
-  onShutdownSignal(logger, async () => {
-    stopping = true;
-    const exited = [...workers].map(
-      (worker) => new Promise<void>((resolve) => (worker.isDead() ? resolve() : worker.once('exit', () => resolve()))),
-    );
-    for (const worker of workers) worker.process.kill('SIGTERM');
-    const deadline = setTimeout(() => {
-      for (const worker of workers) worker.process.kill('SIGKILL');
-    }, config.server.shutdownTimeout + 2000);
-    await Promise.all(exited);
-    clearTimeout(deadline);
-    await running.close();
-  });
 }

@@ -1,0 +1,303 @@
+// `tessera serve` as a process: refusals at start-up, SIGTERM with requests in flight, logs free of
+// secrets, client addresses behind a proxy, header limits, TLS and worker processes.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  basic,
+  createWorkspace,
+  parseJson,
+  requestToken,
+  runTessera,
+  startTessera,
+  type ServerProcess,
+  type Workspace,
+} from './support/tessera-process.js';
+
+const workspaces: Workspace[] = [];
+const servers: ServerProcess[] = [];
+
+function workspace(env: Record<string, string> = {}): Workspace {
+  const created = createWorkspace(env);
+  workspaces.push(created);
+  return created;
+}
+
+async function serve(ws: Workspace, args: readonly string[] = [], options?: Parameters<typeof startTessera>[2]) {
+  const server = await startTessera(ws, args, options);
+  servers.push(server);
+  return server;
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.stop('SIGKILL')));
+});
+afterAll(() => {
+  for (const ws of workspaces) ws.remove();
+});
+
+async function createClient(ws: Workspace, id: string): Promise<string> {
+  const result = await runTessera(ws, ['clients', 'create', '--client-id', id, '--json']);
+  expect(result.code).toBe(0);
+  return String(parseJson(result).client_secret);
+}
+
+describe('start-up refusals', () => {
+  it('refuses production without a key-encryption key, naming TESSERA_KEY_ENCRYPTION_KEY (exit 2)', async () => {
+    const ws = workspace();
+    const result = await runTessera(ws, ['serve', '--port', '0', '--admin-port', '0'], {
+      env: { TESSERA_KEY_ENCRYPTION_KEY: '' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('production mode needs TESSERA_KEY_ENCRYPTION_KEY');
+  });
+
+  it('--dev generates a key-encryption key into the data folder, readable only by its owner, with a warning', async () => {
+    const ws = workspace({ TESSERA_KEY_ENCRYPTION_KEY: '' });
+    const server = await serve(ws, ['--dev']);
+    const file = join(ws.dir, 'data', 'key-encryption-key');
+    expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(server.logs().some((line) => line.level === 'warn' && String(line.msg).includes('generated a key-encryption key'))).toBe(true);
+    expect(server.output()).not.toContain(readFileSync(file, 'utf8').trim());
+  });
+
+  it('refuses an http:// issuer on a host other than localhost (exit 2)', async () => {
+    const result = await runTessera(workspace(), ['serve', '--port', '0', '--admin-port', '0', '--issuer', 'http://auth.example.com']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('uses http:// on a host other than localhost');
+  });
+
+  it('accepts it with --allow-insecure-issuer, and publishes that issuer', async () => {
+    const server = await serve(workspace(), ['--issuer', 'http://auth.example.com', '--allow-insecure-issuer']);
+    const metadata = (await (await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(metadata.issuer).toBe('http://auth.example.com');
+  });
+
+  it('refuses a bad configuration value before binding anything (exit 2)', async () => {
+    const result = await runTessera(workspace(), ['serve', '--port', 'eighty']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('server.port from flag --port: must be a whole-number TCP port from 0 to 65535 (got "eighty")');
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM stops accepting, completes every in-flight request, and exits 0', async () => {
+    const ws = workspace();
+    const secret = await createClient(ws, 'inflight');
+    const server = await serve(ws);
+    const { port } = new URL(server.publicUrl);
+    const body = 'grant_type=client_credentials';
+
+    // Expect: 100-continue makes the server confirm it has the request before the body is sent.
+    const pending: { request: ClientRequest; response: Promise<{ status: number; text: string }> }[] = [];
+    const continued: Promise<void>[] = [];
+    for (let index = 0; index < 3; index++) {
+      const request = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/oauth2/token',
+        headers: {
+          authorization: basic('inflight', secret),
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          expect: '100-continue',
+        },
+      });
+      continued.push(new Promise((resolve) => request.once('continue', () => resolve())));
+      const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        request.once('response', (res: IncomingMessage) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        request.once('error', reject);
+      });
+      pending.push({ request, response });
+      request.flushHeaders();
+    }
+    await Promise.all(continued);
+
+    server.child.kill('SIGTERM');
+    while (!server.output().includes('"msg":"shutting down"')) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    // No new connection is accepted any more.
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+
+    for (const { request } of pending) request.end(body);
+    const responses = await Promise.all(pending.map(({ response }) => response));
+    for (const response of responses) {
+      expect(response.status).toBe(200);
+      expect(JSON.parse(response.text)).toHaveProperty('access_token');
+    }
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"msg":"stopped"');
+  });
+
+  it('stops on SIGINT with exit 0', async () => {
+    const server = await serve(workspace());
+    expect(await server.stop('SIGINT')).toBe(0);
+  });
+});
+
+describe('logs', () => {
+  it('log each request with id, endpoint, client id, outcome and latency, and never a secret, token or Authorization header', async () => {
+    const ws = workspace();
+    const server = await serve(ws);
+    const secret = await createClient(ws, 'logged');
+    const postSecret = await createClient(ws, 'logged-post');
+    const wrongSecret = 'wrong-secret-that-must-not-be-logged';
+
+    const issued = await requestToken(server.publicUrl, 'logged', secret);
+    const token = String(issued.body.access_token);
+    expect((await requestToken(server.publicUrl, 'logged', wrongSecret)).status).toBe(401);
+    const viaPost = await fetch(`${server.publicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'logged-post', client_secret: postSecret }),
+    });
+    expect(viaPost.status).toBe(401); // registered for client_secret_basic, so the body form is refused
+    const introspected = await fetch(`${server.publicUrl}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { authorization: basic('logged', secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    });
+    expect(introspected.status).toBe(200);
+    const revoked = await fetch(`${server.publicUrl}/oauth2/revoke`, {
+      method: 'POST',
+      headers: { authorization: basic('logged', secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    });
+    expect(revoked.status).toBe(200);
+    await fetch(`${server.adminUrl}/clients`, { headers: { authorization: `Bearer ${ws.adminToken}` } });
+    expect(await server.stop('SIGTERM')).toBe(0);
+
+    const output = server.output();
+    for (const value of [secret, postSecret, wrongSecret, token, ws.adminToken, ws.env.TESSERA_KEY_ENCRYPTION_KEY!]) {
+      expect(output).not.toContain(value);
+    }
+    expect(output).not.toContain(basic('logged', secret).slice(6));
+    expect(output.toLowerCase()).not.toContain('authorization');
+
+    const requests = server.logs().filter((line) => line.msg === 'request');
+    const tokenSuccess = requests.find((line) => line.endpoint === 'token' && line.outcome === 'success');
+    expect(tokenSuccess).toMatchObject({ listener: 'public', clientId: 'logged', status: 200, clientAddress: '127.0.0.1' });
+    expect(typeof tokenSuccess?.requestId).toBe('string');
+    expect(typeof tokenSuccess?.latencyMs).toBe('number');
+    expect(requests.find((line) => line.outcome === 'invalid_client' && line.clientId === 'logged')).toMatchObject({ status: 401 });
+    expect(requests.find((line) => line.endpoint === 'introspection')).toMatchObject({ outcome: 'success', clientId: 'logged' });
+    expect(requests.find((line) => line.endpoint === 'revocation')).toMatchObject({ outcome: 'success' });
+  });
+
+  it('echoes a well-formed X-Request-Id and logs it', async () => {
+    const server = await serve(workspace());
+    const response = await fetch(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-request-id': 'trace-42' } });
+    expect(response.headers.get('x-request-id')).toBe('trace-42');
+    await server.stop('SIGTERM');
+    expect(server.logs().some((line) => line.requestId === 'trace-42' && line.endpoint === 'jwks')).toBe(true);
+  });
+});
+
+describe('client addresses behind a proxy', () => {
+  it('ignores X-Forwarded-For unless trustProxy is set', async () => {
+    const server = await serve(workspace());
+    await fetch(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    await server.stop('SIGTERM');
+    const line = server.logs().find((entry) => entry.endpoint === 'jwks');
+    expect(line?.clientAddress).toBe('127.0.0.1');
+  });
+
+  it('with --trust-proxy 1 takes the address the one trusted proxy saw', async () => {
+    const server = await serve(workspace(), ['--trust-proxy', '1']);
+    await fetch(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' } });
+    await server.stop('SIGTERM');
+    const line = server.logs().find((entry) => entry.endpoint === 'jwks');
+    expect(line?.clientAddress).toBe('203.0.113.7');
+  });
+});
+
+describe('protocol limits', () => {
+  it('answers 431 to a header block over server.maxHeaderSize', async () => {
+    const server = await serve(workspace({ TESSERA_MAX_HEADER_SIZE: '2048' }));
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-padding': 'a'.repeat(4096) } });
+      request.once('response', (res) => resolve(res.statusCode ?? 0));
+      request.once('error', reject);
+      request.end();
+    });
+    expect(status).toBe(431);
+  });
+
+  it('answers 413 invalid_request to a body over server.maxBodyBytes', async () => {
+    const server = await serve(workspace({ TESSERA_MAX_BODY_BYTES: '1024' }));
+    const response = await fetch(`${server.publicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=client_credentials&pad=${'a'.repeat(4096)}`,
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+describe('TLS', () => {
+  it('serves HTTPS from cert and key files', async () => {
+    const ws = workspace();
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout', join(ws.dir, 'tls.key'), '-out', join(ws.dir, 'tls.crt'),
+    ], { stdio: 'ignore' });
+    const server = await serve(ws, ['--tls-cert', 'tls.crt', '--tls-key', 'tls.key', '--issuer', 'https://localhost']);
+    expect(server.publicUrl).toMatch(/^https:\/\//);
+    const body = await new Promise<string>((resolve, reject) => {
+      const request = httpsRequest(`${server.publicUrl}/.well-known/oauth-authorization-server`, { ca: readFileSync(join(ws.dir, 'tls.crt')) });
+      request.once('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve(text));
+      });
+      request.once('error', reject);
+      request.end();
+    });
+    expect(JSON.parse(body)).toMatchObject({ issuer: 'https://localhost', token_endpoint: 'https://localhost/oauth2/token' });
+  });
+
+  it('refuses a certificate without its key (exit 2)', async () => {
+    const result = await runTessera(workspace(), ['serve', '--port', '0', '--admin-port', '0', '--tls-cert', 'tls.crt']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('server.tlsCert and server.tlsKey');
+  });
+});
+
+describe('workers', () => {
+  it('--workers 2 serves from two processes, aggregates their metrics, and stops with exit 0', async () => {
+    const ws = workspace();
+    const secret = await createClient(ws, 'clustered');
+    const server = await serve(ws, ['--workers', '2']);
+    while ((server.output().match(/"listener":"public"/g) ?? []).length < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const results = await Promise.all(Array.from({ length: 6 }, () => requestToken(server.publicUrl, 'clustered', secret)));
+    expect(results.map((result) => result.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const metrics = await (await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })).text();
+    expect(metrics).toMatch(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} 6$/m);
+    expect(await server.stop('SIGTERM')).toBe(0);
+    const pids = new Set(server.logs().filter((line) => line.listener === 'public' && line.url).map((line) => line.pid));
+    expect(pids.size).toBe(2);
+  });
+});
