@@ -397,6 +397,26 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         });
       });
 
+      it('keeps a write made outside a transaction while it ran, though the transaction failed', async () => {
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let inside!: () => void;
+        const entered = new Promise<void>((resolve) => (inside = resolve));
+        const failing = store.transaction(async (tx) => {
+          await tx.createClient(client('inside'));
+          inside();
+          await held;
+          throw new Error('rolled back');
+        });
+        await entered;
+        const outside = store.createClient(client('outside'));
+        release();
+        await expect(failing).rejects.toThrow('rolled back');
+        await outside;
+        expect(await store.getClient('outside')).toBeDefined();
+        expect(await store.getClient('inside')).toBeUndefined();
+      });
+
       it("refuses the transaction's store once the transaction has ended", async () => {
         const leaked = await store.transaction((tx) => Promise.resolve(tx));
         await expect(leaked.createClient(client('late'))).rejects.toThrow(/transaction has ended/);
