@@ -9,6 +9,16 @@ import {
 } from '../resource-server/index.js';
 import { sendChallenge } from './node-bearer-auth.js';
 
+declare global {
+  // Express's documented way to add request members: merging into its global namespace.
+  namespace Express {
+    interface Request {
+      /** The access token a bearer-auth middleware verified. */
+      auth?: VerifiedAccessToken;
+    }
+  }
+}
+
 /**
  * Returns Express middleware that lets a request through only with a valid access token,
  * setting `req.auth`; otherwise it answers 400, 401 or 403 with a `WWW-Authenticate` challenge.

@@ -85,10 +85,10 @@ async function startApi(framework: Framework): Promise<Api> {
     case 'express': {
       const app = express();
       app.get('/invoices', expressBearerAuth(read), (req, res) => {
-        res.json(answer((req as typeof req & { auth?: { clientId: string; scopes: string[] } }).auth));
+        res.json(answer(req.auth));
       });
       app.post('/invoices', expressBearerAuth(write), (req, res) => {
-        res.json(answer((req as typeof req & { auth?: { clientId: string; scopes: string[] } }).auth));
+        res.json(answer(req.auth));
       });
       server = createServer(app);
       break;
