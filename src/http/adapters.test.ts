@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { allMounts, startServer, type RunningServer } from '../../test/support/harness.js';
@@ -95,6 +95,21 @@ describe.each(allMounts)('the %s mount', (mount) => {
     expect(response.status).toBe(500);
     expect(((await response.json()) as { error: string }).error).toBe('server_error');
   });
+  it('keeps serving after a client disconnects in the middle of a body', async () => {
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        'Content-Length: 1000\r\n\r\ngrant_type=client',
+    );
+    // Half of the body, then the client hangs up.
+    socket.end();
+    socket.resume();
+    await once(socket, 'close');
+    expect(await statusOnNewConnection(`${server.url}/token`)).toBe(200);
+  });
+
   it('answers a request the handler answered without reading its large body', async () => {
     const response = await fetch(`${server.url}/early`, {
       method: 'POST',
