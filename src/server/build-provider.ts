@@ -20,6 +20,7 @@ import {
 } from '../protection/index.js';
 import { bcryptHasher, cachedSecretHasher, type SecretHasher } from '../secrets/index.js';
 import type { MigrationReport, MigrationStep, Storage } from '../storage/index.js';
+import { createPostgresStore, migratePostgres } from '../storage/postgres/index.js';
 import { createSqliteStore, migrateSqlite } from '../storage/sqlite/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { jwtAccessTokenStrategy, opaqueHmacStrategy, type AccessTokenStrategy } from '../tokens/index.js';
@@ -70,6 +71,7 @@ function databaseTarget(config: Pick<ServerConfig, 'database' | 'dataDir'>): Dat
 export async function openStorage(
   config: Pick<ServerConfig, 'database' | 'dataDir'>,
   onMigrationStep: (step: MigrationStep) => void = () => undefined,
+  onConnectionError?: (error: Error) => void,
 ): Promise<OpenedStorage> {
   const target = databaseTarget(config);
   switch (target.kind) {
@@ -80,8 +82,22 @@ export async function openStorage(
       const storage = createSqliteStore({ filename: target.filename, onMigrationStep });
       return { storage, kind: 'sqlite', location: target.location, migration: storage.migration };
     }
-    case 'postgres':
-      throw new ConfigError(`database.url: the PostgreSQL store is not available yet (${target.location})`);
+    case 'postgres': {
+      const storage = createPostgresStore({
+        connectionString: target.url,
+        schema: config.database.schema,
+        maxConnections: config.database.poolSize,
+        onMigrationStep,
+        ...(onConnectionError ? { onConnectionError } : {}),
+      });
+      try {
+        const migration = await storage.migrate();
+        return { storage, kind: 'postgres', location: target.location, migration };
+      } catch (error) {
+        await storage.close().catch(() => undefined);
+        throw error;
+      }
+    }
   }
 }
 
@@ -97,7 +113,10 @@ export async function migrateDatabase(
     case 'sqlite':
       return { ...target, report: await migrateSqlite({ filename: target.filename, onStep }) };
     case 'postgres':
-      throw new ConfigError(`database.url: the PostgreSQL store is not available yet (${target.location})`);
+      return {
+        ...target,
+        report: await migratePostgres({ connectionString: target.url, schema: config.database.schema, onStep }),
+      };
   }
 }
 

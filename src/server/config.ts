@@ -51,6 +51,14 @@ export const configSchema = z.strictObject({
         .min(1, { error: 'must be a whole number from 1 to 1000' })
         .max(1000, { error: 'must be a whole number from 1 to 1000' })
         .default(10),
+      schema: z
+        .string({ error: 'must be a string' })
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit' })
+        .default('public'),
+      janitorInterval: z
+        .int({ error: 'must be a whole number of seconds (0 turns the janitor off)' })
+        .min(0, { error: 'must be a whole number of seconds (0 turns the janitor off)' })
+        .default(60),
     })
     .prefault({}),
   server: z
@@ -198,6 +206,8 @@ export const settings: readonly SettingDefinition[] = [
   { key: 'dataDir', env: ['TESSERA_DATA_DIR'], flag: 'data-dir', kind: 'string', description: 'Folder for the default SQLite database and the development key-encryption key.' },
   { key: 'database.url', env: ['DATABASE_URL', 'TESSERA_DATABASE_URL'], flag: 'database-url', kind: 'string', secret: true, description: '`postgres://…` for PostgreSQL, `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.' },
   { key: 'database.poolSize', env: ['TESSERA_DATABASE_POOL_SIZE'], kind: 'integer', description: 'PostgreSQL connections per process.' },
+  { key: 'database.schema', env: ['TESSERA_DATABASE_SCHEMA'], kind: 'string', description: 'PostgreSQL schema holding the tables; created when missing.' },
+  { key: 'database.janitorInterval', env: ['TESSERA_JANITOR_INTERVAL'], kind: 'integer', description: 'Seconds between purges of expired token records, deny-list and replay entries; 0 turns the janitor off.' },
   { key: 'server.host', env: ['TESSERA_HOST'], flag: 'host', kind: 'string', description: 'Address of the public listener.' },
   { key: 'server.port', env: ['TESSERA_PORT'], flag: 'port', kind: 'integer', description: 'Port of the public listener; 0 picks a free one (logged).' },
   { key: 'server.workers', env: ['TESSERA_WORKERS'], flag: 'workers', kind: 'integer', description: 'Worker processes sharing the public port (node:cluster).' },

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { GuardedHandler } from '../protection/index.js';
 import { defaultRoutes } from '../provider/index.js';
 import type { Storage } from '../storage/index.js';
+import { createJanitor, type Janitor } from '../storage/janitor.js';
 import { createAdminApi, adminEndpointOf } from './admin-api.js';
 import {
   buildProvider,
@@ -62,9 +63,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   let issuer = resolveIssuer(config);
   const metrics = createMetrics();
 
-  const opened: OpenedStorage = await openStorage(config, (step) =>
-    logger.info({ migration: step }, `migration ${step.version} ${step.name} applied`),
+  const opened: OpenedStorage = await openStorage(
+    config,
+    (step) => logger.info({ migration: step }, `migration ${step.version} ${step.name} applied`),
+    (error) => logger.warn({ err: error.message }, 'database connection dropped'),
   );
+  logger.info({ database: opened.kind, location: opened.location }, `${opened.kind} database at ${opened.location}`);
   let storage: Storage | undefined;
   const listeners: RunningListener[] = [];
   let built: BuiltProvider | undefined;
@@ -158,6 +162,19 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       );
     }
 
+    let janitor: Janitor | undefined;
+    if (!options.publicOnly && config.database.janitorInterval > 0) {
+      janitor = createJanitor({
+        store: storage,
+        intervalMs: config.database.janitorInterval * 1000,
+        onError: () => undefined,
+        onRun: (purged) => {
+          if (purged > 0) logger.info({ purged }, 'janitor purged expired records');
+        },
+      });
+      janitor.start();
+    }
+
     const openedStorage = storage;
     let closing: Promise<void> | undefined;
     return {
@@ -169,6 +186,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       close() {
         closing ??= (async () => {
           await Promise.all(listeners.map((listener) => listener.close(config.server.shutdownTimeout)));
+          await janitor?.stop();
           keys.close();
           built?.close();
           redis?.disconnect();
