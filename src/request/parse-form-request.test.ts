@@ -71,6 +71,25 @@ describe('parseFormRequest', () => {
     expect(pulls).toBeLessThan(100);
   });
 
+  it('answers a body that breaks off with invalid_request, not a server error', async () => {
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) controller.error(new Error('connection reset'));
+        else controller.enqueue(new TextEncoder().encode('grant_type=client'));
+        sent = true;
+      },
+    });
+    const request = new Request('http://localhost/token', {
+      method: 'POST',
+      headers: { 'content-type': form },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    const error = await failure(parseFormRequest(request, limits));
+    expect(error.code).toBe('invalid_request');
+  });
+
   it('accepts a body of exactly the limit', async () => {
     const body = `a=${'x'.repeat(1022)}`;
     const parsed = await parseFormRequest(post(body), limits);

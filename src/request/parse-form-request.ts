@@ -68,7 +68,14 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<string>
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (cause) {
+      // The client went away mid-body: its request, not the server, failed.
+      throw new OAuthError('invalidRequest', { hint: 'The body could not be read to its end.', cause });
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBodyBytes) {
