@@ -174,6 +174,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   let loading: Promise<Snapshot> | undefined;
   let autoRotation: Promise<Snapshot> | undefined;
   let autoRotationRetryAt = 0;
+  let jwksMemo: { readonly state: Snapshot; readonly count: number; readonly jwks: JwkSet } | undefined;
 
   const unsubscribe =
     store.subscribeToChanges?.((change) => {
@@ -404,9 +405,13 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     },
     async getPublicJwks(): Promise<JwkSet> {
       const state = await current();
-      return {
-        keys: publishedRecords(state, clock.now()).map((record) => publicMembers(record.publicJwk)),
-      };
+      const records = publishedRecords(state, clock.now());
+      // The same set is handed out until the keys change: token recognition asks for it per call.
+      if (jwksMemo?.state !== state || jwksMemo.count !== records.length) {
+        const jwks = Object.freeze({ keys: Object.freeze(records.map((record) => Object.freeze(publicMembers(record.publicJwk)))) });
+        jwksMemo = { state, count: records.length, jwks };
+      }
+      return jwksMemo.jwks;
     },
     get algorithms(): readonly SigningAlgorithm[] {
       const algs = new Set<SigningAlgorithm>([algorithm]);
