@@ -26,6 +26,7 @@ export const extraColumn = 'extra';
 
 const column = (field: string, name: string, kind: ColumnKind): Column => ({ field, column: name, kind });
 
+/** Where each {@link Client} field is kept. */
 export const clientColumns: TableColumns<Client> = {
   table: 'clients',
   columns: [
@@ -43,6 +44,7 @@ export const clientColumns: TableColumns<Client> = {
   ],
 };
 
+/** Where each {@link AccessTokenRecord} field is kept. */
 export const accessTokenColumns: TableColumns<AccessTokenRecord> = {
   table: 'access_tokens',
   columns: [
@@ -59,6 +61,7 @@ export const accessTokenColumns: TableColumns<AccessTokenRecord> = {
   ],
 };
 
+/** Where each {@link StoredSigningKey} field is kept. */
 export const signingKeyColumns: TableColumns<StoredSigningKey> = {
   table: 'signing_keys',
   columns: [
@@ -74,6 +77,7 @@ export const signingKeyColumns: TableColumns<StoredSigningKey> = {
   ],
 };
 
+/** Where each {@link StoredHmacSecret} field is kept. */
 export const hmacSecretColumns: TableColumns<StoredHmacSecret> = {
   table: 'hmac_secrets',
   columns: [

@@ -156,6 +156,15 @@ if (unavailable !== undefined) {
       expect((await store.getClient('survivor'))?.scopes).toEqual(['after']);
     });
 
+    it('answers a read at once after its pooled connections were terminated, trying it again on a fresh connection', async () => {
+      const applicationName = `tessera_read_${randomSchemaName().slice(-12)}`;
+      const store = openStore(randomSchemaName(), applicationName);
+      await store.createClient({ id: 'reader', grantTypes: [], scopes: [], audience: [] });
+      await store.getClient('reader');
+      expect(await terminateConnections(applicationName)).toBeGreaterThan(0);
+      expect(await store.getClient('reader')).toBeDefined();
+    });
+
     it('signals that anything may have changed when its notification connection comes back, then hears changes again', async () => {
       const schema = randomSchemaName();
       const applicationName = `tessera_listen_${randomSchemaName().slice(-12)}`;

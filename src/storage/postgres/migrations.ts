@@ -7,6 +7,7 @@ export interface PostgresMigration extends MigrationStep {
   readonly sql: (schema: string) => string;
 }
 
+/** Every PostgreSQL migration, in version order. */
 export const postgresMigrations: readonly PostgresMigration[] = [
   {
     version: 1,

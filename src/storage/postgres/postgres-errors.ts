@@ -45,6 +45,23 @@ export function isUnreachable(error: unknown): boolean {
   return error instanceof AggregateError && error.errors.some(isUnreachable);
 }
 
+/**
+ * Whether the error came from a connection the server closed under an otherwise healthy pool
+ * (terminated backend, server restart), rather than from failing to connect at all.
+ */
+export function isDeadConnection(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    code === '57P01' ||
+    code === '57P02' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    /^Connection terminated unexpectedly/.test(error.message) ||
+    /is not queryable/.test(error.message)
+  );
+}
+
 /** Maps a driver error to {@link StorageUnavailableError}; other errors pass unchanged. */
 export function toStorageError(error: unknown): unknown {
   if (error instanceof StorageUnavailableError || error instanceof StorageConflictError || error instanceof StorageNotFoundError) {

@@ -28,7 +28,7 @@ import {
 } from '../sql-columns.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
-import { toStorageError } from './postgres-errors.js';
+import { isDeadConnection, toStorageError } from './postgres-errors.js';
 import { advisoryLockKey, changeChannel, quoteIdentifier } from './sql-names.js';
 
 /** Options for {@link createPostgresStore}: a connection string, or a pool you manage. */
@@ -47,7 +47,7 @@ export type PostgresStoreOptions = PostgresConnectionOptions & {
 export type PostgresConnectionOptions =
   | {
       readonly connectionString: string;
-      /** Most connections in the pool, one of them kept for change notifications. Default 10. */
+      /** Most connections in the pool, at least 2: one is kept for change notifications. Default 10. */
       readonly maxConnections?: number;
       /** How long to wait for a connection before the call fails as unavailable. Default 5000 ms. */
       readonly connectionTimeoutMs?: number;
@@ -98,6 +98,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const schema = options.schema ?? 'public';
   const s = quoteIdentifier(schema);
   const ownsPool = options.pool === undefined;
+  if (options.pool === undefined && options.maxConnections !== undefined && !(Number.isInteger(options.maxConnections) && options.maxConnections >= 2)) {
+    // One connection is kept for change notifications; the others serve queries.
+    throw new TypeError(`maxConnections must be an integer of at least 2, got ${String(options.maxConnections)}`);
+  }
   const pool =
     options.pool ??
     new pg.Pool({
@@ -167,6 +171,13 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const poolQueryable: Queryable = {
     async query(text, values) {
       await ready();
+      try {
+        return await pool.query<Row>(text, values);
+      } catch (error) {
+        // A read that met a pooled connection the server had already closed (a restart, a
+        // failover) is tried once more on a fresh one; a write is not, as it may have committed.
+        if (!text.startsWith('SELECT') || !isDeadConnection(error)) throw toStorageError(error);
+      }
       try {
         return await pool.query<Row>(text, values);
       } catch (error) {

@@ -7,7 +7,10 @@ export interface SqliteMigration extends MigrationStep {
   readonly sql: string;
 }
 
-// STRICT tables refuse values of the wrong type instead of storing them as something else.
+/**
+ * Every SQLite migration, in version order. STRICT tables refuse values of the wrong type instead
+ * of storing them as something else.
+ */
 export const sqliteMigrations: readonly SqliteMigration[] = [
   {
     version: 1,
