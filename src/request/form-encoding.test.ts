@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFormComponent, encodeFormComponent } from './form-encoding.js';
 
@@ -41,5 +42,25 @@ describe('encodeFormComponent', () => {
 
   it('writes a space as "+"', () => {
     expect(encodeFormComponent('a b')).toBe('a+b');
+  });
+});
+
+describe('form decoding properties', () => {
+  it('decodes what URLSearchParams encodes, for any Unicode text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (text) => {
+        const encoded = new URLSearchParams({ v: text }).toString().slice(2);
+        expect(decodeFormComponent(encoded)).toBe(text);
+      }),
+    );
+  });
+
+  it('never throws, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        const decoded = decodeFormComponent(text);
+        expect(typeof decoded).toBe('string');
+      }),
+    );
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OAuthError } from '../core/index.js';
 import { parseForm, parseFormRequest, splitSpaceDelimited } from './parse-form-request.js';
@@ -136,6 +137,19 @@ describe('parseForm', () => {
       error = thrown;
     }
     expect((error as OAuthError).hint).not.toContain('\n');
+  });
+});
+
+describe('parseForm properties', () => {
+  it('reads back any set of distinct, non-empty parameters URLSearchParams wrote', () => {
+    const name = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 });
+    const value = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(fc.dictionary(name, value), (parameters) => {
+        const body = new URLSearchParams(parameters).toString();
+        expect(Object.fromEntries(parseForm(body))).toEqual(parameters);
+      }),
+    );
   });
 });
 
