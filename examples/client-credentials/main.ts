@@ -6,34 +6,46 @@ import {
   accessTokenRevocation,
   clientCredentialsGrant,
   compose,
-  createMemoryStore,
-  createStaticKeySet,
+  createKeySealer,
+  createRotatingKeySet,
   defaultRoutes,
-  generateSigningKey,
   jwtAccessTokenStrategy,
 } from '../../src/index.js';
 import { toNodeHandler } from '../../src/http/node.js';
+import { openStorage } from '../../src/server/build-provider.js';
+import { resolveKeyEncryptionKey } from '../../src/server/key-encryption-key.js';
 import { createTokenHandler } from './token-handler.js';
 
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '0.0.0.0';
 const issuer = process.env.ISSUER ?? `http://localhost:${port}`;
 
-// An RSA-2048 key signs the JWT access tokens; it lives only as long as the process.
-const keys = createStaticKeySet([await generateSigningKey('RS256')]);
-
-// test-client's secret "foobar" is kept only as this bcrypt hash.
-const storage = createMemoryStore({
-  clients: [
-    {
-      id: 'test-client',
-      secretHash: '$2a$10$IxMdI6d.LIRZPpSfEwNoeu4rY3FhDREsxFJXikcgdRRAStxUlsuEO',
-      grantTypes: ['client_credentials'],
-      scopes: [],
-      audience: [],
-    },
-  ],
+// Everything is kept in SQLite under ./data (created on first start), or in PostgreSQL when
+// DATABASE_URL=postgres://… is set.
+const dataDir = process.env.TESSERA_DATA_DIR ?? './data';
+const { storage, migration } = await openStorage({
+  dataDir,
+  database: { url: process.env.DATABASE_URL, poolSize: 10, schema: 'public', janitorInterval: 60 },
 });
+
+// test-client's secret "foobar" is kept only as this bcrypt hash; it is created only in a new database.
+if (migration.fromVersion === 0) {
+  await storage.createClient({
+    id: 'test-client',
+    secretHash: '$2a$10$IxMdI6d.LIRZPpSfEwNoeu4rY3FhDREsxFJXikcgdRRAStxUlsuEO',
+    grantTypes: ['client_credentials'],
+    scopes: [],
+    audience: [],
+  });
+}
+
+// RSA-2048 keys sign the JWT access tokens; they are stored sealed under a key-encryption key
+// from TESSERA_KEY_ENCRYPTION_KEY, or (this being a development server) one generated into ./data.
+const kek = resolveKeyEncryptionKey(
+  { mode: 'development', dataDir, keys: { encryptionKey: process.env.TESSERA_KEY_ENCRYPTION_KEY } },
+  (message) => console.warn(`warning: ${message}`),
+);
+const keys = await createRotatingKeySet({ store: storage, sealer: createKeySealer(kek), algorithm: 'RS256' });
 
 const provider = compose(
   { issuer, accessTokenLifespan: 30 * 60, reportError: (error) => console.error(error) },

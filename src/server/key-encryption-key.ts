@@ -19,7 +19,7 @@ export const developmentKeyFile = 'key-encryption-key';
  * @throws ConfigError when the key is malformed, or missing in production.
  */
 export function resolveKeyEncryptionKey(
-  config: Pick<ServerConfig, 'mode' | 'dataDir' | 'keys'>,
+  config: Pick<ServerConfig, 'mode' | 'dataDir'> & { readonly keys: { readonly encryptionKey?: string | undefined } },
   warn: (message: string) => void = () => undefined,
 ): KeyEncryptionKey {
   if (config.keys.encryptionKey !== undefined) {
