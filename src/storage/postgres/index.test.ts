@@ -197,6 +197,10 @@ if (unavailable !== undefined) {
       expect(seenHere).toEqual([{ kind: 'client', clientId: 'once' }]);
     });
 
+    it.each([1, 0, 2.5])('refuses a pool of %s connections, which leaves none for queries beside notifications', (maxConnections) => {
+      expect(() => createPostgresStore({ connectionString: postgresUrl, maxConnections })).toThrow(TypeError);
+    });
+
     it('works on a pool it was given and leaves that pool open on close', async () => {
       const schema = randomSchemaName();
       const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
