@@ -1,0 +1,100 @@
+// `npm start` (the seed scenario) keeps its data in SQLite under its data folder, creates
+// test-client only when that database is new, and shares the database with the `tessera` CLI.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkspace, runTessera, type Workspace } from './support/tessera-process.js';
+
+const main = fileURLToPath(new URL('../../examples/client-credentials/main.ts', import.meta.url));
+// The seed runs in a temporary folder, where a bare `--import tsx` would not resolve.
+const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+let workspace: Workspace;
+let child: ChildProcess | undefined;
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function startSeed(): Promise<string> {
+  const port = await freePort();
+  const { TESSERA_KEY_ENCRYPTION_KEY: _kek, ...env } = workspace.env;
+  child = spawn(process.execPath, ['--import', tsxLoader, main], {
+    cwd: workspace.dir,
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child!.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(`serving on 127.0.0.1:${port}`)) resolve();
+    });
+    child!.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child!.once('exit', (code) => reject(new Error(`seed exited with ${String(code)}: ${output}`)));
+  });
+  return `http://127.0.0.1:${port}`;
+}
+
+async function stopSeed(): Promise<void> {
+  if (child && child.exitCode === null) {
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
+  child = undefined;
+}
+
+/** The how-to's curl: client_secret_post with test-client / foobar. */
+function curlToken(url: string): Promise<Response> {
+  return fetch(`${url}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials&client_id=test-client&client_secret=foobar',
+  });
+}
+
+beforeAll(() => {
+  workspace = createWorkspace();
+});
+afterEach(stopSeed);
+afterAll(() => workspace.remove());
+
+describe('the seed scenario on SQLite', () => {
+  let kids: string[] = [];
+
+  it('creates ./data with the database and a generated key-encryption key, and serves test-client', async () => {
+    const url = await startSeed();
+    expect(existsSync(join(workspace.dir, 'data', 'tessera.db'))).toBe(true);
+    expect(existsSync(join(workspace.dir, 'data', 'key-encryption-key'))).toBe(true);
+    const response = await curlToken(url);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
+    expect(body).toMatchObject({ expires_in: 1800, scope: '', token_type: 'bearer' });
+    kids = ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+  });
+
+  it('keeps its signing keys across a restart', async () => {
+    const url = await startSeed();
+    const after = ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys;
+    expect(after.map((key) => key.kid).sort()).toEqual([...kids].sort());
+  });
+
+  it('does not bring test-client back once it was deleted: the seed runs only on a new database', async () => {
+    const deleted = await runTessera(workspace, ['clients', 'delete', 'test-client'], { env: { TESSERA_KEY_ENCRYPTION_KEY: '' } });
+    expect(deleted.code).toBe(0);
+    const url = await startSeed();
+    expect((await curlToken(url)).status).toBe(401);
+  });
+});
