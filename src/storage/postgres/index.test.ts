@@ -201,6 +201,10 @@ if (unavailable !== undefined) {
       expect(() => createPostgresStore({ connectionString: postgresUrl, maxConnections })).toThrow(TypeError);
     });
 
+    it.each(['', 'x'.repeat(64)])('refuses the schema name %j, which PostgreSQL would not keep as given', (schema) => {
+      expect(() => createPostgresStore({ connectionString: postgresUrl, schema })).toThrow(TypeError);
+    });
+
     it('works on a pool it was given and leaves that pool open on close', async () => {
       const schema = randomSchemaName();
       const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });

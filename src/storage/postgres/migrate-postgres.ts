@@ -3,6 +3,7 @@
 import pg from 'pg';
 import type { MigrationReport, MigrationStep } from '../index.js';
 import { applyPostgresMigrations } from './migrate.js';
+import { checkSchemaName } from './sql-names.js';
 
 /** Options for {@link migratePostgres}: a connection string or your pool, and the schema. */
 export type MigratePostgresOptions = ({ readonly connectionString: string; readonly pool?: undefined } | { readonly pool: pg.Pool; readonly connectionString?: undefined }) & {
@@ -23,11 +24,12 @@ export type MigratePostgresOptions = ({ readonly connectionString: string; reado
  * await migratePostgres({ connectionString: process.env.DATABASE_URL!, onStep: (s) => console.log(`applied ${s.version} ${s.name}`) });
  */
 export async function migratePostgres(options: MigratePostgresOptions): Promise<MigrationReport> {
+  const schema = checkSchemaName(options.schema ?? 'public');
   const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 1, connectionTimeoutMillis: 5000, application_name: 'tessera migrate' });
   const onError = (): void => undefined;
   pool.on('error', onError);
   try {
-    return await applyPostgresMigrations(pool, options.schema ?? 'public', options.onStep);
+    return await applyPostgresMigrations(pool, schema, options.onStep);
   } finally {
     pool.off('error', onError);
     if (options.pool === undefined) await pool.end();

@@ -29,7 +29,7 @@ import {
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
-import { advisoryLockKey, changeChannel, quoteIdentifier } from './sql-names.js';
+import { advisoryLockKey, changeChannel, checkSchemaName, quoteIdentifier } from './sql-names.js';
 
 /** Options for {@link createPostgresStore}: a connection string, or a pool you manage. */
 export type PostgresStoreOptions = PostgresConnectionOptions & {
@@ -95,7 +95,7 @@ const maxPayloadBytes = 7900;
  * await storage.ping();
  */
 export function createPostgresStore(options: PostgresStoreOptions): PostgresStorage {
-  const schema = options.schema ?? 'public';
+  const schema = checkSchemaName(options.schema ?? 'public');
   const s = quoteIdentifier(schema);
   const ownsPool = options.pool === undefined;
   if (options.pool === undefined && options.maxConnections !== undefined && !(Number.isInteger(options.maxConnections) && options.maxConnections >= 2)) {

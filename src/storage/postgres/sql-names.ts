@@ -17,3 +17,16 @@ export function advisoryLockKey(name: string): string {
 export function changeChannel(schema: string): string {
   return `tessera_changes_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
 }
+
+/**
+ * Returns the schema name when PostgreSQL will keep it as given.
+ *
+ * @throws {TypeError} when it is empty or longer than 63 bytes (PostgreSQL would silently cut it,
+ * which could make two schemas one)
+ */
+export function checkSchemaName(schema: string): string {
+  if (schema.length === 0 || Buffer.byteLength(schema) > 63) {
+    throw new TypeError(`schema must be a name of 1 to 63 bytes, got "${schema}"`);
+  }
+  return schema;
+}
