@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkIssuerIsSecure, ConfigError, loadConfig, resolveIssuer, settings } from './config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('has working defaults: production, SQLite under ./data, public 0.0.0.0:8080, admin 127.0.0.1:8081, bcrypt cost 10', () => {
+    const config = loadConfig();
+    expect(config).toMatchObject({
+      mode: 'production',
+      dataDir: './data',
+      server: { host: '0.0.0.0', port: 8080, workers: 1, trustProxy: false },
+      admin: { enabled: true, host: '127.0.0.1', port: 8081 },
+      secrets: { bcryptCost: 10 },
+      database: { schema: 'public' },
+    });
+    expect(config.database.url).toBeUndefined();
+    expect(resolveIssuer(config)).toBe('http://localhost:8080');
+  });
+
+  it('takes flags over environment over file over defaults, key by key', () => {
+    const path = file('layers.yaml', 'server:\n  port: 1111\n  host: 10.0.0.1\n  workers: 3\nlog:\n  level: warn\n');
+    const config = loadConfig({
+      file: path,
+      env: { TESSERA_PORT: '2222', TESSERA_HOST: '10.0.0.2' },
+      flags: { 'server.port': '3333' },
+    });
+    expect(config.server.port).toBe(3333);
+    expect(config.server.host).toBe('10.0.0.2');
+    expect(config.server.workers).toBe(3);
+    expect(config.log.level).toBe('warn');
+  });
+
+  it('reads the file named by TESSERA_CONFIG when no file is given', () => {
+    const path = file('named.yaml', 'tokens:\n  lifespan: 600\n');
+    expect(loadConfig({ env: { TESSERA_CONFIG: path } }).tokens.lifespan).toBe(600);
+  });
+
+  it('prefers DATABASE_URL to TESSERA_DATABASE_URL', () => {
+    const config = loadConfig({ env: { DATABASE_URL: 'postgres://a@h/db', TESSERA_DATABASE_URL: 'sqlite:x.db' } });
+    expect(config.database.url).toBe('postgres://a@h/db');
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+  ])('reads TESSERA_TRUST_PROXY=%s', (raw, expected) => {
+    expect(loadConfig({ env: { TESSERA_TRUST_PROXY: raw } }).server.trustProxy).toBe(expected);
+  });
+
+  it('splits TESSERA_HMAC_SECRETS on commas, newest first', () => {
+    const a = 'a'.repeat(32);
+    const b = 'b'.repeat(32);
+    expect(loadConfig({ env: { TESSERA_HMAC_SECRETS: `${a}, ${b}` } }).tokens.hmacSecrets).toEqual([a, b]);
+  });
+
+  it.each([
+    ['a port out of range', { env: { TESSERA_ADMIN_PORT: '70000' } }, 'admin.port from environment variable TESSERA_ADMIN_PORT: must be a whole-number TCP port from 0 to 65535 (got 70000)'],
+    ['a word for a number', { flags: { 'server.workers': 'many' } }, 'server.workers from flag --workers: must be a whole number from 1 to 256 (got "many")'],
+    ['an unknown mode', { env: { TESSERA_MODE: 'staging' } }, 'mode from environment variable TESSERA_MODE: must be "production" or "development"'],
+    ['a database URL of another kind', { env: { DATABASE_URL: 'mysql://x' } }, 'database.url from environment variable DATABASE_URL: must be postgres://'],
+    ['an issuer with a query', { flags: { issuer: 'https://a.example/?x=1' } }, 'issuer from flag --issuer: must have no query or fragment'],
+    ['a short admin token', { env: { TESSERA_ADMIN_TOKEN: 'short' } }, 'admin.token from environment variable TESSERA_ADMIN_TOKEN: must be at least 16 characters'],
+  ])('names key, source, problem and expected form for %s', (_title, sources, message) => {
+    expect(() => loadConfig(sources)).toThrow(ConfigError);
+    expect(() => loadConfig(sources)).toThrow(message);
+  });
+
+  it('never shows the value of a secret setting', () => {
+    let message = '';
+    try {
+      loadConfig({ env: { TESSERA_ADMIN_TOKEN: 'tiny-secret' } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('(value hidden)');
+    expect(message).not.toContain('tiny-secret');
+  });
+
+  it('names unknown keys in the file, at the top and in sections', () => {
+    const path = file('unknown.yaml', 'colour: blue\nadmin:\n  tokn: x\n');
+    expect(() => loadConfig({ file: path })).toThrow(/colour: unknown setting/);
+    expect(() => loadConfig({ file: path })).toThrow(/admin\.tokn: unknown setting \(known here: enabled, host, port, token\)/);
+  });
+
+  it('refuses a file that is a list rather than a mapping', () => {
+    expect(() => loadConfig({ file: file('list.yaml', '- a\n- b\n') })).toThrow('must hold a mapping of settings');
+  });
+
+  it('gives every setting an environment variable or a flag, and a description', () => {
+    for (const setting of settings) {
+      expect(setting.env?.length ?? (setting.flag ? 1 : 0), setting.key).toBeGreaterThan(0);
+      expect(setting.description.length, setting.key).toBeGreaterThan(10);
+    }
+  });
+});
+
+describe('checkIssuerIsSecure', () => {
+  it.each(['http://localhost:8080', 'http://127.0.0.1:9000', 'https://auth.example.com', 'http://[::1]:8080'])('accepts %s', (issuer) => {
+    expect(() => checkIssuerIsSecure(loadConfig({ flags: { issuer } }))).not.toThrow();
+  });
+
+  it('refuses http:// elsewhere unless allowInsecureIssuer is set', () => {
+    expect(() => checkIssuerIsSecure(loadConfig({ flags: { issuer: 'http://auth.example.com' } }))).toThrow(ConfigError);
+    expect(() =>
+      checkIssuerIsSecure(loadConfig({ flags: { issuer: 'http://auth.example.com', allowInsecureIssuer: true } })),
+    ).not.toThrow();
+  });
+});
