@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -116,5 +116,18 @@ describe('checkIssuerIsSecure', () => {
     expect(() =>
       checkIssuerIsSecure(loadConfig({ flags: { issuer: 'http://auth.example.com', allowInsecureIssuer: true } })),
     ).not.toThrow();
+  });
+});
+
+describe('README', () => {
+  it("lists every setting, its environment variables and its flag in the operations section's reference", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('<!-- section:operations -->'), readme.indexOf('<!-- /section:operations -->'));
+    for (const setting of settings) {
+      const row = section.split('\n').find((line) => line.startsWith(`| \`${setting.key}\` |`));
+      expect(row, setting.key).toBeDefined();
+      for (const name of setting.env ?? []) expect(row, setting.key).toContain(`\`${name}\``);
+      if (setting.flag) expect(row, setting.key).toContain(`\`--${setting.flag}\``);
+    }
   });
 });
