@@ -4,7 +4,7 @@
 // load generator, pins itself to core 1. Every target is warmed up, then measured at a fixed
 // concurrency for a fixed time, and the machine is let go idle before the next. Results are
 // printed and written to bench/results/latest.json. Settings: BENCH_SECONDS (default 8),
-// BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second).
+// BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -70,6 +70,12 @@ interface Measurement {
   readonly non2xx: number;
   readonly errors: number;
   readonly seconds: number;
+  /** CPU time the server process (all its threads) used while measured. */
+  readonly serverCpuSeconds: number | undefined;
+  /** Tokens per second of server CPU: what one fully busy core would issue; robust to other load. */
+  readonly tokensPerCpuSecond: number | undefined;
+  /** How idle the machine's CPUs were just before the target started, 0 to 1. */
+  readonly idleBefore: number | undefined;
 }
 
 const notes: string[] = [];
@@ -104,10 +110,18 @@ if (existsSync(join(rootDir, 'src/storage/sqlite/index.ts'))) {
 const postgresSchema = `bench_${randomBytes(6).toString('hex')}`;
 if (!existsSync(join(rootDir, 'src/storage/postgres/index.ts'))) {
   notes.push('PostgreSQL store not present (src/storage/postgres): PostgreSQL target skipped.');
-} else if (!(await postgresReachable())) {
-  notes.push('PostgreSQL not reachable at 127.0.0.1:5432 (database test): PostgreSQL target skipped.');
 } else {
-  targets.push(tessera('tessera-postgres-RS256', 'Tessera seed, PostgreSQL, RS256', 'RS256', 'postgres', { BENCH_PG_SCHEMA: postgresSchema }));
+  const postgresUser = await postgresReachable();
+  if (postgresUser === undefined) {
+    notes.push('PostgreSQL not reachable at 127.0.0.1:5432 (database test): PostgreSQL target skipped.');
+  } else {
+    targets.push(
+      tessera('tessera-postgres-RS256', 'Tessera seed, PostgreSQL, RS256', 'RS256', 'postgres', {
+        BENCH_PG_SCHEMA: postgresSchema,
+        BENCH_PG_URL: `postgres://${postgresUser}@127.0.0.1:5432/test`,
+      }),
+    );
+  }
 }
 
 targets.push(
@@ -126,19 +140,20 @@ targets.push(
   },
 );
 
-async function postgresReachable(): Promise<boolean> {
+/** The user that can connect to the `test` database, or undefined when none can. */
+async function postgresReachable(): Promise<string | undefined> {
   const { default: pg } = await import('pg');
   for (const user of ['postgres', 'root']) {
     const client = new pg.Client({ host: '127.0.0.1', port: 5432, user, database: 'test', connectionTimeoutMillis: 2000 });
     try {
       await client.connect();
       await client.end();
-      return true;
+      return user;
     } catch {
       await client.end().catch(() => undefined);
     }
   }
-  return false;
+  return undefined;
 }
 
 // ---- running a target ------------------------------------------------------------------------
@@ -217,7 +232,24 @@ async function load(port: number, duration: number): Promise<autocannon.Result> 
   });
 }
 
-function summarize(target: Target, result: autocannon.Result): Measurement {
+/** User plus system CPU seconds used so far by process `pid`, from /proc; undefined elsewhere. */
+function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+async function measured(port: number, pid: number | undefined): Promise<[autocannon.Result, number | undefined]> {
+  const before = cpuSecondsOf(pid);
+  const result = await load(port, seconds);
+  const after = cpuSecondsOf(pid);
+  return [result, before === undefined || after === undefined ? undefined : after - before];
+}
+
+function summarize(target: Target, result: autocannon.Result, cpuSeconds: number | undefined, idleBefore: number | undefined): Measurement {
   const ok = result['2xx'];
   return {
     id: target.id,
@@ -229,27 +261,36 @@ function summarize(target: Target, result: autocannon.Result): Measurement {
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     seconds: Math.round(result.duration * 10) / 10,
+    serverCpuSeconds: cpuSeconds === undefined ? undefined : Math.round(cpuSeconds * 100) / 100,
+    tokensPerCpuSecond: cpuSeconds ? Math.round(ok / cpuSeconds) : undefined,
+    idleBefore: idleBefore === undefined ? undefined : Math.round(idleBefore * 100) / 100,
   };
 }
 
-/** Waits (at most 10 s) until the CPUs are at least 90% idle over half a second. */
-async function waitForIdle(): Promise<void> {
+/**
+ * Waits (at most 30 s) until the CPUs are at least 90% idle over half a second; returns the idle
+ * share last seen, so a report can show when other work was running.
+ */
+async function waitForIdle(): Promise<number | undefined> {
   if (!existsSync('/proc/stat')) {
     await sleep(1000);
-    return;
+    return undefined;
   }
   const sample = () => {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const idle = fields[3]! + (fields[4] ?? 0);
     return { idle, total: fields.reduce((sum, value) => sum + value, 0) };
   };
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
+  let idle = 0;
   while (Date.now() < deadline) {
     const before = sample();
     await sleep(500);
     const after = sample();
-    if ((after.idle - before.idle) / Math.max(1, after.total - before.total) >= 0.9) return;
+    idle = (after.idle - before.idle) / Math.max(1, after.total - before.total);
+    if (idle >= 0.9) break;
   }
+  return idle;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -257,13 +298,14 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function measure(target: Target): Promise<Measurement | undefined> {
-  await waitForIdle();
+  const idle = await waitForIdle();
   let started: Started | undefined;
   try {
     started = await start(target);
     await checkAnswer(target, started.port);
     await load(started.port, warmupSeconds);
-    const measurement = summarize(target, await load(started.port, seconds));
+    const [result, cpu] = await measured(started.port, started.child.pid);
+    const measurement = summarize(target, result, cpu, idle);
     print(measurement);
     return measurement;
   } catch (error) {
@@ -292,13 +334,14 @@ interface AttackResult {
  */
 async function attackScenario(): Promise<AttackResult | undefined> {
   const target = tessera('tessera-guarded-RS256', 'Tessera seed + brute-force guard, RS256', 'RS256', 'memory', { BENCH_GUARD: '1' });
-  await waitForIdle();
+  const idle = await waitForIdle();
   let started: Started | undefined;
   try {
     started = await start(target);
     await checkAnswer(target, started.port);
     await load(started.port, warmupSeconds);
-    const baseline = summarize({ ...target, label: `${target.label}, no attack` }, await load(started.port, seconds));
+    const [baselineResult, baselineCpu] = await measured(started.port, started.child.pid);
+    const baseline = summarize({ ...target, label: `${target.label}, no attack` }, baselineResult, baselineCpu, idle);
     print(baseline);
 
     const answers: Record<string, number> = {};
@@ -337,14 +380,15 @@ async function attackScenario(): Promise<AttackResult | undefined> {
       for (let index = 0; index < perTick; index++) fire();
     }, 100);
     let underAttackResult: autocannon.Result;
+    let underAttackCpu: number | undefined;
     try {
-      underAttackResult = await load(started.port, seconds);
+      [underAttackResult, underAttackCpu] = await measured(started.port, started.child.pid);
     } finally {
       clearInterval(timer);
       await sleep(300);
       agent.destroy();
     }
-    const underAttack = summarize({ ...target, label: `${target.label}, under attack` }, underAttackResult);
+    const underAttack = summarize({ ...target, label: `${target.label}, under attack` }, underAttackResult, underAttackCpu, undefined);
     print(underAttack);
     const legitimate429 = underAttackResult.statusCodeStats?.['429']?.count ?? 0;
     console.log(`  attack: sent ${sent} wrong-secret requests from 127.0.0.2; answers ${JSON.stringify(answers)}`);
@@ -363,7 +407,9 @@ function print(measurement: Measurement): void {
   console.log(
     `  ${measurement.label.padEnd(58)} ${String(measurement.tokensPerSecond).padStart(7)} tokens/s` +
       `  p50 ${String(measurement.p50Ms).padStart(4)} ms  p99 ${String(measurement.p99Ms).padStart(4)} ms` +
-      `  non-2xx ${measurement.non2xx}  errors ${measurement.errors}`,
+      `  non-2xx ${measurement.non2xx}  errors ${measurement.errors}` +
+      `  ${measurement.tokensPerCpuSecond ?? 'n/a'} tokens/CPU-s` +
+      (measurement.idleBefore === undefined ? '' : `  (idle before ${Math.round(measurement.idleBefore * 100)}%)`),
   );
 }
 
@@ -380,45 +426,72 @@ console.log(`Tessera benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${m
 console.log(`${connections} connections, ${warmupSeconds} s warm-up, ${seconds} s measured per target, loopback only\n`);
 
 const results: Record<string, Measurement> = {};
+// BENCH_ONLY=id,id… runs a subset (for profiling); a published run runs everything.
+const only = process.env.BENCH_ONLY?.split(',');
 try {
   for (const target of targets) {
+    if (only && !only.includes(target.id)) continue;
     const measurement = await measure(target);
     if (measurement) results[measurement.id] = measurement;
   }
-  const attack = await attackScenario();
+  const attack = only && !only.includes('attack') ? undefined : await attackScenario();
 
-  const ratio = (a: string, b: string): number | undefined => {
-    const top = results[a]?.tokensPerSecond;
-    const bottom = results[b]?.tokensPerSecond;
+  const ratioOf = (field: 'tokensPerSecond' | 'tokensPerCpuSecond', a: string, b: string): number | undefined => {
+    const top = results[a]?.[field];
+    const bottom = results[b]?.[field];
     return top !== undefined && bottom ? Math.round((top / bottom) * 1000) / 1000 : undefined;
   };
-  const ratios: { readonly name: string; readonly value: number | undefined; readonly target?: string; readonly holds?: boolean }[] = [];
-  const add = (name: string, value: number | undefined, atLeast?: number) => {
+  interface Ratio {
+    readonly name: string;
+    /** From tokens per second. */
+    readonly value: number | undefined;
+    /** From tokens per server CPU-second. */
+    readonly cpuValue: number | undefined;
+    readonly target?: string;
+    readonly holds?: boolean;
+    readonly holdsByCpu?: boolean;
+  }
+  const ratios: Ratio[] = [];
+  const add = (name: string, a: string, b: string, atLeast?: number) => {
+    const value = ratioOf('tokensPerSecond', a, b);
+    const cpuValue = ratioOf('tokensPerCpuSecond', a, b);
     ratios.push({
       name,
       value,
-      ...(atLeast === undefined ? {} : { target: `≥ ${atLeast}`, holds: value !== undefined && value >= atLeast }),
+      cpuValue,
+      ...(atLeast === undefined
+        ? {}
+        : {
+            target: `≥ ${atLeast}`,
+            holds: value !== undefined && value >= atLeast,
+            holdsByCpu: cpuValue !== undefined && cpuValue >= atLeast,
+          }),
     });
   };
-  add('seed (memory, RS256) / jose RS256 ceiling', ratio('tessera-memory-RS256', 'jose-RS256'), 0.95);
-  add('seed (memory, RS256) / oidc-provider', ratio('tessera-memory-RS256', 'oidc-provider-RS256'), 1.2);
-  add('seed (memory, RS256) / oauth2-server', ratio('tessera-memory-RS256', 'oauth2-server-RS256'));
-  add('seed (memory, RS256) / bare node:http', ratio('tessera-memory-RS256', 'bare-http'));
-  add('oidc-provider / jose RS256 ceiling', ratio('oidc-provider-RS256', 'jose-RS256'));
-  add('oauth2-server / jose RS256 ceiling', ratio('oauth2-server-RS256', 'jose-RS256'));
-  add('Tessera ES256 / jose ES256 ceiling', ratio('tessera-memory-ES256', 'jose-ES256'), 1.2);
-  add('seed SQLite (full) / seed memory', ratio('tessera-sqlite-RS256', 'tessera-memory-RS256'), 0.85);
-  add('seed SQLite (normal) / seed memory', ratio('tessera-sqlite-normal-RS256', 'tessera-memory-RS256'), 0.85);
-  add('seed PostgreSQL / seed memory', ratio('tessera-postgres-RS256', 'tessera-memory-RS256'), 0.85);
+  add('seed (memory, RS256) / jose RS256 ceiling', 'tessera-memory-RS256', 'jose-RS256', 0.95);
+  add('seed (memory, RS256) / oidc-provider', 'tessera-memory-RS256', 'oidc-provider-RS256', 1.2);
+  add('seed (memory, RS256) / oauth2-server', 'tessera-memory-RS256', 'oauth2-server-RS256');
+  add('seed (memory, RS256) / bare node:http', 'tessera-memory-RS256', 'bare-http');
+  add('oidc-provider / jose RS256 ceiling', 'oidc-provider-RS256', 'jose-RS256');
+  add('oauth2-server / jose RS256 ceiling', 'oauth2-server-RS256', 'jose-RS256');
+  add('Tessera ES256 / jose ES256 ceiling', 'tessera-memory-ES256', 'jose-ES256', 1.2);
+  add('seed SQLite (full) / seed memory', 'tessera-sqlite-RS256', 'tessera-memory-RS256', 0.85);
+  add('seed SQLite (normal) / seed memory', 'tessera-sqlite-normal-RS256', 'tessera-memory-RS256', 0.85);
+  add('seed PostgreSQL / seed memory', 'tessera-postgres-RS256', 'tessera-memory-RS256', 0.85);
   if (attack) {
-    const kept = Math.round((attack.underAttack.tokensPerSecond / Math.max(1, attack.baseline.tokensPerSecond)) * 1000) / 1000;
-    add(`legitimate throughput kept under ${attackRate} wrong secrets/s`, kept, 0.8);
+    results['attack-baseline'] = attack.baseline;
+    results['attack-under-attack'] = attack.underAttack;
+    add(`legitimate throughput kept under ${attackRate} wrong secrets/s`, 'attack-under-attack', 'attack-baseline', 0.8);
   }
 
-  console.log('\nRatios (tokens/s, same run):');
+  console.log('\nRatios, same run (by tokens/s; by tokens per server CPU-second):');
+  const show = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(3)).padStart(6);
   for (const entry of ratios) {
-    const verdict = entry.target === undefined ? '' : `  target ${entry.target}: ${entry.holds ? 'holds' : 'does NOT hold'}`;
-    console.log(`  ${entry.name.padEnd(58)} ${entry.value === undefined ? 'n/a' : entry.value.toFixed(3)}${verdict}`);
+    const verdict =
+      entry.target === undefined
+        ? ''
+        : `  target ${entry.target}: ${entry.holds ? 'holds' : 'does NOT hold'} / ${entry.holdsByCpu ? 'holds' : 'does NOT hold'}`;
+    console.log(`  ${entry.name.padEnd(58)} ${show(entry.value)} ${show(entry.cpuValue)}${verdict}`);
   }
   if (attack) {
     console.log(`  legitimate client saw ${attack.legitimate429} × 429 under attack (target: 0)`);

@@ -48,6 +48,13 @@ async function openStore(): Promise<Storage> {
       await store.createClient(seedClient);
       return store;
     }
+    case 'postgres': {
+      const { createPostgresStore } = await import('../../src/storage/postgres/index.js');
+      const store = createPostgresStore({ connectionString: required('BENCH_PG_URL'), schema: required('BENCH_PG_SCHEMA') });
+      await store.ping();
+      await store.createClient(seedClient);
+      return store;
+    }
     default:
       throw new Error(`unknown BENCH_STORE ${storeKind}`);
   }

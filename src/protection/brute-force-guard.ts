@@ -10,9 +10,9 @@ import { normalizeClientAddress } from './client-address.js';
 
 /** How many failed client authentications are tolerated, and for how long an offender waits. */
 export interface BruteForceLimits {
-  /** Failures of one client id from one address within the window. Default 10. */
+  /** Failures of one client id from one address within the window. Default 5. */
   readonly failuresPerClientAndAddress: number;
-  /** Failures from one address, whatever client ids it names, within the window. Default 100. */
+  /** Failures from one address, whatever client ids it names, within the window. Default 20. */
   readonly failuresPerAddress: number;
   /** The counting window, in seconds. Default 900. */
   readonly windowSeconds: number;
@@ -21,8 +21,10 @@ export interface BruteForceLimits {
 }
 
 export const defaultBruteForceLimits: BruteForceLimits = {
-  failuresPerClientAndAddress: 10,
-  failuresPerAddress: 100,
+  // Machine clients do not mistype secrets; each failure costs a full hash (about 100 ms at bcrypt
+  // cost 10), so a source gets few of them.
+  failuresPerClientAndAddress: 5,
+  failuresPerAddress: 20,
   windowSeconds: 900,
   blockSeconds: 900,
 };
@@ -60,7 +62,7 @@ export interface BruteForceGuard {
  * Creates a guard counting failures in memory, or in Redis when `redis` is given.
  *
  * @example
- * const guard = createBruteForceGuard({ failuresPerClientAndAddress: 10, redis: new Redis({ enableOfflineQueue: false }) });
+ * const guard = createBruteForceGuard({ failuresPerClientAndAddress: 5, redis: new Redis({ enableOfflineQueue: false }) });
  */
 export function createBruteForceGuard(options: BruteForceGuardOptions = {}): BruteForceGuard {
   const limits: BruteForceLimits = {
