@@ -2,7 +2,7 @@
 
 import type { SecretHasher } from '../secrets/index.js';
 import { constantTimeEqual } from '../secrets/index.js';
-import type { Storage, StoredSigningKey } from '../storage/index.js';
+import { StorageUnavailableError, type Storage, type StoredSigningKey } from '../storage/index.js';
 import {
   ClientRegistrationError,
   clientToMetadata,
@@ -149,6 +149,9 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       }
       if (error instanceof BadJsonError) {
         return json(400, { error: 'invalid_request', error_description: error.message });
+      }
+      if (error instanceof StorageUnavailableError) {
+        return json(503, { error: 'temporarily_unavailable', error_description: 'The database is unreachable.' }, { 'retry-after': '1' });
       }
       throw error;
     }

@@ -58,6 +58,8 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     requestTimeout: options.requestTimeout,
     keepAliveTimeout: options.keepAliveTimeout,
     maxHeaderSize: options.maxHeaderSize,
+    // Node checks the two timeouts above only this often (30 s by default).
+    connectionsCheckingInterval: Math.min(1000, options.headersTimeout, options.requestTimeout),
   };
   let inFlight = 0;
   let closing = false;

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
@@ -251,6 +252,42 @@ describe('protocol limits', () => {
     });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+});
+
+describe('slow clients', () => {
+  it('cuts a client that does not finish its headers within server.headersTimeout (408)', async () => {
+    const server = await serve(workspace({ TESSERA_HEADERS_TIMEOUT: '300', TESSERA_REQUEST_TIMEOUT: '300' }));
+    const { port } = new URL(server.publicUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    await once(socket, 'close');
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+});
+
+describe('opaque tokens', () => {
+  it('issues tsr_at_ tokens when tokens.format is opaque, and they introspect as active', async () => {
+    const ws = workspace({ TESSERA_ACCESS_TOKEN_FORMAT: 'opaque', TESSERA_HMAC_SECRETS: 'an-hmac-secret-of-at-least-32-bytes-0123' });
+    const secret = await createClient(ws, 'opaque');
+    const server = await serve(ws);
+    const token = String((await requestToken(server.publicUrl, 'opaque', secret)).body.access_token);
+    expect(token).toMatch(/^tsr_at_[\w-]{43}\.[\w-]{43}$/);
+    const response = await fetch(`${server.publicUrl}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { authorization: basic('opaque', secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    });
+    expect(await response.json()).toMatchObject({ active: true, client_id: 'opaque' });
+  });
+
+  it('refuses opaque tokens without an HMAC secret (exit 2)', async () => {
+    const result = await runTessera(workspace({ TESSERA_ACCESS_TOKEN_FORMAT: 'opaque' }), ['serve', '--port', '0', '--admin-port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('tokens.hmacSecrets');
   });
 });
 

@@ -174,6 +174,10 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL outage', () => {
     const ready = await fetch(`${server.adminUrl}/health/ready`);
     expect(ready.status).toBe(503);
     expect((await fetch(`${server.adminUrl}/health/alive`)).status).toBe(200);
+    const admin503 = await admin(server, workspace, '/clients/steady');
+    expect(admin503.status).toBe(503);
+    const metrics = await (await admin(server, workspace, '/metrics')).text();
+    expect(Number(/^tessera_storage_errors_total\{operation="createAccessTokenRecord"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
 
     proxy = await startProxy(target, port);
     try {
