@@ -121,6 +121,7 @@ describe('checkIssuerIsSecure', () => {
 
 describe('README', () => {
   it("lists every setting, its environment variables and its flag in the operations section's reference", () => {
+    const defaults = loadConfig();
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('<!-- section:operations -->'), readme.indexOf('<!-- /section:operations -->'));
     for (const setting of settings) {
@@ -128,6 +129,10 @@ describe('README', () => {
       expect(row, setting.key).toBeDefined();
       for (const name of setting.env ?? []) expect(row, setting.key).toContain(`\`${name}\``);
       if (setting.flag) expect(row, setting.key).toContain(`\`--${setting.flag}\``);
+      const fallback = setting.key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], defaults);
+      if (fallback !== undefined && !Array.isArray(fallback)) {
+        expect(row!.split('|')[4], setting.key).toContain(`\`${String(fallback)}\``);
+      }
     }
   });
 });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { defaultBruteForceLimits } from '../protection/index.js';
 
 const signingAlgorithmValues = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -158,10 +159,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   protection: z
     .strictObject({
-      failuresPerClientAndAddress: count('failed authentications', 1).default(10),
-      failuresPerAddress: count('failed authentications', 1).default(100),
-      windowSeconds: count('seconds', 1).default(900),
-      blockSeconds: count('seconds', 1).default(900),
+      failuresPerClientAndAddress: count('failed authentications', 1).default(
+        defaultBruteForceLimits.failuresPerClientAndAddress,
+      ),
+      failuresPerAddress: count('failed authentications', 1).default(defaultBruteForceLimits.failuresPerAddress),
+      windowSeconds: count('seconds', 1).default(defaultBruteForceLimits.windowSeconds),
+      blockSeconds: count('seconds', 1).default(defaultBruteForceLimits.blockSeconds),
       redisUrl: z
         .string({ error: 'must be a string' })
         .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
