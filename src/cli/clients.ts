@@ -11,7 +11,7 @@ import {
   rotateClientSecret,
   updateRegisteredClient,
   type ClientMetadataInput,
-} from '../server/client-registration.js';
+} from '../server/index.js';
 import { addSettingOptions, configFromOptions } from './config-options.js';
 import { CliError, exitCodes } from './exit-codes.js';
 import { formatValue, printFields, printJson, printNote, printTable } from './output.js';

@@ -1,7 +1,7 @@
 // Configuration flags shared by commands, and loading the configuration from flags, environment and file.
 
 import { Option, type Command } from 'commander';
-import { loadConfig, settings, type ServerConfig } from '../server/config.js';
+import { loadConfig, settings, type ServerConfig } from '../server/index.js';
 
 /** Adds the flags of the named settings to `command`, described from the settings table. */
 export function addSettingOptions(command: Command, keys: readonly string[]): Command {

@@ -1,9 +1,7 @@
 // `tessera keys …`: list the signing keys and rotate them.
 
 import { Command } from 'commander';
-import { describeKey } from '../server/admin-api.js';
-import { openKeys } from '../server/build-provider.js';
-import { resolveKeyEncryptionKey } from '../server/key-encryption-key.js';
+import { describeKey, openKeys, resolveKeyEncryptionKey } from '../server/index.js';
 import { configFromOptions } from './config-options.js';
 import { printJson, printNote, printTable } from './output.js';
 import { withStorage } from './storage-session.js';

@@ -1,8 +1,7 @@
 // The `tessera` command: parses the command line, runs one command and exits with a meaningful code.
 
 import { Command, CommanderError } from 'commander';
-import { ClientRegistrationError } from '../server/client-registration.js';
-import { ConfigError } from '../server/config.js';
+import { ClientRegistrationError, ConfigError } from '../server/index.js';
 import { StorageUnavailableError } from '../storage/index.js';
 import { clientsCommand } from './clients.js';
 import { addGlobalOptions } from './config-options.js';

@@ -1,7 +1,7 @@
 // `tessera migrate`: applies pending database migrations, one line per step.
 
 import { Command } from 'commander';
-import { migrateDatabase } from '../server/build-provider.js';
+import { migrateDatabase } from '../server/index.js';
 import type { MigrationStep } from '../storage/index.js';
 import { configFromOptions } from './config-options.js';
 import { printJson, printNote } from './output.js';

@@ -1,8 +1,7 @@
 // `tessera serve`: the production server.
 
 import { Command } from 'commander';
-import { createLogger } from '../server/logger.js';
-import { runServer } from '../server/run-server.js';
+import { createLogger, runServer } from '../server/index.js';
 import { addSettingOptions, configFromOptions } from './config-options.js';
 
 /** Builds the `serve` command. */

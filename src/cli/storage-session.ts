@@ -1,7 +1,6 @@
 // Opening the configured store for one command and always closing it again.
 
-import { openStorage } from '../server/build-provider.js';
-import type { ServerConfig } from '../server/config.js';
+import { openStorage, type ServerConfig } from '../server/index.js';
 import type { Storage } from '../storage/index.js';
 
 /** Runs `work` with the configured store (migrated on open) and closes the store afterwards. */
