@@ -231,6 +231,31 @@ describe('client addresses behind a proxy', () => {
   });
 });
 
+describe('brute-force limits behind a proxy', () => {
+  it('count failures by the forwarded address: the guessing address gets 429, the client from its own address does not', async () => {
+    const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2', TESSERA_FAILURES_PER_ADDRESS: '3' });
+    const secret = await createClient(ws, 'guarded');
+    const server = await serve(ws, ['--trust-proxy', 'true']);
+    const attempt = (address: string, presented: string) =>
+      fetch(`${server.publicUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          authorization: basic('guarded', presented),
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': address,
+        },
+        body: 'grant_type=client_credentials',
+      });
+    const statuses: number[] = [];
+    for (let index = 0; index < 4; index++) statuses.push((await attempt('203.0.113.66', 'guess-number-one')).status);
+    expect(statuses.slice(0, 2)).toEqual([401, 401]);
+    const blocked = await attempt('203.0.113.66', secret);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await attempt('198.51.100.20', secret)).status).toBe(200);
+  });
+});
+
 describe('protocol limits', () => {
   it('answers 431 to a header block over server.maxHeaderSize', async () => {
     const server = await serve(workspace({ TESSERA_MAX_HEADER_SIZE: '2048' }));
