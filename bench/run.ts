@@ -54,6 +54,7 @@ function writeKey(name: string, key: { export(options: { type: 'pkcs8'; format: 
 interface Target {
   readonly id: string;
   readonly label: string;
+  /** A file in bench/targets, or (starting with `examples/`) a file from the repository root. */
   readonly script: string;
   readonly env: Readonly<Record<string, string>>;
   /** Whether its tokens are checked against a served JWK Set before measuring. */
@@ -87,6 +88,15 @@ const targets: Target[] = [
     script: 'jose-signer.ts',
     env: { BENCH_ALG: alg, BENCH_KEY_FILE: keyFiles[alg] },
   })),
+  {
+    // Exactly what `npm start` runs: SQLite under a fresh data folder, a rotating RSA-2048 key
+    // sealed in it (same size as the ceiling's key, made by the example itself), compose() defaults.
+    id: 'tessera-npm-start',
+    label: 'Tessera seed as npm start runs it (SQLite, RS256)',
+    script: 'examples/client-credentials/main.ts',
+    env: { HOST: '127.0.0.1', ISSUER: 'http://127.0.0.1', TESSERA_DATA_DIR: join(keyDir, 'npm-start-data') },
+    tessera: true,
+  },
   tessera('tessera-memory-RS256', 'Tessera seed, memory, RS256', 'RS256', 'memory'),
 ];
 
@@ -164,12 +174,25 @@ interface Started {
   readonly stderr: () => string;
 }
 
+/** A port free right now on 127.0.0.1, for targets that must be told theirs. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 async function start(target: Target): Promise<Started> {
-  const command = [process.execPath, '--import', 'tsx', join(benchDir, 'targets', target.script)];
+  const isExample = target.script.startsWith('examples/');
+  const script = isExample ? join(rootDir, target.script) : join(benchDir, 'targets', target.script);
+  const command = [process.execPath, '--import', 'tsx', script];
+  const chosenPort = isExample ? await freePort() : undefined;
   const [file, ...args] = canPin ? ['taskset', '-c', '0', ...command] : command;
   const child = spawn(file!, args, {
     cwd: rootDir,
-    env: { ...process.env, ...target.env, NODE_ENV: 'production' },
+    env: { ...process.env, ...target.env, ...(chosenPort ? { PORT: String(chosenPort) } : {}), NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let errorOutput = '';
@@ -182,9 +205,9 @@ async function start(target: Target): Promise<Started> {
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /READY (\d+)/.exec(output);
-      if (match) {
+      if (match || (chosenPort && output.includes('serving on'))) {
         clearTimeout(timer);
-        resolve(Number(match[1]));
+        resolve(match ? Number(match[1]) : chosenPort!);
       }
     });
     child.once('exit', (code) => {
@@ -468,6 +491,8 @@ try {
           }),
     });
   };
+  add('seed as npm start runs it / jose RS256 ceiling', 'tessera-npm-start', 'jose-RS256', 0.95);
+  add('seed as npm start runs it / oidc-provider', 'tessera-npm-start', 'oidc-provider-RS256', 1.2);
   add('seed (memory, RS256) / jose RS256 ceiling', 'tessera-memory-RS256', 'jose-RS256', 0.95);
   add('seed (memory, RS256) / oidc-provider', 'tessera-memory-RS256', 'oidc-provider-RS256', 1.2);
   add('seed (memory, RS256) / oauth2-server', 'tessera-memory-RS256', 'oauth2-server-RS256');
