@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { sendWebResponse } from '../http/node.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
@@ -92,7 +93,9 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       } else {
         clientId = findClientId(req, body);
         const request = toRequest(req, body);
-        response = await options.handler(request, { requestId, clientAddress });
+        response = request
+          ? await options.handler(request, { requestId, clientAddress })
+          : jsonError(405, 'invalid_request', 'This method is not allowed.');
       }
       status = response.status;
       outcome = await outcomeOf(response);
@@ -146,6 +149,11 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       socket.destroy();
     }
     metrics.requests.inc({ listener: options.name, endpoint: 'unknown', outcome: `http_${status}` });
+  });
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    // Not a proxy: CONNECT gets an answer rather than a dropped connection.
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    metrics.requests.inc({ listener: options.name, endpoint: 'unknown', outcome: 'http_405' });
   });
   server.listen(options.port, options.host);
   await Promise.race([
@@ -204,7 +212,8 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return Buffer.concat(chunks);
 }
 
-function toRequest(req: IncomingMessage, body: Buffer | undefined): Request {
+/** The web Request for `req`, or undefined for a method the fetch API refuses (CONNECT, TRACE, TRACK). */
+function toRequest(req: IncomingMessage, body: Buffer | undefined): Request | undefined {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let index = 0; index + 1 < raw.length; index += 2) {
@@ -223,11 +232,15 @@ function toRequest(req: IncomingMessage, body: Buffer | undefined): Request {
     url = new URL(safePathname(target), `${scheme}://localhost`);
   }
   const method = req.method ?? 'GET';
-  return new Request(url, {
-    method,
-    headers,
-    ...(body !== undefined && method !== 'GET' && method !== 'HEAD' ? { body: new Uint8Array(body) } : {}),
-  });
+  try {
+    return new Request(url, {
+      method,
+      headers,
+      ...(body !== undefined && method !== 'GET' && method !== 'HEAD' ? { body: new Uint8Array(body) } : {}),
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 function safePathname(url: string | undefined): string {

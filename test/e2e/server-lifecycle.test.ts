@@ -268,6 +268,19 @@ describe('protocol limits', () => {
     expect(status).toBe(431);
   });
 
+  it.each(['TRACE', 'TRACK', 'CONNECT'])('answers %s with a 4xx, never a 5xx', async (method) => {
+    const server = await serve(workspace());
+    const status = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest(`${server.publicUrl}/oauth2/token`, { method, path: method === 'CONNECT' ? '127.0.0.1:1' : '/oauth2/token' });
+      request.once('response', (res) => resolve(res.statusCode ?? 0));
+      request.once('connect', (res) => resolve(res.statusCode ?? 0));
+      request.once('error', reject);
+      request.end();
+    });
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(status).toBeLessThan(500);
+  });
+
   it('answers 413 invalid_request to a body over server.maxBodyBytes', async () => {
     const server = await serve(workspace({ TESSERA_MAX_BODY_BYTES: '1024' }));
     const response = await fetch(`${server.publicUrl}/oauth2/token`, {
