@@ -92,7 +92,10 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       }
       const clientMatch = /^\/clients\/([^/]+)(\/secret)?$/.exec(pathname);
       if (clientMatch) {
-        const id = decodeURIComponent(clientMatch[1]!);
+        const id = decodePathSegment(clientMatch[1]!);
+        if (id === undefined) {
+          return json(400, { error: 'invalid_request', error_description: 'The client id in the path is not valid percent-encoding.' });
+        }
         if (clientMatch[2]) {
           if (method !== 'POST') return notAllowed('POST');
           const body = request.headers.get('content-length') === '0' || !request.body ? {} : await readJsonObject(request);
@@ -217,4 +220,12 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 
 function notAllowed(allow: string): Response {
   return json(405, { error: 'invalid_request', error_description: `Allowed methods: ${allow}.` }, { allow });
+}
+
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
