@@ -204,7 +204,7 @@ export interface SettingDefinition {
 /** Every setting. Order is the order of README's reference. */
 export const settings: readonly SettingDefinition[] = [
   { key: 'mode', env: ['TESSERA_MODE'], kind: 'string', description: '`production` or `development`. Development generates a key-encryption key into the data folder; production refuses to start without one.' },
-  { key: 'issuer', env: ['TESSERA_ISSUER'], flag: 'issuer', kind: 'string', description: 'The issuer URL: `iss` of every token and base of metadata. Default `http://localhost:<server.port>`.' },
+  { key: 'issuer', env: ['TESSERA_ISSUER'], flag: 'issuer', kind: 'string', description: 'The issuer URL: `iss` of every token and base of metadata. Default `http://localhost:<bound public port>`; set it for production and for several instances.' },
   { key: 'allowInsecureIssuer', env: ['TESSERA_ALLOW_INSECURE_ISSUER'], flag: 'allow-insecure-issuer', kind: 'boolean', description: 'Lets `serve` start with an `http://` issuer on a host other than localhost.' },
   { key: 'dataDir', env: ['TESSERA_DATA_DIR'], flag: 'data-dir', kind: 'string', description: 'Folder for the default SQLite database and the development key-encryption key.' },
   { key: 'database.url', env: ['DATABASE_URL', 'TESSERA_DATABASE_URL'], flag: 'database-url', kind: 'string', secret: true, description: '`postgres://…` for PostgreSQL, `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.' },
