@@ -217,7 +217,7 @@ export function buildProvider(
     failuresPerAddress: config.protection.failuresPerAddress,
     windowSeconds: config.protection.windowSeconds,
     blockSeconds: config.protection.blockSeconds,
-    ...(parts.redis ? { redis: parts.redis } : {}),
+    ...(parts.redis ? { redis: parts.redis, keyPrefix: config.protection.redisKeyPrefix } : {}),
     reportError: parts.reportError,
   });
   return {

@@ -169,6 +169,7 @@ export const configSchema = z.strictObject({
         .string({ error: 'must be a string' })
         .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
         .optional(),
+      redisKeyPrefix: nonEmpty('a key prefix').default('tessera'),
       hashConcurrency: count('concurrent hash checks', 1).default(1),
       hashQueue: count('waiting hash checks', 0).default(16),
       secretCacheSize: count('entries', 1).default(10_000),
@@ -242,6 +243,7 @@ export const settings: readonly SettingDefinition[] = [
   { key: 'protection.windowSeconds', env: ['TESSERA_FAILURE_WINDOW'], kind: 'integer', description: 'Seconds over which failures are counted.' },
   { key: 'protection.blockSeconds', env: ['TESSERA_FAILURE_BLOCK'], kind: 'integer', description: 'Seconds a source over a limit is answered 429 (`Retry-After`).' },
   { key: 'protection.redisUrl', env: ['TESSERA_REDIS_URL'], kind: 'string', secret: true, description: 'Redis for failure counts shared by every instance (`redis://127.0.0.1:6379`); memory when unset.' },
+  { key: 'protection.redisKeyPrefix', env: ['TESSERA_REDIS_KEY_PREFIX'], kind: 'string', description: 'Prefix of the failure counters in Redis; instances that share limits use the same one.' },
   { key: 'protection.hashConcurrency', env: ['TESSERA_HASH_CONCURRENCY'], kind: 'integer', description: 'Secret-hash checks running at once.' },
   { key: 'protection.hashQueue', env: ['TESSERA_HASH_QUEUE'], kind: 'integer', description: 'Secret-hash checks that may wait; beyond that a check is answered 503 `temporarily_unavailable`.' },
   { key: 'protection.secretCacheSize', env: ['TESSERA_SECRET_CACHE_SIZE'], kind: 'integer', description: 'Verified secrets remembered (as HMACs, never plaintext).' },

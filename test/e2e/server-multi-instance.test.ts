@@ -4,6 +4,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../storage/postgres-test-database.js';
 import {
@@ -17,6 +19,24 @@ import {
 } from './support/tessera-process.js';
 
 const unavailable = await probePostgres();
+const redisUnavailable = await probeRedis();
+
+/** Whether Redis answers at 127.0.0.1:6379; with CI=true its absence is a failure. */
+async function probeRedis(): Promise<string | undefined> {
+  const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (error) {
+    if (process.env.CI === 'true') throw new Error(`Redis at 127.0.0.1:6379 is required in CI: ${String(error)}`);
+    console.warn('Skipping the shared brute-force limit test: no Redis at 127.0.0.1:6379 (CI=true makes this a failure).');
+    return String(error);
+  } finally {
+    client.disconnect();
+  }
+}
 
 async function admin(server: ServerProcess, workspace: Workspace, path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
@@ -202,5 +222,51 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL outage', () => {
     } finally {
       await proxy.cut();
     }
+  });
+});
+
+describe.skipIf(unavailable !== undefined || redisUnavailable !== undefined)('brute-force limits shared through Redis', () => {
+  const schema = randomSchemaName();
+  const prefix = `tessera-test-${randomBytes(6).toString('hex')}`;
+  let workspace: Workspace | undefined;
+  const running: ServerProcess[] = [];
+
+  afterAll(async () => {
+    await Promise.all(running.map((server) => server.stop('SIGKILL')));
+    await dropSchema(schema);
+    workspace?.remove();
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 });
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('failures counted by one instance block the same source on the other', async () => {
+    workspace = createWorkspace({
+      DATABASE_URL: postgresUrl,
+      TESSERA_DATABASE_SCHEMA: schema,
+      TESSERA_ISSUER: 'https://auth.example.test',
+      TESSERA_REDIS_URL: 'redis://127.0.0.1:6379',
+      TESSERA_REDIS_KEY_PREFIX: prefix,
+      TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2',
+      TESSERA_TRUST_PROXY: 'true',
+    });
+    running.push(...(await Promise.all([startTessera(workspace), startTessera(workspace)])));
+    const [first, second] = running as [ServerProcess, ServerProcess];
+    const created = await admin(first, workspace, '/clients', { method: 'POST', body: JSON.stringify({ client_id: 'limited' }) });
+    const secret = String(((await created.json()) as Record<string, unknown>).client_secret);
+    const attempt = (server: ServerProcess, presented: string, address: string) =>
+      fetch(`${server.publicUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          authorization: basic('limited', presented),
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': address,
+        },
+        body: 'grant_type=client_credentials',
+      });
+    for (let index = 0; index < 2; index++) expect((await attempt(first, 'a-wrong-guess', '203.0.113.99')).status).toBe(401);
+    expect((await attempt(second, secret, '203.0.113.99')).status).toBe(429);
+    expect((await attempt(second, secret, '198.51.100.1')).status).toBe(200);
   });
 });
