@@ -158,10 +158,12 @@ describe('usage errors', () => {
   });
 
   it('answers --help on every command with exit 0', async () => {
-    for (const args of [[], ['serve'], ['migrate'], ['clients'], ['clients', 'create'], ['clients', 'rotate-secret'], ['keys', 'rotate'], ['token'], ['introspect'], ['revoke']]) {
-      const result = await run([...args, '--help']);
-      expect(result.code, args.join(' ')).toBe(0);
-      expect(result.stdout, args.join(' ')).toMatch(/^Usage: tessera/m);
+    const commands = [[], ['serve'], ['migrate'], ['clients'], ['clients', 'create'], ['clients', 'list'], ['clients', 'show'], ['clients', 'update'], ['clients', 'delete'], ['clients', 'rotate-secret'], ['keys'], ['keys', 'list'], ['keys', 'rotate'], ['token'], ['introspect'], ['revoke']];
+    const results = await Promise.all(commands.map((args) => run([...args, '--help'])));
+    for (const [index, result] of results.entries()) {
+      const name = commands[index]!.join(' ');
+      expect(result.code, name).toBe(0);
+      expect(result.stdout, name).toMatch(new RegExp(`^Usage: tessera${name ? ` ${name}` : ''} `, 'm'));
     }
   });
 });
