@@ -1,7 +1,7 @@
 // `tessera keys …`: list the signing keys and rotate them.
 
 import { Command } from 'commander';
-import { describeKey, openKeys, resolveKeyEncryptionKey } from '../server/index.js';
+import { describeKey, openKeys, resolveKeyEncryptionKey, resolvePreviousKeyEncryptionKeys } from '../server/index.js';
 import { configFromOptions } from './config-options.js';
 import { printJson, printNote, printTable } from './output.js';
 import { withStorage } from './storage-session.js';
@@ -53,7 +53,7 @@ export function keysCommand(): Command {
       const config = configFromOptions(command.optsWithGlobals());
       const kek = resolveKeyEncryptionKey(config, printNote);
       const { result, stored } = await withStorage(config, async (storage) => {
-        const serverKeys = await openKeys(config, storage, kek);
+        const serverKeys = await openKeys(config, storage, kek, undefined, resolvePreviousKeyEncryptionKeys(config));
         try {
           const rotation = await serverKeys.rotate({ immediate: options.immediate === true });
           return { result: rotation, stored: await storage.listSigningKeys() };

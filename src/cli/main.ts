@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { ClientRegistrationError, ConfigError } from '../server/index.js';
+import { SealedValueError } from '../keys/index.js';
 import { StorageUnavailableError } from '../storage/index.js';
 import { clientsCommand } from './clients.js';
 import { addGlobalOptions } from './config-options.js';
@@ -76,6 +77,13 @@ function classify(error: unknown): {
     const code =
       error.kind === 'not_found' ? exitCodes.notFound : error.kind === 'conflict' ? exitCodes.conflict : exitCodes.usage;
     return { code, kind: error.kind, message: error.message };
+  }
+  if (error instanceof SealedValueError) {
+    return {
+      code: exitCodes.usage,
+      kind: 'invalid_configuration',
+      message: `stored keys cannot be opened: ${error.message}; give the key-encryption key they were sealed under (TESSERA_KEY_ENCRYPTION_KEY, or TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS while changing keys)`,
+    };
   }
   if (error instanceof StorageUnavailableError) {
     return { code: exitCodes.failure, kind: 'storage_unavailable', message: `the database is unreachable: ${error.message}` };

@@ -152,10 +152,11 @@ export async function openKeys(
   storage: Storage,
   kek: KeyEncryptionKey,
   reportError: (error: Error) => void = () => undefined,
+  previousKeks: readonly KeyEncryptionKey[] = [],
 ): Promise<ServerKeys> {
   const keySet = await createRotatingKeySet({
     store: storage,
-    sealer: createKeySealer(kek),
+    sealer: createKeySealer(kek, previousKeks.filter((previous) => previous.id !== kek.id)),
     algorithm: config.keys.algorithm,
     rotationPeriod: config.keys.rotationPeriod === 0 ? Infinity : config.keys.rotationPeriod,
     jwksMaxAge: config.keys.jwksMaxAge,

@@ -132,6 +132,9 @@ export const configSchema = z.strictObject({
           error: 'must be 32 random bytes as 64 hex digits or 43 base64/base64url characters',
         })
         .optional(),
+      previousEncryptionKeys: z
+        .array(z.string(), { error: 'must be a list of key-encryption keys' })
+        .default([]),
       rotationPeriod: z
         .int({ error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
         .min(0, { error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
@@ -234,6 +237,7 @@ export const settings: readonly SettingDefinition[] = [
   { key: 'tokens.hmacSecrets', env: ['TESSERA_HMAC_SECRETS'], kind: 'list', secret: true, description: 'Secrets for opaque tokens, newest first, each at least 32 bytes; comma-separated in the environment.' },
   { key: 'keys.algorithm', env: ['TESSERA_SIGNING_ALGORITHM'], kind: 'string', description: 'Algorithm of newly generated signing keys.' },
   { key: 'keys.encryptionKey', env: ['TESSERA_KEY_ENCRYPTION_KEY'], kind: 'string', secret: true, description: 'Key-encryption key sealing private keys at rest: 32 random bytes, hex or base64url. Prefer the environment to the file.' },
+  { key: 'keys.previousEncryptionKeys', env: ['TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS'], kind: 'list', secret: true, description: 'Older key-encryption keys, comma-separated in the environment: keys sealed under them still open, and `serve` seals them again under the current one.' },
   { key: 'keys.rotationPeriod', env: ['TESSERA_KEY_ROTATION_PERIOD'], kind: 'integer', description: 'Seconds a key signs before automatic rotation; 0 turns it off.' },
   { key: 'keys.jwksMaxAge', env: ['TESSERA_JWKS_MAX_AGE'], kind: 'integer', description: 'Seconds verifiers may cache the JWK Set; a new key is published at least this long before it signs.' },
   { key: 'keys.refreshInterval', env: ['TESSERA_KEY_REFRESH_INTERVAL'], kind: 'integer', description: 'Longest time, in seconds, an instance trusts its cached keys before reading the store again.' },

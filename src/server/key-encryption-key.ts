@@ -51,3 +51,22 @@ export function resolveKeyEncryptionKey(
   );
   return kek;
 }
+
+/**
+ * Parses the older key-encryption keys that may still open stored values.
+ *
+ * @throws ConfigError naming the position of a malformed key, never its value.
+ */
+export function resolvePreviousKeyEncryptionKeys(
+  config: { readonly keys: { readonly previousEncryptionKeys?: readonly string[] } },
+): KeyEncryptionKey[] {
+  return (config.keys.previousEncryptionKeys ?? []).map((text, index) => {
+    try {
+      return parseKeyEncryptionKey(text);
+    } catch (error) {
+      throw new ConfigError(
+        `keys.previousEncryptionKeys (TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS), entry ${index + 1}: ${(error as Error).message}`,
+      );
+    }
+  });
+}

@@ -17,7 +17,7 @@ import {
 } from './build-provider.js';
 import { checkIssuerIsSecure, resolveIssuer, type ServerConfig } from './config.js';
 import { startListener, type RunningListener } from './http-listener.js';
-import { resolveKeyEncryptionKey } from './key-encryption-key.js';
+import { resolveKeyEncryptionKey, resolvePreviousKeyEncryptionKeys } from './key-encryption-key.js';
 import type { Logger } from './logger.js';
 import { countSecretVerifications, countStorageErrors, createMetrics, type ServerMetrics } from './metrics.js';
 
@@ -84,9 +84,19 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     });
     metrics.watchSigningKeys(storage);
     const hasher = countSecretVerifications(createSecretHasher(config, storage), metrics);
-    const keys: ServerKeys = await openKeys(config, storage, kek, (error) =>
-      logger.error({ err: describeError(error) }, 'key set background task failed'),
+    const previousKeks = resolvePreviousKeyEncryptionKeys(config);
+    const keys: ServerKeys = await openKeys(
+      config,
+      storage,
+      kek,
+      (error) => logger.error({ err: describeError(error) }, 'key set background task failed'),
+      previousKeks,
     );
+    if (previousKeks.length > 0 && !options.publicOnly) {
+      // Keys sealed under an older key-encryption key are sealed again under the current one.
+      const resealed = await keys.keySet.resealKeys();
+      logger.info({ resealed }, `sealed ${resealed} signing key(s) again under the current key-encryption key`);
+    }
     const common = {
       headersTimeout: config.server.headersTimeout,
       requestTimeout: config.server.requestTimeout,

@@ -87,6 +87,36 @@ describe('start-up refusals', () => {
   });
 });
 
+describe('changing the key-encryption key', () => {
+  it('refuses a KEK that cannot open the stored keys, re-seals under a new one given the old, then needs only the new one', async () => {
+    const oldKek = 'aa'.repeat(32);
+    const newKek = 'bb'.repeat(32);
+    const ws = workspace({ TESSERA_KEY_ENCRYPTION_KEY: oldKek });
+    const kidsOf = async (server: ServerProcess) =>
+      ((await (await fetch(`${server.publicUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys
+        .map((key) => key.kid)
+        .sort();
+
+    const original = await serve(ws);
+    const kids = await kidsOf(original);
+    expect(await original.stop('SIGTERM')).toBe(0);
+
+    const wrong = await runTessera(ws, ['serve', '--port', '0', '--admin-port', '0'], { env: { TESSERA_KEY_ENCRYPTION_KEY: newKek } });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('stored keys cannot be opened');
+    expect(wrong.stderr).not.toContain(newKek);
+
+    const changing = await serve(ws, [], { env: { TESSERA_KEY_ENCRYPTION_KEY: newKek, TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS: oldKek } });
+    expect(changing.logs().some((line) => line.resealed === 2)).toBe(true);
+    expect(await kidsOf(changing)).toEqual(kids);
+    expect(await changing.stop('SIGTERM')).toBe(0);
+
+    const changed = await serve(ws, [], { env: { TESSERA_KEY_ENCRYPTION_KEY: newKek } });
+    expect(await kidsOf(changed)).toEqual(kids);
+    expect(changed.output()).not.toContain(oldKek);
+  });
+});
+
 describe('graceful shutdown', () => {
   it('on SIGTERM stops accepting, completes every in-flight request, and exits 0', async () => {
     const ws = workspace();
