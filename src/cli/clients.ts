@@ -181,7 +181,7 @@ export function clientsCommand(): Command {
 
   clients
     .command('delete')
-    .description('delete a client; its tokens stop introspecting as active only when they expire or are revoked')
+    .description('delete a client so it can no longer authenticate (tokens it holds are not revoked by this)')
     .argument('<client-id>')
     .option('--json', 'print JSON')
     .action(async (clientId: string, options: Options, command: Command) => {
