@@ -112,5 +112,7 @@ describe('createGuardedHandler lanes', () => {
   it('refuses limits that cannot work', () => {
     expect(() => createBruteForceGuard({ failuresPerAddress: 0 })).toThrow(TypeError);
     expect(() => createBruteForceGuard({ blockSeconds: 1.5 })).toThrow(TypeError);
+    const handler = () => Promise.resolve(new Response('{}'));
+    expect(() => createGuardedHandler(handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 0 })).toThrow(TypeError);
   });
 });

@@ -193,6 +193,9 @@ const maxCredentialsBody = 64 * 1024;
 export function createGuardedHandler(handler: FetchHandler, options: GuardedHandlerOptions): GuardedHandler {
   const { guard, getClientAddress } = options;
   const maxUnverified = options.maxUnverifiedPerAddress ?? 2;
+  if (!Number.isInteger(maxUnverified) || maxUnverified < 1) {
+    throw new TypeError(`maxUnverifiedPerAddress must be a positive integer, got ${String(maxUnverified)}`);
+  }
   const maxKnown = options.maxKnownCredentials ?? 10_000;
   const knownTtlMs = options.knownCredentialsTtlMs ?? 5 * 60_000;
   const fingerprintKey = randomBytes(32);
