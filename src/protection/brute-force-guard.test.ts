@@ -83,6 +83,26 @@ describe('createGuardedHandler lanes', () => {
     expect((await Promise.all(answers)).every((response) => response.status === 200)).toBe(true);
   });
 
+  it('moves credentials that stopped working back to the capped lane', async () => {
+    let status = 200;
+    const gate = gatedHandler(() => status);
+    const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 1 });
+    const first = guarded(basicRequest('machine', 'old'), '127.0.0.15');
+    await flush();
+    gate.releaseAll();
+    expect((await first).status).toBe(200);
+    status = 401;
+    const rejected = guarded(basicRequest('machine', 'old'), '127.0.0.15');
+    await flush();
+    gate.releaseAll();
+    expect((await rejected).status).toBe(401);
+    const again = [guarded(basicRequest('machine', 'old'), '127.0.0.15'), guarded(basicRequest('machine', 'other'), '127.0.0.15')];
+    await flush();
+    expect(gate.calls).toBe(3);
+    gate.releaseAll();
+    expect((await Promise.all(again)).map((response) => response.status).sort()).toEqual([401, 429]);
+  });
+
   it('keeps the cap per address: another address is not affected', async () => {
     const gate = gatedHandler(() => 401);
     const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 1 });

@@ -233,8 +233,11 @@ export function createGuardedHandler(handler: FetchHandler, options: GuardedHand
   const serve = async (request: Request, address: string, credentials: Credentials | undefined) => {
     const response = await handler(request);
     // Checked against the limits on the next request; this one already has its answer.
-    if (response.status === 401) await guard.recordFailure(address, credentials?.clientId);
-    else if (credentials?.fingerprint !== undefined && response.status < 300) remember(credentials.fingerprint);
+    if (response.status === 401) {
+      // Credentials that stopped working (a rotated secret) leave the fast lane at once.
+      if (credentials?.fingerprint !== undefined) known.delete(credentials.fingerprint);
+      await guard.recordFailure(address, credentials?.clientId);
+    } else if (credentials?.fingerprint !== undefined && response.status < 300) remember(credentials.fingerprint);
     return response;
   };
 
