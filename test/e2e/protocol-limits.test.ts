@@ -6,9 +6,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter } from '../../src/index.js';
 import { createBruteForceGuard, createGuardedHandler } from '../../src/protection/index.js';
-import { startListener, type RunningListener } from '../../src/server/http-listener.js';
-import { createLogger } from '../../src/server/logger.js';
-import { createMetrics } from '../../src/server/metrics.js';
+import { createLogger, createMetrics, startListener, type RunningListener } from '../../src/server/index.js';
 import { createTestProvider } from '../support/test-provider.js';
 
 // The server's defaults are 16 KiB, 10 s and 30 s; shorter timeouts keep the test quick.
