@@ -211,6 +211,39 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect((await store.getAccessTokenRecord('sig-dup'))?.clientId).toBe('client-a');
       });
 
+      it('keeps every one of many records created at once, each call resolving only once its record is kept', async () => {
+        const signatures = Array.from({ length: 300 }, (_, i) => `sig-many-${i}`);
+        const kept = await Promise.all(
+          signatures.map((signature) =>
+            store.createAccessTokenRecord(tokenRecord(signature, { requestId: signature })).then(() => store.getAccessTokenRecord(signature)),
+          ),
+        );
+        expect(kept.map((record) => record?.requestId)).toEqual(signatures);
+      });
+
+      it('refuses only the records whose signature is taken, among many created at once', async () => {
+        await store.createAccessTokenRecord(tokenRecord('sig-taken'));
+        const fresh = Array.from({ length: 20 }, (_, i) => `sig-fresh-${i}`);
+        const calls = [
+          ...fresh.slice(0, 10).map((signature) => store.createAccessTokenRecord(tokenRecord(signature))),
+          store.createAccessTokenRecord(tokenRecord('sig-taken', { clientId: 'intruder' })),
+          store.createAccessTokenRecord(tokenRecord('sig-twin', { clientId: 'first' })),
+          store.createAccessTokenRecord(tokenRecord('sig-twin', { clientId: 'second' })),
+          ...fresh.slice(10).map((signature) => store.createAccessTokenRecord(tokenRecord(signature))),
+        ];
+        const outcomes = await Promise.allSettled(calls);
+        const [taken, first, second] = outcomes.slice(10, 13);
+        expect(taken).toMatchObject({ status: 'rejected', reason: expect.any(StorageConflictError) });
+        // Exactly one of two records with the same signature is kept, and it is the one that was acknowledged.
+        expect([first, second].map((outcome) => outcome?.status).sort()).toEqual(['fulfilled', 'rejected']);
+        const loser = first?.status === 'rejected' ? first : second;
+        expect(loser).toMatchObject({ reason: expect.any(StorageConflictError) });
+        expect((await store.getAccessTokenRecord('sig-twin'))?.clientId).toBe(first?.status === 'fulfilled' ? 'first' : 'second');
+        expect([...outcomes.slice(0, 10), ...outcomes.slice(13)].every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+        for (const signature of fresh) expect(await store.getAccessTokenRecord(signature)).toBeDefined();
+        expect((await store.getAccessTokenRecord('sig-taken'))?.clientId).toBe('client-a');
+      });
+
       it('deletes a record once, answering false the second time', async () => {
         await store.createAccessTokenRecord(tokenRecord('sig-del'));
         expect(await store.deleteAccessTokenRecord('sig-del')).toBe(true);
@@ -415,6 +448,36 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await outside;
         expect(await store.getClient('outside')).toBeDefined();
         expect(await store.getClient('inside')).toBeUndefined();
+      });
+
+      it('takes back records created at once inside failing work, and keeps those created outside it meanwhile', async () => {
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let inside!: () => void;
+        const entered = new Promise<void>((resolve) => (inside = resolve));
+        const failing = store.transaction(async (tx) => {
+          await Promise.all(Array.from({ length: 20 }, (_, i) => tx.createAccessTokenRecord(tokenRecord(`sig-in-${i}`))));
+          expect(await tx.getAccessTokenRecord('sig-in-19')).toBeDefined();
+          inside();
+          await held;
+          throw new Error('rolled back');
+        });
+        await entered;
+        const outside = Array.from({ length: 20 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`sig-out-${i}`)));
+        release();
+        await expect(failing).rejects.toThrow('rolled back');
+        await Promise.all(outside);
+        for (let i = 0; i < 20; i++) {
+          expect(await store.getAccessTokenRecord(`sig-in-${i}`)).toBeUndefined();
+          expect(await store.getAccessTokenRecord(`sig-out-${i}`)).toBeDefined();
+        }
+      });
+
+      it('keeps records created at once inside work that succeeds', async () => {
+        await store.transaction(async (tx) => {
+          await Promise.all(Array.from({ length: 20 }, (_, i) => tx.createAccessTokenRecord(tokenRecord(`sig-ok-${i}`))));
+        });
+        for (let i = 0; i < 20; i++) expect(await store.getAccessTokenRecord(`sig-ok-${i}`)).toBeDefined();
       });
 
       it("refuses the transaction's store once the transaction has ended", async () => {

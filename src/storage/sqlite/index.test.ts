@@ -12,6 +12,16 @@ const folder = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 let files = 0;
 const newFile = () => join(folder, `store-${++files}.db`);
+const tokenRecord = (signature: string) => ({
+  signature,
+  format: 'jwt' as const,
+  clientId: 'client-a',
+  subject: 'client-a',
+  scopes: ['read'],
+  audience: [],
+  issuedAt: 0,
+  expiresAt: 3600_000,
+});
 
 describeStorageContract('SQLite', () => {
   const filename = newFile();
@@ -148,6 +158,65 @@ describe('SQLite store', () => {
       other.close();
     }
     await expect(store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] })).resolves.toBeUndefined();
+  });
+
+  it('refuses a token record created on the outer store from inside its own transaction instead of waiting forever', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    open.push(store);
+    await expect(store.transaction(() => store.createAccessTokenRecord(tokenRecord('misplaced')))).rejects.toThrow(/use the store passed to the work function/);
+    expect(await store.getAccessTokenRecord('misplaced')).toBeUndefined();
+  });
+
+  it('writes a batch of token records waiting behind a transaction once it commits', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    open.push(store);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inside!: () => void;
+    const entered = new Promise<void>((resolve) => (inside = resolve));
+    const running = store.transaction(async (tx) => {
+      await tx.createAccessTokenRecord(tokenRecord('in-tx'));
+      inside();
+      await held;
+    });
+    await entered;
+    const waiting = Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`after-${i}`)));
+    release();
+    await running;
+    await Promise.all(waiting);
+    for (const signature of ['in-tx', ...Array.from({ length: 10 }, (_, i) => `after-${i}`)]) {
+      expect(await store.getAccessTokenRecord(signature)).toBeDefined();
+    }
+  });
+
+  it('rejects every token record of a batch with StorageUnavailableError when another connection holds the write lock past the timeout, keeping none', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, busyTimeoutMs: 30 });
+    open.push(store);
+    const other = new Database(filename);
+    other.exec('BEGIN IMMEDIATE');
+    let outcomes: PromiseSettledResult<void>[];
+    try {
+      outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`blocked-${i}`))));
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
+    for (let i = 0; i < 10; i++) expect(await store.getAccessTokenRecord(`blocked-${i}`)).toBeUndefined();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`blocked-${i}`))));
+    expect(await store.getAccessTokenRecord('blocked-9')).toBeDefined();
+  });
+
+  it('writes token records already accepted when the store is closed, before closing', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename });
+    const accepted = Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`closing-${i}`)));
+    await store.close();
+    await Promise.all(accepted);
+    const reopened = createSqliteStore({ filename });
+    open.push(reopened);
+    for (let i = 0; i < 10; i++) expect(await reopened.getAccessTokenRecord(`closing-${i}`)).toBeDefined();
   });
 
   it('answers StorageUnavailableError once closed', async () => {

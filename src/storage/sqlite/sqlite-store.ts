@@ -145,9 +145,30 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
 
   const outerOperations = createOperations(statements, deliver);
 
+  const groupCommit = createGroupCommit((batch) => {
+    const attempt = (): BatchOutcome => {
+      // Checked on the connection, not `closed`: a batch taken by close() still gets written.
+      if (!db.open) throw new StorageUnavailableError('the SQLite store is closed');
+      return insertAccessTokenBatch(statements, batch);
+    };
+    return gate.run(attempt).catch(async (error: unknown) => {
+      if (!isBusy(error)) throw toStorageError(error);
+      return gate.exclusive(() => retryWhileBusy(attempt, busyTimeoutMs));
+    });
+  });
+
   const store: SqliteStorage = {
     ...promisify(outerOperations, runOutside),
     migration,
+
+    createAccessTokenRecord(record) {
+      try {
+        assertUsable();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return groupCommit.add(record);
+    },
 
     subscribeToChanges(listener) {
       listeners.add(listener);
@@ -173,8 +194,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
       closed = true;
       stopPolling();
       listeners.clear();
-      // Let a running transaction finish before the connection goes.
+      // Records already accepted are written before the connection goes, as is a running transaction.
+      const written = groupCommit.flush();
       await gate.exclusive(() => Promise.resolve());
+      await written;
       db.close();
     },
 
@@ -442,6 +465,88 @@ function createOperations(statements: Statements, notify: (change: StorageChange
         statements.purgeReplayCache.run(batch).changes
       );
     },
+  };
+}
+
+/** Per record of a batch, in order: written, or refused as already existing. */
+type BatchOutcome = readonly boolean[];
+
+/** Most records written by one group commit; more arriving in the same turn start the next batch. */
+const maxBatchSize = 256;
+
+/**
+ * Writes a batch of access-token records in one transaction, so one commit (one fsync under
+ * `synchronous = FULL`) serves them all. A record whose signature exists (or came earlier in the
+ * same batch) is skipped by ON CONFLICT DO NOTHING and reported as refused; the others are kept.
+ */
+function insertAccessTokenBatch(statements: Statements, batch: readonly AccessTokenRecord[]): BatchOutcome {
+  if (batch.length === 1) return [statements.insertAccessToken.run(toRow(accessTokenColumns, batch[0]!)).changes > 0];
+  statements.begin.run();
+  try {
+    const outcome = batch.map((record) => statements.insertAccessToken.run(toRow(accessTokenColumns, record)).changes > 0);
+    statements.commit.run();
+    return outcome;
+  } catch (error) {
+    // A failed COMMIT may already have ended the transaction.
+    try {
+      statements.rollback.run();
+    } catch {
+      // nothing left to take back
+    }
+    throw error;
+  }
+}
+
+interface PendingRecord {
+  readonly record: AccessTokenRecord;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for access-token records: records handed over in the same turn of the event loop
+ * are written together on the next turn (or at once when {@link maxBatchSize} are waiting), and
+ * each caller's promise settles only after that commit: resolved when its record was written,
+ * rejected with {@link StorageConflictError} when only its record collided, or with the batch's
+ * error when the commit failed. A lone record waits for no timer, only for the current turn to end.
+ */
+function createGroupCommit(write: (batch: readonly AccessTokenRecord[]) => Promise<BatchOutcome>) {
+  let pending: PendingRecord[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  const flush = (): Promise<void> => {
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    scheduled = undefined;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return Promise.all(inFlight).then(() => undefined);
+    const written = write(batch.map(({ record }) => record)).then(
+      (outcome) => {
+        batch.forEach((entry, i) => {
+          if (outcome[i]) entry.resolve();
+          else entry.reject(new StorageConflictError('access token record already exists'));
+        });
+      },
+      (error: unknown) => {
+        for (const entry of batch) entry.reject(error);
+      },
+    );
+    inFlight.add(written);
+    void written.finally(() => inFlight.delete(written));
+    return Promise.all(inFlight).then(() => undefined);
+  };
+
+  return {
+    add(record: AccessTokenRecord): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ record, resolve, reject });
+        if (pending.length >= maxBatchSize) void flush();
+        else scheduled ??= setImmediate(() => void flush());
+      });
+    },
+    /** Writes what is waiting now; resolves once every batch taken so far has settled. */
+    flush,
   };
 }
 
