@@ -69,11 +69,26 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
     await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 10_000, interval: 50 });
   });
 
+  it('rejects every record of a batch with StorageUnavailableError while cut off, keeping none, and writes batches again when it returns', async () => {
+    await openThroughProxy();
+    await proxy.close();
+    const during = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.createAccessTokenRecord(record(`batch-${i}`))));
+    for (const outcome of during) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
+
+    await proxy.open();
+    await vi.waitFor(() => expect(store.ping()).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
+    for (let i = 0; i < 20; i++) expect(await store.getAccessTokenRecord(`batch-${i}`)).toBeUndefined();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.createAccessTokenRecord(record(`batch-${i}`))));
+    for (let i = 0; i < 20; i++) expect(await store.getAccessTokenRecord(`batch-${i}`)).toBeDefined();
+  });
+
   it('answers StorageUnavailableError, not a hang, when the network swallows everything', async () => {
     await openThroughProxy({ connectionTimeoutMs: 300, queryTimeoutMs: 300 });
     proxy.blackhole();
     await expect(store.getClient('x')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(store.transaction(() => Promise.resolve())).rejects.toBeInstanceOf(StorageUnavailableError);
+    const swallowed = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(record(`swallowed-${i}`))));
+    for (const outcome of swallowed) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
     await proxy.open();
     await vi.waitFor(() => expect(store.getClient('x')).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
   });

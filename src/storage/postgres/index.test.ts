@@ -10,11 +10,21 @@ import {
   terminateConnections,
   urlWithApplicationName,
 } from '../../../test/storage/postgres-test-database.js';
-import { StorageSchemaTooNewError, StorageUnavailableError, type StorageChange } from '../index.js';
+import { StorageConflictError, StorageSchemaTooNewError, StorageUnavailableError, type StorageChange } from '../index.js';
 import { createPostgresStore, migratePostgres, type PostgresStorage } from './index.js';
 import { postgresMigrations } from './migrations.js';
 
 const unavailable = await probePostgres();
+const tokenRecord = (signature: string) => ({
+  signature,
+  format: 'jwt' as const,
+  clientId: 'client-a',
+  subject: 'client-a',
+  scopes: ['read'],
+  audience: [],
+  issuedAt: 0,
+  expiresAt: 3600_000,
+});
 const latest = postgresMigrations.at(-1)!.version;
 
 if (unavailable !== undefined) {
@@ -203,6 +213,34 @@ if (unavailable !== undefined) {
 
     it.each(['', 'x'.repeat(64)])('refuses the schema name %j, which PostgreSQL would not keep as given', (schema) => {
       expect(() => createPostgresStore({ connectionString: postgresUrl, schema })).toThrow(TypeError);
+    });
+
+    it('answers each record of a batch on its own when one row fails the whole statement', async () => {
+      const store = openStore();
+      // PostgreSQL text cannot hold NUL, so this row fails the multi-row INSERT it is part of.
+      const calls = [
+        ...Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`good-${i}`))),
+        store.createAccessTokenRecord({ ...tokenRecord('bad'), subject: 'nul\u0000byte' }),
+        store.createAccessTokenRecord(tokenRecord('good-0')),
+        ...Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`good-${i + 5}`))),
+      ];
+      const outcomes = await Promise.allSettled(calls);
+      expect(outcomes[5]).toMatchObject({ status: 'rejected' });
+      expect(outcomes[6]).toMatchObject({ status: 'rejected', reason: expect.any(StorageConflictError) });
+      expect([...outcomes.slice(0, 5), ...outcomes.slice(7)].every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+      for (let i = 0; i < 10; i++) expect(await store.getAccessTokenRecord(`good-${i}`)).toBeDefined();
+      expect(await store.getAccessTokenRecord('bad')).toBeUndefined();
+    });
+
+    it('writes token records already accepted when the store is closed, before closing', async () => {
+      const schema = randomSchemaName();
+      const store = openStore(schema);
+      await store.ping();
+      const accepted = Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`closing-${i}`)));
+      await store.close();
+      await Promise.all(accepted);
+      const { rows } = await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".access_tokens`);
+      expect(Number(rows[0]!.n)).toBe(10);
     });
 
     it('works on a pool it was given and leaves that pool open on close', async () => {

@@ -193,8 +193,24 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     return Buffer.byteLength(payload) <= maxPayloadBytes ? payload : JSON.stringify({ o: origin, c: { kind: 'all' } });
   };
 
+  const outerOperations = createOperations(poolQueryable, s, channel, notification, deliver);
+  const groupCommit = createGroupCommit(async (batch) => {
+    if (batch.length === 1) {
+      await outerOperations.createAccessTokenRecord(batch[0]!);
+      return [true];
+    }
+    const { rows } = await poolQueryable.query(accessTokenBatchInsertSql(s, batch.length), batch.flatMap((record) => rowValues(accessTokenColumns, record)));
+    const written = new Set(rows.map((row) => row.signature));
+    return batch.map((record) => written.has(record.signature));
+  }, (record) => outerOperations.createAccessTokenRecord(record));
+
   const store: PostgresStorage = {
-    ...createOperations(poolQueryable, s, channel, notification, deliver),
+    ...outerOperations,
+
+    createAccessTokenRecord(record) {
+      if (closed) return Promise.reject(new StorageUnavailableError('the PostgreSQL store is closed'));
+      return groupCommit.add(record);
+    },
 
     migrate,
     whenListening: () => changeListener.whenListening(),
@@ -215,8 +231,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
     async close() {
       if (closed) return;
+      // Records already accepted are written (or refused) before the pool goes.
+      const written = groupCommit.flush();
       closed = true;
       listeners.clear();
+      await written;
       await changeListener.stop();
       if (ownsPool) await pool.end();
       pool.off('error', onPoolError);
@@ -301,6 +320,93 @@ function insertSql(s: string, table: TableColumns<unknown>): string {
   const names = columnNames(table);
   // DO NOTHING rather than an error: a failed statement would abort a surrounding transaction.
   return `INSERT INTO ${s}.${table.table} (${names.join(', ')}) VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING 1`;
+}
+
+/** One INSERT of `count` access-token records, answering the signature of each row it wrote. */
+function accessTokenBatchInsertSql(s: string, count: number): string {
+  const names = columnNames(accessTokenColumns);
+  const rows = Array.from({ length: count }, (_, row) => `(${names.map((_, i) => `$${row * names.length + i + 1}`).join(', ')})`);
+  return `INSERT INTO ${s}.${accessTokenColumns.table} (${names.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING RETURNING signature`;
+}
+
+/** Most records in one multi-row INSERT; more arriving in the same turn start the next batch. */
+const maxBatchSize = 256;
+
+interface PendingRecord {
+  readonly record: AccessTokenRecord;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit for access-token records: records handed over in the same turn of the event loop
+ * are written by one multi-row INSERT (one round trip, one commit) on the next turn, or at once
+ * when {@link maxBatchSize} are waiting. Each caller's promise settles only after that statement
+ * committed: resolved when its row was written, rejected with {@link StorageConflictError} when
+ * its signature existed or came earlier in the same batch, or with {@link StorageUnavailableError}
+ * when the database could not be reached. Any other failure of the batch (one bad row) is retried
+ * record by record, so each caller gets its own answer. A lone record waits for no timer.
+ */
+function createGroupCommit(
+  writeBatch: (batch: readonly AccessTokenRecord[]) => Promise<readonly boolean[]>,
+  writeOne: (record: AccessTokenRecord) => Promise<void>,
+) {
+  let pending: PendingRecord[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  const conflict = (): StorageConflictError => new StorageConflictError('access token record already exists');
+
+  const write = async (batch: readonly PendingRecord[]): Promise<void> => {
+    // A signature twice in one batch: the first keeps its place, the later ones collide with it.
+    const unique = new Map<string, PendingRecord>();
+    for (const entry of batch) {
+      if (unique.has(entry.record.signature)) entry.reject(conflict());
+      else unique.set(entry.record.signature, entry);
+    }
+    const entries = [...unique.values()];
+    let outcome: readonly boolean[];
+    try {
+      outcome = await writeBatch(entries.map(({ record }) => record));
+    } catch (error) {
+      if (entries.length === 1 || error instanceof StorageUnavailableError) {
+        for (const entry of entries) entry.reject(error);
+        return;
+      }
+      // The statement failed as a whole, so none of it was kept: each record is tried on its own.
+      await Promise.all(entries.map((entry) => writeOne(entry.record).then(entry.resolve, entry.reject)));
+      return;
+    }
+    entries.forEach((entry, i) => {
+      if (outcome[i]) entry.resolve();
+      else entry.reject(conflict());
+    });
+  };
+
+  const flush = (): Promise<void> => {
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    scheduled = undefined;
+    const batch = pending;
+    pending = [];
+    if (batch.length > 0) {
+      const written = write(batch);
+      inFlight.add(written);
+      void written.finally(() => inFlight.delete(written));
+    }
+    return Promise.all(inFlight).then(() => undefined);
+  };
+
+  return {
+    add(record: AccessTokenRecord): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ record, resolve, reject });
+        if (pending.length >= maxBatchSize) void flush();
+        else scheduled ??= setImmediate(() => void flush());
+      });
+    },
+    /** Writes what is waiting now; resolves once every batch taken so far has settled. */
+    flush,
+  };
 }
 
 function updateSql(s: string, table: TableColumns<unknown>, key: string): string {
