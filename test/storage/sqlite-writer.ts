@@ -1,5 +1,5 @@
-// Child process for the durability test: writes clients and token records to a SQLite file
-// forever, printing one line per acknowledged write, until it is killed.
+// Child process for the durability test: writes clients and token records (some in bursts that
+// share one commit) to a SQLite file forever, printing one line per acknowledged write, until it is killed.
 
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 
@@ -23,6 +23,25 @@ for (let i = 0; ; i++) {
     expiresAt: now + 3600_000,
   });
   process.stdout.write(`token sig-${i}\n`);
+  if (i % 5 === 0) {
+    // A burst created at once is written by one group commit; each is acknowledged as its promise resolves.
+    await Promise.all(
+      Array.from({ length: 8 }, (_, j) =>
+        store
+          .createAccessTokenRecord({
+            signature: `burst-${i}-${j}`,
+            format: 'jwt',
+            clientId: `client-${i}`,
+            subject: `client-${i}`,
+            scopes: ['read'],
+            audience: [],
+            issuedAt: now,
+            expiresAt: now + 3600_000,
+          })
+          .then(() => process.stdout.write(`token burst-${i}-${j}\n`)),
+      ),
+    );
+  }
   if (i % 10 === 0) {
     await store.transaction(async (tx) => {
       await tx.revokeTokenId(`jti-${i}`, now + 3600_000);
