@@ -2,13 +2,13 @@
 // (a web Request in, a web Response out), reading the body and answering fixed JSON.
 
 import { createServer } from 'node:http';
-import { toNodeHandler } from '../../src/http/node.js';
+import { toNodeFetchHandler } from '../../src/http/node.js';
 import { listenForBenchmark } from './listen.js';
 
 const body = '{"access_token":"x","expires_in":1800,"scope":"","token_type":"bearer"}';
 
 const server = createServer(
-  toNodeHandler(async (request) => {
+  toNodeFetchHandler(async (request) => {
     await request.text();
     return new Response(body, { headers: { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' } });
   }),

@@ -16,6 +16,7 @@ import {
   importSigningKey,
   jwtAccessTokenStrategy,
   type Client,
+  type HttpRequest,
   type SigningAlgorithm,
   type Storage,
 } from '../../src/index.js';
@@ -74,7 +75,7 @@ const provider = compose(
   clientCredentialsGrant,
 );
 const tokenHandler = createTokenHandler(provider);
-const route = async (request: Request): Promise<Response> => {
+const route = async (request: HttpRequest): Promise<Response> => {
   const { pathname } = new URL(request.url);
   if (pathname === '/token') return tokenHandler(request);
   if (pathname === '/.well-known/jwks.json') return provider.handleJwksRequest(request);

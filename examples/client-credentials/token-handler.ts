@@ -1,10 +1,10 @@
 // The how-to's token handler: newAccessRequest → newAccessResponse → writeAccessResponse, or writeAccessError.
 
-import type { Provider, Session } from '../../src/index.js';
+import type { HttpRequest, Provider, Session } from '../../src/index.js';
 
 /** Serves the token endpoint for `provider`, exactly as the client credentials how-to does. */
 export function createTokenHandler(provider: Provider) {
-  return async (request: Request): Promise<Response> => {
+  return async (request: HttpRequest): Promise<Response> => {
     // The client credentials grant has no resource owner: the session stays empty and the
     // token's subject is the client itself.
     const session: Session = {};

@@ -7,24 +7,24 @@ import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { allMounts, startServer, type RunningServer } from '../../test/support/harness.js';
-import type { FetchHandler } from '../provider/index.js';
+import type { HttpHandler } from '../provider/index.js';
+import { readRequestBody } from '../request/index.js';
 import { expressHandler } from './express.js';
 import { fastifyHandler } from './fastify.js';
 import { toNodeHandler } from './node.js';
 
 /** Echoes what the handler received, reading the body only for POST. */
-const echo: FetchHandler = async (request) => {
+const echo: HttpHandler = async (request) => {
   const url = new URL(request.url);
   if (url.pathname === '/throw') throw new Error('handler failure');
   if (url.pathname === '/limited') {
     // Reads a few bytes and gives up, as the provider does with an oversized body.
-    const reader = request.body!.getReader();
-    await reader.read();
-    await reader.cancel();
+    await readRequestBody(request, 16);
     return Response.json({ error: 'too_large' }, { status: 413 });
   }
   if (url.pathname === '/early') return Response.json({ error: 'early' }, { status: 405 });
-  const body = request.method === 'POST' ? await request.text() : '';
+  const bytes = request.method === 'POST' ? await readRequestBody(request, 1024 * 1024) : new Uint8Array(0);
+  const body = bytes === 'too-large' ? 'too-large' : new TextDecoder().decode(bytes);
   return Response.json(
     {
       method: request.method,

@@ -1,7 +1,7 @@
 // Express mount: hands the untouched request to the provider. Mount it before any body parser.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FetchHandler } from '../provider/index.js';
+import type { HttpHandler } from '../provider/index.js';
 import { handle } from './node.js';
 
 /**
@@ -11,7 +11,7 @@ import { handle } from './node.js';
  * @example
  * app.use('/oauth2', expressHandler(createRouter(provider, { token: '/oauth2/token' })));
  */
-export function expressHandler(handler: FetchHandler) {
+export function expressHandler(handler: HttpHandler) {
   return (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): void => {
     handle(handler, req, res, req.originalUrl ?? req.url);
   };

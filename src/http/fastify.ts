@@ -1,7 +1,7 @@
 // Fastify mount: turns off Fastify's body parsing in its own scope and hands the raw request over.
 
 import type { FastifyInstance } from 'fastify';
-import type { FetchHandler } from '../provider/index.js';
+import type { HttpHandler } from '../provider/index.js';
 import { handle } from './node.js';
 
 /**
@@ -16,7 +16,7 @@ import { handle } from './node.js';
  * const app = Fastify();
  * await app.register(fastifyHandler(createRouter(provider, { token: '/oauth2/token' })), { prefix: '/oauth2' });
  */
-export function fastifyHandler(handler: FetchHandler) {
+export function fastifyHandler(handler: HttpHandler) {
   return function tesseraPlugin(instance: FastifyInstance, _options: unknown, done: (error?: Error) => void): void {
     instance.removeAllContentTypeParsers();
     // Accept any content type (or none) without reading a byte; the provider judges it.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { HttpRequest } from '../request/index.js';
 import { createBruteForceGuard, createGuardedHandler } from './brute-force-guard.js';
 
 /** A handler whose answers wait until the test releases them; it records what it was asked. */
@@ -7,7 +8,7 @@ function gatedHandler(statusOf: (authorization: string) => number) {
   let running = 0;
   let maxRunning = 0;
   let calls = 0;
-  const handler = async (request: Request) => {
+  const handler = async (request: HttpRequest) => {
     calls++;
     running++;
     maxRunning = Math.max(maxRunning, running);

@@ -4,8 +4,8 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { clientSecretBasic } from '../client-auth/index.js';
 import { OAuthError } from '../core/index.js';
-import { writeJson, type FetchHandler } from '../provider/index.js';
-import { parseForm } from '../request/index.js';
+import { writeJson, type HttpHandler } from '../provider/index.js';
+import { parseForm, readRequestBody, type HttpRequest } from '../request/index.js';
 import { normalizeClientAddress } from './client-address.js';
 
 /** How many failed client authentications are tolerated, and for how long an offender waits. */
@@ -147,7 +147,7 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
 }
 
 /** A fetch-style handler that is also told where the request came from. */
-export type GuardedHandler = (request: Request, clientAddress?: string) => Promise<Response>;
+export type GuardedHandler = (request: HttpRequest, clientAddress?: string) => Promise<Response>;
 
 export interface GuardedHandlerOptions {
   readonly guard: BruteForceGuard;
@@ -155,7 +155,7 @@ export interface GuardedHandlerOptions {
    * Finds the source address when the caller does not pass one, e.g. from a header set by a
    * trusted proxy. Requests with no address share one bucket, `unknown`.
    */
-  readonly getClientAddress?: (request: Request) => string | undefined;
+  readonly getClientAddress?: (request: HttpRequest) => string | undefined;
   /** Sends `error_hint` in 429 bodies. Default false. */
   readonly exposeDebug?: boolean;
   /** Distinct not-yet-verified credentials one address may have in flight. Default 2. */
@@ -190,7 +190,7 @@ const maxCredentialsBody = 64 * 1024;
  * const guarded = createGuardedHandler(createRouter(provider), { guard: createBruteForceGuard() });
  * createServer((req, res) => handle((request) => guarded(request, req.socket.remoteAddress), req, res));
  */
-export function createGuardedHandler(handler: FetchHandler, options: GuardedHandlerOptions): GuardedHandler {
+export function createGuardedHandler(handler: HttpHandler, options: GuardedHandlerOptions): GuardedHandler {
   const { guard, getClientAddress } = options;
   const maxUnverified = options.maxUnverifiedPerAddress ?? 2;
   if (!Number.isInteger(maxUnverified) || maxUnverified < 1) {
@@ -230,7 +230,7 @@ export function createGuardedHandler(handler: FetchHandler, options: GuardedHand
     }
   };
 
-  const serve = async (request: Request, address: string, credentials: Credentials | undefined) => {
+  const serve = async (request: HttpRequest, address: string, credentials: Credentials | undefined) => {
     const response = await handler(request);
     // Checked against the limits on the next request; this one already has its answer.
     if (response.status === 401) {
@@ -283,18 +283,19 @@ interface Credentials {
 }
 
 /**
- * Finds the credentials of `client_secret_basic` or `client_secret_post`. The body is read from a
- * copy, so the handler still gets the untouched stream; the copy is read only up to the body limit.
+ * Finds the credentials of `client_secret_basic` or `client_secret_post`. A web Request's body is
+ * read from a copy, so the handler still gets the untouched stream; a bounded-body request gives
+ * the same bytes to every reader. Either is read only up to the body limit.
  */
-async function credentialsOf(request: Request, key: Buffer): Promise<Credentials | undefined> {
+async function credentialsOf(request: HttpRequest, key: Buffer): Promise<Credentials | undefined> {
   let presented: { clientId: string; clientSecret: string } | undefined;
   try {
     presented = clientSecretBasic(request.headers.get('authorization') ?? undefined);
   } catch {
     presented = undefined;
   }
-  if (!presented && request.body !== null && isForm(request)) {
-    const form = await formOf(request.clone());
+  if (!presented && hasBody(request) && isForm(request)) {
+    const form = await formOf(request instanceof Request ? request.clone() : request);
     const clientId = form?.get('client_id');
     const clientSecret = form?.get('client_secret');
     if (clientId !== undefined && clientSecret !== undefined) presented = { clientId, clientSecret };
@@ -308,26 +309,19 @@ async function credentialsOf(request: Request, key: Buffer): Promise<Credentials
   return { clientId: presented.clientId, fingerprint };
 }
 
-function isForm(request: Request): boolean {
+function hasBody(request: HttpRequest): boolean {
+  return request instanceof Request ? request.body !== null : request.method !== 'GET' && request.method !== 'HEAD';
+}
+
+function isForm(request: HttpRequest): boolean {
   return /^application\/x-www-form-urlencoded\b/i.test(request.headers.get('content-type') ?? '');
 }
 
-async function formOf(copy: Request): Promise<Map<string, string> | undefined> {
+async function formOf(copy: HttpRequest): Promise<Map<string, string> | undefined> {
   try {
-    const reader = copy.body!.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxCredentialsBody) {
-        await reader.cancel();
-        return undefined;
-      }
-      chunks.push(value);
-    }
-    return parseForm(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+    const body = await readRequestBody(copy, maxCredentialsBody);
+    if (body === 'too-large') return undefined;
+    return parseForm(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
     return undefined;
   }

@@ -14,7 +14,7 @@ import {
   type TokenEndpointHandler,
   type TokenIntrospector,
 } from '../core/index.js';
-import { parseFormRequest, splitSpaceDelimited } from '../request/index.js';
+import { parseFormRequest, splitSpaceDelimited, type HttpRequest } from '../request/index.js';
 import type { SecretHasher } from '../secrets/index.js';
 import type { ClientStore } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
@@ -44,7 +44,7 @@ export interface Provider {
    * const accessResponse = await provider.newAccessResponse(accessRequest);
    * return provider.writeAccessResponse(accessRequest, accessResponse);
    */
-  newAccessRequest(request: Request, session?: Session): Promise<AccessRequest>;
+  newAccessRequest(request: HttpRequest, session?: Session): Promise<AccessRequest>;
   /** Lets the grant's handler issue the token(s). */
   newAccessResponse(accessRequest: AccessRequest): Promise<AccessResponse>;
   /** The §5.1 JSON response with `Cache-Control: no-store`. */
@@ -52,9 +52,9 @@ export interface Provider {
   /** The §5.2 error response for anything thrown by the calls above. */
   writeAccessError(accessRequest: AccessRequest | undefined, error: unknown): Response;
   /** The three calls in one: what a `/token` route does. */
-  handleTokenRequest(request: Request, session?: Session): Promise<Response>;
+  handleTokenRequest(request: HttpRequest, session?: Session): Promise<Response>;
   /** Answers `GET /.well-known/jwks.json` with the public keys of the strategy's key set. */
-  handleJwksRequest(request: Request): Promise<Response>;
+  handleJwksRequest(request: HttpRequest): Promise<Response>;
 
   /** True when an introspector was composed, so the introspection endpoint is served. */
   readonly hasIntrospection: boolean;
@@ -72,13 +72,13 @@ export interface Provider {
    * return provider.writeIntrospectionResponse(introspection);
    * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.1
    */
-  newIntrospectionRequest(request: Request): Promise<IntrospectionRequest>;
+  newIntrospectionRequest(request: HttpRequest): Promise<IntrospectionRequest>;
   /** The §2.2 JSON response, `{"active":false}` for anything not active, with `Cache-Control: no-store`. */
   writeIntrospectionResponse(introspection: IntrospectionRequest): Response;
   /** The §2.3 error response for anything thrown by {@link Provider.newIntrospectionRequest}. */
   writeIntrospectionError(error: unknown): Response;
   /** The introspection calls in one: what an `/introspect` route does. */
-  handleIntrospectionRequest(request: Request): Promise<Response>;
+  handleIntrospectionRequest(request: HttpRequest): Promise<Response>;
 
   /**
    * Parses an RFC 7009 revocation request, authenticates the client and revokes the token when
@@ -92,18 +92,18 @@ export interface Provider {
    * return provider.writeRevocationResponse(revocation);
    * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.1
    */
-  newRevocationRequest(request: Request): Promise<RevocationRequest>;
+  newRevocationRequest(request: HttpRequest): Promise<RevocationRequest>;
   /** §2.2: 200 with an empty body. */
   writeRevocationResponse(revocation: RevocationRequest): Response;
   /** The §2.2.1 error response for anything thrown by {@link Provider.newRevocationRequest}. */
   writeRevocationError(error: unknown): Response;
   /** The revocation calls in one: what a `/revoke` route does. */
-  handleRevocationRequest(request: Request): Promise<Response>;
+  handleRevocationRequest(request: HttpRequest): Promise<Response>;
 
   /** The RFC 8414 metadata of this provider, with endpoint URLs built from `routes`. */
   getAuthorizationServerMetadata(routes?: Partial<ProviderRoutes>): AuthorizationServerMetadata;
   /** Answers `GET /.well-known/oauth-authorization-server` (RFC 8414 §3). */
-  handleMetadataRequest(request: Request, routes?: Partial<ProviderRoutes>): Promise<Response>;
+  handleMetadataRequest(request: HttpRequest, routes?: Partial<ProviderRoutes>): Promise<Response>;
 }
 
 export interface ProviderParts {

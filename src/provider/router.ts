@@ -1,23 +1,30 @@
 // Maps paths to the provider's endpoints, for servers that mount the whole provider at once.
 
 import { OAuthError } from '../core/index.js';
+import type { HttpRequest } from '../request/index.js';
 import type { Provider } from './provider.js';
 import { defaultRoutes, type ProviderRoutes } from './routes.js';
 import { writeOAuthError } from './write-json.js';
 
 export { defaultRoutes, type ProviderRoutes } from './routes.js';
 
-/** A fetch-style handler: the shape every adapter mounts. */
+/** A fetch-style handler taking a web Request: the shape web-standard mounts (Hono) serve. */
 export type FetchHandler = (request: Request) => Promise<Response>;
 
 /**
- * Creates a fetch-style handler serving every endpoint of `provider`.
+ * A handler that also takes the lighter {@link HttpRequest} the node:http adapters build. Every
+ * `HttpHandler` is a {@link FetchHandler}, so it can be mounted anywhere.
+ */
+export type HttpHandler = (request: HttpRequest) => Promise<Response>;
+
+/**
+ * Creates a handler serving every endpoint of `provider`.
  *
  * @example
  * const handle = createRouter(provider, { token: '/token' });
  * createServer(toNodeHandler(handle)).listen(8080);
  */
-export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): FetchHandler {
+export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): HttpHandler {
   const paths = { ...defaultRoutes, ...routes };
   return async (request) => {
     const { pathname } = new URL(request.url);

@@ -2,7 +2,7 @@
 
 import { authenticateClient, type AuthenticateClientDependencies } from '../client-auth/index.js';
 import { OAuthError, type TokenQuery, type TokenTypeHint } from '../core/index.js';
-import { parseFormRequest } from '../request/index.js';
+import { parseFormRequest, type HttpRequest } from '../request/index.js';
 
 export interface ReadTokenQueryOptions {
   readonly maxBodyBytes: number;
@@ -19,7 +19,7 @@ export interface ReadTokenQueryOptions {
  *   `invalid_client` (401) when client authentication fails.
  */
 export async function readTokenQuery(
-  request: Request,
+  request: HttpRequest,
   authentication: AuthenticateClientDependencies,
   options: ReadTokenQueryOptions,
 ): Promise<TokenQuery> {

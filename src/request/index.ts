@@ -1,2 +1,3 @@
 export * from './form-encoding.js';
 export * from './parse-form-request.js';
+export * from './http-request.js';

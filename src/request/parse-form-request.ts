@@ -2,6 +2,7 @@
 
 import { OAuthError } from '../core/index.js';
 import { decodeFormComponent } from './form-encoding.js';
+import { readRequestBody, type HttpRequest } from './http-request.js';
 
 /** What every form-posting endpoint needs from the HTTP request. */
 export interface FormRequest {
@@ -24,7 +25,7 @@ export interface ParseFormRequestOptions {
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.2
  */
 export async function parseFormRequest(
-  request: Request,
+  request: HttpRequest,
   options: ParseFormRequestOptions,
 ): Promise<FormRequest> {
   if (request.method !== 'POST') {
@@ -60,31 +61,17 @@ function checkContentType(contentType: string | null): void {
   }
 }
 
-async function readBody(request: Request, maxBodyBytes: number): Promise<string> {
+async function readBody(request: HttpRequest, maxBodyBytes: number): Promise<string> {
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
-  if (!request.body) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (cause) {
-      // The client went away mid-body: its request, not the server, failed.
-      throw new OAuthError('invalidRequest', { hint: 'The body could not be read to its end.', cause });
-    }
-    const { done, value } = chunk;
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBodyBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw bodyTooLarge(maxBodyBytes);
-    }
-    chunks.push(value);
+  let bytes: Uint8Array | 'too-large';
+  try {
+    bytes = await readRequestBody(request, maxBodyBytes);
+  } catch (cause) {
+    // The client went away mid-body: its request, not the server, failed.
+    throw new OAuthError('invalidRequest', { hint: 'The body could not be read to its end.', cause });
   }
-  const bytes = chunks.length === 1 ? chunks[0]! : concatenate(chunks, size);
+  if (bytes === 'too-large') throw bodyTooLarge(maxBodyBytes);
   // The body must be ASCII: anything else should have been percent-encoded (Appendix B).
   for (const byte of bytes) {
     if (byte > 0x7f) {
@@ -93,18 +80,10 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<string>
       });
     }
   }
-  return new TextDecoder('latin1').decode(bytes);
+  return latin1.decode(bytes);
 }
 
-function concatenate(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
-}
+const latin1 = new TextDecoder('latin1');
 
 function bodyTooLarge(maxBodyBytes: number): OAuthError {
   return new OAuthError('invalidRequest', {

@@ -8,7 +8,7 @@ import {
   createMemoryStore,
   createRouter,
   opaqueHmacStrategy,
-  type FetchHandler,
+  type HttpHandler,
   type ProviderRoutes,
 } from '../../src/index.js';
 import { mounts, startServer, type RunningServer } from '../support/harness.js';
@@ -26,10 +26,10 @@ async function getMetadata(url: string): Promise<Record<string, unknown>> {
 
 /** Starts a server whose handler is set once its URL, and so the issuer, is known. */
 async function startAtOwnIssuer(
-  build: (issuer: string) => Promise<FetchHandler>,
+  build: (issuer: string) => Promise<HttpHandler>,
   mount: (typeof mounts)[number] = 'node',
 ): Promise<RunningServer> {
-  let handler: FetchHandler | undefined;
+  let handler: HttpHandler | undefined;
   const server = await startServer((request) => handler!(request), mount);
   handler = await build(server.url);
   return server;

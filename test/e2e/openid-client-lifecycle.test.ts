@@ -11,7 +11,7 @@ import {
   createManualClock,
   createRouter,
   type Client,
-  type FetchHandler,
+  type HttpHandler,
   type ManualClock,
 } from '../../src/index.js';
 import { startServer, type RunningServer } from '../support/harness.js';
@@ -44,7 +44,7 @@ describe.each(['jwt', 'opaque'] as const)('openid-client manages %s access token
         metadata: { introspection: true },
       },
     ];
-    let handler: FetchHandler | undefined;
+    let handler: HttpHandler | undefined;
     server = await startServer((request) => handler!(request));
     const { provider } = await createTestProvider({
       clients,

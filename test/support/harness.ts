@@ -11,7 +11,7 @@ import { toNodeHandler } from '../../src/http/node.js';
 import { expressHandler } from '../../src/http/express.js';
 import { honoHandler } from '../../src/http/hono.js';
 import { fastifyHandler } from '../../src/http/fastify.js';
-import type { FetchHandler } from '../../src/provider/index.js';
+import type { HttpHandler } from '../../src/provider/index.js';
 
 /** The ways a provider can be mounted; conformance suites run through each. */
 export type Mount = 'node' | 'express' | 'hono' | 'fastify';
@@ -28,7 +28,7 @@ export interface RunningServer {
 }
 
 /** Starts `handler` on 127.0.0.1 at an ephemeral port behind the given mount. */
-export async function startServer(handler: FetchHandler, mount: Mount = 'node'): Promise<RunningServer> {
+export async function startServer(handler: HttpHandler, mount: Mount = 'node'): Promise<RunningServer> {
   const { listener, close } = await listenerFor(handler, mount);
   const server = createServer(listener);
   server.listen(0, '127.0.0.1');
@@ -49,7 +49,7 @@ export async function startServer(handler: FetchHandler, mount: Mount = 'node'):
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
 async function listenerFor(
-  handler: FetchHandler,
+  handler: HttpHandler,
   mount: Mount,
 ): Promise<{ listener: Listener; close?: () => Promise<void> }> {
   switch (mount) {

@@ -1,0 +1,196 @@
+// The node:http adapter's own request: Headers.get semantics, a bounded body, a client that hangs up.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { OAuthError } from '../core/index.js';
+import type { HttpHandler } from '../provider/index.js';
+import { parseFormRequest, type HttpRequest } from '../request/index.js';
+import { toNodeHandler } from './node.js';
+
+let server: Server | undefined;
+
+afterEach(async () => {
+  if (!server) return;
+  server.closeAllConnections();
+  server.close();
+  await once(server, 'close');
+  server = undefined;
+});
+
+async function serve(handler: HttpHandler): Promise<number> {
+  server = createServer(toNodeHandler(handler));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+/** Sends `head` (and the start of a body) on a raw socket and collects what the server answers. */
+async function rawExchange(port: number, text: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(text);
+  return readAnswer(socket);
+}
+
+function readAnswer(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      // One answer is all these tests read; its body is short JSON.
+      const end = answer.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(answer);
+      if (end >= 0 && length && answer.length >= end + 4 + Number(length[1])) {
+        socket.destroy();
+        resolve(answer);
+      }
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', () => resolve(answer));
+  });
+}
+
+function bodyOf(answer: string): unknown {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+}
+
+const echoHeaders: HttpHandler = async (request) =>
+  Response.json({
+    authorization: request.headers.get('Authorization'),
+    accept: request.headers.get('ACCEPT'),
+    contentType: request.headers.get('content-type'),
+    missing: request.headers.get('x-missing'),
+    url: request.url,
+  });
+
+describe('the node:http request', () => {
+  it('reads headers in any case and joins repeated fields with ", " as Headers.get does', async () => {
+    const port = await serve(echoHeaders);
+    const answer = await rawExchange(
+      port,
+      'GET /token?x=1 HTTP/1.1\r\nHost: example.test:8080\r\nAccept: a/b\r\naccept: c/d\r\n' +
+        'Authorization: Basic one\r\nauthorization: Basic two\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n',
+    );
+    expect(bodyOf(answer)).toEqual({
+      authorization: 'Basic one, Basic two',
+      accept: 'a/b, c/d',
+      contentType: 'text/plain',
+      missing: null,
+      url: 'http://example.test:8080/token?x=1',
+    });
+  });
+
+  it('gives the same header values and URL as a web Request built from the same message', async () => {
+    let seen: unknown;
+    const port = await serve(async (request) => {
+      seen = { url: request.url, authorization: request.headers.get('authorization') };
+      return new Response(null, { status: 204 });
+    });
+    const response = await fetch(`http://127.0.0.1:${port}/oauth2/token`, { headers: { authorization: 'Basic eDp5' } });
+    expect(response.status).toBe(204);
+    expect(seen).toEqual({ url: `http://127.0.0.1:${port}/oauth2/token`, authorization: 'Basic eDp5' });
+  });
+
+  it('keeps the path when the Host header is not a valid host', async () => {
+    const port = await serve(echoHeaders);
+    const answer = await rawExchange(port, 'GET /token HTTP/1.1\r\nHost: bad host[\r\nConnection: close\r\n\r\n');
+    expect((bodyOf(answer) as { url: string }).url).toBe('http://localhost/token');
+  });
+
+  it.each(['GET', 'HEAD'])('gives a %s request an empty body', async (method) => {
+    let body: Uint8Array | 'too-large' | undefined;
+    const port = await serve(async (request) => {
+      if ('readBody' in request) body = await request.readBody(10);
+      return Response.json({ ok: true });
+    });
+    const response = await fetch(`http://127.0.0.1:${port}/token`, { method });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(method === 'HEAD' ? '' : '{"ok":true}');
+    expect(body).toEqual(new Uint8Array(0));
+  });
+
+  it('gives the same bytes to every reader of the body, and a later larger limit reads on', async () => {
+    const reads: (string | 'too-large')[] = [];
+    const port = await serve(async (request) => {
+      for (const limit of [4, 1000, 1000]) {
+        const bytes = await readBoundedBody(request, limit);
+        reads.push(bytes === 'too-large' ? bytes : new TextDecoder().decode(bytes));
+      }
+      return new Response(null, { status: 204 });
+    });
+    await fetch(`http://127.0.0.1:${port}/token`, { method: 'POST', body: 'grant_type=client_credentials' });
+    expect(reads).toEqual(['too-large', 'grant_type=client_credentials', 'grant_type=client_credentials']);
+  });
+
+  it('§3.2 refuses an oversized body with 413 before the client has finished sending it', async () => {
+    const port = await serve(async (request) => {
+      try {
+        await parseFormRequest(request, { maxBodyBytes: 1024 });
+        return Response.json({ read: true });
+      } catch (error) {
+        const oauth = error as OAuthError;
+        return Response.json({ error: oauth.code }, { status: oauth.status });
+      }
+    });
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    // Chunked, so no Content-Length tells the size up front; the body never ends.
+    socket.write(
+      'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n',
+    );
+    const answer = readAnswer(socket);
+    socket.write(`800\r\n${'a'.repeat(0x800)}\r\n`);
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(bodyOf(text)).toEqual({ error: 'invalid_request' });
+  });
+
+  it('turns a client hanging up mid-body into invalid_request, and keeps serving others', async () => {
+    const outcomes: string[] = [];
+    let started: () => void = () => undefined;
+    const handlerStarted = new Promise<void>((resolve) => (started = resolve));
+    const port = await serve(async (request) => {
+      started();
+      try {
+        await parseFormRequest(request, { maxBodyBytes: 64 * 1024 });
+        outcomes.push('read');
+        return Response.json({ read: true });
+      } catch (error) {
+        outcomes.push(error instanceof OAuthError ? error.code : 'crash');
+        return Response.json({ error: 'invalid_request' }, { status: 400 });
+      }
+    });
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        'Content-Length: 100\r\n\r\ngrant_type=cli',
+    );
+    await handlerStarted;
+    socket.destroy();
+    await waitUntil(() => outcomes.length > 0);
+    expect(outcomes).toEqual(['invalid_request']);
+    const next = await fetch(`http://127.0.0.1:${port}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    expect(await next.json()).toEqual({ read: true });
+  });
+});
+
+async function readBoundedBody(request: HttpRequest, limit: number): Promise<Uint8Array | 'too-large'> {
+  if (!('readBody' in request)) throw new Error('expected the node:http request');
+  return request.readBody(limit);
+}
+
+/** Polls a condition the server reaches on its own (no timing is asserted). */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !condition(); attempt++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
