@@ -20,7 +20,12 @@ import {
   type SigningAlgorithm,
   type Storage,
 } from '../../src/index.js';
-import { createBruteForceGuard, createGuardedHandler, limitedSecretHasher } from '../../src/protection/index.js';
+import {
+  cachedClientStore,
+  createBruteForceGuard,
+  createGuardedHandler,
+  limitedSecretHasher,
+} from '../../src/protection/index.js';
 import { listenForBenchmark, required } from './listen.js';
 
 const alg = required('BENCH_ALG') as SigningAlgorithm;
@@ -63,9 +68,11 @@ async function openStore(): Promise<Storage> {
 
 const keys = createStaticKeySet([await importSigningKey(readFileSync(required('BENCH_KEY_FILE'), 'utf8'), alg)]);
 const storage = await openStore();
+// SQL stores get the client cache the server puts in front of them; memory needs none.
+const clients = storeKind === 'memory' ? storage : cachedClientStore(storage);
 const provider = compose(
   { issuer, accessTokenLifespan: 30 * 60 },
-  storage,
+  clients,
   jwtAccessTokenStrategy({ keys, issuer }),
   // Unguarded: compose()'s default, bcrypt behind the verified-secret cache. Guarded: the same
   // with the hash-check queue inside the cache, as the server wires it.

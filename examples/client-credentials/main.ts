@@ -12,6 +12,7 @@ import {
   jwtAccessTokenStrategy,
 } from '../../src/index.js';
 import { toNodeHandler } from '../../src/http/node.js';
+import { cachedClientStore } from '../../src/protection/index.js';
 import { openStorage } from '../../src/server/build-provider.js';
 import { resolveKeyEncryptionKey } from '../../src/server/key-encryption-key.js';
 import { createTokenHandler } from './token-handler.js';
@@ -49,7 +50,8 @@ const keys = await createRotatingKeySet({ store: storage, sealer: createKeySeale
 
 const provider = compose(
   { issuer, accessTokenLifespan: 30 * 60, reportError: (error) => console.error(error) },
-  storage,
+  // Client records are read through a small cache that forgets a client as soon as it changes.
+  cachedClientStore(storage),
   jwtAccessTokenStrategy({ keys, issuer }),
   undefined, // bcrypt when omitted
   clientCredentialsGrant,
