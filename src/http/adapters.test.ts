@@ -7,6 +7,8 @@ import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { allMounts, startServer, type RunningServer } from '../../test/support/harness.js';
+import { createTestProvider } from '../../test/support/test-provider.js';
+import { createRouter } from '../provider/index.js';
 import type { HttpHandler } from '../provider/index.js';
 import { readRequestBody } from '../request/index.js';
 import { expressHandler } from './express.js';
@@ -132,6 +134,39 @@ describe.each(allMounts)('the %s mount', (mount) => {
     expect(await statusOnNewConnection(`${server.url}/token`)).toBe(200);
   });
 
+});
+
+describe.each(allMounts)('the provider through the %s mount', (mount) => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    const { provider } = await createTestProvider();
+    server = await startServer(createRouter(provider, { token: '/token' }), mount);
+  });
+  afterAll(() => server.close());
+
+  it('§5.1 sends the token response as JSON with its caching headers and exact length', async () => {
+    const response = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${btoa('test-client:foobar')}` },
+      body: 'grant_type=client_credentials',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json;charset=UTF-8');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const text = await response.text();
+    expect(Number(response.headers.get('content-length') ?? text.length)).toBe(new TextEncoder().encode(text).byteLength);
+    expect(JSON.parse(text)).toMatchObject({ token_type: 'bearer', expires_in: 1800 });
+  });
+
+  it('§5.2 sends an error response as JSON, and nothing but headers for HEAD', async () => {
+    const get = await fetch(`${server.url}/token`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect(await get.json()).toMatchObject({ error: 'invalid_request' });
+    const head = await fetch(`${server.url}/token`, { method: 'HEAD' });
+    expect(head.status).toBe(405);
+    expect(await head.text()).toBe('');
+  });
 });
 
 describe('toNodeHandler', () => {

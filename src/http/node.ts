@@ -217,9 +217,11 @@ export async function sendWebResponse(res: ServerResponse, response: Response, m
     headers[name] = value;
   });
   let body: Buffer | string | undefined;
-  if (method !== 'HEAD' && response.body !== null) {
-    body = getWrittenBody(response) ?? Buffer.from(await response.arrayBuffer());
-    headers['content-length'] = String(Buffer.byteLength(body));
+  if (method !== 'HEAD') {
+    // Checked before `response.body`, which would build the stream this skips.
+    body = getWrittenBody(response);
+    if (body === undefined && response.body !== null) body = Buffer.from(await response.arrayBuffer());
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   }
   res.writeHead(response.status, headers);
   res.end(body);

@@ -6,8 +6,73 @@ import { StorageUnavailableError } from '../storage/index.js';
 /** §5.1: responses carrying tokens or credentials must not be cached. */
 const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
-/** The text of each response writeJson made, so a server adapter can send it without reading the stream. */
-const bodyTexts = new WeakMap<Response, string>();
+/**
+ * A JSON Response whose body stream is made only when something reads it. Building a web stream
+ * is most of what a small Response costs on Node, and the node:http adapter writes the text
+ * directly ({@link getWrittenBody}), so on that path no stream is ever made. Every other reader
+ * (Hono, fetch-style servers, tests) gets an ordinary body, built from the same text on first use.
+ */
+class JsonResponse extends Response {
+  readonly #text: string;
+  #full: Response | undefined;
+
+  constructor(text: string, init: ResponseInit) {
+    super(null, init);
+    this.#text = text;
+  }
+
+  /** The same response with its body as a stream, made once. */
+  #withBody(): Response {
+    this.#full ??= new Response(this.#text, {
+      status: this.status,
+      statusText: this.statusText,
+      headers: this.headers,
+    });
+    return this.#full;
+  }
+
+  static textOf(response: Response): string | undefined {
+    return #text in response && !response.bodyUsed ? response.#text : undefined;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    // Never null: the text is at least "{}" or "null".
+    return this.#withBody().body!;
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#full?.bodyUsed ?? false;
+  }
+
+  override text(): Promise<string> {
+    return this.#withBody().text();
+  }
+
+  override json(): Promise<unknown> {
+    return this.#withBody().json();
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#withBody().arrayBuffer();
+  }
+
+  override blob(): Promise<Blob> {
+    return this.#withBody().blob();
+  }
+
+  override bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#withBody().bytes();
+  }
+
+  override formData(): Promise<FormData> {
+    return this.#withBody().formData();
+  }
+
+  override clone(): Response {
+    if (this.bodyUsed) throw new TypeError('Response.clone: the body has already been read');
+    return new JsonResponse(this.#text, { status: this.status, statusText: this.statusText, headers: this.headers });
+  }
+}
 
 /** A JSON response that no cache may keep. */
 export function writeJson(
@@ -15,21 +80,18 @@ export function writeJson(
   status = 200,
   headers: Readonly<Record<string, string>> = {},
 ): Response {
-  const text = JSON.stringify(body);
-  const response = new Response(text, {
+  return new JsonResponse(JSON.stringify(body), {
     status,
     headers: { 'Content-Type': 'application/json;charset=UTF-8', ...noStore, ...headers },
   });
-  bodyTexts.set(response, text);
-  return response;
 }
 
 /**
- * The body of a response made by {@link writeJson}, while nobody has read its stream; undefined
- * for any other response, whose body must be read as usual.
+ * The body of a response made by {@link writeJson}, while nobody has read it; undefined for any
+ * other response, whose body must be read as usual.
  */
 export function getWrittenBody(response: Response): string | undefined {
-  return response.bodyUsed ? undefined : bodyTexts.get(response);
+  return JsonResponse.textOf(response);
 }
 
 /**
