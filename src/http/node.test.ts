@@ -99,6 +99,29 @@ describe('the node:http request', () => {
     expect((bodyOf(answer) as { url: string }).url).toBe('http://localhost/token');
   });
 
+  it('answers a target that is no URL at all as the root, not with a server error', async () => {
+    const port = await serve(echoHeaders);
+    const answer = await rawExchange(port, 'GET //?x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect((bodyOf(answer) as { url: string }).url).toBe('http://localhost/');
+  });
+
+  it.each([
+    ['a plain target', 'localhost:8080', '/oauth2/token?scope=a+b', 'http://localhost:8080/oauth2/token?scope=a+b'],
+    ['a default port', 'localhost:80', '/token', 'http://localhost/token'],
+    ['an upper-case host', 'Example.TEST', '/token', 'http://example.test/token'],
+    ['a short IPv4 form', '127.1', '/token', 'http://127.0.0.1/token'],
+    ['dot segments', 'localhost', '/a/../token', 'http://localhost/token'],
+    ['characters URL encodes', 'localhost', '/to"ken?q={x}', 'http://localhost/to%22ken?q={x}'],
+  ])('builds the URL a web Request would have for %s', async (_title, host, target, expected) => {
+    const port = await serve(echoHeaders);
+    const answer = await rawExchange(
+      port,
+      `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    expect((bodyOf(answer) as { url: string }).url).toBe(expected);
+  });
+
   it.each(['GET', 'HEAD'])('gives a %s request an empty body', async (method) => {
     let body: Uint8Array | 'too-large' | undefined;
     const port = await serve(async (request) => {

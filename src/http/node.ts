@@ -21,14 +21,44 @@ export function toWebRequest(req: IncomingMessage, url = req.url ?? '/'): Reques
   } as RequestInit);
 }
 
+/** A host name URL keeps as written: lowercase labels, the last one not a number, no punycode. */
+const plainName = /^(?:(?!xn--)[a-z0-9-]+\.)*(?!xn--)[a-z][a-z0-9-]*$/;
+const octet = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const plainIPv4 = new RegExp(`^(?:${octet}\\.){3}${octet}$`);
+/** A path and query URL would serialize unchanged: no dot segments, escapes or characters it encodes. */
+const plainTarget = /^\/(?!\/)[A-Za-z0-9\-_~/=&+,:;@!$*]*(?:\?[A-Za-z0-9\-_~/=&+,:;@!$*.%?]*)?$/;
+
+/** Whether `http(s)://host` is already what URL would serialize it to. */
+function isPlainHost(host: string, defaultPort: string): boolean {
+  const colon = host.lastIndexOf(':');
+  if (colon >= 0) {
+    const port = host.slice(colon + 1);
+    if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535 || port === defaultPort) return false;
+  }
+  const name = colon < 0 ? host : host.slice(0, colon);
+  return plainName.test(name) || plainIPv4.test(name);
+}
+
 /** The request's absolute URL, built from the Host header as a web server would. */
 function absoluteUrl(req: IncomingMessage, url: string): string {
   const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
+  const host = req.headers.host;
+  if (
+    host !== undefined &&
+    plainTarget.test(url) &&
+    isPlainHost(host, scheme === 'https' ? '443' : '80')
+  ) {
+    // Already in the form URL would give it; parsing it is the cost this skips.
+    return `${scheme}://${host}${url}`;
+  }
   try {
     return new URL(url, `${scheme}://${req.headers.host ?? 'localhost'}`).href;
   } catch {
     // A hostile Host header must not take the request down; the path is all routing needs.
-    return new URL(url.startsWith('/') ? url : '/', `${scheme}://localhost`).href;
+    // A target URL cannot read at all (`//` and no host) is answered as the root.
+    return URL.canParse(url.startsWith('/') ? url : '/', `${scheme}://localhost`)
+      ? new URL(url.startsWith('/') ? url : '/', `${scheme}://localhost`).href
+      : `${scheme}://localhost/`;
   }
 }
 
@@ -38,41 +68,56 @@ function absoluteUrl(req: IncomingMessage, url: string): string {
  * from the socket, never past the limit the reader gives.
  */
 export function toBoundedBodyRequest(req: IncomingMessage, url = req.url ?? '/'): BoundedBodyRequest {
-  let absolute: string | undefined;
-  let body: BodyBuffer | undefined;
-  const method = req.method ?? 'GET';
-  const request: BoundedBodyRequest = {
-    method,
-    get url() {
-      return (absolute ??= absoluteUrl(req, url));
-    },
-    headers: createHeaderReader(req),
-    readBody(maxBytes) {
-      if (method === 'GET' || method === 'HEAD') return Promise.resolve(new Uint8Array(0));
-      body ??= createBodyBuffer(req);
-      return body.read(maxBytes);
-    },
-  };
-  return request;
+  return new NodeRequest(req, url);
+}
+
+class NodeRequest implements BoundedBodyRequest {
+  readonly method: string;
+  readonly headers: HeaderReader;
+  readonly #req: IncomingMessage;
+  readonly #target: string;
+  #url: string | undefined;
+  #body: BodyBuffer | undefined;
+
+  constructor(req: IncomingMessage, target: string) {
+    this.method = req.method ?? 'GET';
+    this.headers = new NodeHeaderReader(req);
+    this.#req = req;
+    this.#target = target;
+  }
+
+  get url(): string {
+    return (this.#url ??= absoluteUrl(this.#req, this.#target));
+  }
+
+  readBody(maxBytes: number): Promise<Uint8Array | 'too-large'> {
+    if (this.method === 'GET' || this.method === 'HEAD') return Promise.resolve(new Uint8Array(0));
+    this.#body ??= new BodyBuffer(this.#req);
+    return this.#body.read(maxBytes);
+  }
 }
 
 /**
  * `Headers.get` over node's headers: any case; repeated fields joined by ", ", every one of
  * them (node's `req.headers` keeps only the first of some, such as Authorization).
  */
-function createHeaderReader(req: IncomingMessage): HeaderReader {
-  return {
-    get(name) {
-      const values = req.headersDistinct[name.toLowerCase()];
-      return values === undefined ? null : values.join(', ');
-    },
-  };
+class NodeHeaderReader implements HeaderReader {
+  readonly #req: IncomingMessage;
+
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+  }
+
+  get(name: string): string | null {
+    const values = this.#req.headersDistinct[name.toLowerCase()];
+    return values === undefined ? null : values.join(', ');
+  }
 }
 
-interface BodyBuffer {
-  read(maxBytes: number): Promise<Uint8Array | 'too-large'>;
-  /** Stops keeping the body; what is left is read and dropped, up to a bound. */
-  release(): void;
+interface PendingRead {
+  readonly maxBytes: number;
+  readonly resolve: (body: Uint8Array | 'too-large') => void;
+  readonly reject: (error: Error) => void;
 }
 
 /** Which requests have a body being buffered, so it can be released once the answer is sent. */
@@ -82,68 +127,81 @@ const bodyBuffers = new WeakMap<IncomingMessage, BodyBuffer>();
  * Reads a request body into memory on demand. Reading pauses as soon as more than the largest
  * limit asked for so far has arrived, so an oversized body costs at most one socket read more.
  */
-function createBodyBuffer(req: IncomingMessage): BodyBuffer {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let state: 'reading' | 'ended' | 'failed' | 'released' = 'reading';
-  let limit = -1;
-  const waiting = new Set<() => void>();
-  const wake = () => {
-    for (const settle of [...waiting]) settle();
+class BodyBuffer {
+  readonly #req: IncomingMessage;
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  #state: 'reading' | 'ended' | 'failed' | 'released' = 'reading';
+  #limit = -1;
+  #pending: PendingRead[] = [];
+  readonly #onData = (chunk: Buffer): void => {
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+    if (this.#size > this.#limit) this.#req.pause();
+    this.#settlePending();
   };
-  const onData = (chunk: Buffer) => {
-    chunks.push(chunk);
-    size += chunk.byteLength;
-    if (size > limit) req.pause();
-    wake();
+  /** For `end`, `close` and `error`: closed before its end means the client went away mid-body. */
+  readonly #onStop = (): void => {
+    if (this.#state !== 'reading') return;
+    this.#state = this.#req.readableEnded ? 'ended' : 'failed';
+    this.#settlePending();
   };
-  const onEnd = () => {
-    state = 'ended';
-    wake();
-  };
-  const onClose = () => {
-    // Closed before its end: the client went away mid-body.
-    if (state === 'reading') state = 'failed';
-    wake();
-  };
-  const stopListening = () => {
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.off('close', onClose);
-    req.off('error', onClose);
-  };
-  req.on('data', onData);
-  req.once('end', onEnd);
-  req.once('close', onClose);
-  req.on('error', onClose);
-  const buffer: BodyBuffer = {
-    read(maxBytes) {
-      return new Promise((resolve, reject) => {
-        const settle = (): boolean => {
-          if (size > maxBytes) resolve('too-large');
-          else if (state === 'ended') resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-          else if (state !== 'reading') reject(new Error('the request body could not be read to its end'));
-          else return false;
-          waiting.delete(settle);
-          return true;
-        };
-        if (settle()) return;
-        waiting.add(settle);
-        if (maxBytes > limit) limit = maxBytes;
-        req.resume();
-      });
-    },
-    release() {
-      if (state !== 'reading') return;
-      state = 'released';
-      stopListening();
-      chunks.length = 0;
-      discardRest(req);
-      wake();
-    },
-  };
-  bodyBuffers.set(req, buffer);
-  return buffer;
+
+  constructor(req: IncomingMessage) {
+    this.#req = req;
+    req.on('data', this.#onData);
+    req.on('end', this.#onStop);
+    req.on('close', this.#onStop);
+    req.on('error', this.#onStop);
+    bodyBuffers.set(req, this);
+  }
+
+  read(maxBytes: number): Promise<Uint8Array | 'too-large'> {
+    if (this.#size > maxBytes) return Promise.resolve('too-large');
+    if (this.#state === 'ended') return Promise.resolve(this.#bytes());
+    if (this.#state !== 'reading') return Promise.reject(unreadable());
+    if (maxBytes > this.#limit) this.#limit = maxBytes;
+    this.#req.resume();
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ maxBytes, resolve, reject });
+    });
+  }
+
+  /** Stops keeping the body; what is left is read and dropped, up to a bound. */
+  release(): void {
+    if (this.#state !== 'reading') return;
+    this.#state = 'released';
+    const req = this.#req;
+    req.off('data', this.#onData);
+    req.off('end', this.#onStop);
+    req.off('close', this.#onStop);
+    req.off('error', this.#onStop);
+    this.#chunks.length = 0;
+    discardRest(req);
+    this.#settlePending();
+  }
+
+  #settlePending(): void {
+    if (this.#pending.length === 0) return;
+    const waiting: PendingRead[] = [];
+    for (const read of this.#pending) {
+      if (this.#size > read.maxBytes) read.resolve('too-large');
+      else if (this.#state === 'ended') read.resolve(this.#bytes());
+      else if (this.#state !== 'reading') read.reject(unreadable());
+      else waiting.push(read);
+    }
+    this.#pending = waiting;
+  }
+
+  #bytes(): Uint8Array {
+    const chunks = this.#chunks;
+    if (chunks.length === 1) return chunks[0]!;
+    return chunks.length === 0 ? new Uint8Array(0) : Buffer.concat(chunks, this.#size);
+  }
+}
+
+function unreadable(): Error {
+  return new Error('the request body could not be read to its end');
 }
 
 /** How many unread body bytes are thrown away after an early answer before the connection is cut. */

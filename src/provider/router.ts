@@ -27,8 +27,7 @@ export type HttpHandler = (request: HttpRequest) => Promise<Response>;
 export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): HttpHandler {
   const paths = { ...defaultRoutes, ...routes };
   return async (request) => {
-    const { pathname } = new URL(request.url);
-    switch (pathname) {
+    switch (pathnameOf(request.url)) {
       case paths.token:
         return provider.handleTokenRequest(request);
       case paths.introspection:
@@ -46,4 +45,26 @@ export function createRouter(provider: Provider, routes: Partial<ProviderRoutes>
         );
     }
   };
+}
+
+/**
+ * The path of a serialized http(s) URL, as `new URL(url).pathname` gives it. A serialized URL
+ * (what `Request.url` holds) has its path between the authority and `?` or `#`, already
+ * normalized, so it is cut out without parsing; anything less plain is parsed.
+ */
+function pathnameOf(url: string): string {
+  const authority = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  const slash = authority < 0 ? -1 : url.indexOf('/', authority);
+  if (slash < 0) return new URL(url).pathname;
+  let end = url.length;
+  for (let index = slash; index < url.length; index++) {
+    const char = url.charCodeAt(index);
+    // `?`, `#`, and what a serialized path may hold but needs a closer look: `%`, `.`, `\`.
+    if (char === 0x3f || char === 0x23) {
+      end = index;
+      break;
+    }
+    if (char === 0x25 || char === 0x2e || char === 0x5c) return new URL(url).pathname;
+  }
+  return url.slice(slash, end);
 }
