@@ -76,15 +76,19 @@ export function cachedSecretHasher(
   const inFlight = new Map<string, { readonly digest: Buffer; readonly result: Promise<boolean> }>();
 
   const digestOf = (clientId: string, secret: string, hash: string): Buffer => {
-    // Length prefixes keep ("a:b", "c") and ("a", "b:c") apart.
-    const mac = createHmac('sha256', key);
-    for (const part of [clientId, secret, hash]) {
-      const bytes = Buffer.from(part, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(bytes.byteLength);
-      mac.update(length).update(bytes);
+    // Length prefixes keep ("a:b", "c") and ("a", "b:c") apart. One buffer, one update: this
+    // runs on every token request.
+    const sizes = [Buffer.byteLength(clientId), Buffer.byteLength(secret), Buffer.byteLength(hash)] as const;
+    const input = Buffer.allocUnsafe(12 + sizes[0] + sizes[1] + sizes[2]);
+    let offset = 0;
+    for (const [index, part] of [clientId, secret, hash].entries()) {
+      offset = input.writeUInt32BE(sizes[index]!, offset);
+      offset += input.write(part, offset, 'utf8');
     }
-    return mac.digest();
+    const digest = createHmac('sha256', key).update(input).digest();
+    // The secret must not linger in memory longer than needed.
+    input.fill(0);
+    return digest;
   };
 
   const remove = (lookup: string): void => {
