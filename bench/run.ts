@@ -83,6 +83,7 @@ const notes: string[] = [];
 const targets: Target[] = [
   { id: 'bare-http', label: 'node:http, fixed JSON (ceiling)', script: 'bare-http.ts', env: {} },
   { id: 'adapter-http', label: 'node:http via web Request/Response, fixed JSON', script: 'adapter-http.ts', env: {} },
+  { id: 'adapter-node', label: 'node:http via the node adapter, fixed JSON', script: 'adapter-node.ts', env: {} },
   ...(['RS256', 'ES256', 'EdDSA'] as const).map((alg) => ({
     id: `jose-${alg}`,
     label: `node:http + jose ${alg} (ceiling)`,
@@ -499,6 +500,7 @@ try {
   add('seed (memory, RS256) / oauth2-server', 'tessera-memory-RS256', 'oauth2-server-RS256');
   add('seed (memory, RS256) / bare node:http', 'tessera-memory-RS256', 'bare-http');
   add('web Request/Response adapter / bare node:http', 'adapter-http', 'bare-http');
+  add('node adapter / bare node:http', 'adapter-node', 'bare-http');
   add('oidc-provider / jose RS256 ceiling', 'oidc-provider-RS256', 'jose-RS256');
   add('oauth2-server / jose RS256 ceiling', 'oauth2-server-RS256', 'jose-RS256');
   add('Tessera ES256 / jose ES256 ceiling', 'tessera-memory-ES256', 'jose-ES256', 1.2);
