@@ -14,8 +14,16 @@ import {
   type RevocationHandler,
   type Storage,
 } from '../../src/index.js';
-import { mounts, startServer, type RunningServer } from '../support/harness.js';
-import { createTestProvider, hashSecret, testHmacSecret, testIssuer } from '../support/test-provider.js';
+import { startServer, type RunningServer } from '../support/harness.js';
+import {
+  createTestProvider,
+  mountsAndFormats,
+  publicTestClient,
+  registeredClient,
+  startLifecycleServer,
+  testHmacSecret,
+  testIssuer,
+} from '../support/test-provider.js';
 import {
   introspectToken,
   issueAccessToken,
@@ -29,19 +37,11 @@ const other: Credentials = { id: 'other', secret: 'other-secret' };
 const lifespan = 600;
 
 async function lifecycleClients(): Promise<Client[]> {
-  const client = async (credentials: Credentials, extra: Partial<Client> = {}): Promise<Client> => ({
-    id: credentials.id,
-    secretHash: await hashSecret(credentials.secret),
-    grantTypes: ['client_credentials'],
-    scopes: ['read'],
-    audience: [],
-    ...extra,
-  });
   return [
-    await client(owner),
+    await registeredClient(owner),
     // Even a client allowed to introspect everything may revoke only its own tokens.
-    await client(other, { metadata: { introspection: true } }),
-    { id: 'public-client', grantTypes: [], scopes: [], audience: [], tokenEndpointAuthMethod: 'none' },
+    await registeredClient(other, { metadata: { introspection: true } }),
+    publicTestClient,
   ];
 }
 
@@ -50,24 +50,19 @@ function recordKey(token: string): string {
   return token.startsWith('tsr_at_') ? token.slice(token.indexOf('.') + 1) : String(decodeJwt(token).jti);
 }
 
-const cases = mounts.flatMap((mount) => (['jwt', 'opaque'] as const).map((format) => [mount, format] as const));
-
-describe.each(cases)('RFC 7009 revocation through %s with %s access tokens', (mount, format) => {
+describe.each(mountsAndFormats)('RFC 7009 revocation through %s with %s access tokens', (mount, format) => {
   let server: RunningServer;
   let clock: ManualClock;
   let storage: Storage;
   let url: string;
 
   beforeAll(async () => {
-    clock = createManualClock();
-    const built = await createTestProvider({
-      clients: await lifecycleClients(),
-      config: { clock, accessTokenLifespan: lifespan },
+    ({ server, clock, storage, url } = await startLifecycleServer({
+      mount,
       format,
-    });
-    storage = built.storage;
-    server = await startServer(createRouter(built.provider), mount);
-    url = server.url;
+      clients: await lifecycleClients(),
+      lifespan,
+    }));
   });
   afterAll(() => server.close());
 

@@ -16,8 +16,16 @@ import {
   type KeySet,
   type ManualClock,
 } from '../../src/index.js';
-import { mounts, startServer, type RunningServer } from '../support/harness.js';
-import { createTestProvider, hashSecret, testHmacSecret, testIssuer } from '../support/test-provider.js';
+import { startServer, type RunningServer } from '../support/harness.js';
+import {
+  createTestProvider,
+  mountsAndFormats,
+  publicTestClient,
+  registeredClient,
+  startLifecycleServer,
+  testHmacSecret,
+  testIssuer,
+} from '../support/test-provider.js';
 import {
   introspectToken,
   issueAccessToken,
@@ -33,40 +41,29 @@ const resourceServer: Credentials = { id: 'resource-server', secret: 'rs-secret'
 const lifespan = 1800;
 
 async function lifecycleClients(): Promise<Client[]> {
-  const client = async (credentials: Credentials, extra: Partial<Client> = {}): Promise<Client> => ({
-    id: credentials.id,
-    secretHash: await hashSecret(credentials.secret),
-    grantTypes: ['client_credentials'],
-    scopes: ['read', 'write'],
-    audience: [api],
-    ...extra,
-  });
+  const client = (credentials: Credentials, extra: Partial<Client> = {}) =>
+    registeredClient(credentials, { scopes: ['read', 'write'], audience: [api], ...extra });
   return [
     await client(owner),
     await client(other),
     await client(resourceServer, { metadata: { introspection: true } }),
-    { id: 'public-client', grantTypes: [], scopes: [], audience: [], tokenEndpointAuthMethod: 'none' },
+    publicTestClient,
   ];
 }
 
-const cases = mounts.flatMap((mount) => (['jwt', 'opaque'] as const).map((format) => [mount, format] as const));
-
-describe.each(cases)('RFC 7662 introspection through %s with %s access tokens', (mount, format) => {
+describe.each(mountsAndFormats)('RFC 7662 introspection through %s with %s access tokens', (mount, format) => {
   let server: RunningServer;
   let clock: ManualClock;
   let keys: KeySet;
   let url: string;
 
   beforeAll(async () => {
-    clock = createManualClock();
-    const built = await createTestProvider({
-      clients: await lifecycleClients(),
-      config: { clock, accessTokenLifespan: lifespan },
+    ({ server, clock, keys, url } = await startLifecycleServer({
+      mount,
       format,
-    });
-    keys = built.keys;
-    server = await startServer(createRouter(built.provider), mount);
-    url = server.url;
+      clients: await lifecycleClients(),
+      lifespan,
+    }));
   });
   afterAll(() => server.close());
 

@@ -6,7 +6,9 @@ import {
   bcryptHasher,
   clientCredentialsGrant,
   compose,
+  createManualClock,
   createMemoryStore,
+  createRouter,
   createStaticKeySet,
   generateSigningKey,
   jwtAccessTokenStrategy,
@@ -16,6 +18,7 @@ import {
   type ComposeConfig,
   type SigningAlgorithm,
 } from '../../src/index.js';
+import { mounts, startServer, type Mount } from './harness.js';
 
 /** The how-to's client: secret "foobar", stored as the how-to's cost-10 bcrypt hash. */
 export const seedClient: Client = {
@@ -65,4 +68,53 @@ export async function createTestProvider(
     accessTokenRevocation,
   );
   return { provider, storage, keys, strategy, hasher };
+}
+
+/** A confidential client whose secret is `credentials.secret`, hashed at test cost. */
+export async function registeredClient(
+  credentials: { readonly id: string; readonly secret: string },
+  extra: Partial<Client> = {},
+): Promise<Client> {
+  return {
+    id: credentials.id,
+    secretHash: await hashSecret(credentials.secret),
+    grantTypes: ['client_credentials'],
+    scopes: ['read'],
+    audience: [],
+    ...extra,
+  };
+}
+
+/** A public client: it registered `none` and has no secret. */
+export const publicTestClient: Client = {
+  id: 'public-client',
+  grantTypes: [],
+  scopes: [],
+  audience: [],
+  tokenEndpointAuthMethod: 'none',
+};
+
+/** Every conformance mount paired with both access-token formats. */
+export const mountsAndFormats = mounts.flatMap((mount) =>
+  (['jwt', 'opaque'] as const).map((format) => [mount, format] as const),
+);
+
+/**
+ * Serves a full provider (token, introspection, revocation) for `clients` on a manual clock,
+ * through `mount`, issuing tokens of `format` that live `lifespan` seconds.
+ */
+export async function startLifecycleServer(options: {
+  readonly mount: Mount;
+  readonly format: 'jwt' | 'opaque';
+  readonly clients: readonly Client[];
+  readonly lifespan: number;
+}) {
+  const clock = createManualClock();
+  const built = await createTestProvider({
+    clients: options.clients,
+    config: { clock, accessTokenLifespan: options.lifespan },
+    format: options.format,
+  });
+  const server = await startServer(createRouter(built.provider), options.mount);
+  return { ...built, clock, server, url: server.url };
 }
