@@ -1,21 +1,17 @@
 // Finds the live record of a presented access token, for introspection (RFC 7662) and revocation (RFC 7009).
 
-import type { ProviderConfig } from '../core/index.js';
+import type { IntrospectedToken, ProviderConfig } from '../core/index.js';
 import type { AccessTokenStore, RevokedTokenStore } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 
-/** An access token that is intact, known to this server, not revoked and not expired. */
-export interface ActiveAccessToken {
+/**
+ * An access token that is intact, known to this server, not revoked and not expired: the
+ * facts introspection reports, plus where they came from.
+ */
+export interface ActiveAccessToken
+  extends Omit<IntrospectedToken, 'tokenUse' | 'tokenId' | 'notBefore'> {
   /** The record key: the `jti` of a JWT or the signature of an opaque token. */
   readonly signature: string;
-  readonly clientId: string;
-  readonly subject: string;
-  readonly scopes: readonly string[];
-  readonly audience: readonly string[];
-  readonly issuer: string;
-  /** Milliseconds since the epoch. */
-  readonly issuedAt: number;
-  readonly expiresAt: number;
   /** True when the token has a record; false for a stateless JWT, known by its claims alone. */
   readonly isRecorded: boolean;
 }
