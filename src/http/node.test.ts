@@ -7,7 +7,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { OAuthError } from '../core/index.js';
 import type { HttpHandler } from '../provider/index.js';
 import { parseFormRequest, type HttpRequest } from '../request/index.js';
-import { toNodeHandler } from './node.js';
+import { answerHalfClosedClients, toNodeHandler } from './node.js';
 
 let server: Server | undefined;
 
@@ -145,6 +145,41 @@ describe('the node:http request', () => {
     });
     await fetch(`http://127.0.0.1:${port}/token`, { method: 'POST', body: 'grant_type=client_credentials' });
     expect(reads).toEqual(['too-large', 'grant_type=client_credentials', 'grant_type=client_credentials']);
+  });
+
+  it.each([
+    ['in the packet that brings the headers', ['grant_type=client_credentials']],
+    ['after the headers, in two later packets', ['', 'grant_type=client_', 'credentials']],
+  ])('reads a body that arrives %s', async (_case, parts) => {
+    const port = await serve(async (request) => {
+      const bytes = await readBoundedBody(request, 1000);
+      return Response.json({ body: bytes === 'too-large' ? bytes : new TextDecoder().decode(bytes) });
+    });
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const answer = readAnswer(socket);
+    const head = 'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Length: 29\r\n\r\n';
+    for (const [index, part] of parts.entries()) {
+      socket.write(index === 0 ? head + part : part);
+      // Let the server parse what it has before the next part arrives.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(bodyOf(await answer)).toEqual({ body: 'grant_type=client_credentials' });
+  });
+
+  it('RFC 9112 §9.6 answers a client that half-closes after its request, once the server allows it', async () => {
+    const port = await serve(async (request) => {
+      await readBoundedBody(request, 1000);
+      // Still working when the client's end arrives.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return Response.json({ answered: true });
+    });
+    answerHalfClosedClients(server!);
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    const answer = readAnswer(socket);
+    socket.end('POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab');
+    expect(bodyOf(await answer)).toEqual({ answered: true });
   });
 
   it('§3.2 refuses an oversized body with 413 before the client has finished sending it', async () => {

@@ -1,6 +1,6 @@
 // node:http <-> web Request/Response, so a fetch-style handler serves node:http and frameworks built on it.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { getWrittenBody, type FetchHandler, type HttpHandler } from '../provider/index.js';
 import type { BoundedBodyRequest, HeaderReader } from '../request/index.js';
 
@@ -92,6 +92,15 @@ class NodeRequest implements BoundedBodyRequest {
 
   readBody(maxBytes: number): Promise<Uint8Array | 'too-large'> {
     if (this.method === 'GET' || this.method === 'HEAD') return Promise.resolve(new Uint8Array(0));
+    if (this.#body === undefined && !this.#req.complete) {
+      // Asked while node is still parsing the packet that brought the headers: a small body
+      // usually came in the same packet and is parsed by the next microtask, ready to take.
+      return Promise.resolve().then(() => this.#readBody(maxBytes));
+    }
+    return this.#readBody(maxBytes);
+  }
+
+  #readBody(maxBytes: number): Promise<Uint8Array | 'too-large'> {
     this.#body ??= new BodyBuffer(this.#req);
     return this.#body.read(maxBytes);
   }
@@ -109,8 +118,17 @@ class NodeHeaderReader implements HeaderReader {
   }
 
   get(name: string): string | null {
-    const values = this.#req.headersDistinct[name.toLowerCase()];
-    return values === undefined ? null : values.join(', ');
+    // A scan of the raw pairs: cheaper than building node's `headersDistinct` for a few lookups.
+    const raw = this.#req.rawHeaders;
+    const wanted = name.toLowerCase();
+    let value: string | null = null;
+    for (let index = 0; index + 1 < raw.length; index += 2) {
+      const field = raw[index]!;
+      if (field.length === wanted.length && field.toLowerCase() === wanted) {
+        value = value === null ? raw[index + 1]! : `${value}, ${raw[index + 1]!}`;
+      }
+    }
+    return value;
   }
 }
 
@@ -147,16 +165,15 @@ class BodyBuffer {
     this.#settlePending();
   };
 
+  #listening = false;
+
   constructor(req: IncomingMessage) {
     this.#req = req;
-    req.on('data', this.#onData);
-    req.on('end', this.#onStop);
-    req.on('close', this.#onStop);
-    req.on('error', this.#onStop);
     bodyBuffers.set(req, this);
   }
 
   read(maxBytes: number): Promise<Uint8Array | 'too-large'> {
+    if (this.#state === 'reading' && !this.#listening) this.#start();
     if (this.#size > maxBytes) return Promise.resolve('too-large');
     if (this.#state === 'ended') return Promise.resolve(this.#bytes());
     if (this.#state !== 'reading') return Promise.reject(unreadable());
@@ -165,6 +182,30 @@ class BodyBuffer {
     return new Promise((resolve, reject) => {
       this.#pending.push({ maxBytes, resolve, reject });
     });
+  }
+
+  /**
+   * Once node has parsed the whole message, every byte of its body is in the stream's buffer and
+   * is taken at once; otherwise the body is read as it arrives.
+   */
+  #start(): void {
+    const req = this.#req;
+    if (req.complete && !req.readableEnded) {
+      for (let chunk: unknown = req.read(); chunk !== null; chunk = req.read()) {
+        const bytes = chunk as Buffer;
+        this.#chunks.push(bytes);
+        this.#size += bytes.byteLength;
+      }
+      if (req.readableLength === 0) {
+        this.#state = 'ended';
+        return;
+      }
+    }
+    this.#listening = true;
+    req.on('data', this.#onData);
+    req.on('end', this.#onStop);
+    req.on('close', this.#onStop);
+    req.on('error', this.#onStop);
   }
 
   /** Stops keeping the body; what is left is read and dropped, up to a bound. */
@@ -283,6 +324,21 @@ export async function sendWebResponse(res: ServerResponse, response: Response, m
   }
   res.writeHead(response.status, headers);
   res.end(body);
+}
+
+/**
+ * Lets `server` answer a client that ends its side of the connection right after its request, as
+ * RFC 9112 §9.6 allows a client sending "close" to do. By default node ends such a socket at
+ * once, dropping an answer still being made (a bcrypt check, a key rotation).
+ *
+ * @example
+ * answerHalfClosedClients(createServer(toNodeHandler(createRouter(provider)))).listen(8080);
+ */
+export function answerHalfClosedClients<T extends Server>(server: T): T {
+  // Node reads this flag when the client's end arrives; it is a long-standing server property
+  // that the type definitions do not declare.
+  (server as T & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  return server;
 }
 
 /**
