@@ -11,7 +11,7 @@ import {
   defaultRoutes,
   jwtAccessTokenStrategy,
 } from '../../src/index.js';
-import { toNodeHandler } from '../../src/http/node.js';
+import { answerHalfClosedClients, toNodeHandler } from '../../src/http/node.js';
 import { cachedClientStore } from '../../src/protection/index.js';
 import { openStorage } from '../../src/server/build-provider.js';
 import { resolveKeyEncryptionKey } from '../../src/server/key-encryption-key.js';
@@ -73,4 +73,5 @@ const server = createServer(
     return new Response('not found\n', { status: 404 });
   }),
 );
+answerHalfClosedClients(server);
 server.listen(port, host, () => console.log(`serving on ${host}:${port}`));

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { sendWebResponse } from '../http/node.js';
+import { answerHalfClosedClients, sendWebResponse } from '../http/node.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -140,6 +140,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       )
     : createHttpServer(serverOptions, listener);
   server.keepAliveTimeout = options.keepAliveTimeout;
+  answerHalfClosedClients(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     // Oversized headers, timeouts and malformed requests: answer if the socket still can.
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;

@@ -78,6 +78,18 @@ describe('protocol limits of the listener', () => {
     expect(answer).not.toMatch(/^HTTP\/1\.1 200 /);
   });
 
+  it('RFC 9112 §9.6 answers a request sent with "close" although the client half-closed right after it', async () => {
+    const { socket, closed } = rawConnection(listener.port);
+    // A wrong secret is always hashed, so the answer is still being made when the end arrives.
+    const body = 'grant_type=client_credentials&client_id=test-client&client_secret=wrong';
+    socket.end(
+      `POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    const answer = await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toContain('"error":"invalid_client"');
+  });
+
   it('keeps issuing tokens to a good client while slow clients hold connections open', async () => {
     const slow = Array.from({ length: 20 }, () => rawConnection(listener.port));
     for (const { socket } of slow) socket.write('POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\n');
