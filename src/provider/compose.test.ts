@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { TokenEndpointHandler } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { opaqueHmacStrategy } from '../tokens/index.js';
@@ -32,5 +33,33 @@ describe('compose', () => {
       accessTokenRevocation,
     );
     expect([full.hasIntrospection, full.hasRevocation]).toEqual([true, true]);
+  });
+
+  it('RFC 6749 §5.2 answers 401 invalid_client with a challenge when a grant that skips client authentication names no client', async () => {
+    const clientless = (): TokenEndpointHandler => ({
+      kind: 'token-endpoint',
+      grantType: 'urn:example:clientless',
+      canHandleTokenEndpointRequest: (request) => request.grantType === 'urn:example:clientless',
+      canSkipClientAuth: () => true,
+      handleTokenEndpointRequest: () => Promise.reject(new Error('not reached')),
+      populateTokenEndpointResponse: () => Promise.reject(new Error('not reached')),
+    });
+    const provider = compose(
+      { issuer: 'https://auth.test.example', realm: 'test-realm' },
+      createMemoryStore(),
+      opaqueHmacStrategy({ secrets: [secret] }),
+      bcryptHasher({ cost: 4 }),
+      clientless,
+    );
+    const response = await provider.handleTokenRequest(
+      new Request('https://auth.test.example/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=urn%3Aexample%3Aclientless',
+      }),
+    );
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Basic realm="test-realm"');
+    expect(await response.json()).toMatchObject({ error: 'invalid_client' });
   });
 });

@@ -156,7 +156,11 @@ export function createProvider(parts: ProviderParts): Provider {
         });
       }
       if (!client) {
-        throw new OAuthError('invalidClient', { hint: 'The grant did not identify a client.' });
+        throw new OAuthError('invalidClient', {
+          hint: 'The grant did not identify a client.',
+          // §5.2: a 401 invalid_client carries a challenge.
+          headers: { 'WWW-Authenticate': `Basic realm="${config.realm}"` },
+        });
       }
       const accessRequest: AccessRequest = {
         id: randomUUID(),
