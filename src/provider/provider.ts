@@ -218,13 +218,7 @@ export function createProvider(parts: ProviderParts): Provider {
 
     async handleJwksRequest(request) {
       try {
-        if (request.method !== 'GET' && request.method !== 'HEAD') {
-          throw new OAuthError('invalidRequest', {
-            status: 405,
-            hint: 'This endpoint accepts only GET.',
-            headers: { Allow: 'GET, HEAD' },
-          });
-        }
+        requireGet(request);
         if (!strategy.keys) throw new OAuthError('notFound', { hint: 'No signing keys are configured.' });
         const jwks = await strategy.keys.getPublicJwks();
         return new Response(JSON.stringify(jwks), {
@@ -303,13 +297,7 @@ export function createProvider(parts: ProviderParts): Provider {
 
     handleMetadataRequest(request, routes) {
       try {
-        if (request.method !== 'GET' && request.method !== 'HEAD') {
-          throw new OAuthError('invalidRequest', {
-            status: 405,
-            hint: 'This endpoint accepts only GET.',
-            headers: { Allow: 'GET, HEAD' },
-          });
-        }
+        requireGet(request);
         // §3.2: 200 and application/json. The document holds nothing secret, so caches may keep it.
         const metadata = provider.getAuthorizationServerMetadata(routes);
         return Promise.resolve(
@@ -326,6 +314,17 @@ export function createProvider(parts: ProviderParts): Provider {
     },
   };
   return provider;
+}
+
+/** The JWK Set and metadata documents are read with GET (or HEAD); anything else is 405. */
+function requireGet(request: HttpRequest): void {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    throw new OAuthError('invalidRequest', {
+      status: 405,
+      hint: 'This endpoint accepts only GET.',
+      headers: { Allow: 'GET, HEAD' },
+    });
+  }
 }
 
 function notServed(): OAuthError {

@@ -36,6 +36,15 @@ describe.each(signingAlgorithms)('JWK Set of %s keys', (algorithm) => {
     expect(Object.keys(jwks)).toEqual(['keys']);
   });
 
+  it('§5 serves the set to GET and HEAD only: POST gets 405 with Allow', async () => {
+    const head = await fetch(as.jwksUri, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    const post = await fetch(as.jwksUri, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(await post.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
   it('§8.5.1 labels the document application/jwk-set+json', () => {
     expect(response.headers.get('content-type')).toBe('application/jwk-set+json');
   });
