@@ -20,31 +20,49 @@ export type HttpHandler = (request: HttpRequest) => Promise<Response>;
 /**
  * Creates a handler serving every endpoint of `provider`.
  *
+ * For an issuer with a path (`https://host/tenant`) each endpoint is also served below that path,
+ * where the metadata names it, and the metadata is also served where RFC 8414 §3.1 puts it: the
+ * well-known path followed by the issuer's path (`/.well-known/oauth-authorization-server/tenant`).
+ * The plain paths stay, for a proxy that strips the prefix.
+ *
  * @example
  * const handle = createRouter(provider, { token: '/token' });
  * createServer(toNodeHandler(handle)).listen(8080);
  */
 export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): HttpHandler {
   const paths = { ...defaultRoutes, ...routes };
-  return async (request) => {
-    switch (pathnameOf(request.url)) {
-      case paths.token:
-        return provider.handleTokenRequest(request);
-      case paths.introspection:
-        return provider.handleIntrospectionRequest(request);
-      case paths.revocation:
-        return provider.handleRevocationRequest(request);
-      case paths.jwks:
-        return provider.handleJwksRequest(request);
-      case paths.metadata:
-        return provider.handleMetadataRequest(request, paths);
-      default:
-        return writeOAuthError(
-          new OAuthError('notFound', { hint: 'No endpoint is served at this path.' }),
-          provider.config,
-        );
-    }
+  const endpoints = new Map<string, HttpHandler>();
+  const serve = (path: string, handler: HttpHandler): void => {
+    // The first endpoint given a path keeps it, as the order of a switch would.
+    if (!endpoints.has(path)) endpoints.set(path, handler);
   };
+  const byPath: [string, HttpHandler][] = [
+    [paths.token, (request) => provider.handleTokenRequest(request)],
+    [paths.introspection, (request) => provider.handleIntrospectionRequest(request)],
+    [paths.revocation, (request) => provider.handleRevocationRequest(request)],
+    [paths.jwks, (request) => provider.handleJwksRequest(request)],
+    [paths.metadata, (request) => provider.handleMetadataRequest(request, paths)],
+  ];
+  for (const [path, handler] of byPath) serve(path, handler);
+  const issuerPath = pathOfIssuer(provider.config.issuer);
+  if (issuerPath !== '') {
+    for (const [path, handler] of byPath) serve(`${issuerPath}${path}`, handler);
+    serve(`${paths.metadata}${issuerPath}`, (request) => provider.handleMetadataRequest(request, paths));
+  }
+  return async (request) => {
+    const handler = endpoints.get(pathnameOf(request.url));
+    if (handler) return handler(request);
+    return writeOAuthError(
+      new OAuthError('notFound', { hint: 'No endpoint is served at this path.' }),
+      provider.config,
+    );
+  };
+}
+
+/** The issuer's path without a trailing slash: '' for `https://host`, '/tenant' for `https://host/tenant/`. */
+function pathOfIssuer(issuer: string): string {
+  if (!URL.canParse(issuer)) return '';
+  return new URL(issuer).pathname.replace(/\/+$/, '');
 }
 
 /**

@@ -42,10 +42,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Endpoint names of the public listener, from the provider's routes. */
-function publicEndpointOf(pathname: string): string {
+/**
+ * Endpoint names of the public listener, from the provider's routes; for an issuer with a path,
+ * also below that path and at the metadata's RFC 8414 §3.1 location, as the router serves them.
+ */
+function publicEndpointOf(pathname: string, issuer: string): string {
+  const issuerPath = URL.canParse(issuer) ? new URL(issuer).pathname.replace(/\/+$/, '') : '';
   for (const [name, path] of Object.entries(defaultRoutes) as [string, string][]) {
-    if (path === pathname) return name;
+    if (pathname === path) return name;
+    if (issuerPath === '') continue;
+    if (pathname === `${issuerPath}${path}`) return name;
+    if (name === 'metadata' && pathname === `${path}${issuerPath}`) return name;
   }
   return 'unknown';
 }
@@ -119,7 +126,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         ...(config.server.tlsCert && config.server.tlsKey
           ? { tls: { certFile: config.server.tlsCert, keyFile: config.server.tlsKey } }
           : {}),
-        endpointOf: publicEndpointOf,
+        // The issuer is read at each request: without one configured it is known only once bound.
+        endpointOf: (pathname) => publicEndpointOf(pathname, issuer),
         handler: (request, context) => serve!(request, context.clientAddress),
       });
       // Without a configured issuer it is http://localhost:<port>, known only once bound (port 0).

@@ -139,6 +139,32 @@ describe('RFC 8414 metadata reflects what was composed', () => {
     }
   });
 
+  it('§3.1 §3.3 serves the metadata of an issuer with a path at the well-known path followed by it, naming endpoints that are served', async () => {
+    const server = await startAtOwnIssuer(async (origin) => {
+      const { provider } = await createTestProvider({ config: { issuer: `${origin}/tenant/a` } });
+      return createRouter(provider);
+    });
+    try {
+      const response = await fetch(`${server.url}${wellKnown}/tenant/a`);
+      expect(response.status).toBe(200);
+      const metadata = (await response.json()) as Record<string, string>;
+      // §3.3: the issuer is the one the well-known string was inserted into.
+      expect(metadata.issuer).toBe(`${server.url}/tenant/a`);
+      expect(metadata.token_endpoint).toBe(`${server.url}/tenant/a/oauth2/token`);
+      const token = await postForm(metadata.token_endpoint!, { grant_type: 'client_credentials' }, seed);
+      expect(token.status).toBe(200);
+      const { access_token: accessToken } = (await token.json()) as { access_token: string };
+      const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri!));
+      await expect(jwtVerify(accessToken, jwks, { issuer: metadata.issuer })).resolves.toBeDefined();
+      const introspection = await postForm(metadata.introspection_endpoint!, { token: accessToken }, seed);
+      expect(await introspection.json()).toMatchObject({ active: true });
+      // Another path is not this issuer's.
+      expect((await fetch(`${server.url}${wellKnown}/tenant`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('§2 omits jwks_uri, signing algorithms, scopes_supported and revocation for an opaque-token provider without them', async () => {
     const storage = createMemoryStore({ clients: [seedClient] });
     const provider = compose(

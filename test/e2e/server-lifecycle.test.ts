@@ -389,6 +389,29 @@ describe('TLS', () => {
   });
 });
 
+describe('an issuer with a path', () => {
+  it('RFC 8414 §3.1 serves the metadata after the well-known path and the endpoints below the issuer path, counted by endpoint', async () => {
+    const ws = workspace();
+    const secret = await createClient(ws, 'tenant-client');
+    const server = await serve(ws, ['--issuer', 'http://localhost/tenant']);
+    const response = await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server/tenant`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      issuer: 'http://localhost/tenant',
+      token_endpoint: 'http://localhost/tenant/oauth2/token',
+    });
+    const token = await fetch(`${server.publicUrl}/tenant/oauth2/token`, {
+      method: 'POST',
+      headers: { authorization: basic('tenant-client', secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    expect(token.status).toBe(200);
+    const metrics = await (await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })).text();
+    expect(metrics).toMatch(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} 1$/m);
+    expect(metrics).toMatch(/^tessera_http_requests_total\{listener="public",endpoint="metadata",outcome="success"\} 1$/m);
+  });
+});
+
 describe('workers', () => {
   it('--workers 2 serves from two processes, aggregates their metrics, and stops with exit 0', async () => {
     const ws = workspace();
