@@ -44,7 +44,7 @@ export function createRouter(provider: Provider, routes: Partial<ProviderRoutes>
     [paths.metadata, (request) => provider.handleMetadataRequest(request, paths)],
   ];
   for (const [path, handler] of byPath) serve(path, handler);
-  const issuerPath = pathOfIssuer(provider.config.issuer);
+  const issuerPath = issuerPathOf(provider.config.issuer);
   if (issuerPath !== '') {
     for (const [path, handler] of byPath) serve(`${issuerPath}${path}`, handler);
     serve(`${paths.metadata}${issuerPath}`, (request) => provider.handleMetadataRequest(request, paths));
@@ -60,7 +60,7 @@ export function createRouter(provider: Provider, routes: Partial<ProviderRoutes>
 }
 
 /** The issuer's path without a trailing slash: '' for `https://host`, '/tenant' for `https://host/tenant/`. */
-function pathOfIssuer(issuer: string): string {
+export function issuerPathOf(issuer: string): string {
   if (!URL.canParse(issuer)) return '';
   return new URL(issuer).pathname.replace(/\/+$/, '');
 }

@@ -2,7 +2,7 @@
 
 import { Redis } from 'ioredis';
 import type { GuardedHandler } from '../protection/index.js';
-import { defaultRoutes } from '../provider/index.js';
+import { defaultRoutes, issuerPathOf } from '../provider/index.js';
 import type { Storage } from '../storage/index.js';
 import { createJanitor, type Janitor } from '../storage/janitor.js';
 import { createAdminApi, adminEndpointOf } from './admin-api.js';
@@ -46,8 +46,7 @@ export interface RunningServer {
  * Endpoint names of the public listener, from the provider's routes; for an issuer with a path,
  * also below that path and at the metadata's RFC 8414 §3.1 location, as the router serves them.
  */
-function publicEndpointOf(pathname: string, issuer: string): string {
-  const issuerPath = URL.canParse(issuer) ? new URL(issuer).pathname.replace(/\/+$/, '') : '';
+function publicEndpointOf(pathname: string, issuerPath: string): string {
   for (const [name, path] of Object.entries(defaultRoutes) as [string, string][]) {
     if (pathname === path) return name;
     if (issuerPath === '') continue;
@@ -116,6 +115,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     };
 
     let publicListener: RunningListener | undefined;
+    let issuerPath: string | undefined;
     if (!options.adminOnly) {
       let serve: GuardedHandler | undefined;
       publicListener = await startListener({
@@ -126,8 +126,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         ...(config.server.tlsCert && config.server.tlsKey
           ? { tls: { certFile: config.server.tlsCert, keyFile: config.server.tlsKey } }
           : {}),
-        // The issuer is read at each request: without one configured it is known only once bound.
-        endpointOf: (pathname) => publicEndpointOf(pathname, issuer),
+        // Without a configured issuer it is known only once bound: its path is taken on first use.
+        endpointOf: (pathname) => publicEndpointOf(pathname, (issuerPath ??= issuerPathOf(issuer))),
         handler: (request, context) => serve!(request, context.clientAddress),
       });
       // Without a configured issuer it is http://localhost:<port>, known only once bound (port 0).
