@@ -20,6 +20,9 @@ export interface BruteForceLimits {
   readonly blockSeconds: number;
 }
 
+/** How many distinct unverified credentials one address may have in flight by default. */
+export const defaultMaxUnverifiedPerAddress = 2;
+
 export const defaultBruteForceLimits: BruteForceLimits = {
   // Machine clients do not mistype secrets; each failure costs a full hash (about 100 ms at bcrypt
   // cost 10), so a source gets few of them.
@@ -192,7 +195,7 @@ const maxCredentialsBody = 64 * 1024;
  */
 export function createGuardedHandler(handler: HttpHandler, options: GuardedHandlerOptions): GuardedHandler {
   const { guard, getClientAddress } = options;
-  const maxUnverified = options.maxUnverifiedPerAddress ?? 2;
+  const maxUnverified = options.maxUnverifiedPerAddress ?? defaultMaxUnverifiedPerAddress;
   if (!Number.isInteger(maxUnverified) || maxUnverified < 1) {
     throw new TypeError(`maxUnverifiedPerAddress must be a positive integer, got ${String(maxUnverified)}`);
   }

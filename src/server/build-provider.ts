@@ -224,7 +224,7 @@ export function buildProvider(
   return {
     provider,
     router,
-    handler: createGuardedHandler(router, { guard }),
+    handler: createGuardedHandler(router, { guard, maxUnverifiedPerAddress: config.protection.unverifiedPerAddress }),
     close: () => clients.closeClientCache(),
   };
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { defaultBruteForceLimits } from '../protection/index.js';
+import { defaultBruteForceLimits, defaultMaxUnverifiedPerAddress } from '../protection/index.js';
 
 const signingAlgorithmValues = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -168,6 +168,7 @@ export const configSchema = z.strictObject({
       failuresPerAddress: count('failed authentications', 1).default(defaultBruteForceLimits.failuresPerAddress),
       windowSeconds: count('seconds', 1).default(defaultBruteForceLimits.windowSeconds),
       blockSeconds: count('seconds', 1).default(defaultBruteForceLimits.blockSeconds),
+      unverifiedPerAddress: count('credentials in flight', 1).default(defaultMaxUnverifiedPerAddress),
       redisUrl: z
         .string({ error: 'must be a string' })
         .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
@@ -246,6 +247,7 @@ export const settings: readonly SettingDefinition[] = [
   { key: 'protection.failuresPerAddress', env: ['TESSERA_FAILURES_PER_ADDRESS'], kind: 'integer', description: 'Failed client authentications from one address, any client id, within the window, before 429.' },
   { key: 'protection.windowSeconds', env: ['TESSERA_FAILURE_WINDOW'], kind: 'integer', description: 'Seconds over which failures are counted.' },
   { key: 'protection.blockSeconds', env: ['TESSERA_FAILURE_BLOCK'], kind: 'integer', description: 'Seconds a source over a limit is answered 429 (`Retry-After`).' },
+  { key: 'protection.unverifiedPerAddress', env: ['TESSERA_UNVERIFIED_PER_ADDRESS'], kind: 'integer', description: 'Distinct credentials not yet verified that one address may have in hash checks at once; more get 429 with `Retry-After: 1`.' },
   { key: 'protection.redisUrl', env: ['TESSERA_REDIS_URL'], kind: 'string', secret: true, description: 'Redis for failure counts shared by every instance (`redis://127.0.0.1:6379`); memory when unset.' },
   { key: 'protection.redisKeyPrefix', env: ['TESSERA_REDIS_KEY_PREFIX'], kind: 'string', description: 'Prefix of the failure counters in Redis; instances that share limits use the same one.' },
   { key: 'protection.hashConcurrency', env: ['TESSERA_HASH_CONCURRENCY'], kind: 'integer', description: 'Secret-hash checks running at once.' },

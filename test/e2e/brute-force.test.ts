@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handle } from '../../src/http/node.js';
@@ -13,6 +14,8 @@ import {
   createGuardedHandler,
   type BruteForceGuardOptions,
 } from '../../src/protection/index.js';
+import { bcryptHasher } from '../../src/secrets/index.js';
+import { createLogger, loadConfig, startServer } from '../../src/server/index.js';
 import { createTestProvider, hashSecret } from '../support/test-provider.js';
 
 interface Answer {
@@ -213,5 +216,41 @@ describe('brute-force protection shared through Redis', () => {
     const legitimate = await send(second.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.1' });
     expect(legitimate.status).toBe(200);
     expect((await redis!.keys(`${prefix}*`)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('the server setting protection.unverifiedPerAddress', () => {
+  it.each([
+    ['1', [401, 429]],
+    ['2', [401, 401]],
+  ])('with %s, two different wrong secrets in flight from one address get %j', async (setting, expected) => {
+    const server = await startServer(
+      loadConfig({
+        env: {
+          DATABASE_URL: 'memory:',
+          TESSERA_KEY_ENCRYPTION_KEY: 'cd'.repeat(32),
+          TESSERA_HOST: '127.0.0.1',
+          TESSERA_PORT: '0',
+          TESSERA_ADMIN_PORT: '0',
+          TESSERA_JANITOR_INTERVAL: '0',
+          TESSERA_UNVERIFIED_PER_ADDRESS: setting,
+        },
+      }),
+      { logger: createLogger({ level: 'silent', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) }), publicOnly: true },
+    );
+    try {
+      // Cost 10: each wrong guess is still being hashed when the other arrives.
+      const secretHash = await bcryptHasher({ cost: 10 }).hash('the-right-secret');
+      await server.storage.createClient({ id: 'machine', secretHash, grantTypes: ['client_credentials'], scopes: [], audience: [] });
+      const url = server.public!.url;
+      const answers = await Promise.all(
+        ['wrong-one', 'wrong-two'].map((secret) => send(url, { path: '/oauth2/token', body: grant, basic: ['machine', secret], from: '127.0.0.9' })),
+      );
+      expect(answers.map((answer) => answer.status).sort()).toEqual(expected);
+      const refused = answers.find((answer) => answer.status === 429);
+      if (refused) expect(refused.headers['retry-after']).toBe('1');
+    } finally {
+      await server.close();
+    }
   });
 });
