@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -217,6 +218,46 @@ describe('SQLite store', () => {
     const reopened = createSqliteStore({ filename });
     open.push(reopened);
     for (let i = 0; i < 10; i++) expect(await reopened.getAccessTokenRecord(`closing-${i}`)).toBeDefined();
+  });
+
+  it.each([
+    ['full', 'only after syncing the write-ahead log to disk, off the event loop', true],
+    ['normal', 'at commit, without syncing the write-ahead log', false],
+  ] as const)('with synchronous=%s acknowledges a token record %s', async (synchronous, _how, syncs) => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, synchronous });
+    open.push(store);
+    // The FileHandle class is not exported; its prototype is reached through an open handle.
+    const probe = await openFile(filename, 'r');
+    const prototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const realSync = prototype.sync;
+    let letSync: () => void = () => undefined;
+    const syncAllowed = new Promise<void>((resolve) => (letSync = resolve));
+    // The disk is slow: the real sync runs only once the test lets it.
+    const synced = vi.spyOn(prototype, 'sync').mockImplementation(async function (this: unknown) {
+      await syncAllowed;
+      return realSync.call(this);
+    });
+    try {
+      let acknowledged = false;
+      const created = store.createAccessTokenRecord(tokenRecord('durable-1')).then(() => (acknowledged = true));
+      // Either the record is acknowledged or its sync has begun (and is being held).
+      for (let turn = 0; turn < 2000 && !acknowledged && synced.mock.calls.length === 0; turn++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      // Committed either way: a reader sees it.
+      expect(await store.getAccessTokenRecord('durable-1')).toBeDefined();
+      expect(acknowledged).toBe(!syncs);
+      expect(synced.mock.calls.length > 0).toBe(syncs);
+      letSync();
+      await created;
+      expect(acknowledged).toBe(true);
+    } finally {
+      letSync();
+      synced.mockRestore();
+    }
   });
 
   it('answers StorageUnavailableError once closed', async () => {

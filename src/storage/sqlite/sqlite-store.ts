@@ -2,6 +2,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Client } from '../../core/index.js';
@@ -145,16 +146,29 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
 
   const outerOperations = createOperations(statements, deliver);
 
+  // Under `synchronous = FULL` a token batch is committed without waiting for the disk, then
+  // made durable by syncing the WAL on libuv's pool: the fsync no longer stalls the event loop,
+  // and no record is acknowledged before it is on disk.
+  const walSync = options.synchronous !== 'normal' && isFile(options.filename)
+    ? createWalSync(`${options.filename}-wal`)
+    : undefined;
   const groupCommit = createGroupCommit((batch) => {
     const attempt = (): BatchOutcome => {
       // Checked on the connection, not `closed`: a batch taken by close() still gets written.
       if (!db.open) throw new StorageUnavailableError('the SQLite store is closed');
-      return insertAccessTokenBatch(statements, batch);
+      if (!walSync) return insertAccessTokenBatch(statements, batch);
+      statements.synchronousNormal.run();
+      try {
+        return insertAccessTokenBatch(statements, batch);
+      } finally {
+        statements.synchronousFull.run();
+      }
     };
-    return gate.run(attempt).catch(async (error: unknown) => {
+    const committed = gate.run(attempt).catch(async (error: unknown) => {
       if (!isBusy(error)) throw toStorageError(error);
       return gate.exclusive(() => retryWhileBusy(attempt, busyTimeoutMs));
     });
+    return walSync ? committed.then(async (outcome) => (await walSync.sync(), outcome)) : committed;
   });
 
   const store: SqliteStorage = {
@@ -198,6 +212,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
       const written = groupCommit.flush();
       await gate.exclusive(() => Promise.resolve());
       await written;
+      await walSync?.close();
       db.close();
     },
 
@@ -256,10 +271,58 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   return store;
 }
 
+/** Whether `filename` names a plain file, beside which SQLite keeps its `-wal` file. */
+function isFile(filename: string): boolean {
+  return filename !== ':memory:' && filename !== '' && !filename.startsWith('file:');
+}
+
+/**
+ * Syncs the WAL file to disk, off the event loop. Calls made while a sync runs share the next
+ * one, which starts when the running one ends: that sync may have begun before their commit.
+ */
+function createWalSync(path: string) {
+  let handle: Promise<FileHandle> | undefined;
+  let running: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
+
+  const start = (): Promise<void> => {
+    const run = (async () => {
+      // Opened once the first commit has created the file; SQLite keeps it while it is open.
+      handle ??= open(path, 'r');
+      await (await handle).sync();
+    })().catch((error: unknown) => {
+      handle = undefined;
+      throw new StorageUnavailableError('the SQLite write-ahead log could not be synced to disk', { cause: error });
+    });
+    running = run;
+    void run.finally(() => {
+      if (running === run) running = undefined;
+    }).catch(() => undefined);
+    return run;
+  };
+
+  return {
+    sync(): Promise<void> {
+      if (running === undefined) return start();
+      next ??= running.catch(() => undefined).then(() => {
+        next = undefined;
+        return start();
+      });
+      return next;
+    },
+    async close(): Promise<void> {
+      await Promise.allSettled([running, next]);
+      const opened = handle;
+      handle = undefined;
+      if (opened) await (await opened.catch(() => undefined))?.close();
+    },
+  };
+}
+
 function openDatabase(options: SqliteStoreOptions): Database.Database {
   const { filename } = options;
   try {
-    if (filename !== ':memory:' && filename !== '' && !filename.startsWith('file:')) {
+    if (isFile(filename)) {
       mkdirSync(dirname(filename), { recursive: true });
     }
     const db = new Database(filename);
@@ -327,6 +390,8 @@ function purgeSql(table: string, key: string): string {
 function prepareStatements(db: Database.Database) {
   return {
     ping: db.prepare('SELECT 1'),
+    synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    synchronousFull: db.prepare('PRAGMA synchronous = FULL'),
     begin: db.prepare('BEGIN IMMEDIATE'),
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
