@@ -227,18 +227,7 @@ describe('SQLite store', () => {
     const filename = newFile();
     const store = createSqliteStore({ filename, synchronous });
     open.push(store);
-    // The FileHandle class is not exported; its prototype is reached through an open handle.
-    const probe = await openFile(filename, 'r');
-    const prototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
-    await probe.close();
-    const realSync = prototype.sync;
-    let letSync: () => void = () => undefined;
-    const syncAllowed = new Promise<void>((resolve) => (letSync = resolve));
-    // The disk is slow: the real sync runs only once the test lets it.
-    const synced = vi.spyOn(prototype, 'sync').mockImplementation(async function (this: unknown) {
-      await syncAllowed;
-      return realSync.call(this);
-    });
+    const { synced, letSync } = await holdFileSyncs(filename);
     try {
       let acknowledged = false;
       const created = store.createAccessTokenRecord(tokenRecord('durable-1')).then(() => (acknowledged = true));
@@ -260,6 +249,30 @@ describe('SQLite store', () => {
     }
   });
 
+  it('gathers the records that arrive while a batch is being synced into the next batch', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, synchronous: 'full' });
+    open.push(store);
+    const { synced, letSync } = await holdFileSyncs(filename);
+    try {
+      const first = store.createAccessTokenRecord(tokenRecord('gathered-1'));
+      for (let turn = 0; turn < 2000 && synced.mock.calls.length === 0; turn++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const later = [2, 3].map((n) => store.createAccessTokenRecord(tokenRecord(`gathered-${n}`)));
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      // The first batch is committed and syncing; the others wait for it instead of committing alone.
+      expect(await store.getAccessTokenRecord('gathered-1')).toBeDefined();
+      expect(await store.getAccessTokenRecord('gathered-2')).toBeUndefined();
+      letSync();
+      await Promise.all([first, ...later]);
+      for (const n of [2, 3]) expect(await store.getAccessTokenRecord(`gathered-${n}`)).toBeDefined();
+    } finally {
+      letSync();
+      synced.mockRestore();
+    }
+  });
+
   it('answers StorageUnavailableError once closed', async () => {
     const store = createSqliteStore({ filename: newFile() });
     await store.close();
@@ -267,3 +280,21 @@ describe('SQLite store', () => {
     await expect(store.ping()).rejects.toBeInstanceOf(StorageUnavailableError);
   });
 });
+
+/**
+ * Makes every FileHandle sync wait until `letSync()`, as a slow disk would; the real sync runs
+ * then. The FileHandle class is not exported: its prototype is reached through a handle on `path`.
+ */
+async function holdFileSyncs(path: string) {
+  const probe = await openFile(path, 'r');
+  const prototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+  await probe.close();
+  const realSync = prototype.sync;
+  let letSync: () => void = () => undefined;
+  const syncAllowed = new Promise<void>((resolve) => (letSync = resolve));
+  const synced = vi.spyOn(prototype, 'sync').mockImplementation(async function (this: unknown) {
+    await syncAllowed;
+    return realSync.call(this);
+  });
+  return { synced, letSync };
+}

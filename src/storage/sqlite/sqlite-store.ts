@@ -569,8 +569,9 @@ interface PendingRecord {
 }
 
 /**
- * Group commit for access-token records: records handed over in the same turn of the event loop
- * are written together on the next turn (or at once when {@link maxBatchSize} are waiting), and
+ * Group commit for access-token records: records handed over in the same turn of the event loop,
+ * or while the previous batch is still being written, are written together on the next turn (or
+ * at once when {@link maxBatchSize} are waiting), and
  * each caller's promise settles only after that commit: resolved when its record was written,
  * rejected with {@link StorageConflictError} when only its record collided, or with the batch's
  * error when the commit failed. A lone record waits for no timer, only for the current turn to end.
@@ -598,7 +599,11 @@ function createGroupCommit(write: (batch: readonly AccessTokenRecord[]) => Promi
       },
     );
     inFlight.add(written);
-    void written.finally(() => inFlight.delete(written));
+    void written.finally(() => {
+      inFlight.delete(written);
+      // What arrived meanwhile goes out as the next batch.
+      if (pending.length > 0 && inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
+    });
     return Promise.all(inFlight).then(() => undefined);
   };
 
@@ -607,7 +612,9 @@ function createGroupCommit(write: (batch: readonly AccessTokenRecord[]) => Promi
       return new Promise<void>((resolve, reject) => {
         pending.push({ record, resolve, reject });
         if (pending.length >= maxBatchSize) void flush();
-        else scheduled ??= setImmediate(() => void flush());
+        // While a batch is being written (and synced), the next one gathers: its records would
+        // wait for that sync to end anyway, and one commit for all of them costs less than many.
+        else if (inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
       });
     },
     /** Writes what is waiting now; resolves once every batch taken so far has settled. */
