@@ -235,6 +235,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
           state.open = false;
           if (db.inTransaction) runStatement(() => statements.rollback.run());
           throw toStorageError(error);
+        } finally {
+          // On Node 20 an enabled AsyncLocalStorage puts a hook on every promise of the process;
+          // it is needed only while a transaction is open (transactions take turns), so it is
+          // switched off again, and the next transaction's run() switches it on.
+          transactionContext.disable();
         }
       });
     },
