@@ -232,6 +232,42 @@ if (unavailable !== undefined) {
       expect(await store.getAccessTokenRecord('bad')).toBeUndefined();
     });
 
+    it('gathers the records that arrive while a batch is on its way into one next statement', async () => {
+      const schema = randomSchemaName();
+      const applicationName = `tessera-gather-${schema}`;
+      const store = openStore(schema, applicationName);
+      await store.ping();
+      // Another session holds the table, so the first batch's INSERT waits on the server.
+      const holder = new pg.Client({ connectionString: postgresUrl });
+      holder.on('error', () => undefined);
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE "${schema}".access_tokens IN ACCESS EXCLUSIVE MODE`);
+        const waitingInserts = async () =>
+          Number(
+            (
+              await adminQuery<{ n: string }>(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'INSERT%' AND wait_event_type = 'Lock'",
+                [applicationName],
+              )
+            ).rows[0]!.n,
+          );
+        const first = store.createAccessTokenRecord(tokenRecord('gathered-1'));
+        await vi.waitFor(async () => expect(await waitingInserts()).toBe(1), { timeout: 10_000, interval: 20 });
+        const later = [2, 3].map((n) => store.createAccessTokenRecord(tokenRecord(`gathered-${n}`)));
+        for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+        // The later records wait for the first statement instead of queueing statements of their own.
+        expect(await waitingInserts()).toBe(1);
+        await holder.query('COMMIT');
+        await Promise.all([first, ...later]);
+        for (const n of [1, 2, 3]) expect(await store.getAccessTokenRecord(`gathered-${n}`)).toBeDefined();
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+      }
+    });
+
     it('writes token records already accepted when the store is closed, before closing', async () => {
       const schema = randomSchemaName();
       const store = openStore(schema);

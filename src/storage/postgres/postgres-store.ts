@@ -339,9 +339,9 @@ interface PendingRecord {
 }
 
 /**
- * Group commit for access-token records: records handed over in the same turn of the event loop
- * are written by one multi-row INSERT (one round trip, one commit) on the next turn, or at once
- * when {@link maxBatchSize} are waiting. Each caller's promise settles only after that statement
+ * Group commit for access-token records: records handed over in the same turn of the event loop,
+ * or while the previous batch is still on its way, are written by one multi-row INSERT (one round
+ * trip, one commit) on the next turn, or at once when {@link maxBatchSize} are waiting. Each caller's promise settles only after that statement
  * committed: resolved when its row was written, rejected with {@link StorageConflictError} when
  * its signature existed or came earlier in the same batch, or with {@link StorageUnavailableError}
  * when the database could not be reached. Any other failure of the batch (one bad row) is retried
@@ -391,7 +391,10 @@ function createGroupCommit(
     if (batch.length > 0) {
       const written = write(batch);
       inFlight.add(written);
-      void written.finally(() => inFlight.delete(written));
+      void written.finally(() => {
+        inFlight.delete(written);
+        if (pending.length > 0 && inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
+      });
     }
     return Promise.all(inFlight).then(() => undefined);
   };
@@ -401,7 +404,9 @@ function createGroupCommit(
       return new Promise<void>((resolve, reject) => {
         pending.push({ record, resolve, reject });
         if (pending.length >= maxBatchSize) void flush();
-        else scheduled ??= setImmediate(() => void flush());
+        // While a batch is on its way the next one gathers: fewer, larger statements cost the
+        // server and the pool less than one per turn.
+        else if (inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
       });
     },
     /** Writes what is waiting now; resolves once every batch taken so far has settled. */
