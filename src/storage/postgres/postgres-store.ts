@@ -26,6 +26,7 @@ import {
   toRow,
   type TableColumns,
 } from '../sql-columns.js';
+import { createGroupCommit, type PendingRecord } from '../group-commit.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -194,7 +195,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   };
 
   const outerOperations = createOperations(poolQueryable, s, channel, notification, deliver);
-  const groupCommit = createGroupCommit(async (batch) => {
+  const groupCommit = createGroupCommit(batchWriter(async (batch) => {
     if (batch.length === 1) {
       await outerOperations.createAccessTokenRecord(batch[0]!);
       return [true];
@@ -202,7 +203,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     const { rows } = await poolQueryable.query(accessTokenBatchInsertSql(s, batch.length), batch.flatMap((record) => rowValues(accessTokenColumns, record)));
     const written = new Set(rows.map((row) => row.signature));
     return batch.map((record) => written.has(record.signature));
-  }, (record) => outerOperations.createAccessTokenRecord(record));
+  }, (record) => outerOperations.createAccessTokenRecord(record)));
 
   const store: PostgresStorage = {
     ...outerOperations,
@@ -329,35 +330,20 @@ function accessTokenBatchInsertSql(s: string, count: number): string {
   return `INSERT INTO ${s}.${accessTokenColumns.table} (${names.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING RETURNING signature`;
 }
 
-/** Most records in one multi-row INSERT; more arriving in the same turn start the next batch. */
-const maxBatchSize = 256;
-
-interface PendingRecord {
-  readonly record: AccessTokenRecord;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
 /**
- * Group commit for access-token records: records handed over in the same turn of the event loop,
- * or while the previous batch is still on its way, are written by one multi-row INSERT (one round
- * trip, one commit) on the next turn, or at once when {@link maxBatchSize} are waiting. Each caller's promise settles only after that statement
- * committed: resolved when its row was written, rejected with {@link StorageConflictError} when
+ * Writes a group commit's batch by one multi-row INSERT (one round trip, one commit) and settles
+ * each caller: resolved when its row was written, rejected with {@link StorageConflictError} when
  * its signature existed or came earlier in the same batch, or with {@link StorageUnavailableError}
- * when the database could not be reached. Any other failure of the batch (one bad row) is retried
- * record by record, so each caller gets its own answer. A lone record waits for no timer.
+ * when the database could not be reached. Any other failure of the statement (one bad row) is
+ * retried record by record, so each caller gets its own answer.
  */
-function createGroupCommit(
+function batchWriter(
   writeBatch: (batch: readonly AccessTokenRecord[]) => Promise<readonly boolean[]>,
   writeOne: (record: AccessTokenRecord) => Promise<void>,
 ) {
-  let pending: PendingRecord[] = [];
-  let scheduled: NodeJS.Immediate | undefined;
-  const inFlight = new Set<Promise<void>>();
-
   const conflict = (): StorageConflictError => new StorageConflictError('access token record already exists');
 
-  const write = async (batch: readonly PendingRecord[]): Promise<void> => {
+  return async (batch: readonly PendingRecord[]): Promise<void> => {
     // A signature twice in one batch: the first keeps its place, the later ones collide with it.
     const unique = new Map<string, PendingRecord>();
     for (const entry of batch) {
@@ -381,36 +367,6 @@ function createGroupCommit(
       if (outcome[i]) entry.resolve();
       else entry.reject(conflict());
     });
-  };
-
-  const flush = (): Promise<void> => {
-    if (scheduled !== undefined) clearImmediate(scheduled);
-    scheduled = undefined;
-    const batch = pending;
-    pending = [];
-    if (batch.length > 0) {
-      const written = write(batch);
-      inFlight.add(written);
-      void written.finally(() => {
-        inFlight.delete(written);
-        if (pending.length > 0 && inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
-      });
-    }
-    return Promise.all(inFlight).then(() => undefined);
-  };
-
-  return {
-    add(record: AccessTokenRecord): Promise<void> {
-      return new Promise<void>((resolve, reject) => {
-        pending.push({ record, resolve, reject });
-        if (pending.length >= maxBatchSize) void flush();
-        // While a batch is on its way the next one gathers: fewer, larger statements cost the
-        // server and the pool less than one per turn.
-        else if (inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
-      });
-    },
-    /** Writes what is waiting now; resolves once every batch taken so far has settled. */
-    flush,
   };
 }
 

@@ -29,6 +29,7 @@ import {
   toRow,
   type TableColumns,
 } from '../sql-columns.js';
+import { createGroupCommit } from '../group-commit.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
 
@@ -152,7 +153,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   const walSync = options.synchronous !== 'normal' && isFile(options.filename)
     ? createWalSync(`${options.filename}-wal`)
     : undefined;
-  const groupCommit = createGroupCommit((batch) => {
+  const groupCommit = createGroupCommit(async (pending) => {
+    const batch = pending.map(({ record }) => record);
     const attempt = (): BatchOutcome => {
       // Checked on the connection, not `closed`: a batch taken by close() still gets written.
       if (!db.open) throw new StorageUnavailableError('the SQLite store is closed');
@@ -164,11 +166,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
         statements.synchronousFull.run();
       }
     };
-    const committed = gate.run(attempt).catch(async (error: unknown) => {
+    const outcome = await gate.run(attempt).catch(async (error: unknown) => {
       if (!isBusy(error)) throw toStorageError(error);
       return gate.exclusive(() => retryWhileBusy(attempt, busyTimeoutMs));
     });
-    return walSync ? committed.then(async (outcome) => (await walSync.sync(), outcome)) : committed;
+    await walSync?.sync();
+    pending.forEach((entry, i) => {
+      if (outcome[i]) entry.resolve();
+      else entry.reject(new StorageConflictError('access token record already exists'));
+    });
   });
 
   const store: SqliteStorage = {
@@ -541,9 +547,6 @@ function createOperations(statements: Statements, notify: (change: StorageChange
 /** Per record of a batch, in order: written, or refused as already existing. */
 type BatchOutcome = readonly boolean[];
 
-/** Most records written by one group commit; more arriving in the same turn start the next batch. */
-const maxBatchSize = 256;
-
 /**
  * Writes a batch of access-token records in one transaction, so one commit (one fsync under
  * `synchronous = FULL`) serves them all. A record whose signature exists (or came earlier in the
@@ -565,66 +568,6 @@ function insertAccessTokenBatch(statements: Statements, batch: readonly AccessTo
     }
     throw error;
   }
-}
-
-interface PendingRecord {
-  readonly record: AccessTokenRecord;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/**
- * Group commit for access-token records: records handed over in the same turn of the event loop,
- * or while the previous batch is still being written, are written together on the next turn (or
- * at once when {@link maxBatchSize} are waiting), and
- * each caller's promise settles only after that commit: resolved when its record was written,
- * rejected with {@link StorageConflictError} when only its record collided, or with the batch's
- * error when the commit failed. A lone record waits for no timer, only for the current turn to end.
- */
-function createGroupCommit(write: (batch: readonly AccessTokenRecord[]) => Promise<BatchOutcome>) {
-  let pending: PendingRecord[] = [];
-  let scheduled: NodeJS.Immediate | undefined;
-  const inFlight = new Set<Promise<void>>();
-
-  const flush = (): Promise<void> => {
-    if (scheduled !== undefined) clearImmediate(scheduled);
-    scheduled = undefined;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return Promise.all(inFlight).then(() => undefined);
-    const written = write(batch.map(({ record }) => record)).then(
-      (outcome) => {
-        batch.forEach((entry, i) => {
-          if (outcome[i]) entry.resolve();
-          else entry.reject(new StorageConflictError('access token record already exists'));
-        });
-      },
-      (error: unknown) => {
-        for (const entry of batch) entry.reject(error);
-      },
-    );
-    inFlight.add(written);
-    void written.finally(() => {
-      inFlight.delete(written);
-      // What arrived meanwhile goes out as the next batch.
-      if (pending.length > 0 && inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
-    });
-    return Promise.all(inFlight).then(() => undefined);
-  };
-
-  return {
-    add(record: AccessTokenRecord): Promise<void> {
-      return new Promise<void>((resolve, reject) => {
-        pending.push({ record, resolve, reject });
-        if (pending.length >= maxBatchSize) void flush();
-        // While a batch is being written (and synced), the next one gathers: its records would
-        // wait for that sync to end anyway, and one commit for all of them costs less than many.
-        else if (inFlight.size === 0) scheduled ??= setImmediate(() => void flush());
-      });
-    },
-    /** Writes what is waiting now; resolves once every batch taken so far has settled. */
-    flush,
-  };
 }
 
 /** Gives each synchronous operation the promise-returning shape of the interface, run through `run`. */
