@@ -510,10 +510,24 @@ try {
   console.log('\nthe brute-force scenario (one round: its two figures are measured back to back)');
   const attack = only && !only.includes('attack') ? undefined : await attackScenario();
 
+  // A ratio is taken within each round, where both figures were measured minutes apart, and
+  // the median of those is reported: a machine whose speed drifts during the run moves both
+  // figures of a round alike, but not the medians of figures from different rounds.
   const ratioOf = (field: 'tokensPerSecond' | 'tokensPerCpuSecond', a: string, b: string): number | undefined => {
-    const top = results[a]?.[field];
-    const bottom = results[b]?.[field];
-    return top !== undefined && bottom ? Math.round((top / bottom) * 1000) / 1000 : undefined;
+    const tops = roundsOf[a];
+    const bottoms = roundsOf[b];
+    const perRound =
+      tops && bottoms && tops.length === bottoms.length
+        ? tops.map((top, index) => [top[field], bottoms[index]![field]] as const)
+        : [[results[a]?.[field], results[b]?.[field]] as const];
+    const ratios = perRound
+      .filter((pair): pair is readonly [number, number] => pair[0] !== undefined && pair[1] !== undefined && pair[1] > 0)
+      .map(([top, bottom]) => top / bottom)
+      .sort((x, y) => x - y);
+    if (ratios.length === 0) return undefined;
+    const middle = Math.floor(ratios.length / 2);
+    const median = ratios.length % 2 === 1 ? ratios[middle]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
+    return Math.round(median * 1000) / 1000;
   };
   interface Ratio {
     readonly name: string;
@@ -562,7 +576,7 @@ try {
     add(`legitimate throughput kept under ${attackRate} wrong secrets/s`, 'attack-under-attack', 'attack-baseline', 0.8);
   }
 
-  console.log('\nRatios, same run (by tokens/s; by tokens per server CPU-second):');
+  console.log('\nRatios, medians of the per-round ratios (by tokens/s; by tokens per server CPU-second):');
   const show = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(3)).padStart(6);
   for (const entry of ratios) {
     const verdict =
