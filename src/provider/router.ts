@@ -31,27 +31,17 @@ export type HttpHandler = (request: HttpRequest) => Promise<Response>;
  */
 export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): HttpHandler {
   const paths = { ...defaultRoutes, ...routes };
-  const endpoints = new Map<string, HttpHandler>();
-  const serve = (path: string, handler: HttpHandler): void => {
-    // The first endpoint given a path keeps it, as the order of a switch would.
-    if (!endpoints.has(path)) endpoints.set(path, handler);
+  const handlers: Record<keyof ProviderRoutes, HttpHandler> = {
+    token: (request) => provider.handleTokenRequest(request),
+    introspection: (request) => provider.handleIntrospectionRequest(request),
+    revocation: (request) => provider.handleRevocationRequest(request),
+    jwks: (request) => provider.handleJwksRequest(request),
+    metadata: (request) => provider.handleMetadataRequest(request, paths),
   };
-  const byPath: [string, HttpHandler][] = [
-    [paths.token, (request) => provider.handleTokenRequest(request)],
-    [paths.introspection, (request) => provider.handleIntrospectionRequest(request)],
-    [paths.revocation, (request) => provider.handleRevocationRequest(request)],
-    [paths.jwks, (request) => provider.handleJwksRequest(request)],
-    [paths.metadata, (request) => provider.handleMetadataRequest(request, paths)],
-  ];
-  for (const [path, handler] of byPath) serve(path, handler);
-  const issuerPath = issuerPathOf(provider.config.issuer);
-  if (issuerPath !== '') {
-    for (const [path, handler] of byPath) serve(`${issuerPath}${path}`, handler);
-    serve(`${paths.metadata}${issuerPath}`, (request) => provider.handleMetadataRequest(request, paths));
-  }
+  const endpoints = endpointPaths(paths, provider.config.issuer);
   return async (request) => {
-    const handler = endpoints.get(pathnameOf(request.url));
-    if (handler) return handler(request);
+    const endpoint = endpoints.get(pathnameOf(request.url));
+    if (endpoint) return handlers[endpoint](request);
     return writeOAuthError(
       new OAuthError('notFound', { hint: 'No endpoint is served at this path.' }),
       provider.config,
@@ -59,8 +49,28 @@ export function createRouter(provider: Provider, routes: Partial<ProviderRoutes>
   };
 }
 
+/**
+ * Which endpoint each path serves, as {@link createRouter} maps them: the routes' paths, and for
+ * an issuer with a path the same below it plus the metadata's RFC 8414 §3.1 location. Where two
+ * endpoints share a path, the first in route order keeps it.
+ */
+export function endpointPaths(routes: ProviderRoutes, issuer: string): Map<string, keyof ProviderRoutes> {
+  const endpoints = new Map<string, keyof ProviderRoutes>();
+  const serve = (path: string, endpoint: keyof ProviderRoutes): void => {
+    if (!endpoints.has(path)) endpoints.set(path, endpoint);
+  };
+  const names = ['token', 'introspection', 'revocation', 'jwks', 'metadata'] as const;
+  for (const name of names) serve(routes[name], name);
+  const issuerPath = issuerPathOf(issuer);
+  if (issuerPath !== '') {
+    for (const name of names) serve(`${issuerPath}${routes[name]}`, name);
+    serve(`${routes.metadata}${issuerPath}`, 'metadata');
+  }
+  return endpoints;
+}
+
 /** The issuer's path without a trailing slash: '' for `https://host`, '/tenant' for `https://host/tenant/`. */
-export function issuerPathOf(issuer: string): string {
+function issuerPathOf(issuer: string): string {
   if (!URL.canParse(issuer)) return '';
   return new URL(issuer).pathname.replace(/\/+$/, '');
 }

@@ -2,7 +2,7 @@
 
 import { Redis } from 'ioredis';
 import type { GuardedHandler } from '../protection/index.js';
-import { defaultRoutes, issuerPathOf } from '../provider/index.js';
+import { defaultRoutes, endpointPaths } from '../provider/index.js';
 import type { Storage } from '../storage/index.js';
 import { createJanitor, type Janitor } from '../storage/janitor.js';
 import { createAdminApi, adminEndpointOf } from './admin-api.js';
@@ -40,20 +40,6 @@ export interface RunningServer {
   readonly metrics: ServerMetrics;
   /** Stops both listeners (in-flight requests get `server.shutdownTimeout`), then closes the store. */
   close(): Promise<void>;
-}
-
-/**
- * Endpoint names of the public listener, from the provider's routes; for an issuer with a path,
- * also below that path and at the metadata's RFC 8414 §3.1 location, as the router serves them.
- */
-function publicEndpointOf(pathname: string, issuerPath: string): string {
-  for (const [name, path] of Object.entries(defaultRoutes) as [string, string][]) {
-    if (pathname === path) return name;
-    if (issuerPath === '') continue;
-    if (pathname === `${issuerPath}${path}`) return name;
-    if (name === 'metadata' && pathname === `${path}${issuerPath}`) return name;
-  }
-  return 'unknown';
 }
 
 /**
@@ -115,7 +101,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     };
 
     let publicListener: RunningListener | undefined;
-    let issuerPath: string | undefined;
+    let endpoints: Map<string, string> | undefined;
     if (!options.adminOnly) {
       let serve: GuardedHandler | undefined;
       publicListener = await startListener({
@@ -126,8 +112,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         ...(config.server.tlsCert && config.server.tlsKey
           ? { tls: { certFile: config.server.tlsCert, keyFile: config.server.tlsKey } }
           : {}),
-        // Without a configured issuer it is known only once bound: its path is taken on first use.
-        endpointOf: (pathname) => publicEndpointOf(pathname, (issuerPath ??= issuerPathOf(issuer))),
+        // The router's paths; without a configured issuer they are known only once bound, so
+        // they are worked out on first use.
+        endpointOf: (pathname) => (endpoints ??= endpointPaths(defaultRoutes, issuer)).get(pathname) ?? 'unknown',
         handler: (request, context) => serve!(request, context.clientAddress),
       });
       // Without a configured issuer it is http://localhost:<port>, known only once bound (port 0).
