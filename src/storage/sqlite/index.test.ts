@@ -273,6 +273,33 @@ describe('SQLite store', () => {
     }
   });
 
+  it('with synchronous=full rejects the records of a batch whose write-ahead log cannot be synced, and syncs again for the next', async () => {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, synchronous: 'full' });
+    open.push(store);
+    const { synced, letSync } = await holdFileSyncs(filename);
+    letSync();
+    synced.mockRejectedValueOnce(Object.assign(new Error('I/O error'), { code: 'EIO' }));
+    try {
+      // Not acknowledged: the client is never told a token exists that a power cut could lose.
+      await expect(store.createAccessTokenRecord(tokenRecord('unsynced'))).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.createAccessTokenRecord(tokenRecord('synced'))).resolves.toBeUndefined();
+      expect(synced.mock.calls.length).toBe(2);
+    } finally {
+      synced.mockRestore();
+    }
+  });
+
+  it('still refuses a call to the outer store from inside a transaction after earlier transactions ended', async () => {
+    const store = createSqliteStore({ filename: newFile() });
+    open.push(store);
+    await store.transaction((tx) => tx.getClient('first'));
+    await store.transaction((tx) => tx.getClient('second'));
+    await expect(store.transaction(() => store.getClient('misplaced'))).rejects.toThrow(/inside transaction\(\)/);
+    // And outside any transaction the outer store is usable again.
+    await expect(store.getClient('after')).resolves.toBeUndefined();
+  });
+
   it('answers StorageUnavailableError once closed', async () => {
     const store = createSqliteStore({ filename: newFile() });
     await store.close();

@@ -302,7 +302,10 @@ function createWalSync(path: string) {
       handle ??= open(path, 'r');
       await (await handle).sync();
     })().catch((error: unknown) => {
+      // The next sync opens the file afresh; this handle is closed, not leaked.
+      const failed = handle;
       handle = undefined;
+      void failed?.then((opened) => opened.close()).catch(() => undefined);
       throw new StorageUnavailableError('the SQLite write-ahead log could not be synced to disk', { cause: error });
     });
     running = run;
@@ -548,8 +551,8 @@ function createOperations(statements: Statements, notify: (change: StorageChange
 type BatchOutcome = readonly boolean[];
 
 /**
- * Writes a batch of access-token records in one transaction, so one commit (one fsync under
- * `synchronous = FULL`) serves them all. A record whose signature exists (or came earlier in the
+ * Writes a batch of access-token records in one transaction, so one commit (and one WAL sync
+ * after it under `synchronous = FULL`) serves them all. A record whose signature exists (or came earlier in the
  * same batch) is skipped by ON CONFLICT DO NOTHING and reported as refused; the others are kept.
  */
 function insertAccessTokenBatch(statements: Statements, batch: readonly AccessTokenRecord[]): BatchOutcome {
