@@ -28,6 +28,7 @@ const tokenRecord = (signature: string) => ({
 const latest = postgresMigrations.at(-1)!.version;
 
 if (unavailable !== undefined) {
+  // Reached only outside CI: with CI=true probePostgres throws instead, so the run fails loudly.
   describe.skip(`PostgreSQL store: ${unavailable}`, () => {
     it('needs PostgreSQL', () => undefined);
   });
