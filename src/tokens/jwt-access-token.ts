@@ -1,8 +1,9 @@
 // JWT access tokens, RFC 9068: `typ: at+jwt`, the §2.2 claims, signed by the key set's active key.
 
-import { constants, randomUUID, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
+import { constants, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { KeySet, SigningKey } from '../keys/index.js';
+import { timeOrderedUuid } from './time-ordered-id.js';
 import type {
   AccessTokenClaims,
   AccessTokenStrategy,
@@ -22,8 +23,8 @@ export interface JwtAccessTokenStrategyOptions {
 }
 
 /**
- * Creates the RFC 9068 JWT access-token strategy. The `jti` is a random UUID and is what
- * stores keep.
+ * Creates the RFC 9068 JWT access-token strategy. The `jti` is a time-ordered UUID (version 7,
+ * see {@link timeOrderedUuid}) and is what stores keep.
  *
  * @example
  * const strategy = jwtAccessTokenStrategy({ keys: createStaticKeySet([key]), issuer: 'https://auth.example.com' });
@@ -36,7 +37,7 @@ export function jwtAccessTokenStrategy(options: JwtAccessTokenStrategyOptions): 
     keys,
     async issueAccessToken(claims: AccessTokenClaims): Promise<IssuedAccessToken> {
       const key = await keys.getSigningKey();
-      const jti = randomUUID();
+      const jti = timeOrderedUuid();
       const token = await signCompactJwt(key, toJwtPayload(claims, jti));
       return { token, signature: jti };
     },

@@ -100,6 +100,19 @@ describe.each(mounts)('JWT access tokens through %s', (mount) => {
     expect(payload.jti).toMatch(/^[\w-]{16,}$/);
   });
 
+  it('§2.2 (RFC 7519 §4.1.7) gives each token its own jti, a version 7 UUID that sorts by issue time', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { payload } = await jwtVerify(await issue(rs256()), rs256Jwks(), { issuer: testIssuer, typ: 'at+jwt' });
+      ids.push(String(payload.jti));
+      // A later millisecond for the next token, so their order is fixed by time alone.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(3);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('§2.2 uses the client id as sub for the client credentials grant', async () => {
     const token = await issue(rs256());
     const { payload } = await jwtVerify(token, rs256Jwks(), { issuer: testIssuer, subject: 'orders' });

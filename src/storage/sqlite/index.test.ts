@@ -314,12 +314,12 @@ describe('SQLite store', () => {
  */
 async function holdFileSyncs(path: string) {
   const probe = await openFile(path, 'r');
-  const prototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+  const prototype = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
   await probe.close();
-  const realSync = prototype.sync;
+  const realSync = prototype.datasync;
   let letSync: () => void = () => undefined;
   const syncAllowed = new Promise<void>((resolve) => (letSync = resolve));
-  const synced = vi.spyOn(prototype, 'sync').mockImplementation(async function (this: unknown) {
+  const synced = vi.spyOn(prototype, 'datasync').mockImplementation(async function (this: unknown) {
     await syncAllowed;
     return realSync.call(this);
   });

@@ -300,7 +300,9 @@ function createWalSync(path: string) {
     const run = (async () => {
       // Opened once the first commit has created the file; SQLite keeps it while it is open.
       handle ??= open(path, 'r');
-      await (await handle).sync();
+      // fdatasync, as SQLite itself syncs on Linux: the frames and the file's size reach the disk;
+      // timestamps, which recovery never reads, are not flushed on their own.
+      await (await handle).datasync();
     })().catch((error: unknown) => {
       // The next sync opens the file afresh; this handle is closed, not leaked.
       const failed = handle;
