@@ -1,12 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: fast unit tests beside the code, and the HTTP-level suites
+// Projects: fast unit tests beside the code (and the benchmark's arithmetic), the HTTP-level suites
 // (conformance, end to end) that start real servers and processes.
 export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['src/**/*.test.ts'], environment: 'node' },
+        test: { name: 'unit', include: ['src/**/*.test.ts', 'bench/**/*.test.ts'], environment: 'node' },
       },
       {
         test: {

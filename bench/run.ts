@@ -1,13 +1,15 @@
 // `npm run bench`: Tessera's token endpoint against the signing ceilings and two peers, on loopback.
 //
 // Each target is a server in its own child process pinned to core 0 (taskset); this process, the
-// load generator, pins itself to core 1. Every target is warmed up, then measured at a fixed
-// concurrency for a fixed time, and the machine is let go idle before the next. The whole list is
-// measured in several rounds, one target after another, and each figure is the median of its
-// rounds: on a shared virtual machine a neighbour's burst then spoils one round of a few targets,
-// not the figure. Results are printed and written to bench/results/latest.json. Settings:
-// BENCH_ROUNDS (default 3), BENCH_SECONDS (5), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (16),
-// BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
+// load generator, pins itself to core 1. Every server is started, checked and warmed up once and
+// stays up for the whole run; then the list is measured in several rounds of short slices, one
+// target after another (in reverse order every other round), each slice after a brief warm-up and
+// once the CPUs are idle. Each figure is the median of its rounds and each ratio the median of
+// its per-round ratios: on a shared virtual machine a neighbour's burst then spoils a few slices,
+// not a figure, and the two sides of a ratio are measured seconds apart, not minutes. Results are
+// printed and written to bench/results/latest.json. Settings: BENCH_ROUNDS (default 5),
+// BENCH_SECONDS (3 per slice), BENCH_WARMUP_SECONDS (2, once per server), BENCH_SLICE_WARMUP_SECONDS
+// (1, before each slice), BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -18,12 +20,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { medianOf, ratioOfRounds, type Measurement } from './stats.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = dirname(benchDir);
-const rounds = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)));
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const rounds = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 5)));
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const sliceWarmupSeconds = Number(process.env.BENCH_SLICE_WARMUP_SECONDS ?? 1);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const attackRate = Number(process.env.BENCH_ATTACK_RATE ?? 200);
 
@@ -63,24 +67,6 @@ interface Target {
   readonly env: Readonly<Record<string, string>>;
   /** Whether its tokens are checked against a served JWK Set before measuring. */
   readonly tessera?: boolean;
-}
-
-interface Measurement {
-  readonly id: string;
-  readonly label: string;
-  readonly tokensPerSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly requests: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  readonly seconds: number;
-  /** CPU time the server process (all its threads) used while measured. */
-  readonly serverCpuSeconds: number | undefined;
-  /** Tokens per second of server CPU: what one fully busy core would issue; robust to other load. */
-  readonly tokensPerCpuSecond: number | undefined;
-  /** How idle the machine's CPUs were just before the target started, 0 to 1. */
-  readonly idleBefore: number | undefined;
 }
 
 const notes: string[] = [];
@@ -326,43 +312,30 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * The median round of a target's measurements, by each figure on its own: tokens/s, latency and
- * tokens per CPU-second may come from different rounds. Counts (requests, non-2xx, errors) are
- * summed over the rounds, so no failure is hidden by the median.
- */
-function medianOf(rounds: readonly Measurement[]): Measurement {
-  const median = (pick: (measurement: Measurement) => number | undefined): number | undefined => {
-    const values = rounds.map(pick).filter((value): value is number => value !== undefined).sort((a, b) => a - b);
-    if (values.length === 0) return undefined;
-    const middle = Math.floor(values.length / 2);
-    return values.length % 2 === 1 ? values[middle]! : Math.round((values[middle - 1]! + values[middle]!) / 2);
-  };
-  const sum = (pick: (measurement: Measurement) => number): number => rounds.reduce((total, m) => total + pick(m), 0);
-  const first = rounds[0]!;
-  return {
-    id: first.id,
-    label: first.label,
-    tokensPerSecond: median((m) => m.tokensPerSecond)!,
-    p50Ms: median((m) => m.p50Ms)!,
-    p99Ms: median((m) => m.p99Ms)!,
-    requests: sum((m) => m.requests),
-    non2xx: sum((m) => m.non2xx),
-    errors: sum((m) => m.errors),
-    seconds: sum((m) => m.seconds),
-    serverCpuSeconds: median((m) => m.serverCpuSeconds),
-    tokensPerCpuSecond: median((m) => m.tokensPerCpuSecond),
-    idleBefore: Math.min(...rounds.map((m) => m.idleBefore ?? 1)),
-  };
-}
-
-async function measure(target: Target): Promise<Measurement | undefined> {
-  const idle = await waitForIdle();
+/** Starts a target's server, checks one answer and warms it up; undefined (with a note) if it fails. */
+async function bringUp(target: Target): Promise<Started | undefined> {
   let started: Started | undefined;
   try {
     started = await start(target);
     await checkAnswer(target, started.port);
     await load(started.port, warmupSeconds);
+    console.log(`  ${target.label}: up on port ${started.port}, answer checked, warmed up`);
+    return started;
+  } catch (error) {
+    const message = `${target.id} failed to start: ${error instanceof Error ? error.message : String(error)}`;
+    notes.push(message);
+    console.log(`  ${message}`);
+    if (started) await stop(started);
+    return undefined;
+  }
+}
+
+/** One measured slice of a running server: a brief warm-up, then `seconds` of load. */
+async function measureSlice(target: Target, started: Started): Promise<Measurement | undefined> {
+  try {
+    if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}: ${started.stderr()}`);
+    const idle = await waitForIdle();
+    await load(started.port, sliceWarmupSeconds);
     const [result, cpu] = await measured(started.port, started.child.pid);
     const measurement = summarize(target, result, cpu, idle);
     print(measurement);
@@ -372,8 +345,6 @@ async function measure(target: Target): Promise<Measurement | undefined> {
     notes.push(message);
     console.log(`  ${message}`);
     return undefined;
-  } finally {
-    if (started) await stop(started);
   }
 }
 
@@ -483,51 +454,59 @@ const machine = {
 
 console.log(`Tessera benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
 console.log(
-  `${connections} connections, ${warmupSeconds} s warm-up, ${seconds} s measured per target and round, ` +
+  `${connections} connections, ${warmupSeconds} s warm-up per server, then per target and round ` +
+    `${sliceWarmupSeconds} s warm-up and ${seconds} s measured, ` +
     `${rounds} round${rounds === 1 ? '' : 's'}, loopback only`,
 );
 
 const results: Record<string, Measurement> = {};
-const roundsOf: Record<string, Measurement[]> = {};
+// Per target, its measurement of each round by round index (a hole where a slice failed).
+const roundsOf: Record<string, (Measurement | undefined)[]> = {};
 // BENCH_ONLY=id,id… runs a subset (for profiling); a published run runs everything.
 const only = process.env.BENCH_ONLY?.split(',');
+const selected = targets.filter((target) => !only || only.includes(target.id));
 try {
-  for (let round = 1; round <= rounds; round++) {
-    console.log(`\nround ${round} of ${rounds}`);
-    for (const target of targets) {
-      if (only && !only.includes(target.id)) continue;
-      const measurement = await measure(target);
-      if (measurement) (roundsOf[measurement.id] ??= []).push(measurement);
+  const running = new Map<string, Started>();
+  try {
+    console.log('\nstarting every server');
+    for (const target of selected) {
+      const started = await bringUp(target);
+      if (started) running.set(target.id, started);
     }
+    for (let round = 1; round <= rounds; round++) {
+      console.log(`\nround ${round} of ${rounds}`);
+      // Every other round runs the list backwards, so no target always comes first or last.
+      const order = round % 2 === 1 ? selected : [...selected].reverse();
+      for (const target of order) {
+        const started = running.get(target.id);
+        if (!started) continue;
+        const measurement = await measureSlice(target, started);
+        (roundsOf[target.id] ??= [])[round - 1] = measurement;
+      }
+    }
+  } finally {
+    for (const started of running.values()) await stop(started);
   }
   console.log(`\nMedians of ${rounds} round${rounds === 1 ? '' : 's'} (idle before: the lowest seen):`);
   for (const target of targets) {
-    const measured = roundsOf[target.id];
-    if (!measured) continue;
+    const measured = roundsOf[target.id]?.filter((m): m is Measurement => m !== undefined);
+    if (!measured || measured.length === 0) continue;
     results[target.id] = medianOf(measured);
     print(results[target.id]!);
   }
   console.log('\nthe brute-force scenario (one round: its two figures are measured back to back)');
   const attack = only && !only.includes('attack') ? undefined : await attackScenario();
 
-  // A ratio is taken within each round, where both figures were measured minutes apart, and
+  // A ratio is taken within each round, where both figures were measured seconds apart, and
   // the median of those is reported: a machine whose speed drifts during the run moves both
   // figures of a round alike, but not the medians of figures from different rounds.
   const ratioOf = (field: 'tokensPerSecond' | 'tokensPerCpuSecond', a: string, b: string): number | undefined => {
-    const tops = roundsOf[a];
-    const bottoms = roundsOf[b];
-    const perRound =
-      tops && bottoms && tops.length === bottoms.length
-        ? tops.map((top, index) => [top[field], bottoms[index]![field]] as const)
-        : [[results[a]?.[field], results[b]?.[field]] as const];
-    const ratios = perRound
-      .filter((pair): pair is readonly [number, number] => pair[0] !== undefined && pair[1] !== undefined && pair[1] > 0)
-      .map(([top, bottom]) => top / bottom)
-      .sort((x, y) => x - y);
-    if (ratios.length === 0) return undefined;
-    const middle = Math.floor(ratios.length / 2);
-    const median = ratios.length % 2 === 1 ? ratios[middle]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
-    return Math.round(median * 1000) / 1000;
+    const tops = roundsOf[a] ?? (results[a] ? [results[a]] : []);
+    const bottoms = roundsOf[b] ?? (results[b] ? [results[b]] : []);
+    return ratioOfRounds(
+      tops.map((m) => m?.[field]),
+      bottoms.map((m) => m?.[field]),
+    );
   };
   interface Ratio {
     readonly name: string;
@@ -594,7 +573,7 @@ try {
   const report = {
     date: new Date().toISOString(),
     machine,
-    settings: { connections, warmupSeconds, seconds, rounds, attackRate },
+    settings: { connections, warmupSeconds, sliceWarmupSeconds, seconds, rounds, attackRate },
     results,
     rounds: roundsOf,
     attack,

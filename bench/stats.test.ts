@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { median, medianOf, ratioOfRounds, type Measurement } from './stats.js';
+
+const round = (figures: Partial<Measurement>): Measurement => ({
+  id: 'target',
+  label: 'a target',
+  tokensPerSecond: 1000,
+  p50Ms: 5,
+  p99Ms: 20,
+  requests: 5000,
+  non2xx: 0,
+  errors: 0,
+  seconds: 5,
+  serverCpuSeconds: 4.5,
+  tokensPerCpuSecond: 1100,
+  idleBefore: 0.98,
+  ...figures,
+});
+
+describe('median', () => {
+  it('takes the middle value of an odd count, whatever the order', () => {
+    expect(median([9, 1, 5])).toBe(5);
+  });
+
+  it('takes the mean of the middle two of an even count', () => {
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('is undefined for no values and leaves its input unsorted', () => {
+    expect(median([])).toBeUndefined();
+    const values = [3, 1, 2];
+    median(values);
+    expect(values).toEqual([3, 1, 2]);
+  });
+});
+
+describe('medianOf', () => {
+  it('takes each figure from its own median round, so one spoiled round moves nothing', () => {
+    const result = medianOf([
+      round({ tokensPerSecond: 2000, p50Ms: 4, tokensPerCpuSecond: 2100 }),
+      round({ tokensPerSecond: 900, p50Ms: 9, tokensPerCpuSecond: 1300 }),
+      round({ tokensPerSecond: 2100, p50Ms: 3, tokensPerCpuSecond: 1900 }),
+    ]);
+    expect(result.tokensPerSecond).toBe(2000);
+    expect(result.p50Ms).toBe(4);
+    expect(result.tokensPerCpuSecond).toBe(1900);
+  });
+
+  it('sums failures and time over the rounds, so a median never hides an error', () => {
+    const result = medianOf([round({ non2xx: 3, errors: 1 }), round({}), round({ non2xx: 2 })]);
+    expect(result.non2xx).toBe(5);
+    expect(result.errors).toBe(1);
+    expect(result.requests).toBe(15_000);
+    expect(result.seconds).toBe(15);
+  });
+
+  it('reports the lowest idle share seen and tolerates rounds without CPU figures', () => {
+    const result = medianOf([round({ idleBefore: 0.97 }), round({ idleBefore: 0.91, tokensPerCpuSecond: undefined, serverCpuSeconds: undefined })]);
+    expect(result.idleBefore).toBe(0.91);
+    expect(result.tokensPerCpuSecond).toBe(1100);
+  });
+
+  it('refuses an empty list', () => {
+    expect(() => medianOf([])).toThrow(RangeError);
+  });
+});
+
+describe('ratioOfRounds', () => {
+  it('divides within each round and takes the median, so a slow round on both sides cancels', () => {
+    // Round 2 ran at half speed for both targets: its ratio is still 0.9.
+    expect(ratioOfRounds([900, 450, 880], [1000, 500, 1000])).toBe(0.9);
+  });
+
+  it('is the median of the per-round ratios, not the ratio of the medians', () => {
+    const top = [1000, 1000, 500];
+    const bottom = [1000, 500, 500];
+    expect(ratioOfRounds(top, bottom)).toBe(1);
+    expect(median(top)! / median(bottom)!).toBe(2);
+  });
+
+  it('leaves out rounds missing a figure or with a zero bottom, and rounds to three decimals', () => {
+    expect(ratioOfRounds([1, undefined, 2], [3, 4, 0])).toBe(0.333);
+    expect(ratioOfRounds([undefined], [1])).toBeUndefined();
+    expect(ratioOfRounds([], [])).toBeUndefined();
+  });
+
+  it('pairs rounds by index and ignores rounds only one side has', () => {
+    expect(ratioOfRounds([2, 4, 100], [1, 2])).toBe(2);
+  });
+});

@@ -1,0 +1,83 @@
+// The arithmetic of a benchmark report: medians of rounds and ratios taken within rounds.
+
+/** One target's figures from one round. */
+export interface Measurement {
+  readonly id: string;
+  readonly label: string;
+  readonly tokensPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly seconds: number;
+  /** CPU time the server process (all its threads) used while measured. */
+  readonly serverCpuSeconds: number | undefined;
+  /** Tokens per second of server CPU: what one fully busy core would issue; robust to other load. */
+  readonly tokensPerCpuSecond: number | undefined;
+  /** How idle the machine's CPUs were just before the target was measured, 0 to 1. */
+  readonly idleBefore: number | undefined;
+}
+
+/** The median of the numbers given (the mean of the middle two for an even count); undefined for none. */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * The median round of a target's measurements, by each figure on its own: tokens/s, latency and
+ * tokens per CPU-second may come from different rounds. Counts (requests, non-2xx, errors) and
+ * seconds are summed over the rounds, so no failure is hidden by the median; the idle share is
+ * the lowest seen.
+ */
+export function medianOf(rounds: readonly Measurement[]): Measurement {
+  if (rounds.length === 0) throw new RangeError('medianOf needs at least one round');
+  const middle = (pick: (measurement: Measurement) => number | undefined): number | undefined => {
+    const value = median(rounds.map(pick).filter((figure): figure is number => figure !== undefined));
+    return value === undefined ? undefined : Math.round(value * 100) / 100;
+  };
+  const sum = (pick: (measurement: Measurement) => number): number => rounds.reduce((total, m) => total + pick(m), 0);
+  const idle = rounds.map((m) => m.idleBefore).filter((share): share is number => share !== undefined);
+  return {
+    id: rounds[0]!.id,
+    label: rounds[0]!.label,
+    tokensPerSecond: Math.round(middle((m) => m.tokensPerSecond)!),
+    p50Ms: middle((m) => m.p50Ms)!,
+    p99Ms: middle((m) => m.p99Ms)!,
+    requests: sum((m) => m.requests),
+    non2xx: sum((m) => m.non2xx),
+    errors: sum((m) => m.errors),
+    seconds: Math.round(sum((m) => m.seconds) * 10) / 10,
+    serverCpuSeconds: middle((m) => m.serverCpuSeconds),
+    tokensPerCpuSecond: rounded(middle((m) => m.tokensPerCpuSecond)),
+    idleBefore: idle.length === 0 ? undefined : Math.min(...idle),
+  };
+}
+
+function rounded(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : Math.round(value);
+}
+
+/**
+ * The ratio `top / bottom` of one figure, taken round by round and reduced to the median of
+ * those ratios (rounded to three decimals). Both figures of a round were measured close together,
+ * so a machine whose speed drifts over the run moves both alike; a ratio of medians from
+ * different rounds would not cancel that. Rounds are paired by their `round` index; a round
+ * missing either figure (a failed or skipped measurement, or a zero bottom) is left out.
+ */
+export function ratioOfRounds(
+  top: readonly (number | undefined)[],
+  bottom: readonly (number | undefined)[],
+): number | undefined {
+  const ratios: number[] = [];
+  for (let round = 0; round < Math.min(top.length, bottom.length); round++) {
+    const a = top[round];
+    const b = bottom[round];
+    if (a !== undefined && b !== undefined && b > 0) ratios.push(a / b);
+  }
+  const value = median(ratios);
+  return value === undefined ? undefined : Math.round(value * 1000) / 1000;
+}
