@@ -2,14 +2,15 @@
 //
 // Each target is a server in its own child process pinned to core 0 (taskset); this process, the
 // load generator, pins itself to core 1. Every server is started, checked and warmed up once and
-// stays up for the whole run; then the list is measured in several rounds of short slices, one
-// target after another (in reverse order every other round), each slice after a brief warm-up and
-// once the CPUs are idle. Each figure is the median of its rounds and each ratio the median of
-// its per-round ratios: on a shared virtual machine a neighbour's burst then spoils a few slices,
-// not a figure, and the two sides of a ratio are measured seconds apart, not minutes. Results are
-// printed and written to bench/results/latest.json. Settings: BENCH_ROUNDS (default 5),
-// BENCH_SECONDS (3 per slice), BENCH_WARMUP_SECONDS (2, once per server), BENCH_SLICE_WARMUP_SECONDS
-// (1, before each slice), BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
+// stays up for the whole run, frozen (SIGSTOP) whenever it is not being measured. The list is
+// then measured in several rounds of short slices, one target after another (in reverse order
+// every other round), each slice after a brief warm-up and once the CPUs are idle. Each figure is
+// the median of its rounds and each ratio the median of its per-round ratios: on a shared virtual
+// machine a neighbour's burst then spoils a few slices, not a figure, and the two sides of a ratio
+// are measured seconds apart, not minutes. Results are printed and written to
+// bench/results/latest.json. Settings: BENCH_ROUNDS (default 5), BENCH_SECONDS (3 per slice),
+// BENCH_WARMUP_SECONDS (2, once per server), BENCH_SLICE_WARMUP_SECONDS (1, before each slice),
+// BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -213,6 +214,8 @@ async function start(target: Target): Promise<Started> {
 async function stop(started: Started): Promise<void> {
   if (started.child.exitCode !== null) return;
   const exited = new Promise((resolve) => started.child.once('exit', resolve));
+  // A paused server would not act on SIGTERM until continued.
+  started.child.kill('SIGCONT');
   started.child.kill('SIGTERM');
   const timer = setTimeout(() => started.child.kill('SIGKILL'), 5000);
   await exited;
@@ -319,6 +322,7 @@ async function bringUp(target: Target): Promise<Started | undefined> {
     started = await start(target);
     await checkAnswer(target, started.port);
     await load(started.port, warmupSeconds);
+    pause(started);
     console.log(`  ${target.label}: up on port ${started.port}, answer checked, warmed up`);
     return started;
   } catch (error) {
@@ -330,17 +334,34 @@ async function bringUp(target: Target): Promise<Started | undefined> {
   }
 }
 
+/**
+ * Freezes a server between its slices (SIGSTOP), so nothing it does while not measured (timers,
+ * V8 collecting garbage once it goes quiet, a store's polling) runs during another target's
+ * slice on the shared core; {@link resume} lets it go on.
+ */
+function pause(started: Started): void {
+  if (started.child.exitCode === null) started.child.kill('SIGSTOP');
+}
+
+function resume(started: Started): void {
+  if (started.child.exitCode === null) started.child.kill('SIGCONT');
+}
+
 /** One measured slice of a running server: a brief warm-up, then `seconds` of load. */
 async function measureSlice(target: Target, started: Started): Promise<Measurement | undefined> {
   try {
     if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}: ${started.stderr()}`);
+    resume(started);
+    // Timers and collections the pause held back run now, before the machine counts as idle.
     const idle = await waitForIdle();
     await load(started.port, sliceWarmupSeconds);
     const [result, cpu] = await measured(started.port, started.child.pid);
+    pause(started);
     const measurement = summarize(target, result, cpu, idle);
     print(measurement);
     return measurement;
   } catch (error) {
+    pause(started);
     const message = `${target.id} failed: ${error instanceof Error ? error.message : String(error)}`;
     notes.push(message);
     console.log(`  ${message}`);
