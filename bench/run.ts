@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { medianOf, ratioOfRounds, type Measurement } from './stats.js';
+import { markdownTables, medianOf, ratioOfRounds, type Measurement, type Ratio } from './stats.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = dirname(benchDir);
@@ -529,16 +529,6 @@ try {
       bottoms.map((m) => m?.[field]),
     );
   };
-  interface Ratio {
-    readonly name: string;
-    /** From tokens per second. */
-    readonly value: number | undefined;
-    /** From tokens per server CPU-second. */
-    readonly cpuValue: number | undefined;
-    readonly target?: string;
-    readonly holds?: boolean;
-    readonly holdsByCpu?: boolean;
-  }
   const ratios: Ratio[] = [];
   const add = (name: string, a: string, b: string, atLeast?: number) => {
     const value = ratioOf('tokensPerSecond', a, b);
@@ -602,7 +592,12 @@ try {
     notes,
   };
   writeFileSync(join(benchDir, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  console.log('\nwritten to bench/results/latest.json');
+  const published = [...targets.map((target) => results[target.id]), results['attack-baseline'], results['attack-under-attack']];
+  writeFileSync(
+    join(benchDir, 'results', 'latest.md'),
+    markdownTables(published.filter((m): m is Measurement => m !== undefined), ratios),
+  );
+  console.log('\nwritten to bench/results/latest.json and bench/results/latest.md (the tables README publishes)');
 } finally {
   rmSync(keyDir, { recursive: true, force: true });
   await dropPostgresSchema();

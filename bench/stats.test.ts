@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, medianOf, ratioOfRounds, type Measurement } from './stats.js';
+import { markdownTables, median, medianOf, ratioOfRounds, type Measurement } from './stats.js';
 
 const round = (figures: Partial<Measurement>): Measurement => ({
   id: 'target',
@@ -86,5 +86,28 @@ describe('ratioOfRounds', () => {
 
   it('pairs rounds by index and ignores rounds only one side has', () => {
     expect(ratioOfRounds([2, 4, 100], [1, 2])).toBe(2);
+  });
+});
+
+describe('markdownTables', () => {
+  it('renders figures with thousands separators, failures summed, and the idle share', () => {
+    const table = markdownTables([round({ label: 'jose RS256', tokensPerSecond: 2608, non2xx: 2, errors: 1, idleBefore: 0.93 })], []);
+    expect(table).toContain('| jose RS256 | 2,608 | 5 | 20 | 3 | 1,100 | 93% |');
+  });
+
+  it('renders ratios with three decimals and says whether a target holds both ways, one way or not', () => {
+    const table = markdownTables(
+      [],
+      [
+        { name: 'a / b', value: 1.2654, cpuValue: 1.3, target: '≥ 1.2', holds: true, holdsByCpu: true },
+        { name: 'c / d', value: 0.8, cpuValue: 0.86, target: '≥ 0.85', holds: false, holdsByCpu: true },
+        { name: 'e / f', value: 0.5, cpuValue: undefined, target: '≥ 0.95', holds: false, holdsByCpu: false },
+        { name: 'g / h', value: 0.1, cpuValue: 0.2 },
+      ],
+    );
+    expect(table).toContain('| a / b | 1.265 | 1.300 | ≥ 1.2 | yes |');
+    expect(table).toContain('| c / d | 0.800 | 0.860 | ≥ 0.85 | one way |');
+    expect(table).toContain('| e / f | 0.500 | n/a | ≥ 0.95 | no |');
+    expect(table).toContain('| g / h | 0.100 | 0.200 |  |  |');
   });
 });

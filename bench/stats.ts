@@ -81,3 +81,42 @@ export function ratioOfRounds(
   const value = median(ratios);
   return value === undefined ? undefined : Math.round(value * 1000) / 1000;
 }
+
+/** A ratio between two targets as reported, with its target line when the issue sets one. */
+export interface Ratio {
+  readonly name: string;
+  /** From tokens per second. */
+  readonly value: number | undefined;
+  /** From tokens per server CPU-second. */
+  readonly cpuValue: number | undefined;
+  readonly target?: string;
+  readonly holds?: boolean;
+  readonly holdsByCpu?: boolean;
+}
+
+/**
+ * The run as two Markdown tables, the figures and the ratios, in the shape README publishes, so a
+ * published table is pasted from a run rather than typed from one.
+ */
+export function markdownTables(measurements: readonly Measurement[], ratios: readonly Ratio[]): string {
+  const count = (value: number | undefined): string => (value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US'));
+  const millis = (value: number): string => String(Math.round(value * 10) / 10);
+  const figures = [
+    '| Target | tokens/s | p50 ms | p99 ms | non-2xx | tokens/CPU-s | idle |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...measurements.map(
+      (m) =>
+        `| ${m.label} | ${count(m.tokensPerSecond)} | ${millis(m.p50Ms)} | ${millis(m.p99Ms)} | ${m.non2xx + m.errors} | ` +
+        `${count(m.tokensPerCpuSecond)} | ${m.idleBefore === undefined ? '—' : `${Math.round(m.idleBefore * 100)}%`} |`,
+    ),
+  ];
+  const ratio = (value: number | undefined): string => (value === undefined ? 'n/a' : value.toFixed(3));
+  const verdict = (entry: Ratio): string =>
+    entry.target === undefined ? '' : entry.holds && entry.holdsByCpu ? 'yes' : entry.holds || entry.holdsByCpu ? 'one way' : 'no';
+  const ratioRows = [
+    '| Ratio | by tokens/s | by tokens/CPU-s | Target | Holds? |',
+    '| --- | ---: | ---: | --- | --- |',
+    ...ratios.map((entry) => `| ${entry.name} | ${ratio(entry.value)} | ${ratio(entry.cpuValue)} | ${entry.target ?? ''} | ${verdict(entry)} |`),
+  ];
+  return `${figures.join('\n')}\n\n${ratioRows.join('\n')}\n`;
+}
