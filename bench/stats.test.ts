@@ -103,11 +103,13 @@ describe('markdownTables', () => {
         { name: 'c / d', value: 0.8, cpuValue: 0.86, target: '≥ 0.85', holds: false, holdsByCpu: true },
         { name: 'e / f', value: 0.5, cpuValue: undefined, target: '≥ 0.95', holds: false, holdsByCpu: false },
         { name: 'g / h', value: 0.1, cpuValue: 0.2 },
+        { name: 'i / j', value: undefined, cpuValue: undefined, target: '≥ 1.2', holds: false, holdsByCpu: false },
       ],
     );
     expect(table).toContain('| a / b | 1.265 | 1.300 | ≥ 1.2 | yes |');
     expect(table).toContain('| c / d | 0.800 | 0.860 | ≥ 0.85 | one way |');
     expect(table).toContain('| e / f | 0.500 | n/a | ≥ 0.95 | no |');
     expect(table).toContain('| g / h | 0.100 | 0.200 |  |  |');
+    expect(table).toContain('| i / j | n/a | n/a | ≥ 1.2 | not measured |');
   });
 });

@@ -112,7 +112,11 @@ export function markdownTables(measurements: readonly Measurement[], ratios: rea
   ];
   const ratio = (value: number | undefined): string => (value === undefined ? 'n/a' : value.toFixed(3));
   const verdict = (entry: Ratio): string =>
-    entry.target === undefined ? '' : entry.holds && entry.holdsByCpu ? 'yes' : entry.holds || entry.holdsByCpu ? 'one way' : 'no';
+    entry.target === undefined
+      ? ''
+      : entry.value === undefined && entry.cpuValue === undefined
+        ? 'not measured'
+        : entry.holds && entry.holdsByCpu ? 'yes' : entry.holds || entry.holdsByCpu ? 'one way' : 'no';
   const ratioRows = [
     '| Ratio | by tokens/s | by tokens/CPU-s | Target | Holds? |',
     '| --- | ---: | ---: | --- | --- |',
