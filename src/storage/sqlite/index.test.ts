@@ -223,19 +223,13 @@ describe('SQLite store', () => {
   it.each([
     ['full', 'only after syncing the write-ahead log to disk, off the event loop', true],
     ['normal', 'at commit, without syncing the write-ahead log', false],
-  ] as const)('with synchronous=%s acknowledges a token record %s', async (synchronous, _how, syncs) => {
-    const filename = newFile();
-    const store = createSqliteStore({ filename, synchronous });
-    open.push(store);
-    const { synced, letSync } = await holdFileSyncs(filename);
-    try {
+  ] as const)('with synchronous=%s acknowledges a token record %s', (synchronous, _how, syncs) =>
+    withHeldSyncs(synchronous, async (store, synced, letSync) => {
       let acknowledged = false;
       const created = store.createAccessTokenRecord(tokenRecord('durable-1')).then(() => (acknowledged = true));
       // Either the record is acknowledged or its sync has begun (and is being held).
-      for (let turn = 0; turn < 2000 && !acknowledged && synced.mock.calls.length === 0; turn++) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      await waitFor(() => acknowledged || synced.mock.calls.length > 0);
+      await settle();
       // Committed either way: a reader sees it.
       expect(await store.getAccessTokenRecord('durable-1')).toBeDefined();
       expect(acknowledged).toBe(!syncs);
@@ -243,35 +237,38 @@ describe('SQLite store', () => {
       letSync();
       await created;
       expect(acknowledged).toBe(true);
-    } finally {
-      letSync();
-      synced.mockRestore();
-    }
-  });
+    }));
 
-  it('gathers the records that arrive while a batch is being synced into the next batch', async () => {
-    const filename = newFile();
-    const store = createSqliteStore({ filename, synchronous: 'full' });
-    open.push(store);
-    const { synced, letSync } = await holdFileSyncs(filename);
-    try {
+  it('gathers the records that arrive while a batch is being synced into the next batch', () =>
+    withHeldSyncs('full', async (store, synced, letSync) => {
       const first = store.createAccessTokenRecord(tokenRecord('gathered-1'));
-      for (let turn = 0; turn < 2000 && synced.mock.calls.length === 0; turn++) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
+      await waitFor(() => synced.mock.calls.length > 0);
       const later = [2, 3].map((n) => store.createAccessTokenRecord(tokenRecord(`gathered-${n}`)));
-      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      await settle();
       // The first batch is committed and syncing; the others wait for it instead of committing alone.
       expect(await store.getAccessTokenRecord('gathered-1')).toBeDefined();
       expect(await store.getAccessTokenRecord('gathered-2')).toBeUndefined();
       letSync();
       await Promise.all([first, ...later]);
       for (const n of [2, 3]) expect(await store.getAccessTokenRecord(`gathered-${n}`)).toBeDefined();
+    }));
+
+  /** A fresh store whose WAL syncs are held until `letSync` is called; restored afterwards. */
+  async function withHeldSyncs(
+    synchronous: 'full' | 'normal',
+    work: (store: Storage, synced: Awaited<ReturnType<typeof holdFileSyncs>>['synced'], letSync: () => void) => Promise<void>,
+  ): Promise<void> {
+    const filename = newFile();
+    const store = createSqliteStore({ filename, synchronous });
+    open.push(store);
+    const { synced, letSync } = await holdFileSyncs(filename);
+    try {
+      await work(store, synced, letSync);
     } finally {
       letSync();
       synced.mockRestore();
     }
-  });
+  }
 
   it('with synchronous=full rejects the records of a batch whose write-ahead log cannot be synced, and syncs again for the next', async () => {
     const filename = newFile();
@@ -312,6 +309,18 @@ describe('SQLite store', () => {
  * Makes every FileHandle sync wait until `letSync()`, as a slow disk would; the real sync runs
  * then. The FileHandle class is not exported: its prototype is reached through a handle on `path`.
  */
+/** Polls `condition` each millisecond, for at most two seconds. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 2000 && !condition(); turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+/** Lets twenty turns of the event loop pass, so anything already scheduled has run. */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 async function holdFileSyncs(path: string) {
   const probe = await openFile(path, 'r');
   const prototype = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
