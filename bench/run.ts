@@ -93,8 +93,20 @@ const targets: Target[] = [
   tessera('tessera-memory-RS256', 'Tessera seed, memory, RS256', 'RS256', 'memory'),
 ];
 
-function tessera(id: string, label: string, alg: 'RS256' | 'ES256', store: string, extra: Record<string, string> = {}): Target {
-  return { id, label, script: 'tessera.ts', env: { BENCH_ALG: alg, BENCH_KEY_FILE: keyFiles[alg], BENCH_STORE: store, ...extra }, tessera: true };
+function tessera(
+  id: string,
+  label: string,
+  alg: 'RS256' | 'ES256',
+  store: string,
+  extra: Record<string, string> = {},
+): Target {
+  return {
+    id,
+    label,
+    script: 'tessera.ts',
+    env: { BENCH_ALG: alg, BENCH_KEY_FILE: keyFiles[alg], BENCH_STORE: store, ...extra },
+    tessera: true,
+  };
 }
 
 if (existsSync(join(rootDir, 'src/storage/sqlite/index.ts'))) {
@@ -102,9 +114,15 @@ if (existsSync(join(rootDir, 'src/storage/sqlite/index.ts'))) {
     tessera('tessera-sqlite-RS256', 'Tessera seed, SQLite (synchronous=full), RS256', 'RS256', 'sqlite', {
       BENCH_SQLITE_FILE: join(keyDir, 'full.db'),
     }),
-    tessera('tessera-sqlite-normal-RS256', 'Tessera seed, SQLite (synchronous=normal), RS256', 'RS256', 'sqlite-normal', {
-      BENCH_SQLITE_FILE: join(keyDir, 'normal.db'),
-    }),
+    tessera(
+      'tessera-sqlite-normal-RS256',
+      'Tessera seed, SQLite (synchronous=normal), RS256',
+      'RS256',
+      'sqlite-normal',
+      {
+        BENCH_SQLITE_FILE: join(keyDir, 'normal.db'),
+      },
+    ),
   );
 } else {
   notes.push('SQLite store not present (src/storage/sqlite): SQLite target skipped.');
@@ -147,7 +165,13 @@ targets.push(
 async function postgresReachable(): Promise<string | undefined> {
   const { default: pg } = await import('pg');
   for (const user of ['postgres', 'root']) {
-    const client = new pg.Client({ host: '127.0.0.1', port: 5432, user, database: 'test', connectionTimeoutMillis: 2000 });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: 5432,
+      user,
+      database: 'test',
+      connectionTimeoutMillis: 2000,
+    });
     try {
       await client.connect();
       await client.end();
@@ -267,7 +291,12 @@ async function measured(port: number, pid: number | undefined): Promise<[autocan
   return [result, before === undefined || after === undefined ? undefined : after - before];
 }
 
-function summarize(target: Target, result: autocannon.Result, cpuSeconds: number | undefined, idleBefore: number | undefined): Measurement {
+function summarize(
+  target: Target,
+  result: autocannon.Result,
+  cpuSeconds: number | undefined,
+  idleBefore: number | undefined,
+): Measurement {
   const ok = result['2xx'];
   return {
     id: target.id,
@@ -390,7 +419,9 @@ interface AttackResult {
  * hashed before the limits close; the later ones show the attack once it is held off.
  */
 async function attackScenario(): Promise<AttackResult | undefined> {
-  const target = tessera('tessera-guarded-RS256', 'Tessera seed + brute-force guard, RS256', 'RS256', 'memory', { BENCH_GUARD: '1' });
+  const target = tessera('tessera-guarded-RS256', 'Tessera seed + brute-force guard, RS256', 'RS256', 'memory', {
+    BENCH_GUARD: '1',
+  });
   let started: Started | undefined;
   const answers: Record<string, number> = {};
   let sent = 0;
@@ -450,7 +481,12 @@ async function attackScenario(): Promise<AttackResult | undefined> {
         clearInterval(timer);
         await sleep(300);
       }
-      const underAttack = summarize({ ...target, label: `${target.label}, under attack` }, underAttackResult, underAttackCpu, undefined);
+      const underAttack = summarize(
+        { ...target, label: `${target.label}, under attack` },
+        underAttackResult,
+        underAttackCpu,
+        undefined,
+      );
       print(underAttack);
       underAttackRounds.push(underAttack);
       legitimate429 += underAttackResult.statusCodeStats?.['429']?.count ?? 0;
@@ -492,7 +528,9 @@ const machine = {
   memoryGiB: Math.round(totalmem() / 2 ** 30),
   os: `${osType()} ${release()}`,
   node: process.version,
-  pinned: canPin ? 'server on core 0, load generator on core 1 (taskset)' : 'not pinned (taskset or a second core missing)',
+  pinned: canPin
+    ? 'server on core 0, load generator on core 1 (taskset)'
+    : 'not pinned (taskset or a second core missing)',
 };
 
 console.log(`Tessera benchmark: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${machine.pinned}`);
@@ -537,7 +575,9 @@ try {
     results[target.id] = medianOf(measured);
     print(results[target.id]!);
   }
-  console.log(`\nthe brute-force scenario (${rounds} rounds, each a slice without and a slice under attack, back to back)`);
+  console.log(
+    `\nthe brute-force scenario (${rounds} rounds, each a slice without and a slice under attack, back to back)`,
+  );
   const attack = only && !only.includes('attack') ? undefined : await attackScenario();
 
   // A ratio is taken within each round, where both figures were measured seconds apart, and
@@ -587,7 +627,12 @@ try {
     results['attack-under-attack'] = attack.underAttack;
     roundsOf['attack-baseline'] = [...attack.baselineRounds];
     roundsOf['attack-under-attack'] = [...attack.underAttackRounds];
-    add(`legitimate throughput kept under ${attackRate} wrong secrets/s`, 'attack-under-attack', 'attack-baseline', 0.8);
+    add(
+      `legitimate throughput kept under ${attackRate} wrong secrets/s`,
+      'attack-under-attack',
+      'attack-baseline',
+      0.8,
+    );
   }
 
   console.log('\nRatios, medians of the per-round ratios (by tokens/s; by tokens per server CPU-second):');
@@ -616,10 +661,17 @@ try {
     notes,
   };
   writeFileSync(join(benchDir, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  const published = [...targets.map((target) => results[target.id]), results['attack-baseline'], results['attack-under-attack']];
+  const published = [
+    ...targets.map((target) => results[target.id]),
+    results['attack-baseline'],
+    results['attack-under-attack'],
+  ];
   writeFileSync(
     join(benchDir, 'results', 'latest.md'),
-    markdownTables(published.filter((m): m is Measurement => m !== undefined), ratios),
+    markdownTables(
+      published.filter((m): m is Measurement => m !== undefined),
+      ratios,
+    ),
   );
   console.log('\nwritten to bench/results/latest.json and bench/results/latest.md (the tables README publishes)');
 } finally {

@@ -55,7 +55,10 @@ describe('medianOf', () => {
   });
 
   it('reports the lowest idle share seen and tolerates rounds without CPU figures', () => {
-    const result = medianOf([round({ idleBefore: 0.97 }), round({ idleBefore: 0.91, tokensPerCpuSecond: undefined, serverCpuSeconds: undefined })]);
+    const result = medianOf([
+      round({ idleBefore: 0.97 }),
+      round({ idleBefore: 0.91, tokensPerCpuSecond: undefined, serverCpuSeconds: undefined }),
+    ]);
     expect(result.idleBefore).toBe(0.91);
     expect(result.tokensPerCpuSecond).toBe(1100);
   });
@@ -91,7 +94,10 @@ describe('ratioOfRounds', () => {
 
 describe('markdownTables', () => {
   it('renders figures with thousands separators, failures summed, and the idle share', () => {
-    const table = markdownTables([round({ label: 'jose RS256', tokensPerSecond: 2608, non2xx: 2, errors: 1, idleBefore: 0.93 })], []);
+    const table = markdownTables(
+      [round({ label: 'jose RS256', tokensPerSecond: 2608, non2xx: 2, errors: 1, idleBefore: 0.93 })],
+      [],
+    );
     expect(table).toContain('| jose RS256 | 2,608 | 5 | 20 | 3 | 1,100 | 93% |');
   });
 

@@ -99,7 +99,8 @@ export interface Ratio {
  * published table is pasted from a run rather than typed from one.
  */
 export function markdownTables(measurements: readonly Measurement[], ratios: readonly Ratio[]): string {
-  const count = (value: number | undefined): string => (value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US'));
+  const count = (value: number | undefined): string =>
+    value === undefined ? 'n/a' : Math.round(value).toLocaleString('en-US');
   const millis = (value: number): string => String(Math.round(value * 10) / 10);
   const figures = [
     '| Target | tokens/s | p50 ms | p99 ms | non-2xx | tokens/CPU-s | idle |',
@@ -116,11 +117,18 @@ export function markdownTables(measurements: readonly Measurement[], ratios: rea
       ? ''
       : entry.value === undefined && entry.cpuValue === undefined
         ? 'not measured'
-        : entry.holds && entry.holdsByCpu ? 'yes' : entry.holds || entry.holdsByCpu ? 'one way' : 'no';
+        : entry.holds && entry.holdsByCpu
+          ? 'yes'
+          : entry.holds || entry.holdsByCpu
+            ? 'one way'
+            : 'no';
   const ratioRows = [
     '| Ratio | by tokens/s | by tokens/CPU-s | Target | Holds? |',
     '| --- | ---: | ---: | --- | --- |',
-    ...ratios.map((entry) => `| ${entry.name} | ${ratio(entry.value)} | ${ratio(entry.cpuValue)} | ${entry.target ?? ''} | ${verdict(entry)} |`),
+    ...ratios.map(
+      (entry) =>
+        `| ${entry.name} | ${ratio(entry.value)} | ${ratio(entry.cpuValue)} | ${entry.target ?? ''} | ${verdict(entry)} |`,
+    ),
   ];
   return `${figures.join('\n')}\n\n${ratioRows.join('\n')}\n`;
 }

@@ -10,7 +10,9 @@ const body = '{"access_token":"x","expires_in":1800,"scope":"","token_type":"bea
 const server = createServer(
   toNodeFetchHandler(async (request) => {
     await request.text();
-    return new Response(body, { headers: { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' } });
+    return new Response(body, {
+      headers: { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' },
+    });
   }),
 );
 await listenForBenchmark(server);

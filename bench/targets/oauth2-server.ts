@@ -60,7 +60,10 @@ const server = createServer((req, res) => {
     oauth
       .token(request, response, { requireClientAuthentication: { client_credentials: true } })
       .then(() => {
-        res.writeHead(response.status ?? 200, { ...response.headers, 'content-type': 'application/json;charset=UTF-8' });
+        res.writeHead(response.status ?? 200, {
+          ...response.headers,
+          'content-type': 'application/json;charset=UTF-8',
+        });
         res.end(JSON.stringify(response.body));
       })
       .catch((error: { code?: number; name?: string }) => {

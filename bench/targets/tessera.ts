@@ -61,7 +61,10 @@ async function openStore(): Promise<Storage> {
     }
     case 'postgres': {
       const { createPostgresStore } = await import('../../src/storage/postgres/index.js');
-      const store = createPostgresStore({ connectionString: required('BENCH_PG_URL'), schema: required('BENCH_PG_SCHEMA') });
+      const store = createPostgresStore({
+        connectionString: required('BENCH_PG_URL'),
+        schema: required('BENCH_PG_SCHEMA'),
+      });
       await store.ping();
       await addSeedClient(store);
       return store;

@@ -26,12 +26,10 @@ function addMetadataOptions(command: Command): Command {
     .option('--grant-types <types>', 'grant_types, space- or comma-separated (default client_credentials)')
     .option('--scope <scopes>', 'scope: the space-separated scopes the client may be granted')
     .addOption(
-      new Option('--token-endpoint-auth-method <method>', 'token_endpoint_auth_method (default client_secret_basic)').choices([
-        'client_secret_basic',
-        'client_secret_post',
-        'private_key_jwt',
-        'none',
-      ]),
+      new Option(
+        '--token-endpoint-auth-method <method>',
+        'token_endpoint_auth_method (default client_secret_basic)',
+      ).choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),
     )
     .option('--audience <audiences>', 'audience values the client may request, space- or comma-separated')
     .option('--jwks <file-or-json>', 'jwks: a JWK Set file, or the JWK Set as inline JSON')
@@ -66,7 +64,11 @@ function readJsonArgument(value: string, flag: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new CliError(`${flag}: not valid JSON (give a file path or inline JSON such as '{"keys":[…]}')`, exitCodes.usage, 'usage');
+    throw new CliError(
+      `${flag}: not valid JSON (give a file path or inline JSON such as '{"keys":[…]}')`,
+      exitCodes.usage,
+      'usage',
+    );
   }
 }
 
@@ -74,7 +76,11 @@ function readArgumentFile(path: string, flag: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new CliError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, exitCodes.usage, 'usage');
+    throw new CliError(
+      `${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      exitCodes.usage,
+      'usage',
+    );
   }
 }
 
@@ -173,7 +179,11 @@ export function clientsCommand(): Command {
     const config = configFromOptions(command.optsWithGlobals());
     const client = await withStorage(config, async (storage) => {
       const existing = await requireClient(storage, clientId);
-      const { client_id_issued_at: _issued, client_secret_expires_at: _expires, ...current } = clientToMetadata(existing);
+      const {
+        client_id_issued_at: _issued,
+        client_secret_expires_at: _expires,
+        ...current
+      } = clientToMetadata(existing);
       return updateRegisteredClient(storage, clientId, metadataFromOptions(options, current));
     });
     printClient(client, options);

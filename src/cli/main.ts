@@ -70,12 +70,22 @@ function classify(error: unknown): {
   details?: Record<string, unknown>;
 } {
   if (error instanceof CliError) {
-    return { code: error.exitCode, kind: error.kind, message: error.message, ...(error.details ? { details: error.details } : {}) };
+    return {
+      code: error.exitCode,
+      kind: error.kind,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+    };
   }
-  if (error instanceof ConfigError) return { code: exitCodes.usage, kind: 'invalid_configuration', message: error.message };
+  if (error instanceof ConfigError)
+    return { code: exitCodes.usage, kind: 'invalid_configuration', message: error.message };
   if (error instanceof ClientRegistrationError) {
     const code =
-      error.kind === 'not_found' ? exitCodes.notFound : error.kind === 'conflict' ? exitCodes.conflict : exitCodes.usage;
+      error.kind === 'not_found'
+        ? exitCodes.notFound
+        : error.kind === 'conflict'
+          ? exitCodes.conflict
+          : exitCodes.usage;
     return { code, kind: error.kind, message: error.message };
   }
   if (error instanceof SealedValueError) {
@@ -86,7 +96,11 @@ function classify(error: unknown): {
     };
   }
   if (error instanceof StorageUnavailableError) {
-    return { code: exitCodes.failure, kind: 'storage_unavailable', message: `the database is unreachable: ${error.message}` };
+    return {
+      code: exitCodes.failure,
+      kind: 'storage_unavailable',
+      message: `the database is unreachable: ${error.message}`,
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: exitCodes.failure, kind: 'failure', message };

@@ -166,7 +166,11 @@ export function tokenCommand(): Command {
     const endpoint = stringOption(options.tokenEndpoint) ?? (await discoverEndpoints(options)).token;
     const response = await postForm(
       endpoint,
-      { grant_type: 'client_credentials', scope: stringOption(options.scope), audience: stringOption(options.audience) },
+      {
+        grant_type: 'client_credentials',
+        scope: stringOption(options.scope),
+        audience: stringOption(options.audience),
+      },
       credentials,
       String(options.authMethod),
     );
@@ -212,7 +216,7 @@ export function introspectCommand(): Command {
 export function revokeCommand(): Command {
   return addClientOptions(
     new Command('revoke')
-      .description("revoke one of the client's own tokens (RFC 7009); \"-\" reads the token from stdin")
+      .description('revoke one of the client\'s own tokens (RFC 7009); "-" reads the token from stdin')
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {

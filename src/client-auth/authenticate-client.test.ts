@@ -8,8 +8,22 @@ const hasher = bcryptHasher({ cost: 4 });
 const hash = await hasher.hash('secret');
 const clients: Client[] = [
   { id: 'open', secretHash: hash, grantTypes: [], scopes: [], audience: [] },
-  { id: 'basic', secretHash: hash, grantTypes: [], scopes: [], audience: [], tokenEndpointAuthMethod: 'client_secret_basic' },
-  { id: 'post', secretHash: hash, grantTypes: [], scopes: [], audience: [], tokenEndpointAuthMethod: 'client_secret_post' },
+  {
+    id: 'basic',
+    secretHash: hash,
+    grantTypes: [],
+    scopes: [],
+    audience: [],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+  },
+  {
+    id: 'post',
+    secretHash: hash,
+    grantTypes: [],
+    scopes: [],
+    audience: [],
+    tokenEndpointAuthMethod: 'client_secret_post',
+  },
   { id: 'public', grantTypes: [], scopes: [], audience: [], tokenEndpointAuthMethod: 'none' },
 ];
 const store: ClientStore = {
@@ -49,7 +63,10 @@ describe('authenticateClient', () => {
     ['Basic and body secrets together', input({ client_id: 'open', client_secret: 'secret' }, basic('open', 'secret'))],
     ['a body client_id differing from Basic', input({ client_id: 'basic' }, basic('open', 'secret'))],
     ['a client_secret without client_id', input({ client_secret: 'secret' })],
-    ['an assertion next to Basic', input({ client_assertion: 'x', client_assertion_type: 'y' }, basic('open', 'secret'))],
+    [
+      'an assertion next to Basic',
+      input({ client_assertion: 'x', client_assertion_type: 'y' }, basic('open', 'secret')),
+    ],
   ])('refuses %s with invalid_request', async (_title, credentials) => {
     const error = await failure(authenticateClient(credentials, dependencies));
     expect(error.code).toBe('invalid_request');
@@ -73,14 +90,24 @@ describe('authenticateClient', () => {
 
   it('does the work of a verification for an unknown client', async () => {
     let decoys = 0;
-    const counting = { ...hasher, verifyDecoy: async (secret: string) => { decoys++; await hasher.verifyDecoy(secret); } };
+    const counting = {
+      ...hasher,
+      verifyDecoy: async (secret: string) => {
+        decoys++;
+        await hasher.verifyDecoy(secret);
+      },
+    };
     await failure(authenticateClient(input({}, basic('nobody', 'secret')), { ...dependencies, hasher: counting }));
     expect(decoys).toBe(1);
   });
 
   it('checks the secret before the registered method, so a wrong guess learns nothing of it', async () => {
-    const wrong = await failure(authenticateClient(input({ client_id: 'basic', client_secret: 'wrong' }), dependencies));
-    const right = await failure(authenticateClient(input({ client_id: 'basic', client_secret: 'secret' }), dependencies));
+    const wrong = await failure(
+      authenticateClient(input({ client_id: 'basic', client_secret: 'wrong' }), dependencies),
+    );
+    const right = await failure(
+      authenticateClient(input({ client_id: 'basic', client_secret: 'secret' }), dependencies),
+    );
     expect(wrong.hint).not.toMatch(/registered/);
     expect(right.hint).toMatch(/client_secret_basic/);
   });

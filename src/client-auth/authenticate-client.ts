@@ -1,11 +1,6 @@
 // Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3).
 
-import {
-  OAuthError,
-  isPublicClient,
-  type Client,
-  type ClientAuthenticationMethod,
-} from '../core/index.js';
+import { OAuthError, isPublicClient, type Client, type ClientAuthenticationMethod } from '../core/index.js';
 import type { SecretHasher } from '../secrets/index.js';
 import type { ClientStore } from '../storage/index.js';
 import { clientSecretBasic } from './client-secret-basic.js';
@@ -43,8 +38,7 @@ export async function authenticateClient(
   dependencies: AuthenticateClientDependencies,
 ): Promise<AuthenticatedClient> {
   const challenge = { 'WWW-Authenticate': `Basic realm="${dependencies.realm}"` };
-  const invalidClient = (hint: string): OAuthError =>
-    new OAuthError('invalidClient', { hint, headers: challenge });
+  const invalidClient = (hint: string): OAuthError => new OAuthError('invalidClient', { hint, headers: challenge });
 
   const basic = clientSecretBasic(input.authorization);
   const post = clientSecretPost(input.form);
@@ -74,11 +68,7 @@ export async function authenticateClient(
   }
 
   const presented = basic ?? post;
-  const method: ClientAuthenticationMethod = basic
-    ? 'client_secret_basic'
-    : post
-      ? 'client_secret_post'
-      : 'none';
+  const method: ClientAuthenticationMethod = basic ? 'client_secret_basic' : post ? 'client_secret_post' : 'none';
   const clientId = presented?.clientId ?? bodyClientId;
   if (clientId === undefined) throw invalidClient('No client authentication was included.');
 

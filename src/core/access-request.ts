@@ -4,11 +4,7 @@ import type { Client } from './client.js';
 import type { Session } from './session.js';
 
 /** How the client proved who it is at the token endpoint. */
-export type ClientAuthenticationMethod =
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'private_key_jwt'
-  | 'none';
+export type ClientAuthenticationMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
 
 /** A parsed, authenticated token request after its handler granted scopes and audience. */
 export interface AccessRequest {

@@ -1,11 +1,7 @@
 // The registered client, RFC 6749 §2, with RFC 7591 metadata names in camelCase.
 
 /** A client authentication method registered for the token endpoint (RFC 7591 §2). */
-export type TokenEndpointAuthMethod =
-  | 'client_secret_basic'
-  | 'client_secret_post'
-  | 'private_key_jwt'
-  | 'none';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
 
 /** A registered client. Plain readonly data, so tests can write one as a literal. */
 export interface Client {

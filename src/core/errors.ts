@@ -25,8 +25,7 @@ export const errorDefinitions = {
   unsupportedResponseType: {
     code: 'unsupported_response_type',
     status: 400,
-    description:
-      'The authorization server does not support obtaining a token using this method.',
+    description: 'The authorization server does not support obtaining a token using this method.',
   },
   unsupportedResponseMode: {
     code: 'unsupported_response_mode',
@@ -75,14 +74,12 @@ export const errorDefinitions = {
   misconfiguration: {
     code: 'misconfiguration',
     status: 500,
-    description:
-      'The request failed because of an internal error that is probably caused by misconfiguration.',
+    description: 'The request failed because of an internal error that is probably caused by misconfiguration.',
   },
   insufficientEntropy: {
     code: 'insufficient_entropy',
     status: 400,
-    description:
-      'The request used a security parameter (e.g., anti-replay, anti-csrf) with insufficient entropy.',
+    description: 'The request used a security parameter (e.g., anti-replay, anti-csrf) with insufficient entropy.',
   },
   notFound: {
     code: 'not_found',

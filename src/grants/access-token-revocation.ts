@@ -1,11 +1,6 @@
 // Revocation of access tokens, RFC 7009 §2.1.
 
-import type {
-  FactoryDependencies,
-  ProviderConfig,
-  RevocationHandler,
-  RevocationOutcome,
-} from '../core/index.js';
+import type { FactoryDependencies, ProviderConfig, RevocationHandler, RevocationOutcome } from '../core/index.js';
 import type { AccessTokenStore, RevokedTokenStore } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { findActiveAccessToken } from './find-access-token.js';

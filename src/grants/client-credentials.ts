@@ -67,8 +67,7 @@ export function clientCredentialsGrant(
     async populateTokenEndpointResponse(request: AccessRequest): Promise<AccessResponse> {
       const issuedAt = config.clock.now();
       const expiresAt = issuedAt + config.accessTokenLifespan * 1000;
-      const audience =
-        request.grantedAudience.length > 0 ? request.grantedAudience : config.defaultAudience;
+      const audience = request.grantedAudience.length > 0 ? request.grantedAudience : config.defaultAudience;
       const claims = {
         issuer: config.issuer,
         subject: request.session.subject ?? request.client.id,

@@ -8,8 +8,7 @@ import type { AccessTokenStrategy } from '../tokens/index.js';
  * An access token that is intact, known to this server, not revoked and not expired: the
  * facts introspection reports, plus where they came from.
  */
-export interface ActiveAccessToken
-  extends Omit<IntrospectedToken, 'tokenUse' | 'tokenId' | 'notBefore'> {
+export interface ActiveAccessToken extends Omit<IntrospectedToken, 'tokenUse' | 'tokenId' | 'notBefore'> {
   /** The record key: the `jti` of a JWT or the signature of an opaque token. */
   readonly signature: string;
   /** True when the token has a record; false for a stateless JWT, known by its claims alone. */

@@ -133,7 +133,6 @@ describe.each(allMounts)('the %s mount', (mount) => {
     // A fresh connection: a mount may close the one whose body it gave up on.
     expect(await statusOnNewConnection(`${server.url}/token`)).toBe(200);
   });
-
 });
 
 describe.each(allMounts)('the provider through the %s mount', (mount) => {
@@ -147,14 +146,19 @@ describe.each(allMounts)('the provider through the %s mount', (mount) => {
   it('§5.1 sends the token response as JSON with its caching headers and exact length', async () => {
     const response = await fetch(`${server.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${btoa('test-client:foobar')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${btoa('test-client:foobar')}`,
+      },
       body: 'grant_type=client_credentials',
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json;charset=UTF-8');
     expect(response.headers.get('cache-control')).toBe('no-store');
     const text = await response.text();
-    expect(Number(response.headers.get('content-length') ?? text.length)).toBe(new TextEncoder().encode(text).byteLength);
+    expect(Number(response.headers.get('content-length') ?? text.length)).toBe(
+      new TextEncoder().encode(text).byteLength,
+    );
     expect(JSON.parse(text)).toMatchObject({ token_type: 'bearer', expires_in: 1800 });
   });
 

@@ -35,6 +35,9 @@ export function fastifyBearerAuth(options: BearerAuthOptions) {
       return;
     }
     const { status, headers, body } = result.challenge;
-    await reply.code(status).headers(headers).send(body ?? undefined);
+    await reply
+      .code(status)
+      .headers(headers)
+      .send(body ?? undefined);
   };
 }

@@ -28,10 +28,7 @@ export type AuthorizedRequest<Request extends IncomingMessage = IncomingMessage>
  */
 export function nodeBearerAuth(options: BearerAuthOptions) {
   const authorize = createBearerAuthorizer(options);
-  return async <Request extends IncomingMessage>(
-    req: Request,
-    res: ServerResponse,
-  ): Promise<boolean> => {
+  return async <Request extends IncomingMessage>(req: Request, res: ServerResponse): Promise<boolean> => {
     const result = await authorize({
       authorization: req.headers.authorization,
       hasAccessTokenParameter: hasAccessTokenParameter(req.url ?? '/'),

@@ -115,10 +115,7 @@ describe('the node:http request', () => {
     ['characters URL encodes', 'localhost', '/to"ken?q={x}', 'http://localhost/to%22ken?q={x}'],
   ])('builds the URL a web Request would have for %s', async (_title, host, target, expected) => {
     const port = await serve(echoHeaders);
-    const answer = await rawExchange(
-      port,
-      `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-    );
+    const answer = await rawExchange(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     expect((bodyOf(answer) as { url: string }).url).toBe(expected);
   });
 

@@ -43,11 +43,7 @@ function isPlainHost(host: string, defaultPort: string): boolean {
 function absoluteUrl(req: IncomingMessage, url: string): string {
   const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
   const host = req.headers.host;
-  if (
-    host !== undefined &&
-    plainTarget.test(url) &&
-    isPlainHost(host, scheme === 'https' ? '443' : '80')
-  ) {
+  if (host !== undefined && plainTarget.test(url) && isPlainHost(host, scheme === 'https' ? '443' : '80')) {
     // Already in the form URL would give it; parsing it is the cost this skips.
     return `${scheme}://${host}${url}`;
   }

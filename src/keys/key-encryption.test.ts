@@ -51,9 +51,7 @@ describe('key sealing', () => {
     const [version, kekId, iv, body] = sealer.seal('private').split('.');
     const bytes = Buffer.from(body!, 'base64url');
     bytes[0]! ^= 1;
-    expect(() => sealer.open([version, kekId, iv, bytes.toString('base64url')].join('.'))).toThrow(
-      SealedValueError,
-    );
+    expect(() => sealer.open([version, kekId, iv, bytes.toString('base64url')].join('.'))).toThrow(SealedValueError);
   });
 
   it('binds the value to its context, so it does not open for another record', () => {
@@ -112,7 +110,10 @@ describe('parseKeyEncryptionKey', () => {
     ['16 bytes of hex', randomBytes(16).toString('hex')],
     ['33 bytes of base64', randomBytes(33).toString('base64')],
     ['text that is neither hex nor base64', 'this is not a key at all!'],
-    ['base64 with characters inside the padding', `${bytes.toString('base64').slice(0, 20)}=${bytes.toString('base64').slice(21)}`],
+    [
+      'base64 with characters inside the padding',
+      `${bytes.toString('base64').slice(0, 20)}=${bytes.toString('base64').slice(21)}`,
+    ],
   ])('rejects %s with a TypeError that does not repeat it', (_title, text) => {
     expect(() => parseKeyEncryptionKey(text)).toThrow(TypeError);
     try {

@@ -79,9 +79,7 @@ export function parseKeyEncryptionKey(text: string): KeyEncryptionKey {
     }
   }
   if (key === undefined) {
-    throw new TypeError(
-      'the key-encryption key must be 32 bytes written as 64 hex digits or as base64',
-    );
+    throw new TypeError('the key-encryption key must be 32 bytes written as 64 hex digits or as base64');
   }
   if (key.byteLength !== kekBytes) {
     throw new TypeError(
@@ -107,10 +105,7 @@ export function generateKeyEncryptionKey(): KeyEncryptionKey {
  * const sealer = createKeySealer(parseKeyEncryptionKey(process.env.TESSERA_KEK ?? ''));
  * const sealed = sealer.seal(privateKeyPem, kid);
  */
-export function createKeySealer(
-  current: KeyEncryptionKey,
-  previous: readonly KeyEncryptionKey[] = [],
-): KeySealer {
+export function createKeySealer(current: KeyEncryptionKey, previous: readonly KeyEncryptionKey[] = []): KeySealer {
   const keys = new Map<string, Uint8Array>();
   for (const kek of [current, ...previous]) {
     if (kek.key.byteLength !== kekBytes) {

@@ -3,17 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../core/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import type { StoredSigningKey } from '../storage/index.js';
-import {
-  createKeySealer,
-  generateKeyEncryptionKey,
-  SealedValueError,
-  type KeySealer,
-} from './key-encryption.js';
-import {
-  createRotatingKeySet,
-  type RotatingKeySetOptions,
-  type RotatingKeyStore,
-} from './rotating-key-set.js';
+import { createKeySealer, generateKeyEncryptionKey, SealedValueError, type KeySealer } from './key-encryption.js';
+import { createRotatingKeySet, type RotatingKeySetOptions, type RotatingKeyStore } from './rotating-key-set.js';
 import { signingAlgorithms } from './signing-key.js';
 
 const minute = 60_000;
@@ -300,8 +291,7 @@ describe('rotating key set', () => {
     const { clock, store, options } = setup({ rotationPeriod: 3600 });
     let writesFail = false;
     const counted = countingStore(store, {
-      updateSigningKey: (key) =>
-        writesFail ? Promise.reject(new Error('disk full')) : store.updateSigningKey(key),
+      updateSigningKey: (key) => (writesFail ? Promise.reject(new Error('disk full')) : store.updateSigningKey(key)),
     });
     const failing = counted.wrapped;
     const reported: Error[] = [];
@@ -344,7 +334,9 @@ describe('rotating key set', () => {
     const key = await keys.getSigningKey();
     expect(key.alg).toBe(algorithm);
     expect(keys.algorithms).toEqual([algorithm]);
-    const token = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
+    const token = await new SignJWT({ sub: 'x' })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid })
+      .sign(key.privateKey);
     const jwks = createLocalJWKSet({ keys: [...(await keys.getPublicJwks()).keys] });
     await expect(jwtVerify(token, jwks, { algorithms: [algorithm] })).resolves.toBeDefined();
   });

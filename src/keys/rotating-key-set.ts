@@ -2,12 +2,7 @@
 
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { systemClock, type Clock } from '../core/index.js';
-import type {
-  ChangeFeed,
-  SigningKeyStore,
-  StoredSigningKey,
-  Transactional,
-} from '../storage/index.js';
+import type { ChangeFeed, SigningKeyStore, StoredSigningKey, Transactional } from '../storage/index.js';
 import type { KeySealer } from './key-encryption.js';
 import type { JwkSet, KeySet } from './key-set.js';
 import {
@@ -19,9 +14,7 @@ import {
 } from './signing-key.js';
 
 /** The store a rotating key set needs: signing keys, transactions, and a change feed when it has one. */
-export type RotatingKeyStore = SigningKeyStore &
-  Transactional<SigningKeyStore> &
-  Partial<ChangeFeed>;
+export type RotatingKeyStore = SigningKeyStore & Transactional<SigningKeyStore> & Partial<ChangeFeed>;
 
 /** Options for {@link createRotatingKeySet}. Durations are in seconds. */
 export interface RotatingKeySetOptions {
@@ -181,11 +174,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
       if (change.kind === 'signing-keys' || change.kind === 'all') stale = true;
     }) ?? (() => undefined);
 
-  const newRecord = async (
-    state: 'active' | 'next',
-    now: number,
-    key?: SigningKey,
-  ): Promise<StoredSigningKey> => {
+  const newRecord = async (state: 'active' | 'next', now: number, key?: SigningKey): Promise<StoredSigningKey> => {
     const signingKey = key ?? (await generateSigningKey(algorithm));
     unsealed.set(signingKey.kid, signingKey);
     const pem = signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -241,10 +230,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     }
   };
 
-  const buildSnapshot = async (
-    records: readonly StoredSigningKey[],
-    loadedAt: number,
-  ): Promise<Snapshot> => {
+  const buildSnapshot = async (records: readonly StoredSigningKey[], loadedAt: number): Promise<Snapshot> => {
     const activeRecord = newestActive(records);
     const next = newestNext(records);
     if (!activeRecord || !next) throw new Error('the signing-key store has no active or no next key');
@@ -408,7 +394,9 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
       const records = publishedRecords(state, clock.now());
       // The same set is handed out until the keys change: token recognition asks for it per call.
       if (jwksMemo?.state !== state || jwksMemo.count !== records.length) {
-        const jwks = Object.freeze({ keys: Object.freeze(records.map((record) => Object.freeze(publicMembers(record.publicJwk)))) });
+        const jwks = Object.freeze({
+          keys: Object.freeze(records.map((record) => Object.freeze(publicMembers(record.publicJwk)))),
+        });
         jwksMemo = { state, count: records.length, jwks };
       }
       return jwksMemo.jwks;
@@ -478,9 +466,7 @@ function isRemovable(record: StoredSigningKey, now: number): boolean {
 
 /** The public members of a stored JWK: private members are dropped even if a store held them. */
 function publicMembers(jwk: Readonly<Record<string, unknown>>): JWK {
-  return Object.fromEntries(
-    Object.entries(jwk).filter(([name]) => !privateJwkMembers.has(name)),
-  ) as JWK;
+  return Object.fromEntries(Object.entries(jwk).filter(([name]) => !privateJwkMembers.has(name))) as JWK;
 }
 
 function checkDuration(
@@ -488,9 +474,7 @@ function checkDuration(
   value: number,
   { positive, infinite }: { positive: boolean; infinite: boolean },
 ): void {
-  const valid =
-    (infinite && value === Infinity) ||
-    (Number.isFinite(value) && (positive ? value > 0 : value >= 0));
+  const valid = (infinite && value === Infinity) || (Number.isFinite(value) && (positive ? value > 0 : value >= 0));
   if (!valid) {
     throw new TypeError(
       `${name} must be a ${positive ? 'positive' : 'non-negative'} number of seconds${infinite ? ' or Infinity' : ''}, got ${String(value)}`,

@@ -32,10 +32,7 @@ export type PrivateKeyInput = KeyObject | string | JWK;
  *
  * @throws TypeError when the key is not private or does not fit the algorithm.
  */
-export async function importSigningKey(
-  input: PrivateKeyInput,
-  alg: SigningAlgorithm,
-): Promise<SigningKey> {
+export async function importSigningKey(input: PrivateKeyInput, alg: SigningAlgorithm): Promise<SigningKey> {
   const privateKey = toPrivateKeyObject(input);
   checkKeyFitsAlgorithm(privateKey, alg);
   const jwk = await exportJWK(createPublicKey(privateKey));

@@ -15,7 +15,9 @@ function gatedHandler(statusOf: (authorization: string) => number) {
     await new Promise<void>((resolve) => pending.push(resolve));
     running--;
     const status = statusOf(request.headers.get('authorization') ?? '');
-    return new Response(JSON.stringify(status === 200 ? { access_token: 't' } : { error: 'invalid_client' }), { status });
+    return new Response(JSON.stringify(status === 200 ? { access_token: 't' } : { error: 'invalid_client' }), {
+      status,
+    });
   };
   return {
     handler,
@@ -45,7 +47,9 @@ describe('createGuardedHandler lanes', () => {
   it('answers 429 with Retry-After: 1 to distinct unverified secrets beyond the per-address cap, before handling them', async () => {
     const gate = gatedHandler(() => 401);
     const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 2 });
-    const answers = Array.from({ length: 6 }, (_, index) => guarded(basicRequest('victim', `guess-${index}`), '127.0.0.9'));
+    const answers = Array.from({ length: 6 }, (_, index) =>
+      guarded(basicRequest('victim', `guess-${index}`), '127.0.0.9'),
+    );
     await flush();
     expect(gate.calls).toBe(2);
     gate.releaseAll();
@@ -97,7 +101,10 @@ describe('createGuardedHandler lanes', () => {
     await flush();
     gate.releaseAll();
     expect((await rejected).status).toBe(401);
-    const again = [guarded(basicRequest('machine', 'old'), '127.0.0.15'), guarded(basicRequest('machine', 'other'), '127.0.0.15')];
+    const again = [
+      guarded(basicRequest('machine', 'old'), '127.0.0.15'),
+      guarded(basicRequest('machine', 'other'), '127.0.0.15'),
+    ];
     await flush();
     expect(gate.calls).toBe(3);
     gate.releaseAll();
@@ -107,7 +114,10 @@ describe('createGuardedHandler lanes', () => {
   it('keeps the cap per address: another address is not affected', async () => {
     const gate = gatedHandler(() => 401);
     const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 1 });
-    const attacker = [guarded(basicRequest('victim', 'a'), '127.0.0.12'), guarded(basicRequest('victim', 'b'), '127.0.0.12')];
+    const attacker = [
+      guarded(basicRequest('victim', 'a'), '127.0.0.12'),
+      guarded(basicRequest('victim', 'b'), '127.0.0.12'),
+    ];
     const other = guarded(basicRequest('victim', 'c'), '127.0.0.13');
     await flush();
     expect(gate.calls).toBe(2);
@@ -134,6 +144,8 @@ describe('createGuardedHandler lanes', () => {
     expect(() => createBruteForceGuard({ failuresPerAddress: 0 })).toThrow(TypeError);
     expect(() => createBruteForceGuard({ blockSeconds: 1.5 })).toThrow(TypeError);
     const handler = () => Promise.resolve(new Response('{}'));
-    expect(() => createGuardedHandler(handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 0 })).toThrow(TypeError);
+    expect(() => createGuardedHandler(handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 0 })).toThrow(
+      TypeError,
+    );
   });
 });

@@ -1,7 +1,12 @@
 // Brute-force protection for client authentication: failures counted per (client, address) and per address.
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  type RateLimiterAbstract,
+  type RateLimiterRes,
+} from 'rate-limiter-flexible';
 import { clientSecretBasic } from '../client-auth/index.js';
 import { OAuthError } from '../core/index.js';
 import { writeJson, type HttpHandler } from '../provider/index.js';
@@ -46,9 +51,7 @@ export interface BruteForceGuardOptions extends Partial<BruteForceLimits> {
 }
 
 /** The verdict on a request before it is served. */
-export type GuardVerdict =
-  | { readonly blocked: false }
-  | { readonly blocked: true; readonly retryAfterSeconds: number };
+export type GuardVerdict = { readonly blocked: false } | { readonly blocked: true; readonly retryAfterSeconds: number };
 
 /** Counts failed client authentications and says when a source must wait. */
 export interface BruteForceGuard {
@@ -107,9 +110,7 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
   };
 
   const overLimit = (result: RateLimiterRes | null, points: number): number | undefined =>
-    result && result.consumedPoints >= points
-      ? Math.max(1, Math.ceil(result.msBeforeNext / 1000))
-      : undefined;
+    result && result.consumedPoints >= points ? Math.max(1, Math.ceil(result.msBeforeNext / 1000)) : undefined;
 
   const count = async (target: RateLimiterAbstract, key: string, points: number): Promise<void> => {
     const result = await safely(target.penalty(key, 1), null);

@@ -84,10 +84,11 @@ export function cachedClientStore<Store extends ClientStore & ChangeFeed>(
   return new Proxy(store, {
     get(target, property, receiver) {
       if (property === 'getClient') return getClient;
-      if (property === 'closeClientCache') return () => {
-        unsubscribe();
-        entries.clear();
-      };
+      if (property === 'closeClientCache')
+        return () => {
+          unsubscribe();
+          entries.clear();
+        };
       if (property === 'cachedClientCount') return entries.size;
       const value: unknown = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;

@@ -32,10 +32,7 @@ export interface LimitedSecretHasher extends SecretHasher {
  * @example
  * const hasher = cachedSecretHasher(limitedSecretHasher(bcryptHasher(), { maxConcurrent: 1, maxQueue: 16 }), { changes: storage });
  */
-export function limitedSecretHasher(
-  inner: SecretHasher,
-  options: HashCheckLimiterOptions = {},
-): LimitedSecretHasher {
+export function limitedSecretHasher(inner: SecretHasher, options: HashCheckLimiterOptions = {}): LimitedSecretHasher {
   const maxConcurrent = options.maxConcurrent ?? 1;
   const maxQueue = options.maxQueue ?? 16;
   const retryAfter = String(options.retryAfterSeconds ?? 1);

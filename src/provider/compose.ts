@@ -33,11 +33,7 @@ export type ComposeConfig = Partial<ProviderConfig> & Pick<ProviderConfig, 'issu
  *   clientCredentialsGrant,
  * );
  */
-export function compose<
-  Storage extends ClientStore,
-  Strategy extends AccessTokenStrategy,
-  Hasher extends SecretHasher,
->(
+export function compose<Storage extends ClientStore, Strategy extends AccessTokenStrategy, Hasher extends SecretHasher>(
   config: ComposeConfig,
   storage: Storage,
   strategy: Strategy,
@@ -69,7 +65,9 @@ export function compose<
     }
   }
   if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
-    throw new TypeError('statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record');
+    throw new TypeError(
+      'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
+    );
   }
   if (tokenEndpointHandlers.length === 0) {
     throw new TypeError('compose() needs at least one grant factory, e.g. clientCredentialsGrant');
@@ -127,7 +125,5 @@ export function withDefaults(config: ComposeConfig): ProviderConfig {
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, entry]) => entry !== undefined),
-  ) as Partial<T>;
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
 }

@@ -19,10 +19,7 @@ import type { SecretHasher } from '../secrets/index.js';
 import type { ClientStore } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { introspect, toIntrospectionBody, type IntrospectionRequest } from './introspection-endpoint.js';
-import {
-  buildAuthorizationServerMetadata,
-  type AuthorizationServerMetadata,
-} from './metadata-endpoint.js';
+import { buildAuthorizationServerMetadata, type AuthorizationServerMetadata } from './metadata-endpoint.js';
 import { revoke, type RevocationRequest } from './revocation-endpoint.js';
 import { defaultRoutes, type ProviderRoutes } from './routes.js';
 import { readTokenQuery } from './token-query.js';
@@ -125,9 +122,7 @@ export function createProvider(parts: ProviderParts): Provider {
   const authentication = { clients, hasher, realm: config.realm };
 
   const findHandler = (grantType: string, form: ReadonlyMap<string, string>) =>
-    tokenEndpointHandlers.find((handler) =>
-      handler.canHandleTokenEndpointRequest({ grantType, form }),
-    );
+    tokenEndpointHandlers.find((handler) => handler.canHandleTokenEndpointRequest({ grantType, form }));
 
   const provider: Provider = {
     config,
@@ -181,9 +176,7 @@ export function createProvider(parts: ProviderParts): Provider {
     newAccessResponse(accessRequest) {
       const handler = findHandler(accessRequest.grantType, accessRequest.form);
       if (!handler) {
-        return Promise.reject(
-          new OAuthError('unsupportedGrantType', { hint: 'No handler serves this grant type.' }),
-        );
+        return Promise.reject(new OAuthError('unsupportedGrantType', { hint: 'No handler serves this grant type.' }));
       }
       return handler.populateTokenEndpointResponse(accessRequest);
     },

@@ -19,10 +19,7 @@ export interface RevocationRequest {
  *   "If this validation fails, the request is refused"); `unsupported_token_type` when the
  *   token is recognised but its type cannot be revoked (§2.2.1).
  */
-export async function revoke(
-  query: TokenQuery,
-  handlers: readonly RevocationHandler[],
-): Promise<RevocationRequest> {
+export async function revoke(query: TokenQuery, handlers: readonly RevocationHandler[]): Promise<RevocationRequest> {
   for (const handler of orderByHint(handlers, query.tokenTypeHint)) {
     const outcome = await handler.revokeToken(query);
     switch (outcome) {

@@ -75,11 +75,7 @@ class JsonResponse extends Response {
 }
 
 /** A JSON response that no cache may keep. */
-export function writeJson(
-  body: unknown,
-  status = 200,
-  headers: Readonly<Record<string, string>> = {},
-): Response {
+export function writeJson(body: unknown, status = 200, headers: Readonly<Record<string, string>> = {}): Response {
   return new JsonResponse(JSON.stringify(body), {
     status,
     headers: { 'Content-Type': 'application/json;charset=UTF-8', ...noStore, ...headers },

@@ -24,10 +24,7 @@ export interface ParseFormRequestOptions {
  *   the size limit (413), bad percent-encoding, non-UTF-8 bytes, or a parameter given twice.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.2
  */
-export async function parseFormRequest(
-  request: HttpRequest,
-  options: ParseFormRequestOptions,
-): Promise<FormRequest> {
+export async function parseFormRequest(request: HttpRequest, options: ParseFormRequestOptions): Promise<FormRequest> {
   if (request.method !== 'POST') {
     throw new OAuthError('invalidRequest', {
       status: 405,

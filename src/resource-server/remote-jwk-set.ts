@@ -1,12 +1,6 @@
 // The authorization server's JWK Set as a resource server sees it: fetched from jwks_uri and cached.
 
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JWTVerifyGetKey,
-  type JSONWebKeySet,
-} from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
 
 /** Options for {@link createRemoteJwkSet}. Durations are in seconds. */
 export interface RemoteJwkSetOptions {

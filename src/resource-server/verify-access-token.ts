@@ -1,30 +1,26 @@
 // Validating JWT access tokens at a resource server, RFC 9068 §4.
 
-import {
-  decodeProtectedHeader,
-  errors,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWTPayload,
-} from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { OAuthError, systemClock, type Clock } from '../core/index.js';
 import { checkTokenIsActive, type IntrospectionCheckOptions } from './introspection-check.js';
-import {
-  createLocalJwkSet,
-  KeySourceError,
-  sharedRemoteJwkSet,
-  type KeyResolver,
-} from './remote-jwk-set.js';
+import { createLocalJwkSet, KeySourceError, sharedRemoteJwkSet, type KeyResolver } from './remote-jwk-set.js';
 
 /** Asymmetric JWS algorithms a verifier may accept. `none` and the HMAC family never are. */
 export type AccessTokenAlgorithm =
-  | 'RS256' | 'RS384' | 'RS512'
-  | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
-  | 'EdDSA' | 'Ed25519';
+  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
 
 const acceptableAlgorithms: ReadonlySet<string> = new Set<AccessTokenAlgorithm>([
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ]);
 
 /** What Tessera signs with: the default allow-list. */
@@ -212,10 +208,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
  * });
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
-export function verifyAccessToken(
-  token: string,
-  options: AccessTokenVerifierOptions,
-): Promise<VerifiedAccessToken> {
+export function verifyAccessToken(token: string, options: AccessTokenVerifierOptions): Promise<VerifiedAccessToken> {
   return createAccessTokenVerifier(options).verify(token);
 }
 

@@ -6,5 +6,4 @@ import type { AudienceStrategy, ScopeStrategy } from '../core/index.js';
 export const exactScopeStrategy: ScopeStrategy = (allowed, requested) => allowed.includes(requested);
 
 /** Grants an audience only when the client's allowed audiences contain it exactly. */
-export const exactAudienceStrategy: AudienceStrategy = (allowed, requested) =>
-  allowed.includes(requested);
+export const exactAudienceStrategy: AudienceStrategy = (allowed, requested) => allowed.includes(requested);

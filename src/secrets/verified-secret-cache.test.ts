@@ -178,12 +178,7 @@ describe('cachedSecretHasher', () => {
     expect(keys).toHaveLength(1);
     for (const key of keys) {
       expect(key).toMatch(/^[0-9a-f]{64}$/);
-      for (const form of [
-        secret,
-        Buffer.from(secret).toString('hex'),
-        Buffer.from(secret).toString('base64'),
-        hash,
-      ]) {
+      for (const form of [secret, Buffer.from(secret).toString('hex'), Buffer.from(secret).toString('base64'), hash]) {
         expect(key).not.toContain(form);
       }
     }

@@ -55,10 +55,7 @@ interface Entry {
  * @example
  * const hasher = cachedSecretHasher(bcryptHasher(), { maxEntries: 10_000, ttlMs: 600_000, changes: storage });
  */
-export function cachedSecretHasher(
-  inner: SecretHasher,
-  options: VerifiedSecretCacheOptions = {},
-): CachedSecretHasher {
+export function cachedSecretHasher(inner: SecretHasher, options: VerifiedSecretCacheOptions = {}): CachedSecretHasher {
   const maxEntries = options.maxEntries ?? 10_000;
   const ttlMs = options.ttlMs ?? 10 * 60_000;
   const clock = options.clock ?? systemClock;

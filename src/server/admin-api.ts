@@ -33,7 +33,8 @@ export function adminEndpointOf(pathname: string): string {
   if (pathname === '/clients' || pathname.startsWith('/clients/')) {
     return pathname.endsWith('/secret') ? 'admin_client_secret' : 'admin_clients';
   }
-  if (pathname === '/keys' || pathname === '/keys/rotate') return pathname === '/keys' ? 'admin_keys' : 'admin_keys_rotate';
+  if (pathname === '/keys' || pathname === '/keys/rotate')
+    return pathname === '/keys' ? 'admin_keys' : 'admin_keys_rotate';
   return 'unknown';
 }
 
@@ -94,11 +95,15 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       if (clientMatch) {
         const id = decodePathSegment(clientMatch[1]!);
         if (id === undefined) {
-          return json(400, { error: 'invalid_request', error_description: 'The client id in the path is not valid percent-encoding.' });
+          return json(400, {
+            error: 'invalid_request',
+            error_description: 'The client id in the path is not valid percent-encoding.',
+          });
         }
         if (clientMatch[2]) {
           if (method !== 'POST') return notAllowed('POST');
-          const body = request.headers.get('content-length') === '0' || !request.body ? {} : await readJsonObject(request);
+          const body =
+            request.headers.get('content-length') === '0' || !request.body ? {} : await readJsonObject(request);
           const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
           const rotated = await rotateClientSecret(storage, hasher, id, secret);
           return json(200, {
@@ -122,7 +127,8 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
             return json(200, clientToMetadata(await updateRegisteredClient(storage, id, body)));
           }
           case 'DELETE':
-            if (!(await storage.deleteClient(id))) throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
+            if (!(await storage.deleteClient(id)))
+              throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
             return new Response(null, { status: 204 });
           default:
             return notAllowed('GET, PUT, DELETE');
@@ -154,7 +160,11 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
         return json(400, { error: 'invalid_request', error_description: error.message });
       }
       if (error instanceof StorageUnavailableError) {
-        return json(503, { error: 'temporarily_unavailable', error_description: 'The database is unreachable.' }, { 'retry-after': '1' });
+        return json(
+          503,
+          { error: 'temporarily_unavailable', error_description: 'The database is unreachable.' },
+          { 'retry-after': '1' },
+        );
       }
       throw error;
     }
@@ -179,16 +189,24 @@ function checkBearer(request: Request, token: string | undefined): Response | un
   const header = request.headers.get('authorization') ?? '';
   const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
   if (!match) {
-    return json(401, { error: 'invalid_request', error_description: 'An admin bearer token is required.' }, {
-      'www-authenticate': 'Bearer realm="tessera-admin"',
-    });
+    return json(
+      401,
+      { error: 'invalid_request', error_description: 'An admin bearer token is required.' },
+      {
+        'www-authenticate': 'Bearer realm="tessera-admin"',
+      },
+    );
   }
   // Compared even when no token is configured, so both paths cost the same.
   const matches = constantTimeEqual(match[1]!, token ?? '') && token !== undefined;
   if (!matches) {
-    return json(401, { error: 'invalid_token', error_description: 'The admin bearer token is not valid.' }, {
-      'www-authenticate': 'Bearer realm="tessera-admin", error="invalid_token"',
-    });
+    return json(
+      401,
+      { error: 'invalid_token', error_description: 'The admin bearer token is not valid.' },
+      {
+        'www-authenticate': 'Bearer realm="tessera-admin", error="invalid_token"',
+      },
+    );
   }
   return undefined;
 }

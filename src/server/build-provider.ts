@@ -124,7 +124,10 @@ export async function migrateDatabase(
  * The hasher for client secrets: bcrypt at the configured cost, with a cap on concurrent checks,
  * behind the verified-secret cache (so a cached good secret never waits for a slot).
  */
-export function createSecretHasher(config: Pick<ServerConfig, 'secrets' | 'protection'>, storage: Storage): SecretHasher {
+export function createSecretHasher(
+  config: Pick<ServerConfig, 'secrets' | 'protection'>,
+  storage: Storage,
+): SecretHasher {
   return cachedSecretHasher(
     limitedSecretHasher(bcryptHasher({ cost: config.secrets.bcryptCost }), {
       maxConcurrent: config.protection.hashConcurrency,
@@ -156,7 +159,10 @@ export async function openKeys(
 ): Promise<ServerKeys> {
   const keySet = await createRotatingKeySet({
     store: storage,
-    sealer: createKeySealer(kek, previousKeks.filter((previous) => previous.id !== kek.id)),
+    sealer: createKeySealer(
+      kek,
+      previousKeks.filter((previous) => previous.id !== kek.id),
+    ),
     algorithm: config.keys.algorithm,
     rotationPeriod: config.keys.rotationPeriod === 0 ? Infinity : config.keys.rotationPeriod,
     jwksMaxAge: config.keys.jwksMaxAge,

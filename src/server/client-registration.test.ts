@@ -12,7 +12,11 @@ import {
 
 const hasher = bcryptHasher({ cost: 4 });
 
-async function expectRegistrationError(work: Promise<unknown>, kind: ClientRegistrationError['kind'], message?: string) {
+async function expectRegistrationError(
+  work: Promise<unknown>,
+  kind: ClientRegistrationError['kind'],
+  message?: string,
+) {
   const error = await work.then(
     () => undefined,
     (thrown: unknown) => thrown,
@@ -25,7 +29,13 @@ async function expectRegistrationError(work: Promise<unknown>, kind: ClientRegis
 describe('clientFromMetadata', () => {
   it('applies RFC 7591 §2 defaults: client_secret_basic and the client_credentials grant', () => {
     const client = clientFromMetadata({ client_id: 'a' });
-    expect(client).toMatchObject({ id: 'a', tokenEndpointAuthMethod: 'client_secret_basic', grantTypes: ['client_credentials'], scopes: [], audience: [] });
+    expect(client).toMatchObject({
+      id: 'a',
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      grantTypes: ['client_credentials'],
+      scopes: [],
+      audience: [],
+    });
   });
 
   it('ignores metadata it does not understand (RFC 7591 §2) but keeps descriptive fields', () => {
@@ -61,13 +71,21 @@ describe('registerClient', () => {
     ['longer than 72 bytes', 'x'.repeat(73)],
     ['not printable ASCII', 'sécret-with-accent'],
   ])('refuses a chosen secret %s', async (_title, secret) => {
-    await expectRegistrationError(registerClient(createMemoryStore(), hasher, { client_id: 'svc' }, secret), 'invalid_client_metadata');
+    await expectRegistrationError(
+      registerClient(createMemoryStore(), hasher, { client_id: 'svc' }, secret),
+      'invalid_client_metadata',
+    );
   });
 
   it('refuses a secret for a private_key_jwt client', async () => {
     const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
     await expectRegistrationError(
-      registerClient(createMemoryStore(), hasher, { token_endpoint_auth_method: 'private_key_jwt', jwks }, 'a-chosen-secret'),
+      registerClient(
+        createMemoryStore(),
+        hasher,
+        { token_endpoint_auth_method: 'private_key_jwt', jwks },
+        'a-chosen-secret',
+      ),
       'invalid_client_metadata',
     );
   });
@@ -102,7 +120,10 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
     const storage = createMemoryStore();
     await registerClient(storage, hasher, { client_id: 'svc' });
     const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
-    const updated = await updateRegisteredClient(storage, 'svc', { token_endpoint_auth_method: 'private_key_jwt', jwks });
+    const updated = await updateRegisteredClient(storage, 'svc', {
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks,
+    });
     expect(updated.secretHash).toBeUndefined();
     expect((await storage.getClient('svc'))?.secretHash).toBeUndefined();
   });

@@ -66,12 +66,36 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['a port out of range', { env: { TESSERA_ADMIN_PORT: '70000' } }, 'admin.port from environment variable TESSERA_ADMIN_PORT: must be a whole-number TCP port from 0 to 65535 (got 70000)'],
-    ['a word for a number', { flags: { 'server.workers': 'many' } }, 'server.workers from flag --workers: must be a whole number from 1 to 256 (got "many")'],
-    ['an unknown mode', { env: { TESSERA_MODE: 'staging' } }, 'mode from environment variable TESSERA_MODE: must be "production" or "development"'],
-    ['a database URL of another kind', { env: { DATABASE_URL: 'mysql://x' } }, 'database.url from environment variable DATABASE_URL: must be postgres://'],
-    ['an issuer with a query', { flags: { issuer: 'https://a.example/?x=1' } }, 'issuer from flag --issuer: must have no query or fragment'],
-    ['a short admin token', { env: { TESSERA_ADMIN_TOKEN: 'short' } }, 'admin.token from environment variable TESSERA_ADMIN_TOKEN: must be at least 16 characters'],
+    [
+      'a port out of range',
+      { env: { TESSERA_ADMIN_PORT: '70000' } },
+      'admin.port from environment variable TESSERA_ADMIN_PORT: must be a whole-number TCP port from 0 to 65535 (got 70000)',
+    ],
+    [
+      'a word for a number',
+      { flags: { 'server.workers': 'many' } },
+      'server.workers from flag --workers: must be a whole number from 1 to 256 (got "many")',
+    ],
+    [
+      'an unknown mode',
+      { env: { TESSERA_MODE: 'staging' } },
+      'mode from environment variable TESSERA_MODE: must be "production" or "development"',
+    ],
+    [
+      'a database URL of another kind',
+      { env: { DATABASE_URL: 'mysql://x' } },
+      'database.url from environment variable DATABASE_URL: must be postgres://',
+    ],
+    [
+      'an issuer with a query',
+      { flags: { issuer: 'https://a.example/?x=1' } },
+      'issuer from flag --issuer: must have no query or fragment',
+    ],
+    [
+      'a short admin token',
+      { env: { TESSERA_ADMIN_TOKEN: 'short' } },
+      'admin.token from environment variable TESSERA_ADMIN_TOKEN: must be at least 16 characters',
+    ],
   ])('names key, source, problem and expected form for %s', (_title, sources, message) => {
     expect(() => loadConfig(sources)).toThrow(ConfigError);
     expect(() => loadConfig(sources)).toThrow(message);
@@ -91,7 +115,9 @@ describe('loadConfig', () => {
   it('names unknown keys in the file, at the top and in sections', () => {
     const path = file('unknown.yaml', 'colour: blue\nadmin:\n  tokn: x\n');
     expect(() => loadConfig({ file: path })).toThrow(/colour: unknown setting/);
-    expect(() => loadConfig({ file: path })).toThrow(/admin\.tokn: unknown setting \(known here: enabled, host, port, token\)/);
+    expect(() => loadConfig({ file: path })).toThrow(
+      /admin\.tokn: unknown setting \(known here: enabled, host, port, token\)/,
+    );
   });
 
   it('refuses a file that is a list rather than a mapping', () => {
@@ -107,12 +133,17 @@ describe('loadConfig', () => {
 });
 
 describe('checkIssuerIsSecure', () => {
-  it.each(['http://localhost:8080', 'http://127.0.0.1:9000', 'https://auth.example.com', 'http://[::1]:8080'])('accepts %s', (issuer) => {
-    expect(() => checkIssuerIsSecure(loadConfig({ flags: { issuer } }))).not.toThrow();
-  });
+  it.each(['http://localhost:8080', 'http://127.0.0.1:9000', 'https://auth.example.com', 'http://[::1]:8080'])(
+    'accepts %s',
+    (issuer) => {
+      expect(() => checkIssuerIsSecure(loadConfig({ flags: { issuer } }))).not.toThrow();
+    },
+  );
 
   it('refuses http:// elsewhere unless allowInsecureIssuer is set', () => {
-    expect(() => checkIssuerIsSecure(loadConfig({ flags: { issuer: 'http://auth.example.com' } }))).toThrow(ConfigError);
+    expect(() => checkIssuerIsSecure(loadConfig({ flags: { issuer: 'http://auth.example.com' } }))).toThrow(
+      ConfigError,
+    );
     expect(() =>
       checkIssuerIsSecure(loadConfig({ flags: { issuer: 'http://auth.example.com', allowInsecureIssuer: true } })),
     ).not.toThrow();
@@ -123,13 +154,18 @@ describe('README', () => {
   it("lists every setting, its environment variables and its flag in the operations section's reference", () => {
     const defaults = loadConfig();
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('<!-- section:operations -->'), readme.indexOf('<!-- /section:operations -->'));
+    const section = readme.slice(
+      readme.indexOf('<!-- section:operations -->'),
+      readme.indexOf('<!-- /section:operations -->'),
+    );
     for (const setting of settings) {
       const row = section.split('\n').find((line) => line.startsWith(`| \`${setting.key}\` |`));
       expect(row, setting.key).toBeDefined();
       for (const name of setting.env ?? []) expect(row, setting.key).toContain(`\`${name}\``);
       if (setting.flag) expect(row, setting.key).toContain(`\`--${setting.flag}\``);
-      const fallback = setting.key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], defaults);
+      const fallback = setting.key
+        .split('.')
+        .reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], defaults);
       if (fallback !== undefined && !Array.isArray(fallback)) {
         expect(row!.split('|')[4], setting.key).toContain(`\`${String(fallback)}\``);
       }

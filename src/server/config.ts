@@ -30,9 +30,7 @@ const nonEmpty = (what: string) =>
 
 /** The configuration schema, zod 4. Every field has a default except secrets and file paths. */
 export const configSchema = z.strictObject({
-  mode: z
-    .enum(['production', 'development'], { error: 'must be "production" or "development"' })
-    .default('production'),
+  mode: z.enum(['production', 'development'], { error: 'must be "production" or "development"' }).default('production'),
   issuer: z
     .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://auth.example.com' })
     .refine((value) => !/[?#]/.test(value), { error: 'must have no query or fragment (RFC 8414 §2)' })
@@ -54,7 +52,9 @@ export const configSchema = z.strictObject({
         .default(10),
       schema: z
         .string({ error: 'must be a string' })
-        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit' })
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+          error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit',
+        })
         .default('public'),
       janitorInterval: z
         .int({ error: 'must be a whole number of seconds (0 turns the janitor off)' })
@@ -115,9 +115,12 @@ export const configSchema = z.strictObject({
       stateless: z.boolean({ error: 'must be true or false' }).default(false),
       format: z.enum(['jwt', 'opaque'], { error: 'must be "jwt" or "opaque"' }).default('jwt'),
       hmacSecrets: z
-        .array(z.string().refine((value) => Buffer.byteLength(value) >= 32, { error: 'must be at least 32 bytes' }), {
-          error: 'must be a list of secrets, newest first',
-        })
+        .array(
+          z.string().refine((value) => Buffer.byteLength(value) >= 32, { error: 'must be at least 32 bytes' }),
+          {
+            error: 'must be a list of secrets, newest first',
+          },
+        )
         .default([]),
     })
     .prefault({}),
@@ -132,9 +135,7 @@ export const configSchema = z.strictObject({
           error: 'must be 32 random bytes as 64 hex digits or 43 base64/base64url characters',
         })
         .optional(),
-      previousEncryptionKeys: z
-        .array(z.string(), { error: 'must be a list of key-encryption keys' })
-        .default([]),
+      previousEncryptionKeys: z.array(z.string(), { error: 'must be a list of key-encryption keys' }).default([]),
       rotationPeriod: z
         .int({ error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
         .min(0, { error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
@@ -208,53 +209,311 @@ export interface SettingDefinition {
 
 /** Every setting. Order is the order of README's reference. */
 export const settings: readonly SettingDefinition[] = [
-  { key: 'mode', env: ['TESSERA_MODE'], kind: 'string', description: '`production` or `development`. Development generates a key-encryption key into the data folder; production refuses to start without one.' },
-  { key: 'issuer', env: ['TESSERA_ISSUER'], flag: 'issuer', kind: 'string', description: 'The issuer URL: `iss` of every token and base of metadata. Default `http://localhost:<bound public port>`; set it for production and for several instances.' },
-  { key: 'allowInsecureIssuer', env: ['TESSERA_ALLOW_INSECURE_ISSUER'], flag: 'allow-insecure-issuer', kind: 'boolean', description: 'Lets `serve` start with an `http://` issuer on a host other than localhost.' },
-  { key: 'dataDir', env: ['TESSERA_DATA_DIR'], flag: 'data-dir', kind: 'string', description: 'Folder for the default SQLite database and the development key-encryption key.' },
-  { key: 'database.url', env: ['DATABASE_URL', 'TESSERA_DATABASE_URL'], flag: 'database-url', kind: 'string', secret: true, description: '`postgres://…` for PostgreSQL, `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.' },
-  { key: 'database.poolSize', env: ['TESSERA_DATABASE_POOL_SIZE'], kind: 'integer', description: 'PostgreSQL connections per process.' },
-  { key: 'database.schema', env: ['TESSERA_DATABASE_SCHEMA'], kind: 'string', description: 'PostgreSQL schema holding the tables; created when missing.' },
-  { key: 'database.janitorInterval', env: ['TESSERA_JANITOR_INTERVAL'], kind: 'integer', description: 'Seconds between purges of expired token records, deny-list and replay entries; 0 turns the janitor off.' },
-  { key: 'server.host', env: ['TESSERA_HOST'], flag: 'host', kind: 'string', description: 'Address of the public listener.' },
-  { key: 'server.port', env: ['TESSERA_PORT'], flag: 'port', kind: 'integer', description: 'Port of the public listener; 0 picks a free one (logged).' },
-  { key: 'server.workers', env: ['TESSERA_WORKERS'], flag: 'workers', kind: 'integer', description: 'Worker processes sharing the public port (node:cluster).' },
-  { key: 'server.trustProxy', env: ['TESSERA_TRUST_PROXY'], flag: 'trust-proxy', kind: 'boolean-or-integer', description: 'Take the client address from `X-Forwarded-For`: `true` trusts every hop, a number trusts that many proxies.' },
-  { key: 'server.headersTimeout', env: ['TESSERA_HEADERS_TIMEOUT'], kind: 'integer', description: 'Milliseconds a client has to send all request headers.' },
-  { key: 'server.requestTimeout', env: ['TESSERA_REQUEST_TIMEOUT'], kind: 'integer', description: 'Milliseconds a client has to send a whole request.' },
-  { key: 'server.keepAliveTimeout', env: ['TESSERA_KEEP_ALIVE_TIMEOUT'], kind: 'integer', description: 'Milliseconds an idle kept-alive connection stays open.' },
-  { key: 'server.shutdownTimeout', env: ['TESSERA_SHUTDOWN_TIMEOUT'], kind: 'integer', description: 'Milliseconds in-flight requests get to finish after SIGTERM/SIGINT.' },
-  { key: 'server.maxHeaderSize', env: ['TESSERA_MAX_HEADER_SIZE'], kind: 'integer', description: 'Largest accepted request header block, in bytes.' },
-  { key: 'server.maxBodyBytes', env: ['TESSERA_MAX_BODY_BYTES'], kind: 'integer', description: 'Largest accepted request body, in bytes.' },
-  { key: 'server.tlsCert', env: ['TESSERA_TLS_CERT'], flag: 'tls-cert', kind: 'string', description: 'PEM certificate (chain) file; with `server.tlsKey` the public listener speaks HTTPS.' },
-  { key: 'server.tlsKey', env: ['TESSERA_TLS_KEY'], flag: 'tls-key', kind: 'string', description: 'PEM private key file for `server.tlsCert`.' },
+  {
+    key: 'mode',
+    env: ['TESSERA_MODE'],
+    kind: 'string',
+    description:
+      '`production` or `development`. Development generates a key-encryption key into the data folder; production refuses to start without one.',
+  },
+  {
+    key: 'issuer',
+    env: ['TESSERA_ISSUER'],
+    flag: 'issuer',
+    kind: 'string',
+    description:
+      'The issuer URL: `iss` of every token and base of metadata. Default `http://localhost:<bound public port>`; set it for production and for several instances.',
+  },
+  {
+    key: 'allowInsecureIssuer',
+    env: ['TESSERA_ALLOW_INSECURE_ISSUER'],
+    flag: 'allow-insecure-issuer',
+    kind: 'boolean',
+    description: 'Lets `serve` start with an `http://` issuer on a host other than localhost.',
+  },
+  {
+    key: 'dataDir',
+    env: ['TESSERA_DATA_DIR'],
+    flag: 'data-dir',
+    kind: 'string',
+    description: 'Folder for the default SQLite database and the development key-encryption key.',
+  },
+  {
+    key: 'database.url',
+    env: ['DATABASE_URL', 'TESSERA_DATABASE_URL'],
+    flag: 'database-url',
+    kind: 'string',
+    secret: true,
+    description:
+      '`postgres://…` for PostgreSQL, `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.',
+  },
+  {
+    key: 'database.poolSize',
+    env: ['TESSERA_DATABASE_POOL_SIZE'],
+    kind: 'integer',
+    description: 'PostgreSQL connections per process.',
+  },
+  {
+    key: 'database.schema',
+    env: ['TESSERA_DATABASE_SCHEMA'],
+    kind: 'string',
+    description: 'PostgreSQL schema holding the tables; created when missing.',
+  },
+  {
+    key: 'database.janitorInterval',
+    env: ['TESSERA_JANITOR_INTERVAL'],
+    kind: 'integer',
+    description:
+      'Seconds between purges of expired token records, deny-list and replay entries; 0 turns the janitor off.',
+  },
+  {
+    key: 'server.host',
+    env: ['TESSERA_HOST'],
+    flag: 'host',
+    kind: 'string',
+    description: 'Address of the public listener.',
+  },
+  {
+    key: 'server.port',
+    env: ['TESSERA_PORT'],
+    flag: 'port',
+    kind: 'integer',
+    description: 'Port of the public listener; 0 picks a free one (logged).',
+  },
+  {
+    key: 'server.workers',
+    env: ['TESSERA_WORKERS'],
+    flag: 'workers',
+    kind: 'integer',
+    description: 'Worker processes sharing the public port (node:cluster).',
+  },
+  {
+    key: 'server.trustProxy',
+    env: ['TESSERA_TRUST_PROXY'],
+    flag: 'trust-proxy',
+    kind: 'boolean-or-integer',
+    description:
+      'Take the client address from `X-Forwarded-For`: `true` trusts every hop, a number trusts that many proxies.',
+  },
+  {
+    key: 'server.headersTimeout',
+    env: ['TESSERA_HEADERS_TIMEOUT'],
+    kind: 'integer',
+    description: 'Milliseconds a client has to send all request headers.',
+  },
+  {
+    key: 'server.requestTimeout',
+    env: ['TESSERA_REQUEST_TIMEOUT'],
+    kind: 'integer',
+    description: 'Milliseconds a client has to send a whole request.',
+  },
+  {
+    key: 'server.keepAliveTimeout',
+    env: ['TESSERA_KEEP_ALIVE_TIMEOUT'],
+    kind: 'integer',
+    description: 'Milliseconds an idle kept-alive connection stays open.',
+  },
+  {
+    key: 'server.shutdownTimeout',
+    env: ['TESSERA_SHUTDOWN_TIMEOUT'],
+    kind: 'integer',
+    description: 'Milliseconds in-flight requests get to finish after SIGTERM/SIGINT.',
+  },
+  {
+    key: 'server.maxHeaderSize',
+    env: ['TESSERA_MAX_HEADER_SIZE'],
+    kind: 'integer',
+    description: 'Largest accepted request header block, in bytes.',
+  },
+  {
+    key: 'server.maxBodyBytes',
+    env: ['TESSERA_MAX_BODY_BYTES'],
+    kind: 'integer',
+    description: 'Largest accepted request body, in bytes.',
+  },
+  {
+    key: 'server.tlsCert',
+    env: ['TESSERA_TLS_CERT'],
+    flag: 'tls-cert',
+    kind: 'string',
+    description: 'PEM certificate (chain) file; with `server.tlsKey` the public listener speaks HTTPS.',
+  },
+  {
+    key: 'server.tlsKey',
+    env: ['TESSERA_TLS_KEY'],
+    flag: 'tls-key',
+    kind: 'string',
+    description: 'PEM private key file for `server.tlsCert`.',
+  },
   { key: 'admin.enabled', env: ['TESSERA_ADMIN_ENABLED'], kind: 'boolean', description: 'Starts the admin listener.' },
-  { key: 'admin.host', env: ['TESSERA_ADMIN_HOST'], flag: 'admin-host', kind: 'string', description: 'Address of the admin listener.' },
-  { key: 'admin.port', env: ['TESSERA_ADMIN_PORT'], flag: 'admin-port', kind: 'integer', description: 'Port of the admin listener; 0 picks a free one (logged).' },
-  { key: 'admin.token', env: ['TESSERA_ADMIN_TOKEN'], kind: 'string', secret: true, description: 'Bearer token for the admin API and `/metrics`. Without one those answer 401.' },
-  { key: 'tokens.lifespan', env: ['TESSERA_ACCESS_TOKEN_LIFESPAN'], kind: 'integer', description: 'Access-token lifetime in seconds.' },
-  { key: 'tokens.stateless', env: ['TESSERA_STATELESS_ACCESS_TOKENS'], kind: 'boolean', description: 'Issue JWTs without a token record (revocation then uses a `jti` deny-list).' },
-  { key: 'tokens.format', env: ['TESSERA_ACCESS_TOKEN_FORMAT'], kind: 'string', description: '`jwt` (RFC 9068) or `opaque` (`tsr_at_…`, HMAC-SHA256).' },
-  { key: 'tokens.hmacSecrets', env: ['TESSERA_HMAC_SECRETS'], kind: 'list', secret: true, description: 'Secrets for opaque tokens, newest first, each at least 32 bytes; comma-separated in the environment.' },
-  { key: 'keys.algorithm', env: ['TESSERA_SIGNING_ALGORITHM'], kind: 'string', description: 'Algorithm of newly generated signing keys.' },
-  { key: 'keys.encryptionKey', env: ['TESSERA_KEY_ENCRYPTION_KEY'], kind: 'string', secret: true, description: 'Key-encryption key sealing private keys at rest: 32 random bytes, hex or base64url. Prefer the environment to the file.' },
-  { key: 'keys.previousEncryptionKeys', env: ['TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS'], kind: 'list', secret: true, description: 'Older key-encryption keys, comma-separated in the environment: keys sealed under them still open, and `serve` seals them again under the current one.' },
-  { key: 'keys.rotationPeriod', env: ['TESSERA_KEY_ROTATION_PERIOD'], kind: 'integer', description: 'Seconds a key signs before automatic rotation; 0 turns it off.' },
-  { key: 'keys.jwksMaxAge', env: ['TESSERA_JWKS_MAX_AGE'], kind: 'integer', description: 'Seconds verifiers may cache the JWK Set; a new key is published at least this long before it signs.' },
-  { key: 'keys.refreshInterval', env: ['TESSERA_KEY_REFRESH_INTERVAL'], kind: 'integer', description: 'Longest time, in seconds, an instance trusts its cached keys before reading the store again.' },
-  { key: 'secrets.bcryptCost', env: ['TESSERA_BCRYPT_COST'], flag: 'bcrypt-cost', kind: 'integer', description: 'bcrypt cost for newly hashed client secrets.' },
-  { key: 'protection.failuresPerClientAndAddress', env: ['TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS'], kind: 'integer', description: 'Failed client authentications of one client id from one address, within the window, before 429.' },
-  { key: 'protection.failuresPerAddress', env: ['TESSERA_FAILURES_PER_ADDRESS'], kind: 'integer', description: 'Failed client authentications from one address, any client id, within the window, before 429.' },
-  { key: 'protection.windowSeconds', env: ['TESSERA_FAILURE_WINDOW'], kind: 'integer', description: 'Seconds over which failures are counted.' },
-  { key: 'protection.blockSeconds', env: ['TESSERA_FAILURE_BLOCK'], kind: 'integer', description: 'Seconds a source over a limit is answered 429 (`Retry-After`).' },
-  { key: 'protection.unverifiedPerAddress', env: ['TESSERA_UNVERIFIED_PER_ADDRESS'], kind: 'integer', description: 'Distinct credentials not yet verified that one address may have in hash checks at once; more get 429 with `Retry-After: 1`.' },
-  { key: 'protection.redisUrl', env: ['TESSERA_REDIS_URL'], kind: 'string', secret: true, description: 'Redis for failure counts shared by every instance (`redis://127.0.0.1:6379`); memory when unset.' },
-  { key: 'protection.redisKeyPrefix', env: ['TESSERA_REDIS_KEY_PREFIX'], kind: 'string', description: 'Prefix of the failure counters in Redis; instances that share limits use the same one.' },
-  { key: 'protection.hashConcurrency', env: ['TESSERA_HASH_CONCURRENCY'], kind: 'integer', description: 'Secret-hash checks running at once.' },
-  { key: 'protection.hashQueue', env: ['TESSERA_HASH_QUEUE'], kind: 'integer', description: 'Secret-hash checks that may wait; beyond that a check is answered 503 `temporarily_unavailable`.' },
-  { key: 'protection.secretCacheSize', env: ['TESSERA_SECRET_CACHE_SIZE'], kind: 'integer', description: 'Verified secrets remembered (as HMACs, never plaintext).' },
-  { key: 'protection.secretCacheTtl', env: ['TESSERA_SECRET_CACHE_TTL'], kind: 'integer', description: 'Seconds a verified secret is trusted without a new hash check.' },
-  { key: 'log.level', env: ['TESSERA_LOG_LEVEL'], flag: 'log-level', kind: 'string', description: 'Lowest level logged: fatal, error, warn, info, debug, trace or silent.' },
+  {
+    key: 'admin.host',
+    env: ['TESSERA_ADMIN_HOST'],
+    flag: 'admin-host',
+    kind: 'string',
+    description: 'Address of the admin listener.',
+  },
+  {
+    key: 'admin.port',
+    env: ['TESSERA_ADMIN_PORT'],
+    flag: 'admin-port',
+    kind: 'integer',
+    description: 'Port of the admin listener; 0 picks a free one (logged).',
+  },
+  {
+    key: 'admin.token',
+    env: ['TESSERA_ADMIN_TOKEN'],
+    kind: 'string',
+    secret: true,
+    description: 'Bearer token for the admin API and `/metrics`. Without one those answer 401.',
+  },
+  {
+    key: 'tokens.lifespan',
+    env: ['TESSERA_ACCESS_TOKEN_LIFESPAN'],
+    kind: 'integer',
+    description: 'Access-token lifetime in seconds.',
+  },
+  {
+    key: 'tokens.stateless',
+    env: ['TESSERA_STATELESS_ACCESS_TOKENS'],
+    kind: 'boolean',
+    description: 'Issue JWTs without a token record (revocation then uses a `jti` deny-list).',
+  },
+  {
+    key: 'tokens.format',
+    env: ['TESSERA_ACCESS_TOKEN_FORMAT'],
+    kind: 'string',
+    description: '`jwt` (RFC 9068) or `opaque` (`tsr_at_…`, HMAC-SHA256).',
+  },
+  {
+    key: 'tokens.hmacSecrets',
+    env: ['TESSERA_HMAC_SECRETS'],
+    kind: 'list',
+    secret: true,
+    description: 'Secrets for opaque tokens, newest first, each at least 32 bytes; comma-separated in the environment.',
+  },
+  {
+    key: 'keys.algorithm',
+    env: ['TESSERA_SIGNING_ALGORITHM'],
+    kind: 'string',
+    description: 'Algorithm of newly generated signing keys.',
+  },
+  {
+    key: 'keys.encryptionKey',
+    env: ['TESSERA_KEY_ENCRYPTION_KEY'],
+    kind: 'string',
+    secret: true,
+    description:
+      'Key-encryption key sealing private keys at rest: 32 random bytes, hex or base64url. Prefer the environment to the file.',
+  },
+  {
+    key: 'keys.previousEncryptionKeys',
+    env: ['TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS'],
+    kind: 'list',
+    secret: true,
+    description:
+      'Older key-encryption keys, comma-separated in the environment: keys sealed under them still open, and `serve` seals them again under the current one.',
+  },
+  {
+    key: 'keys.rotationPeriod',
+    env: ['TESSERA_KEY_ROTATION_PERIOD'],
+    kind: 'integer',
+    description: 'Seconds a key signs before automatic rotation; 0 turns it off.',
+  },
+  {
+    key: 'keys.jwksMaxAge',
+    env: ['TESSERA_JWKS_MAX_AGE'],
+    kind: 'integer',
+    description: 'Seconds verifiers may cache the JWK Set; a new key is published at least this long before it signs.',
+  },
+  {
+    key: 'keys.refreshInterval',
+    env: ['TESSERA_KEY_REFRESH_INTERVAL'],
+    kind: 'integer',
+    description: 'Longest time, in seconds, an instance trusts its cached keys before reading the store again.',
+  },
+  {
+    key: 'secrets.bcryptCost',
+    env: ['TESSERA_BCRYPT_COST'],
+    flag: 'bcrypt-cost',
+    kind: 'integer',
+    description: 'bcrypt cost for newly hashed client secrets.',
+  },
+  {
+    key: 'protection.failuresPerClientAndAddress',
+    env: ['TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS'],
+    kind: 'integer',
+    description: 'Failed client authentications of one client id from one address, within the window, before 429.',
+  },
+  {
+    key: 'protection.failuresPerAddress',
+    env: ['TESSERA_FAILURES_PER_ADDRESS'],
+    kind: 'integer',
+    description: 'Failed client authentications from one address, any client id, within the window, before 429.',
+  },
+  {
+    key: 'protection.windowSeconds',
+    env: ['TESSERA_FAILURE_WINDOW'],
+    kind: 'integer',
+    description: 'Seconds over which failures are counted.',
+  },
+  {
+    key: 'protection.blockSeconds',
+    env: ['TESSERA_FAILURE_BLOCK'],
+    kind: 'integer',
+    description: 'Seconds a source over a limit is answered 429 (`Retry-After`).',
+  },
+  {
+    key: 'protection.unverifiedPerAddress',
+    env: ['TESSERA_UNVERIFIED_PER_ADDRESS'],
+    kind: 'integer',
+    description:
+      'Distinct credentials not yet verified that one address may have in hash checks at once; more get 429 with `Retry-After: 1`.',
+  },
+  {
+    key: 'protection.redisUrl',
+    env: ['TESSERA_REDIS_URL'],
+    kind: 'string',
+    secret: true,
+    description: 'Redis for failure counts shared by every instance (`redis://127.0.0.1:6379`); memory when unset.',
+  },
+  {
+    key: 'protection.redisKeyPrefix',
+    env: ['TESSERA_REDIS_KEY_PREFIX'],
+    kind: 'string',
+    description: 'Prefix of the failure counters in Redis; instances that share limits use the same one.',
+  },
+  {
+    key: 'protection.hashConcurrency',
+    env: ['TESSERA_HASH_CONCURRENCY'],
+    kind: 'integer',
+    description: 'Secret-hash checks running at once.',
+  },
+  {
+    key: 'protection.hashQueue',
+    env: ['TESSERA_HASH_QUEUE'],
+    kind: 'integer',
+    description: 'Secret-hash checks that may wait; beyond that a check is answered 503 `temporarily_unavailable`.',
+  },
+  {
+    key: 'protection.secretCacheSize',
+    env: ['TESSERA_SECRET_CACHE_SIZE'],
+    kind: 'integer',
+    description: 'Verified secrets remembered (as HMACs, never plaintext).',
+  },
+  {
+    key: 'protection.secretCacheTtl',
+    env: ['TESSERA_SECRET_CACHE_TTL'],
+    kind: 'integer',
+    description: 'Seconds a verified secret is trusted without a new hash check.',
+  },
+  {
+    key: 'log.level',
+    env: ['TESSERA_LOG_LEVEL'],
+    flag: 'log-level',
+    kind: 'string',
+    description: 'Lowest level logged: fatal, error, warn, info, debug, trace or silent.',
+  },
 ];
 
 /** A configuration that cannot be used; the message names the key, the problem and the expected form. */
@@ -319,7 +578,9 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(resolve(file), 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read configuration file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ConfigError(
+      `cannot read configuration file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
   }
   let parsed: unknown;
   try {
@@ -347,7 +608,10 @@ function readScalar(raw: string, kind: SettingKind): unknown {
     case 'boolean':
       return asBoolean ?? raw;
     case 'list':
-      return raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean);
     case 'boolean-or-integer':
       if (/^(true|yes|on|false|no|off)$/i.test(value)) return asBoolean;
       return /^\d+$/.test(value) ? Number(value) : raw;

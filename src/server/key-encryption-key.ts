@@ -2,11 +2,7 @@
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  generateKeyEncryptionKey,
-  parseKeyEncryptionKey,
-  type KeyEncryptionKey,
-} from '../keys/index.js';
+import { generateKeyEncryptionKey, parseKeyEncryptionKey, type KeyEncryptionKey } from '../keys/index.js';
 import { ConfigError, type ServerConfig } from './config.js';
 
 /** The file a development server keeps its generated key-encryption key in. */
@@ -57,9 +53,9 @@ export function resolveKeyEncryptionKey(
  *
  * @throws ConfigError naming the position of a malformed key, never its value.
  */
-export function resolvePreviousKeyEncryptionKeys(
-  config: { readonly keys: { readonly previousEncryptionKeys?: readonly string[] } },
-): KeyEncryptionKey[] {
+export function resolvePreviousKeyEncryptionKeys(config: {
+  readonly keys: { readonly previousEncryptionKeys?: readonly string[] };
+}): KeyEncryptionKey[] {
   return (config.keys.previousEncryptionKeys ?? []).map((text, index) => {
     try {
       return parseKeyEncryptionKey(text);

@@ -123,13 +123,16 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         redis = new Redis(config.protection.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
         redis.on('error', () => undefined);
       }
-      built = buildProvider({ ...config, issuer }, {
-        storage,
-        hasher,
-        keys,
-        reportError: (error) => logger.error({ err: describeError(error) }, 'server error'),
-        ...(redis ? { redis } : {}),
-      });
+      built = buildProvider(
+        { ...config, issuer },
+        {
+          storage,
+          hasher,
+          keys,
+          reportError: (error) => logger.error({ err: describeError(error) }, 'server error'),
+          ...(redis ? { redis } : {}),
+        },
+      );
       serve = built.handler;
       listeners.push(publicListener);
       logger.info(

@@ -147,7 +147,8 @@ export interface StoreLifecycle {
 
 /** Everything a full Tessera server keeps. */
 export interface Storage
-  extends ClientManager,
+  extends
+    ClientManager,
     AccessTokenStore,
     RevokedTokenStore,
     SigningKeyStore,

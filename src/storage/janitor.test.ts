@@ -80,7 +80,12 @@ describe('janitor', () => {
     const store = await storeWithExpiredTokens(0, t0);
     const events: string[] = [];
     const runs: number[] = [];
-    const janitor = createJanitor({ store: recording(store, events), clock: createManualClock(t0), intervalMs: 1000, onRun: (n) => runs.push(n) });
+    const janitor = createJanitor({
+      store: recording(store, events),
+      clock: createManualClock(t0),
+      intervalMs: 1000,
+      onRun: (n) => runs.push(n),
+    });
     janitor.start();
     await vi.advanceTimersByTimeAsync(999);
     expect(runs).toEqual([]);

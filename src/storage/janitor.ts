@@ -50,7 +50,8 @@ export function createJanitor(options: JanitorOptions): Janitor {
     ['batchSize', batchSize],
     ['maxBatchesPerRun', maxBatches],
   ] as const) {
-    if (!Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
   }
 
   let timer: NodeJS.Timeout | undefined;

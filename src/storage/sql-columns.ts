@@ -120,7 +120,8 @@ function readJson(value: unknown): unknown {
 /** Turns a row back into the record {@link toRow} made it from; null columns become absent fields. */
 export function fromRow<T>(table: TableColumns<T>, row: Readonly<Record<string, unknown>>): T {
   const extra = row[extraColumn];
-  const record: Record<string, unknown> = extra === null || extra === undefined ? {} : { ...(readJson(extra) as object) };
+  const record: Record<string, unknown> =
+    extra === null || extra === undefined ? {} : { ...(readJson(extra) as object) };
   for (const { field, column: name, kind } of table.columns) {
     const value = row[name];
     if (value === null || value === undefined) continue;

@@ -12,9 +12,7 @@ import type {
 } from './access-token-strategy.js';
 
 /** Claims an application may not set through `extraClaims`: they carry the token's meaning. */
-const registeredClaims = new Set([
-  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope',
-]);
+const registeredClaims = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope']);
 
 export interface JwtAccessTokenStrategyOptions {
   readonly keys: KeySet;
@@ -81,7 +79,9 @@ export function signCompactJwt(key: SigningKey, payload: JWTPayload): Promise<st
   const [digest, signingKey] = signatureParameters(key);
   if (key.alg === 'ES256' || key.alg === 'EdDSA') {
     try {
-      return Promise.resolve(`${signingInput}.${sign(digest, Buffer.from(signingInput), signingKey).toString('base64url')}`);
+      return Promise.resolve(
+        `${signingInput}.${sign(digest, Buffer.from(signingInput), signingKey).toString('base64url')}`,
+      );
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }

@@ -78,10 +78,13 @@ describe('opaqueHmacStrategy', () => {
     ['the dot removed', (token: string) => token.replace('.', '')],
     ['a character appended', (token: string) => `${token}A`],
     ['padding added', (token: string) => `${token}=`],
-    ['the parts swapped', (token: string) => {
-      const [keyPart, signature] = token.slice('tsr_at_'.length).split('.');
-      return `tsr_at_${signature}.${keyPart}`;
-    }],
+    [
+      'the parts swapped',
+      (token: string) => {
+        const [keyPart, signature] = token.slice('tsr_at_'.length).split('.');
+        return `tsr_at_${signature}.${keyPart}`;
+      },
+    ],
   ])('does not recognise a token with %s', async (_title, tamper) => {
     const strategy = opaqueHmacStrategy({ secrets: [newSecret] });
     const { token } = await strategy.issueAccessToken(claims);

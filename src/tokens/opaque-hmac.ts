@@ -78,9 +78,7 @@ function sign(secret: Uint8Array, keyPart: string): string {
 function toSecretBytes(secret: string | Uint8Array): Uint8Array {
   const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
   if (bytes.byteLength < minimumSecretBytes) {
-    throw new TypeError(
-      `an HMAC secret must be at least ${minimumSecretBytes} bytes long, got ${bytes.byteLength}`,
-    );
+    throw new TypeError(`an HMAC secret must be at least ${minimumSecretBytes} bytes long, got ${bytes.byteLength}`);
   }
   return Uint8Array.from(bytes);
 }

@@ -12,7 +12,9 @@ import { randomUUID } from 'node:crypto';
  * `jti`; the time is no secret, the token's `iat` says the same.
  */
 export function timeOrderedUuid(now: number = Date.now()): string {
-  const time = Math.max(0, Math.min(Math.floor(now), maxTimestamp)).toString(16).padStart(12, '0');
+  const time = Math.max(0, Math.min(Math.floor(now), maxTimestamp))
+    .toString(16)
+    .padStart(12, '0');
   // randomUUID(): xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx, V already the RFC variant (10xx).
   return `${time.slice(0, 8)}-${time.slice(8)}-7${randomUUID().slice(15)}`;
 }

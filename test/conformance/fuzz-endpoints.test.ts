@@ -132,8 +132,17 @@ const paths = {
 const endpoints = Object.entries(paths);
 
 const parameterNames = [
-  'grant_type', 'client_id', 'client_secret', 'scope', 'audience', 'token', 'token_type_hint',
-  'client_assertion', 'client_assertion_type', 'refresh_token', 'resource',
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'scope',
+  'audience',
+  'token',
+  'token_type_hint',
+  'client_assertion',
+  'client_assertion_type',
+  'refresh_token',
+  'resource',
 ];
 const parameterValues = fc.oneof(
   fc.constantFrom('client_credentials', 'test-client', 'foobar', 'machine', 'access_token', 'refresh_token', ''),
@@ -174,10 +183,9 @@ const contentType = fc.oneof(
   headerValue,
 );
 const method = fc.constantFrom('POST', 'GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH');
-const extraHeaders = fc.array(
-  fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), headerValue),
-  { maxLength: 4 },
-);
+const extraHeaders = fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/), headerValue), {
+  maxLength: 4,
+});
 
 function requestBytes(options: {
   method: string;
@@ -198,7 +206,13 @@ describe('fuzzed requests to every endpoint', () => {
   beforeAll(async () => {
     const { provider } = await createTestProvider({
       clients: [
-        { id: 'machine', secretHash: await hashSecret('machine-secret'), grantTypes: ['client_credentials'], scopes: ['read'], audience: [] },
+        {
+          id: 'machine',
+          secretHash: await hashSecret('machine-secret'),
+          grantTypes: ['client_credentials'],
+          scopes: ['read'],
+          audience: [],
+        },
       ],
     });
     server = await startServer(createRouter(provider));
@@ -210,20 +224,32 @@ describe('fuzzed requests to every endpoint', () => {
   // HEAD answers have no body to check.
   const methodWithBody = method.filter((value) => value !== 'HEAD');
 
-  it.each(endpoints)('§5.2 %s: arbitrary form bodies, methods, credentials and content types get a well-formed answer', async (_name, path) => {
-    await fc.assert(
-      fc.asyncProperty(methodWithBody, formBody, authorization, contentType, extraHeaders, async (verb, body, auth, type, extra) => {
-        const headers: [string, string][] = [...extra.filter(([name]) => !/^(host|content-length|connection|transfer-encoding)$/i.test(name))];
-        if (auth !== undefined) headers.push(['Authorization', auth]);
-        if (type !== undefined) headers.push(['Content-Type', type]);
-        expectWellFormed(
-          await exchange(port, requestBytes({ method: verb, path, headers, body: Buffer.from(body, 'utf8') })),
-          path === paths.revocation,
-        );
-      }),
-      runs,
-    );
-  });
+  it.each(endpoints)(
+    '§5.2 %s: arbitrary form bodies, methods, credentials and content types get a well-formed answer',
+    async (_name, path) => {
+      await fc.assert(
+        fc.asyncProperty(
+          methodWithBody,
+          formBody,
+          authorization,
+          contentType,
+          extraHeaders,
+          async (verb, body, auth, type, extra) => {
+            const headers: [string, string][] = [
+              ...extra.filter(([name]) => !/^(host|content-length|connection|transfer-encoding)$/i.test(name)),
+            ];
+            if (auth !== undefined) headers.push(['Authorization', auth]);
+            if (type !== undefined) headers.push(['Content-Type', type]);
+            expectWellFormed(
+              await exchange(port, requestBytes({ method: verb, path, headers, body: Buffer.from(body, 'utf8') })),
+              path === paths.revocation,
+            );
+          },
+        ),
+        runs,
+      );
+    },
+  );
 
   it.each(endpoints)('§5.2 %s: arbitrary bytes as a form body get a well-formed answer', async (_name, path) => {
     await fc.assert(

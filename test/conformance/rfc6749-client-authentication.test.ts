@@ -36,7 +36,13 @@ describe.each(mounts)('client authentication through %s', (mount) => {
       await confidential('spaced', 'a b'),
       await confidential('basic-only', 'basic-secret', { tokenEndpointAuthMethod: 'client_secret_basic' }),
       await confidential('post-only', 'post-secret', { tokenEndpointAuthMethod: 'client_secret_post' }),
-      { id: 'public-none', grantTypes: ['client_credentials'], scopes: [], audience: [], tokenEndpointAuthMethod: 'none' },
+      {
+        id: 'public-none',
+        grantTypes: ['client_credentials'],
+        scopes: [],
+        audience: [],
+        tokenEndpointAuthMethod: 'none',
+      },
       { id: 'public-implicit', grantTypes: ['client_credentials'], scopes: [], audience: [] },
       { ...(await confidential('hash-2a', 'variant')), secretHash: await hashWithPrefix('variant', '$2a$') },
       { ...(await confidential('hash-2b', 'variant')), secretHash: await hashWithPrefix('variant', '$2b$') },
@@ -180,7 +186,9 @@ describe.each(mounts)('client authentication through %s', (mount) => {
   });
 
   it('§2.3 refuses Basic credentials from a client registered for client_secret_post', async () => {
-    expectInvalidClient(await postForm(tokenUrl, grant, { authorization: basicAuthorization('post-only', 'post-secret') }));
+    expectInvalidClient(
+      await postForm(tokenUrl, grant, { authorization: basicAuthorization('post-only', 'post-secret') }),
+    );
   });
 
   it('§2.3 accepts body credentials from a client registered for client_secret_post', async () => {
@@ -197,10 +205,13 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     },
   );
 
-  it.each(['hash-2a', 'hash-2b', 'hash-2y'])('§2.3.1 verifies a secret against the bcrypt hash of %s', async (clientId) => {
-    const answer = await postForm(tokenUrl, grant, { authorization: basicAuthorization(clientId, 'variant') });
-    expect(answer.status).toBe(200);
-  });
+  it.each(['hash-2a', 'hash-2b', 'hash-2y'])(
+    '§2.3.1 verifies a secret against the bcrypt hash of %s',
+    async (clientId) => {
+      const answer = await postForm(tokenUrl, grant, { authorization: basicAuthorization(clientId, 'variant') });
+      expect(answer.status).toBe(200);
+    },
+  );
 
   it('§5.2 never echoes the presented secret or Authorization header in an error', async () => {
     const secret = 'very-secret-value-123';

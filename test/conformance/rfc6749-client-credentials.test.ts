@@ -66,8 +66,24 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
   const request = (url: string, clientId: string, extra: Record<string, string> = {}) =>
     postForm(url, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret, ...extra });
 
+  /** Asks as client "orders" for `scope`: granted as asked, or refused with invalid_scope (§5.2). */
+  async function expectScopeDecision(url: string, scope: string, granted: boolean): Promise<void> {
+    const answer = await request(url, 'orders', { scope });
+    if (granted) {
+      expect(answer.status).toBe(200);
+      expect(answer.body.scope).toBe(scope);
+    } else {
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_scope');
+    }
+  }
+
   it('§4.4.3 answers with access_token, token_type bearer, expires_in and scope', async () => {
-    const answer = await postForm(exactUrl, { grant_type: 'client_credentials', client_id: 'test-client', client_secret: 'foobar' });
+    const answer = await postForm(exactUrl, {
+      grant_type: 'client_credentials',
+      client_id: 'test-client',
+      client_secret: 'foobar',
+    });
     expect(answer.status).toBe(200);
     expect(typeof answer.body.access_token).toBe('string');
     expect(answer.body.token_type).toBe('bearer');
@@ -138,16 +154,10 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
     ['ordersx', false],
     ['profile', false],
     ['order', false],
-  ])('§3.3 with the hierarchic strategy, a client allowed "orders profile.read" asking for "%s" is granted: %s', async (scope, granted) => {
-    const answer = await request(hierarchicUrl, 'orders', { scope });
-    if (granted) {
-      expect(answer.status).toBe(200);
-      expect(answer.body.scope).toBe(scope);
-    } else {
-      expect(answer.status).toBe(400);
-      expect(answer.body.error).toBe('invalid_scope');
-    }
-  });
+  ])(
+    '§3.3 with the hierarchic strategy, a client allowed "orders profile.read" asking for "%s" is granted: %s',
+    (scope, granted) => expectScopeDecision(hierarchicUrl, scope, granted),
+  );
 
   it.each([
     ['orders.read', true],
@@ -156,16 +166,10 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
     ['orders', false],
     ['orders.read.own', false],
     ['profile.read', false],
-  ])('§3.3 with the wildcard strategy, a client allowed "orders.* profile" asking for "%s" is granted: %s', async (scope, granted) => {
-    const answer = await request(wildcardUrl, 'orders', { scope });
-    if (granted) {
-      expect(answer.status).toBe(200);
-      expect(answer.body.scope).toBe(scope);
-    } else {
-      expect(answer.status).toBe(400);
-      expect(answer.body.error).toBe('invalid_scope');
-    }
-  });
+  ])(
+    '§3.3 with the wildcard strategy, a client allowed "orders.* profile" asking for "%s" is granted: %s',
+    (scope, granted) => expectScopeDecision(wildcardUrl, scope, granted),
+  );
 
   it('§3.3 grants the client default scopes when no scope is requested', async () => {
     const answer = await request(exactUrl, 'defaults');

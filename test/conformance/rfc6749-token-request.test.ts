@@ -51,9 +51,7 @@ describe.each(mounts)('token request through %s', (mount) => {
   });
 
   it('§3.2 refuses a body without a content type with invalid_request', async () => {
-    const answer = await readJson(
-      await fetch(tokenUrl, { method: 'POST', body: new TextEncoder().encode(validBody) }),
-    );
+    const answer = await readJson(await fetch(tokenUrl, { method: 'POST', body: new TextEncoder().encode(validBody) }));
     expect(answer.status).toBe(400);
     expect(answer.body.error).toBe('invalid_request');
   });
@@ -152,7 +150,10 @@ describe.each(mounts)('token request through %s', (mount) => {
   });
 
   it('Appendix B decodes percent-encoded parameter names and values', async () => {
-    const answer = await postForm(tokenUrl, `grant%5Ftype=client%5Fcredentials&client_id=test%2Dclient&client_secret=%66oobar`);
+    const answer = await postForm(
+      tokenUrl,
+      `grant%5Ftype=client%5Fcredentials&client_id=test%2Dclient&client_secret=%66oobar`,
+    );
     expect(answer.status).toBe(200);
   });
 
@@ -200,7 +201,11 @@ describe.each(mounts)('token request through %s', (mount) => {
   it.each(['password', 'urn:example:unknown', 'CLIENT_CREDENTIALS'])(
     '§5.2 answers the unsupported grant_type %s with unsupported_grant_type',
     async (grantType) => {
-      const answer = await postForm(tokenUrl, { grant_type: grantType, client_id: 'test-client', client_secret: 'foobar' });
+      const answer = await postForm(tokenUrl, {
+        grant_type: grantType,
+        client_id: 'test-client',
+        client_secret: 'foobar',
+      });
       expect(answer.status).toBe(400);
       expect(answer.body.error).toBe('unsupported_grant_type');
     },

@@ -9,7 +9,11 @@ import { Hono } from 'hono';
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/index.js';
-import { createAccessTokenVerifier, createRemoteJwkSet, type BearerAuthOptions } from '../../src/resource-server/index.js';
+import {
+  createAccessTokenVerifier,
+  createRemoteJwkSet,
+  type BearerAuthOptions,
+} from '../../src/resource-server/index.js';
 import { nodeBearerAuth } from '../../src/http/node-bearer-auth.js';
 import { expressBearerAuth } from '../../src/http/express-bearer-auth.js';
 import { fastifyBearerAuth } from '../../src/http/fastify-bearer-auth.js';

@@ -126,7 +126,7 @@ describe.each(mountsAndFormats)('RFC 7009 revocation through %s with %s access t
     expect((await introspectToken(url, owner, token)).body.active).toBe(true);
   });
 
-  it('§2.1 refuses a public client revoking another client\'s token', async () => {
+  it("§2.1 refuses a public client revoking another client's token", async () => {
     const token = await issueAccessToken(url, owner);
     const response = await postForm(`${url}/oauth2/revoke`, { token, client_id: 'public-client' });
     expect(response.status).toBe(400);

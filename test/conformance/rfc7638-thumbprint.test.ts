@@ -3,12 +3,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import {
-  createManualClock,
-  generateSigningKey,
-  importSigningKey,
-  signingAlgorithms,
-} from '../../src/index.js';
+import { createManualClock, generateSigningKey, importSigningKey, signingAlgorithms } from '../../src/index.js';
 import { startAuthorizationServer, type AuthorizationServer } from '../support/resource-server-fixtures.js';
 
 /** §3.2 required members per key type (RFC 7638 §3.2, RFC 8037 §2 for OKP), in lexicographic order. */

@@ -118,7 +118,7 @@ describe.each(mounts)('RFC 8414 metadata through %s', (mount) => {
 });
 
 describe('RFC 8414 metadata reflects what was composed', () => {
-  it('§2 follows the router\'s paths', async () => {
+  it("§2 follows the router's paths", async () => {
     const routes: Partial<ProviderRoutes> = { token: '/token', introspection: '/introspect', revocation: '/revoke' };
     const server = await startAtOwnIssuer(async (issuer) => {
       const { provider } = await createTestProvider({ config: { issuer } });

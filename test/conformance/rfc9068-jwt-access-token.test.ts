@@ -64,7 +64,9 @@ describe.each(mounts)('JWT access tokens through %s', (mount) => {
   it('§2.1 the seed scenario, with its RSA key, signs with RS256', async () => {
     const token = await issue(rs256());
     expect(decodeProtectedHeader(token).alg).toBe('RS256');
-    const jwks = (await readJson(await fetch(`${rs256().url}/.well-known/jwks.json`))).body as { keys: { kty: string }[] };
+    const jwks = (await readJson(await fetch(`${rs256().url}/.well-known/jwks.json`))).body as {
+      keys: { kty: string }[];
+    };
     expect(jwks.keys.map((key) => key.kty)).toEqual(['RSA']);
   });
 
@@ -86,7 +88,9 @@ describe.each(mounts)('JWT access tokens through %s', (mount) => {
   it('§2.1 names in kid a key published in the JWK Set', async () => {
     const token = await issue(rs256());
     const { kid } = decodeProtectedHeader(token);
-    const jwks = (await readJson(await fetch(`${rs256().url}/.well-known/jwks.json`))).body as { keys: { kid: string }[] };
+    const jwks = (await readJson(await fetch(`${rs256().url}/.well-known/jwks.json`))).body as {
+      keys: { kid: string }[];
+    };
     expect(typeof kid).toBe('string');
     expect(jwks.keys.map((key) => key.kid)).toContain(kid);
   });
@@ -155,9 +159,7 @@ describe.each(mounts)('JWT access tokens through %s', (mount) => {
 
   it('§2.2 gives every token a unique jti', async () => {
     const tokens = await Promise.all(Array.from({ length: 8 }, () => issue(rs256())));
-    const ids = await Promise.all(
-      tokens.map(async (token) => (await jwtVerify(token, rs256Jwks())).payload.jti),
-    );
+    const ids = await Promise.all(tokens.map(async (token) => (await jwtVerify(token, rs256Jwks())).payload.jti));
     expect(new Set(ids).size).toBe(tokens.length);
   });
 

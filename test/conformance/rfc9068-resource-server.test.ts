@@ -79,7 +79,13 @@ describe('RFC 9068 §4 access-token validation', () => {
     });
     expect(verified.clientId).toBe(invoiceClient.id);
     await expectCode(
-      verifyAccessToken(token, { issuer: testIssuer, audience: apiAudience, requiredScopes: ['invoices:write'], jwks: as.jwksUri, clock }),
+      verifyAccessToken(token, {
+        issuer: testIssuer,
+        audience: apiAudience,
+        requiredScopes: ['invoices:write'],
+        jwks: as.jwksUri,
+        clock,
+      }),
       'insufficient_scope',
       403,
     );
@@ -171,7 +177,11 @@ describe('RFC 9068 §4 access-token validation', () => {
   it('§2.2 refuses a token without jti', async () => {
     const key = await as.keys.getSigningKey();
     const { jti: _jti, ...claims } = goodClaims(clock.now());
-    await expectCode(createAccessTokenVerifier(verifierOptions()).verify(await signWith(key, claims)), 'invalid_token', 401);
+    await expectCode(
+      createAccessTokenVerifier(verifierOptions()).verify(await signWith(key, claims)),
+      'invalid_token',
+      401,
+    );
   });
 
   it('§2.2.3 refuses a token whose scope claim is not a string', async () => {
@@ -204,7 +214,9 @@ describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
   });
 
   it('§4 step 5 refetches for an unknown kid at most once per cooldown', async () => {
-    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: createRemoteJwkSet(as.jwksUri, { cooldown: 30 }) }));
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ jwks: createRemoteJwkSet(as.jwksUri, { cooldown: 30 }) }),
+    );
     await verifier.verify(await as.issue());
     const before = as.jwksRequests();
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -216,7 +228,9 @@ describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
   it('§4 step 5 refetches the JWK Set when a token names a key published after the last fetch', async () => {
     const server = await startAuthorizationServer({ clock });
     try {
-      const verifier = createAccessTokenVerifier(verifierOptions({ jwks: createRemoteJwkSet(server.jwksUri, { cooldown: 0 }) }));
+      const verifier = createAccessTokenVerifier(
+        verifierOptions({ jwks: createRemoteJwkSet(server.jwksUri, { cooldown: 0 }) }),
+      );
       await verifier.verify(await server.issue());
       // Two immediate rotations bring in a key the verifier has never seen.
       await server.keys.rotate({ immediate: true });

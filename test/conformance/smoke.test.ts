@@ -20,7 +20,11 @@ describe.each(mounts)('seed scenario through %s', (mount) => {
   it('§4.4 issues a JWT that verifies against the served JWK Set', async () => {
     const response = await fetch(`${server.url}/token`, {
       method: 'POST',
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'test-client', client_secret: 'foobar' }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'test-client',
+        client_secret: 'foobar',
+      }),
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handle } from '../../src/http/node.js';
 import { createRouter } from '../../src/index.js';
@@ -16,6 +16,7 @@ import {
 } from '../../src/protection/index.js';
 import { bcryptHasher } from '../../src/secrets/index.js';
 import { createLogger, loadConfig, startServer } from '../../src/server/index.js';
+import { connectTestRedis } from '../support/redis.js';
 import { createTestProvider, hashSecret } from '../support/test-provider.js';
 
 interface Answer {
@@ -59,9 +60,7 @@ const limits = { failuresPerClientAndAddress: 3, failuresPerAddress: 6, windowSe
 async function startGuardedServer(guardOptions: BruteForceGuardOptions) {
   const machineHash = await hashSecret('machine-secret');
   const { provider } = await createTestProvider({
-    clients: [
-      { id: 'machine', secretHash: machineHash, grantTypes: ['client_credentials'], scopes: [], audience: [] },
-    ],
+    clients: [{ id: 'machine', secretHash: machineHash, grantTypes: ['client_credentials'], scopes: [], audience: [] }],
   });
   const guard = createBruteForceGuard(guardOptions);
   const guarded = createGuardedHandler(createRouter(provider, { token: '/token' }), { guard });
@@ -179,17 +178,8 @@ describe('brute-force protection shared through Redis', () => {
   let second: Awaited<ReturnType<typeof startGuardedServer>> | undefined;
 
   beforeAll(async () => {
-    const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    try {
-      await client.connect();
-      await client.ping();
-      redis = client;
-    } catch (error) {
-      client.disconnect();
-      if (process.env.CI === 'true') throw new Error(`Redis at 127.0.0.1:6379 is required in CI: ${String(error)}`);
-      console.warn('Skipping the Redis brute-force tests: no Redis at 127.0.0.1:6379.');
-      return;
-    }
+    redis = await connectTestRedis('the Redis brute-force tests');
+    if (!redis) return;
     first = await startGuardedServer({ ...limits, redis, keyPrefix: prefix });
     second = await startGuardedServer({ ...limits, redis, keyPrefix: prefix });
   });
@@ -236,15 +226,29 @@ describe('the server setting protection.unverifiedPerAddress', () => {
           TESSERA_UNVERIFIED_PER_ADDRESS: setting,
         },
       }),
-      { logger: createLogger({ level: 'silent', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) }), publicOnly: true },
+      {
+        logger: createLogger({
+          level: 'silent',
+          destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+        }),
+        publicOnly: true,
+      },
     );
     try {
       // Cost 10: each wrong guess is still being hashed when the other arrives.
       const secretHash = await bcryptHasher({ cost: 10 }).hash('the-right-secret');
-      await server.storage.createClient({ id: 'machine', secretHash, grantTypes: ['client_credentials'], scopes: [], audience: [] });
+      await server.storage.createClient({
+        id: 'machine',
+        secretHash,
+        grantTypes: ['client_credentials'],
+        scopes: [],
+        audience: [],
+      });
       const url = server.public!.url;
       const answers = await Promise.all(
-        ['wrong-one', 'wrong-two'].map((secret) => send(url, { path: '/oauth2/token', body: grant, basic: ['machine', secret], from: '127.0.0.9' })),
+        ['wrong-one', 'wrong-two'].map((secret) =>
+          send(url, { path: '/oauth2/token', body: grant, basic: ['machine', secret], from: '127.0.0.9' }),
+        ),
       );
       expect(answers.map((answer) => answer.status).sort()).toEqual(expected);
       const refused = answers.find((answer) => answer.status === 429);

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
 
 let workspace: Workspace;
-const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) => runTessera(workspace, args, options);
+const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) =>
+  runTessera(workspace, args, options);
 
 beforeAll(() => {
   workspace = createWorkspace();
@@ -30,8 +31,17 @@ describe('tessera clients', () => {
 
   it('creates a client with RFC 7591 metadata and prints its generated secret once', async () => {
     const result = await run([
-      'clients', 'create', '--client-id', 'svc', '--grant-types', 'client_credentials', '--scope', 'read write',
-      '--audience', 'https://api.example', '--json',
+      'clients',
+      'create',
+      '--client-id',
+      'svc',
+      '--grant-types',
+      'client_credentials',
+      '--scope',
+      'read write',
+      '--audience',
+      'https://api.example',
+      '--json',
     ]);
     expect(result.code).toBe(0);
     const body = parseJson(result);
@@ -72,24 +82,72 @@ describe('tessera clients', () => {
   });
 
   it('takes a secret from stdin and does not echo it', async () => {
-    const result = await run(['clients', 'create', '--client-id', 'piped', '--secret-stdin', '--token-endpoint-auth-method', 'client_secret_post', '--json'], {
-      input: 'a-secret-from-stdin-0123\n',
-    });
+    const result = await run(
+      [
+        'clients',
+        'create',
+        '--client-id',
+        'piped',
+        '--secret-stdin',
+        '--token-endpoint-auth-method',
+        'client_secret_post',
+        '--json',
+      ],
+      {
+        input: 'a-secret-from-stdin-0123\n',
+      },
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).not.toContain('a-secret-from-stdin-0123');
     expect(parseJson(result)).toMatchObject({ client_id: 'piped', token_endpoint_auth_method: 'client_secret_post' });
   });
 
   it('accepts jwks inline or from a file, and refuses private_key_jwt without one (exit 2)', async () => {
-    const jwks = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] };
-    const inline = await run(['clients', 'create', '--client-id', 'jwt-inline', '--token-endpoint-auth-method', 'private_key_jwt', '--jwks', JSON.stringify(jwks), '--json']);
+    const jwks = {
+      keys: [
+        {
+          kty: 'EC',
+          crv: 'P-256',
+          x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+          y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+        },
+      ],
+    };
+    const inline = await run([
+      'clients',
+      'create',
+      '--client-id',
+      'jwt-inline',
+      '--token-endpoint-auth-method',
+      'private_key_jwt',
+      '--jwks',
+      JSON.stringify(jwks),
+      '--json',
+    ]);
     expect(inline.code).toBe(0);
     expect(parseJson(inline)).toMatchObject({ jwks, token_endpoint_auth_method: 'private_key_jwt' });
     expect(parseJson(inline)).not.toHaveProperty('client_secret');
     writeFileSync(join(workspace.dir, 'jwks.json'), JSON.stringify(jwks));
-    const fromFile = await run(['clients', 'create', '--client-id', 'jwt-file', '--token-endpoint-auth-method', 'private_key_jwt', '--jwks', 'jwks.json', '--json']);
+    const fromFile = await run([
+      'clients',
+      'create',
+      '--client-id',
+      'jwt-file',
+      '--token-endpoint-auth-method',
+      'private_key_jwt',
+      '--jwks',
+      'jwks.json',
+      '--json',
+    ]);
     expect(parseJson(fromFile)).toMatchObject({ jwks });
-    const missing = await run(['clients', 'create', '--client-id', 'jwt-none', '--token-endpoint-auth-method', 'private_key_jwt']);
+    const missing = await run([
+      'clients',
+      'create',
+      '--client-id',
+      'jwt-none',
+      '--token-endpoint-auth-method',
+      'private_key_jwt',
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('private_key_jwt needs jwks');
   });
@@ -97,7 +155,11 @@ describe('tessera clients', () => {
   it.each([
     ['an unsupported grant type', ['--grant-types', 'password'], 'grant_types'],
     ['a public client with client_credentials', ['--token-endpoint-auth-method', 'none'], 'public client'],
-    ['a secret jwks member', ['--token-endpoint-auth-method', 'private_key_jwt', '--jwks', '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}'], 'public keys only'],
+    [
+      'a secret jwks member',
+      ['--token-endpoint-auth-method', 'private_key_jwt', '--jwks', '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}'],
+      'public keys only',
+    ],
     ['jwks that is not JSON', ['--jwks', '{nope'], 'not valid JSON'],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
     const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
@@ -109,7 +171,9 @@ describe('tessera clients', () => {
     const human = await run(['clients', 'list']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^CLIENT_ID\s+AUTH METHOD\s+GRANT TYPES\s+SCOPE\s+AUDIENCE$/m);
-    expect(human.stdout).toMatch(/^svc\s+client_secret_basic\s+client_credentials\s+read write\s+https:\/\/api\.example$/m);
+    expect(human.stdout).toMatch(
+      /^svc\s+client_secret_basic\s+client_credentials\s+read write\s+https:\/\/api\.example$/m,
+    );
     const json = parseJson<{ clients: { client_id: string }[] }>(await run(['clients', 'list', '--json']));
     expect(json.clients.map((client) => client.client_id)).toEqual(['jwt-file', 'jwt-inline', 'piped', 'svc']);
   });
@@ -117,7 +181,12 @@ describe('tessera clients', () => {
   it('updates only the metadata named by flags', async () => {
     const result = await run(['clients', 'update', 'svc', '--scope', 'read', '--client-name', 'Billing', '--json']);
     expect(result.code).toBe(0);
-    expect(parseJson(result)).toMatchObject({ client_id: 'svc', scope: 'read', audience: ['https://api.example'], client_name: 'Billing' });
+    expect(parseJson(result)).toMatchObject({
+      client_id: 'svc',
+      scope: 'read',
+      audience: ['https://api.example'],
+      client_name: 'Billing',
+    });
   });
 
   it('rotates a secret: a new one is printed once', async () => {
@@ -158,7 +227,24 @@ describe('usage errors', () => {
   });
 
   it('answers --help on every command with exit 0', async () => {
-    const commands = [[], ['serve'], ['migrate'], ['clients'], ['clients', 'create'], ['clients', 'list'], ['clients', 'show'], ['clients', 'update'], ['clients', 'delete'], ['clients', 'rotate-secret'], ['keys'], ['keys', 'list'], ['keys', 'rotate'], ['token'], ['introspect'], ['revoke']];
+    const commands = [
+      [],
+      ['serve'],
+      ['migrate'],
+      ['clients'],
+      ['clients', 'create'],
+      ['clients', 'list'],
+      ['clients', 'show'],
+      ['clients', 'update'],
+      ['clients', 'delete'],
+      ['clients', 'rotate-secret'],
+      ['keys'],
+      ['keys', 'list'],
+      ['keys', 'rotate'],
+      ['token'],
+      ['introspect'],
+      ['revoke'],
+    ];
     const results = await Promise.all(commands.map((args) => run([...args, '--help'])));
     for (const [index, result] of results.entries()) {
       const name = commands[index]!.join(' ');
@@ -193,10 +279,14 @@ describe('configuration errors', () => {
     writeFileSync(join(workspace.dir, 'bad.yaml'), 'server:\n  port: 99999\n');
     const fromFile = await run(['--config', 'bad.yaml', 'clients', 'list']);
     expect(fromFile.code).toBe(2);
-    expect(fromFile.stderr).toContain('server.port in bad.yaml: must be a whole-number TCP port from 0 to 65535 (got 99999)');
+    expect(fromFile.stderr).toContain(
+      'server.port in bad.yaml: must be a whole-number TCP port from 0 to 65535 (got 99999)',
+    );
     const fromEnv = await run(['clients', 'list'], { env: { TESSERA_BCRYPT_COST: 'lots' } });
     expect(fromEnv.code).toBe(2);
-    expect(fromEnv.stderr).toContain('secrets.bcryptCost from environment variable TESSERA_BCRYPT_COST: must be a whole number from 4 to 31 (got "lots")');
+    expect(fromEnv.stderr).toContain(
+      'secrets.bcryptCost from environment variable TESSERA_BCRYPT_COST: must be a whole number from 4 to 31 (got "lots")',
+    );
   });
 
   it('never echoes a secret setting in an error', async () => {

@@ -18,13 +18,26 @@ let workspace: Workspace;
 let server: ServerProcess;
 let basicSecret = '';
 let postSecret = '';
-const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) => runTessera(workspace, args, options);
+const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) =>
+  runTessera(workspace, args, options);
 
 beforeAll(async () => {
   workspace = createWorkspace();
-  basicSecret = String(parseJson(await run(['clients', 'create', '--client-id', 'cli-basic', '--scope', 'read', '--json'])).client_secret);
+  basicSecret = String(
+    parseJson(await run(['clients', 'create', '--client-id', 'cli-basic', '--scope', 'read', '--json'])).client_secret,
+  );
   postSecret = String(
-    parseJson(await run(['clients', 'create', '--client-id', 'cli-post', '--token-endpoint-auth-method', 'client_secret_post', '--json'])).client_secret,
+    parseJson(
+      await run([
+        'clients',
+        'create',
+        '--client-id',
+        'cli-post',
+        '--token-endpoint-auth-method',
+        'client_secret_post',
+        '--json',
+      ]),
+    ).client_secret,
   );
   server = await startTessera(workspace);
 });
@@ -36,7 +49,17 @@ afterAll(async () => {
 describe('tessera token', () => {
   it('authenticates with client_secret_post when asked, the secret read from stdin', async () => {
     const result = await run(
-      ['token', '--issuer', server.publicUrl, '--client-id', 'cli-post', '--client-secret-stdin', '--auth-method', 'client_secret_post', '--json'],
+      [
+        'token',
+        '--issuer',
+        server.publicUrl,
+        '--client-id',
+        'cli-post',
+        '--client-secret-stdin',
+        '--auth-method',
+        'client_secret_post',
+        '--json',
+      ],
       { input: `${postSecret}\n` },
     );
     expect(result.code).toBe(0);
@@ -53,7 +76,11 @@ describe('tessera token', () => {
   it.each([
     ['a wrong secret', ['--client-id', 'cli-basic', '--client-secret', 'not-the-secret'], 'invalid_client'],
     ['an unknown client', ['--client-id', 'nobody', '--client-secret', 'whatever-secret'], 'invalid_client'],
-    ['a scope the client may not have', ['--client-id', 'cli-basic', '--client-secret', '<basic>', '--scope', 'admin'], 'invalid_scope'],
+    [
+      'a scope the client may not have',
+      ['--client-id', 'cli-basic', '--client-secret', '<basic>', '--scope', 'admin'],
+      'invalid_scope',
+    ],
     ['the wrong authentication method', ['--client-id', 'cli-post', '--client-secret', '<post>'], 'invalid_client'],
   ])('exits 5 with the server error on %s', async (_title, flags, error) => {
     const args = flags.map((flag) => (flag === '<basic>' ? basicSecret : flag === '<post>' ? postSecret : flag));
@@ -68,7 +95,11 @@ describe('tessera token', () => {
     ['no --client-id', ['--issuer', 'http://127.0.0.1:1', '--client-secret', 'x'], '--client-id is required'],
     ['no secret', ['--issuer', 'http://127.0.0.1:1', '--client-id', 'x'], '--client-secret'],
     ['no issuer', ['--client-id', 'x', '--client-secret', 'y'], '--issuer is required'],
-    ['an issuer that is not a URL', ['--issuer', 'auth.example', '--client-id', 'x', '--client-secret', 'y'], 'is not an http(s) URL'],
+    [
+      'an issuer that is not a URL',
+      ['--issuer', 'auth.example', '--client-id', 'x', '--client-secret', 'y'],
+      'is not an http(s) URL',
+    ],
   ])('exits 2 on %s', async (_title, flags, message) => {
     const result = await run(['token', ...flags]);
     expect(result.code).toBe(2);
@@ -81,22 +112,51 @@ describe('tessera token', () => {
     const { port } = closed.address() as AddressInfo;
     closed.close();
     await once(closed, 'close');
-    const result = await run(['token', '--issuer', `http://127.0.0.1:${port}`, '--client-id', 'x', '--client-secret', 'y']);
+    const result = await run([
+      'token',
+      '--issuer',
+      `http://127.0.0.1:${port}`,
+      '--client-id',
+      'x',
+      '--client-secret',
+      'y',
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('cannot reach');
   });
 });
 
 describe('tessera introspect and revoke', () => {
+  /** The flags naming the server and the client_secret_basic client with `secret`. */
+  const basicClientFlags = (secret: string) => [
+    '--issuer',
+    server.publicUrl,
+    '--client-id',
+    'cli-basic',
+    '--client-secret',
+    secret,
+  ];
+
   it('introspect prints the RFC 7662 answer; revoke makes it inactive; a client cannot revoke another client’s token', async () => {
-    const credentials = ['--issuer', server.publicUrl, '--client-id', 'cli-basic', '--client-secret', basicSecret];
+    const credentials = basicClientFlags(basicSecret);
     const token = String(parseJson(await run(['token', ...credentials, '--json'])).access_token);
 
     const human = await run(['introspect', ...credentials, token]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^active\s+true$/m);
 
-    const other = await run(['revoke', '--issuer', server.publicUrl, '--client-id', 'cli-post', '--client-secret', postSecret, '--auth-method', 'client_secret_post', token]);
+    const other = await run([
+      'revoke',
+      '--issuer',
+      server.publicUrl,
+      '--client-id',
+      'cli-post',
+      '--client-secret',
+      postSecret,
+      '--auth-method',
+      'client_secret_post',
+      token,
+    ]);
     expect(other.code).toBe(5);
     expect(parseJson(await run(['introspect', ...credentials, token, '--json']))).toMatchObject({ active: true });
 
@@ -105,13 +165,13 @@ describe('tessera introspect and revoke', () => {
   });
 
   it('introspect of garbage is simply inactive', async () => {
-    const result = await run(['introspect', '--issuer', server.publicUrl, '--client-id', 'cli-basic', '--client-secret', basicSecret, 'not-a-token', '--json']);
+    const result = await run(['introspect', ...basicClientFlags(basicSecret), 'not-a-token', '--json']);
     expect(result.code).toBe(0);
     expect(parseJson(result)).toEqual({ active: false });
   });
 
   it('introspect with a wrong secret exits 5', async () => {
-    const result = await run(['introspect', '--issuer', server.publicUrl, '--client-id', 'cli-basic', '--client-secret', 'wrong-secret-1', 'x']);
+    const result = await run(['introspect', ...basicClientFlags('wrong-secret-1'), 'x']);
     expect(result.code).toBe(5);
   });
 });

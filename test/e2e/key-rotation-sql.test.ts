@@ -45,9 +45,15 @@ const engines: Record<string, () => TestDatabase> = {
       rawSealedKeys: () => {
         const db = new Database(filename, { readonly: true });
         try {
-          const columns = (db.prepare('PRAGMA table_info(signing_keys)').all() as { name: string }[]).map((c) => c.name);
+          const columns = (db.prepare('PRAGMA table_info(signing_keys)').all() as { name: string }[]).map(
+            (c) => c.name,
+          );
           const column = columns.find((name) => name.includes('sealed'))!;
-          return Promise.resolve((db.prepare(`SELECT ${column} AS sealed FROM signing_keys`).all() as { sealed: string }[]).map((row) => row.sealed));
+          return Promise.resolve(
+            (db.prepare(`SELECT ${column} AS sealed FROM signing_keys`).all() as { sealed: string }[]).map(
+              (row) => row.sealed,
+            ),
+          );
         } finally {
           db.close();
         }
@@ -73,7 +79,9 @@ const engines: Record<string, () => TestDatabase> = {
           [schema],
         );
         const column = columns.map((row) => row.column_name).find((name) => name.includes('sealed'))!;
-        const { rows } = await adminQuery<{ sealed: string }>(`SELECT ${column} AS sealed FROM "${schema}".signing_keys`);
+        const { rows } = await adminQuery<{ sealed: string }>(
+          `SELECT ${column} AS sealed FROM "${schema}".signing_keys`,
+        );
         return rows.map((row) => row.sealed);
       },
       dispose: async () => {

@@ -3,7 +3,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeProtectedHeader, type JWK } from 'jose';
 import { createManualClock, OAuthError } from '../../src/index.js';
-import { createAccessTokenVerifier, createRemoteJwkSet, type AccessTokenVerifier } from '../../src/resource-server/index.js';
+import {
+  createAccessTokenVerifier,
+  createRemoteJwkSet,
+  type AccessTokenVerifier,
+} from '../../src/resource-server/index.js';
 import {
   apiAudience,
   startAuthorizationServer,
@@ -18,7 +22,10 @@ afterEach(async () => {
 });
 
 /** Starts a server with 10-minute tokens; its next key may sign 6 minutes after publication. */
-async function start(clock: ReturnType<typeof createManualClock>, options: Parameters<typeof startAuthorizationServer>[0] = { clock }) {
+async function start(
+  clock: ReturnType<typeof createManualClock>,
+  options: Parameters<typeof startAuthorizationServer>[0] = { clock },
+) {
   const server = await startAuthorizationServer({ ...options, clock });
   servers.push(server);
   return server;

@@ -7,13 +7,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import {
-  createManualClock,
-  createRouter,
-  type Client,
-  type HttpHandler,
-  type ManualClock,
-} from '../../src/index.js';
+import { createManualClock, createRouter, type Client, type HttpHandler, type ManualClock } from '../../src/index.js';
 import { startServer, type RunningServer } from '../support/harness.js';
 import { createTestProvider, hashSecret } from '../support/test-provider.js';
 
@@ -77,7 +71,13 @@ describe.each(['jwt', 'opaque'] as const)('openid-client manages %s access token
     const tokens = await client.clientCredentialsGrant(workerConfig, { scope: 'jobs.read' });
 
     const own = await client.tokenIntrospection(workerConfig, tokens.access_token);
-    expect(own).toMatchObject({ active: true, client_id: 'worker', scope: 'jobs.read', sub: 'worker', iss: server.url });
+    expect(own).toMatchObject({
+      active: true,
+      client_id: 'worker',
+      scope: 'jobs.read',
+      sub: 'worker',
+      iss: server.url,
+    });
 
     const apiConfig = await discover(api, client.ClientSecretPost(api.secret));
     const seen = await client.tokenIntrospection(apiConfig, tokens.access_token, { token_type_hint: 'access_token' });

@@ -23,7 +23,8 @@ afterAll(async () => {
   workspace.remove();
 });
 
-const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) => runTessera(workspace, args, options);
+const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) =>
+  runTessera(workspace, args, options);
 
 describe('operator story', () => {
   let secret = '';
@@ -37,7 +38,17 @@ describe('operator story', () => {
   });
 
   it('registers a client and starts the server on the same database', async () => {
-    const created = await run(['clients', 'create', '--client-id', 'billing', '--grant-types', 'client_credentials', '--scope', 'invoices:read invoices:write', '--json']);
+    const created = await run([
+      'clients',
+      'create',
+      '--client-id',
+      'billing',
+      '--grant-types',
+      'client_credentials',
+      '--scope',
+      'invoices:read invoices:write',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     secret = String(parseJson(created).client_secret);
     server = await startTessera(workspace);
@@ -48,7 +59,12 @@ describe('operator story', () => {
   it('gets a token with `tessera token` and shows its claims', async () => {
     const result = await run(['token', ...credentials(), '--scope', 'invoices:read', '--json']);
     expect(result.code).toBe(0);
-    const body = parseJson<{ access_token: string; token_type: string; scope: string; claims: Record<string, unknown> }>(result);
+    const body = parseJson<{
+      access_token: string;
+      token_type: string;
+      scope: string;
+      claims: Record<string, unknown>;
+    }>(result);
     expect(body).toMatchObject({ token_type: 'bearer', scope: 'invoices:read' });
     expect(body.claims).toMatchObject({ client_id: 'billing', sub: 'billing', scope: 'invoices:read', iss: issuer });
     firstToken = body.access_token;
@@ -63,7 +79,12 @@ describe('operator story', () => {
   it('introspects the token as active', async () => {
     const result = await run(['introspect', ...credentials(), firstToken, '--json']);
     expect(result.code).toBe(0);
-    expect(parseJson(result)).toMatchObject({ active: true, client_id: 'billing', scope: 'invoices:read', iss: issuer });
+    expect(parseJson(result)).toMatchObject({
+      active: true,
+      client_id: 'billing',
+      scope: 'invoices:read',
+      iss: issuer,
+    });
   });
 
   it('revokes the token, after which it introspects as inactive', async () => {
@@ -75,7 +96,9 @@ describe('operator story', () => {
   });
 
   it('rotates keys; tokens signed before still verify until they expire', async () => {
-    const before = parseJson<{ access_token: string; claims: { exp: number } }>(await run(['token', ...credentials(), '--json']));
+    const before = parseJson<{ access_token: string; claims: { exp: number } }>(
+      await run(['token', ...credentials(), '--json']),
+    );
     const oldKid = decodeProtectedHeader(before.access_token).kid;
 
     const listed = parseJson<{ keys: { kid: string; state: string }[] }>(await run(['keys', 'list', '--json']));
@@ -83,7 +106,9 @@ describe('operator story', () => {
 
     const rotated = await run(['keys', 'rotate', '--immediate', '--json']);
     expect(rotated.code).toBe(0);
-    const rotation = parseJson<{ rotated: boolean; active_kid: string; keys: { kid: string; state: string }[] }>(rotated);
+    const rotation = parseJson<{ rotated: boolean; active_kid: string; keys: { kid: string; state: string }[] }>(
+      rotated,
+    );
     expect(rotation.rotated).toBe(true);
     expect(rotation.active_kid).not.toBe(oldKid);
     expect(rotation.keys.filter((key) => key.state === 'active')).toHaveLength(1);

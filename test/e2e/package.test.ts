@@ -24,7 +24,10 @@ describe('the packed package', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tessera-pack-'));
     // prepack builds dist/ first.
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], {
+      cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
+    });
     const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     files = packed!.files.map((file) => file.path);
     await run('tar', ['xzf', join(dir, packed!.filename), '-C', dir]);
@@ -52,7 +55,9 @@ describe('the packed package', () => {
   });
 
   it('runs the tessera command from dist/', async () => {
-    const { stdout } = await run(process.execPath, [join(unpacked, 'bin', 'tessera.js'), 'clients', '--help'], { cwd: dir });
+    const { stdout } = await run(process.execPath, [join(unpacked, 'bin', 'tessera.js'), 'clients', '--help'], {
+      cwd: dir,
+    });
     expect(stdout).toContain('create');
   });
 

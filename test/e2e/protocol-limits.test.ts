@@ -28,7 +28,9 @@ describe('protocol limits of the listener', () => {
   let listener: RunningListener;
   beforeAll(async () => {
     const { provider } = await createTestProvider();
-    const guarded = createGuardedHandler(createRouter(provider, { token: '/token' }), { guard: createBruteForceGuard() });
+    const guarded = createGuardedHandler(createRouter(provider, { token: '/token' }), {
+      guard: createBruteForceGuard(),
+    });
     listener = await startListener({
       name: 'public',
       host: '127.0.0.1',
@@ -36,7 +38,10 @@ describe('protocol limits of the listener', () => {
       ...limits,
       maxBodyBytes: 64 * 1024,
       trustProxy: false,
-      logger: createLogger({ level: 'silent', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) }),
+      logger: createLogger({
+        level: 'silent',
+        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      }),
       metrics: createMetrics({ defaultMetrics: false }),
       endpointOf: (pathname) => (pathname === '/token' ? 'token' : 'other'),
       handler: (request, context) => guarded(request, context.clientAddress),
@@ -46,7 +51,9 @@ describe('protocol limits of the listener', () => {
 
   it('RFC 6585 §5 answers 431 to a header block over the limit, without reaching the provider', async () => {
     const { socket, closed } = rawConnection(listener.port);
-    socket.write(`POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(limits.maxHeaderSize + 1)}\r\n\r\n`);
+    socket.write(
+      `POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'a'.repeat(limits.maxHeaderSize + 1)}\r\n\r\n`,
+    );
     const answer = await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
   });

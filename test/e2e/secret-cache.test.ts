@@ -34,11 +34,23 @@ describe('compose() default hasher: bcrypt behind the verified-secret cache', ()
   beforeAll(async () => {
     storage = createMemoryStore({
       clients: [
-        { id: 'rotating', secretHash: await hasher.hash('first'), grantTypes: ['client_credentials'], scopes: [], audience: [] },
+        {
+          id: 'rotating',
+          secretHash: await hasher.hash('first'),
+          grantTypes: ['client_credentials'],
+          scopes: [],
+          audience: [],
+        },
       ],
     });
     const keys = createStaticKeySet([await generateSigningKey('ES256')]);
-    const provider = compose({ issuer }, storage, jwtAccessTokenStrategy({ keys, issuer }), undefined, clientCredentialsGrant);
+    const provider = compose(
+      { issuer },
+      storage,
+      jwtAccessTokenStrategy({ keys, issuer }),
+      undefined,
+      clientCredentialsGrant,
+    );
     server = await startServer(createRouter(provider, { token: '/token' }));
   });
   afterAll(() => server.close());
@@ -62,7 +74,11 @@ describe('compose() default hasher: bcrypt behind the verified-secret cache', ()
 
   it('§2.3.1 refuses a deleted client at once although its secret was cached', async () => {
     await storage.createClient({
-      id: 'leaving', secretHash: await hasher.hash('bye'), grantTypes: ['client_credentials'], scopes: [], audience: [],
+      id: 'leaving',
+      secretHash: await hasher.hash('bye'),
+      grantTypes: ['client_credentials'],
+      scopes: [],
+      audience: [],
     });
     expect((await tokenRequest(server.url, 'leaving', 'bye')).status).toBe(200);
     await storage.deleteClient('leaving');

@@ -58,14 +58,19 @@ describe('admin API authorisation', () => {
   });
 
   it('refuses a Basic header carrying the admin token', async () => {
-    const response = await admin('/clients', { token: null, headers: { authorization: basic('admin', workspace.adminToken) } });
+    const response = await admin('/clients', {
+      token: null,
+      headers: { authorization: basic('admin', workspace.adminToken) },
+    });
     expect(response.status).toBe(401);
   });
 });
 
 describe('admin API is never on the public listener, nor OAuth endpoints on the admin one', () => {
   it.each(['/clients', '/keys', '/metrics', '/health/alive', '/health/ready'])('public %s is 404', async (path) => {
-    const response = await fetch(`${server.publicUrl}${path}`, { headers: { authorization: `Bearer ${workspace.adminToken}` } });
+    const response = await fetch(`${server.publicUrl}${path}`, {
+      headers: { authorization: `Bearer ${workspace.adminToken}` },
+    });
     expect(response.status).toBe(404);
   });
 
@@ -90,7 +95,12 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
   it('POST /clients registers a client: 201 with the secret, which then gets a token at once', async () => {
     const response = await admin('/clients', {
       method: 'POST',
-      body: JSON.stringify({ client_id: 'reports', scope: 'read', grant_types: ['client_credentials'], client_name: 'Reports' }),
+      body: JSON.stringify({
+        client_id: 'reports',
+        scope: 'read',
+        grant_types: ['client_credentials'],
+        client_name: 'Reports',
+      }),
     });
     expect(response.status).toBe(201);
     const body = (await response.json()) as Record<string, unknown>;
@@ -116,7 +126,10 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
   });
 
   it('PUT /clients/{id} replaces the metadata and keeps the secret', async () => {
-    const response = await admin('/clients/reports', { method: 'PUT', body: JSON.stringify({ client_id: 'reports', scope: 'read write' }) });
+    const response = await admin('/clients/reports', {
+      method: 'PUT',
+      body: JSON.stringify({ client_id: 'reports', scope: 'read write' }),
+    });
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ scope: 'read write' });
@@ -182,7 +195,11 @@ describe('keys', () => {
     const oldActive = before.keys.find((key) => key.state === 'active')!.kid;
     const response = await admin('/keys/rotate?immediate=true', { method: 'POST' });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { rotated: boolean; active_kid: string; keys: { kid: string; state: string }[] };
+    const body = (await response.json()) as {
+      rotated: boolean;
+      active_kid: string;
+      keys: { kid: string; state: string }[];
+    };
     expect(body.rotated).toBe(true);
     expect(body.keys.filter((key) => key.state === 'active').map((key) => key.kid)).toEqual([body.active_kid]);
     expect(body.keys.find((key) => key.kid === oldActive)?.state).toBe('retired');
@@ -196,19 +213,27 @@ describe('keys', () => {
 
 describe('metrics', () => {
   it('counts requests by endpoint and outcome, latency, secret checks, storage errors and key ages', async () => {
-    await admin('/clients', { method: 'POST', body: JSON.stringify({ client_id: 'metered' }) }).then(async (response) => {
-      const secret = String(((await response.json()) as Record<string, unknown>).client_secret);
-      expect((await requestToken(server.publicUrl, 'metered', secret)).status).toBe(200);
-      expect((await requestToken(server.publicUrl, 'metered', 'wrong-secret')).status).toBe(401);
-    });
+    await admin('/clients', { method: 'POST', body: JSON.stringify({ client_id: 'metered' }) }).then(
+      async (response) => {
+        const secret = String(((await response.json()) as Record<string, unknown>).client_secret);
+        expect((await requestToken(server.publicUrl, 'metered', secret)).status).toBe(200);
+        expect((await requestToken(server.publicUrl, 'metered', 'wrong-secret')).status).toBe(401);
+      },
+    );
     const response = await admin('/metrics');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
     const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
-    expect(value(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
-    expect(value(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="invalid_client"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
-    expect(text).toMatch(/^tessera_http_request_duration_seconds_bucket\{le="\+Inf",listener="public",endpoint="token",outcome="success"\} \d+$/m);
+    expect(
+      value(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} (\d+)$/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="invalid_client"\} (\d+)$/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(
+      /^tessera_http_request_duration_seconds_bucket\{le="\+Inf",listener="public",endpoint="token",outcome="success"\} \d+$/m,
+    );
     expect(value(/^tessera_secret_verifications_total\{result="match"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^tessera_secret_verifications_total\{result="mismatch"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^# TYPE tessera_storage_errors_total counter$/m);

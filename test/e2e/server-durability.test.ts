@@ -23,7 +23,9 @@ afterAll(async () => {
 
 describe('SIGKILL durability on SQLite', () => {
   it('keeps every acknowledged token record and client across a kill -9', async () => {
-    const secret = String(parseJson(await runTessera(workspace, ['clients', 'create', '--client-id', 'writer', '--json'])).client_secret);
+    const secret = String(
+      parseJson(await runTessera(workspace, ['clients', 'create', '--client-id', 'writer', '--json'])).client_secret,
+    );
     server = await startTessera(workspace);
     const running = server;
 
@@ -75,7 +77,9 @@ describe('SIGKILL durability on SQLite', () => {
     }
     expect(inactive, `of ${tokens.length}`).toEqual([]);
     const listed = (await (
-      await fetch(`${restarted.adminUrl}/clients?limit=1000`, { headers: { authorization: `Bearer ${workspace.adminToken}` } })
+      await fetch(`${restarted.adminUrl}/clients?limit=1000`, {
+        headers: { authorization: `Bearer ${workspace.adminToken}` },
+      })
     ).json()) as { clients: { client_id: string }[] };
     const stored = new Set(listed.clients.map((client) => client.client_id));
     for (const id of clients) expect(stored.has(id), id).toBe(true);

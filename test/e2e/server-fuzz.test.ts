@@ -58,16 +58,32 @@ function sendRaw(port: number, bytes: Buffer): Promise<number> {
 }
 
 const paths = [
-  '/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', '/.well-known/jwks.json',
-  '/.well-known/oauth-authorization-server', '/clients', '/clients/x', '/clients/%E0%A4%A', '/clients/x/secret',
-  '/keys', '/keys/rotate?immediate=true', '/metrics', '/health/ready', '/health/alive', '/%', '/a/../../b',
+  '/oauth2/token',
+  '/oauth2/introspect',
+  '/oauth2/revoke',
+  '/.well-known/jwks.json',
+  '/.well-known/oauth-authorization-server',
+  '/clients',
+  '/clients/x',
+  '/clients/%E0%A4%A',
+  '/clients/x/secret',
+  '/keys',
+  '/keys/rotate?immediate=true',
+  '/metrics',
+  '/health/ready',
+  '/health/alive',
+  '/%',
+  '/a/../../b',
 ];
 const methods = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'TRACE', 'FOO'];
 const headerValue = fc.string({ maxLength: 60 }).map((value) => value.replace(/[\r\n]/g, ''));
 
 const request = fc.record({
   method: fc.constantFrom(...methods),
-  path: fc.oneof(fc.constantFrom(...paths), fc.string({ maxLength: 40 }).map((value) => `/${encodeURI(value)}`)),
+  path: fc.oneof(
+    fc.constantFrom(...paths),
+    fc.string({ maxLength: 40 }).map((value) => `/${encodeURI(value)}`),
+  ),
   authorization: fc.oneof(
     fc.constant(undefined),
     fc.constant(`Bearer ${adminToken}`),
@@ -79,9 +95,12 @@ const request = fc.record({
   body: fc.oneof(
     fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
     fc.string({ maxLength: 200 }).map((text) => Buffer.from(text)),
-    fc.dictionary(fc.constantFrom('client_id', 'scope', 'grant_types', 'token', 'grant_type', 'jwks'), fc.jsonValue({ maxDepth: 2 })).map(
-      (value) => Buffer.from(JSON.stringify(value)),
-    ),
+    fc
+      .dictionary(
+        fc.constantFrom('client_id', 'scope', 'grant_types', 'token', 'grant_type', 'jwks'),
+        fc.jsonValue({ maxDepth: 2 }),
+      )
+      .map((value) => Buffer.from(JSON.stringify(value))),
     fc.constantFrom('grant_type=client_credentials', 'token=abc&token=def', 'a=%zz').map((text) => Buffer.from(text)),
   ),
 });
@@ -120,9 +139,33 @@ describe('arbitrary requests', () => {
       {
         numRuns: 300,
         examples: [
-          [{ method: 'GET', path: '/clients/%E0%A4%A', authorization: `Bearer ${adminToken}`, contentType: undefined, body: Buffer.alloc(0) }],
-          [{ method: 'POST', path: '/clients', authorization: `Bearer ${adminToken}`, contentType: 'application/json', body: Buffer.from('{"jwks":{"keys":[1]}}') }],
-          [{ method: 'TRACE', path: '/oauth2/token', authorization: undefined, contentType: undefined, body: Buffer.alloc(0) }],
+          [
+            {
+              method: 'GET',
+              path: '/clients/%E0%A4%A',
+              authorization: `Bearer ${adminToken}`,
+              contentType: undefined,
+              body: Buffer.alloc(0),
+            },
+          ],
+          [
+            {
+              method: 'POST',
+              path: '/clients',
+              authorization: `Bearer ${adminToken}`,
+              contentType: 'application/json',
+              body: Buffer.from('{"jwks":{"keys":[1]}}'),
+            },
+          ],
+          [
+            {
+              method: 'TRACE',
+              path: '/oauth2/token',
+              authorization: undefined,
+              contentType: undefined,
+              body: Buffer.alloc(0),
+            },
+          ],
         ],
       },
     );

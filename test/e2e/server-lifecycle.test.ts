@@ -20,6 +20,9 @@ import {
   type Workspace,
 } from './support/tessera-process.js';
 
+/** `tessera serve` on ports the system picks, so tests never collide. */
+const serveOnAnyPorts = ['serve', '--port', '0', '--admin-port', '0'];
+
 const workspaces: Workspace[] = [];
 const servers: ServerProcess[] = [];
 
@@ -51,7 +54,7 @@ async function createClient(ws: Workspace, id: string): Promise<string> {
 describe('start-up refusals', () => {
   it('refuses production without a key-encryption key, naming TESSERA_KEY_ENCRYPTION_KEY (exit 2)', async () => {
     const ws = workspace();
-    const result = await runTessera(ws, ['serve', '--port', '0', '--admin-port', '0'], {
+    const result = await runTessera(ws, serveOnAnyPorts, {
       env: { TESSERA_KEY_ENCRYPTION_KEY: '' },
     });
     expect(result.code).toBe(2);
@@ -64,26 +67,34 @@ describe('start-up refusals', () => {
     const file = join(ws.dir, 'data', 'key-encryption-key');
     expect(existsSync(file)).toBe(true);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(server.logs().some((line) => line.level === 'warn' && String(line.msg).includes('generated a key-encryption key'))).toBe(true);
+    expect(
+      server
+        .logs()
+        .some((line) => line.level === 'warn' && String(line.msg).includes('generated a key-encryption key')),
+    ).toBe(true);
     expect(server.output()).not.toContain(readFileSync(file, 'utf8').trim());
   });
 
   it('refuses an http:// issuer on a host other than localhost (exit 2)', async () => {
-    const result = await runTessera(workspace(), ['serve', '--port', '0', '--admin-port', '0', '--issuer', 'http://auth.example.com']);
+    const result = await runTessera(workspace(), [...serveOnAnyPorts, '--issuer', 'http://auth.example.com']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('uses http:// on a host other than localhost');
   });
 
   it('accepts it with --allow-insecure-issuer, and publishes that issuer', async () => {
     const server = await serve(workspace(), ['--issuer', 'http://auth.example.com', '--allow-insecure-issuer']);
-    const metadata = (await (await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const metadata = (await (
+      await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)
+    ).json()) as Record<string, unknown>;
     expect(metadata.issuer).toBe('http://auth.example.com');
   });
 
   it('refuses a bad configuration value before binding anything (exit 2)', async () => {
     const result = await runTessera(workspace(), ['serve', '--port', 'eighty']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('server.port from flag --port: must be a whole-number TCP port from 0 to 65535 (got "eighty")');
+    expect(result.stderr).toContain(
+      'server.port from flag --port: must be a whole-number TCP port from 0 to 65535 (got "eighty")',
+    );
   });
 });
 
@@ -101,12 +112,16 @@ describe('changing the key-encryption key', () => {
     const kids = await kidsOf(original);
     expect(await original.stop('SIGTERM')).toBe(0);
 
-    const wrong = await runTessera(ws, ['serve', '--port', '0', '--admin-port', '0'], { env: { TESSERA_KEY_ENCRYPTION_KEY: newKek } });
+    const wrong = await runTessera(ws, serveOnAnyPorts, {
+      env: { TESSERA_KEY_ENCRYPTION_KEY: newKek },
+    });
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('stored keys cannot be opened');
     expect(wrong.stderr).not.toContain(newKek);
 
-    const changing = await serve(ws, [], { env: { TESSERA_KEY_ENCRYPTION_KEY: newKek, TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS: oldKek } });
+    const changing = await serve(ws, [], {
+      env: { TESSERA_KEY_ENCRYPTION_KEY: newKek, TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS: oldKek },
+    });
     expect(changing.logs().some((line) => line.resealed === 2)).toBe(true);
     expect(await kidsOf(changing)).toEqual(kids);
     expect(await changing.stop('SIGTERM')).toBe(0);
@@ -199,7 +214,11 @@ describe('logs', () => {
     const viaPost = await fetch(`${server.publicUrl}/oauth2/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'logged-post', client_secret: postSecret }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'logged-post',
+        client_secret: postSecret,
+      }),
     });
     expect(viaPost.status).toBe(401); // registered for client_secret_basic, so the body form is refused
     const introspected = await fetch(`${server.publicUrl}/oauth2/introspect`, {
@@ -226,17 +245,29 @@ describe('logs', () => {
 
     const requests = server.logs().filter((line) => line.msg === 'request');
     const tokenSuccess = requests.find((line) => line.endpoint === 'token' && line.outcome === 'success');
-    expect(tokenSuccess).toMatchObject({ listener: 'public', clientId: 'logged', status: 200, clientAddress: '127.0.0.1' });
+    expect(tokenSuccess).toMatchObject({
+      listener: 'public',
+      clientId: 'logged',
+      status: 200,
+      clientAddress: '127.0.0.1',
+    });
     expect(typeof tokenSuccess?.requestId).toBe('string');
     expect(typeof tokenSuccess?.latencyMs).toBe('number');
-    expect(requests.find((line) => line.outcome === 'invalid_client' && line.clientId === 'logged')).toMatchObject({ status: 401 });
-    expect(requests.find((line) => line.endpoint === 'introspection')).toMatchObject({ outcome: 'success', clientId: 'logged' });
+    expect(requests.find((line) => line.outcome === 'invalid_client' && line.clientId === 'logged')).toMatchObject({
+      status: 401,
+    });
+    expect(requests.find((line) => line.endpoint === 'introspection')).toMatchObject({
+      outcome: 'success',
+      clientId: 'logged',
+    });
     expect(requests.find((line) => line.endpoint === 'revocation')).toMatchObject({ outcome: 'success' });
   });
 
   it('echoes a well-formed X-Request-Id and logs it', async () => {
     const server = await serve(workspace());
-    const response = await fetch(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-request-id': 'trace-42' } });
+    const response = await fetch(`${server.publicUrl}/.well-known/jwks.json`, {
+      headers: { 'x-request-id': 'trace-42' },
+    });
     expect(response.headers.get('x-request-id')).toBe('trace-42');
     await server.stop('SIGTERM');
     expect(server.logs().some((line) => line.requestId === 'trace-42' && line.endpoint === 'jwks')).toBe(true);
@@ -254,7 +285,9 @@ describe('client addresses behind a proxy', () => {
 
   it('with --trust-proxy 1 takes the address the one trusted proxy saw', async () => {
     const server = await serve(workspace(), ['--trust-proxy', '1']);
-    await fetch(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' } });
+    await fetch(`${server.publicUrl}/.well-known/jwks.json`, {
+      headers: { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' },
+    });
     await server.stop('SIGTERM');
     const line = server.logs().find((entry) => entry.endpoint === 'jwks');
     expect(line?.clientAddress).toBe('203.0.113.7');
@@ -290,7 +323,9 @@ describe('protocol limits', () => {
   it('answers 431 to a header block over server.maxHeaderSize', async () => {
     const server = await serve(workspace({ TESSERA_MAX_HEADER_SIZE: '2048' }));
     const status = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest(`${server.publicUrl}/.well-known/jwks.json`, { headers: { 'x-padding': 'a'.repeat(4096) } });
+      const request = httpRequest(`${server.publicUrl}/.well-known/jwks.json`, {
+        headers: { 'x-padding': 'a'.repeat(4096) },
+      });
       request.once('response', (res) => resolve(res.statusCode ?? 0));
       request.once('error', reject);
       request.end();
@@ -301,7 +336,10 @@ describe('protocol limits', () => {
   it.each(['TRACE', 'TRACK', 'CONNECT'])('answers %s with a 4xx, never a 5xx', async (method) => {
     const server = await serve(workspace());
     const status = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest(`${server.publicUrl}/oauth2/token`, { method, path: method === 'CONNECT' ? '127.0.0.1:1' : '/oauth2/token' });
+      const request = httpRequest(`${server.publicUrl}/oauth2/token`, {
+        method,
+        path: method === 'CONNECT' ? '127.0.0.1:1' : '/oauth2/token',
+      });
       request.once('response', (res) => resolve(res.statusCode ?? 0));
       request.once('connect', (res) => resolve(res.statusCode ?? 0));
       request.once('error', reject);
@@ -329,7 +367,9 @@ describe('slow clients', () => {
     const { port } = new URL(server.publicUrl);
     const socket = connect(Number(port), '127.0.0.1');
     await once(socket, 'connect');
-    socket.write('POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n');
+    socket.write(
+      'POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n',
+    );
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
     await once(socket, 'close');
@@ -339,7 +379,10 @@ describe('slow clients', () => {
 
 describe('opaque tokens', () => {
   it('issues tsr_at_ tokens when tokens.format is opaque, and they introspect as active', async () => {
-    const ws = workspace({ TESSERA_ACCESS_TOKEN_FORMAT: 'opaque', TESSERA_HMAC_SECRETS: 'an-hmac-secret-of-at-least-32-bytes-0123' });
+    const ws = workspace({
+      TESSERA_ACCESS_TOKEN_FORMAT: 'opaque',
+      TESSERA_HMAC_SECRETS: 'an-hmac-secret-of-at-least-32-bytes-0123',
+    });
     const secret = await createClient(ws, 'opaque');
     const server = await serve(ws);
     const token = String((await requestToken(server.publicUrl, 'opaque', secret)).body.access_token);
@@ -353,7 +396,7 @@ describe('opaque tokens', () => {
   });
 
   it('refuses opaque tokens without an HMAC secret (exit 2)', async () => {
-    const result = await runTessera(workspace({ TESSERA_ACCESS_TOKEN_FORMAT: 'opaque' }), ['serve', '--port', '0', '--admin-port', '0']);
+    const result = await runTessera(workspace({ TESSERA_ACCESS_TOKEN_FORMAT: 'opaque' }), serveOnAnyPorts);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('tokens.hmacSecrets');
   });
@@ -362,15 +405,35 @@ describe('opaque tokens', () => {
 describe('TLS', () => {
   it('serves HTTPS from cert and key files', async () => {
     const ws = workspace();
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(ws.dir, 'tls.key'), '-out', join(ws.dir, 'tls.crt'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(ws.dir, 'tls.key'),
+        '-out',
+        join(ws.dir, 'tls.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
     const server = await serve(ws, ['--tls-cert', 'tls.crt', '--tls-key', 'tls.key', '--issuer', 'https://localhost']);
     expect(server.publicUrl).toMatch(/^https:\/\//);
     const body = await new Promise<string>((resolve, reject) => {
-      const request = httpsRequest(`${server.publicUrl}/.well-known/oauth-authorization-server`, { ca: readFileSync(join(ws.dir, 'tls.crt')) });
+      const request = httpsRequest(`${server.publicUrl}/.well-known/oauth-authorization-server`, {
+        ca: readFileSync(join(ws.dir, 'tls.crt')),
+      });
       request.once('response', (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -379,11 +442,14 @@ describe('TLS', () => {
       request.once('error', reject);
       request.end();
     });
-    expect(JSON.parse(body)).toMatchObject({ issuer: 'https://localhost', token_endpoint: 'https://localhost/oauth2/token' });
+    expect(JSON.parse(body)).toMatchObject({
+      issuer: 'https://localhost',
+      token_endpoint: 'https://localhost/oauth2/token',
+    });
   });
 
   it('refuses a certificate without its key (exit 2)', async () => {
-    const result = await runTessera(workspace(), ['serve', '--port', '0', '--admin-port', '0', '--tls-cert', 'tls.crt']);
+    const result = await runTessera(workspace(), [...serveOnAnyPorts, '--tls-cert', 'tls.crt']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('server.tlsCert and server.tlsKey');
   });
@@ -406,9 +472,13 @@ describe('an issuer with a path', () => {
       body: 'grant_type=client_credentials',
     });
     expect(token.status).toBe(200);
-    const metrics = await (await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })).text();
+    const metrics = await (
+      await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })
+    ).text();
     expect(metrics).toMatch(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} 1$/m);
-    expect(metrics).toMatch(/^tessera_http_requests_total\{listener="public",endpoint="metadata",outcome="success"\} 1$/m);
+    expect(metrics).toMatch(
+      /^tessera_http_requests_total\{listener="public",endpoint="metadata",outcome="success"\} 1$/m,
+    );
   });
 });
 
@@ -420,12 +490,21 @@ describe('workers', () => {
     while ((server.output().match(/"listener":"public"/g) ?? []).length < 2) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const results = await Promise.all(Array.from({ length: 6 }, () => requestToken(server.publicUrl, 'clustered', secret)));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => requestToken(server.publicUrl, 'clustered', secret)),
+    );
     expect(results.map((result) => result.status)).toEqual([200, 200, 200, 200, 200, 200]);
-    const metrics = await (await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })).text();
+    const metrics = await (
+      await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })
+    ).text();
     expect(metrics).toMatch(/^tessera_http_requests_total\{listener="public",endpoint="token",outcome="success"\} 6$/m);
     expect(await server.stop('SIGTERM')).toBe(0);
-    const pids = new Set(server.logs().filter((line) => line.listener === 'public' && line.url).map((line) => line.pid));
+    const pids = new Set(
+      server
+        .logs()
+        .filter((line) => line.listener === 'public' && line.url)
+        .map((line) => line.pid),
+    );
     expect(pids.size).toBe(2);
   });
 });

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestRedis } from '../support/redis.js';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../storage/postgres-test-database.js';
 import {
   basic,
@@ -19,33 +20,28 @@ import {
 } from './support/tessera-process.js';
 
 const unavailable = await probePostgres();
-const redisUnavailable = await probeRedis();
+const redisProbe = await connectTestRedis('the shared brute-force limit test');
+redisProbe?.disconnect();
+const redisUnavailable = redisProbe ? undefined : 'no Redis';
 
-/** Whether Redis answers at 127.0.0.1:6379; with CI=true its absence is a failure. */
-async function probeRedis(): Promise<string | undefined> {
-  const client = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.ping();
-    return undefined;
-  } catch (error) {
-    if (process.env.CI === 'true') throw new Error(`Redis at 127.0.0.1:6379 is required in CI: ${String(error)}`);
-    console.warn('Skipping the shared brute-force limit test: no Redis at 127.0.0.1:6379 (CI=true makes this a failure).');
-    return String(error);
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function admin(server: ServerProcess, workspace: Workspace, path: string, init: RequestInit = {}): Promise<Response> {
+async function admin(
+  server: ServerProcess,
+  workspace: Workspace,
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('authorization', `Bearer ${workspace.adminToken}`);
   if (init.body) headers.set('content-type', 'application/json');
   return fetch(`${server.adminUrl}${path}`, { ...init, headers });
 }
 
-async function introspect(server: ServerProcess, id: string, secret: string, token: string): Promise<Record<string, unknown>> {
+async function introspect(
+  server: ServerProcess,
+  id: string,
+  secret: string,
+  token: string,
+): Promise<Record<string, unknown>> {
   const response = await fetch(`${server.publicUrl}/oauth2/introspect`, {
     method: 'POST',
     headers: { authorization: basic(id, secret), 'content-type': 'application/x-www-form-urlencoded' },
@@ -77,7 +73,10 @@ describe.skipIf(unavailable !== undefined)('two instances on one PostgreSQL sche
       TESSERA_ISSUER: 'https://auth.example.test',
     });
     [first, second] = await Promise.all([startTessera(workspace), startTessera(workspace)]);
-    const created = await admin(first, workspace, '/clients', { method: 'POST', body: JSON.stringify({ client_id: 'shared', scope: 'read' }) });
+    const created = await admin(first, workspace, '/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'shared', scope: 'read' }),
+    });
     secret = String(((await created.json()) as Record<string, unknown>).client_secret);
   });
   afterAll(async () => {
@@ -88,7 +87,10 @@ describe.skipIf(unavailable !== undefined)('two instances on one PostgreSQL sche
 
   it('publish the same JWK Set', async () => {
     const [a, b] = await Promise.all(
-      [first, second].map(async (server) => (await (await fetch(`${server.publicUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }),
+      [first, second].map(
+        async (server) =>
+          (await (await fetch(`${server.publicUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] },
+      ),
     );
     expect(a!.keys.map((key) => key.kid).sort()).toEqual(b!.keys.map((key) => key.kid).sort());
     expect(a!.keys).toHaveLength(2);
@@ -117,13 +119,17 @@ describe.skipIf(unavailable !== undefined)('two instances on one PostgreSQL sche
   it('a secret rotated through one stops working on the other', async () => {
     const rotated = await admin(first, workspace, '/clients/shared/secret', { method: 'POST' });
     const newSecret = String(((await rotated.json()) as Record<string, unknown>).client_secret);
-    expect(await eventually(async () => (await requestToken(second.publicUrl, 'shared', secret)).status === 401)).toBe(true);
+    expect(await eventually(async () => (await requestToken(second.publicUrl, 'shared', secret)).status === 401)).toBe(
+      true,
+    );
     expect((await requestToken(second.publicUrl, 'shared', newSecret)).status).toBe(200);
     secret = newSecret;
   });
 
   it('`tessera keys rotate` run twice at once still leaves exactly one active key', async () => {
-    const results = await Promise.all([1, 2].map(() => runTessera(workspace, ['keys', 'rotate', '--immediate', '--json'])));
+    const results = await Promise.all(
+      [1, 2].map(() => runTessera(workspace, ['keys', 'rotate', '--immediate', '--json'])),
+    );
     for (const result of results) expect(result.code).toBe(0);
     const keys = ((await (await admin(first, workspace, '/keys')).json()) as { keys: { state: string }[] }).keys;
     expect(keys.filter((key) => key.state === 'active')).toHaveLength(1);
@@ -137,8 +143,11 @@ describe.skipIf(unavailable !== undefined)('two instances on one PostgreSQL sche
       ).length;
     const retiredBefore = await retired();
     const results = await Promise.all(
-      [first, second].map(async (server) =>
-        (await (await admin(server, workspace, '/keys/rotate?immediate=true', { method: 'POST' })).json()) as { rotated: boolean },
+      [first, second].map(
+        async (server) =>
+          (await (await admin(server, workspace, '/keys/rotate?immediate=true', { method: 'POST' })).json()) as {
+            rotated: boolean;
+          },
       ),
     );
     const keys = ((await (await admin(first, workspace, '/keys')).json()) as { keys: { state: string }[] }).keys;
@@ -197,7 +206,10 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL outage', () => {
     url.host = `127.0.0.1:${proxy.port}`;
     workspace = createWorkspace({ DATABASE_URL: url.toString(), TESSERA_DATABASE_SCHEMA: schema });
     server = await startTessera(workspace);
-    const created = await admin(server, workspace, '/clients', { method: 'POST', body: JSON.stringify({ client_id: 'steady' }) });
+    const created = await admin(server, workspace, '/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'steady' }),
+    });
     const secret = String(((await created.json()) as Record<string, unknown>).client_secret);
     expect((await requestToken(server.publicUrl, 'steady', secret)).status).toBe(200);
 
@@ -212,11 +224,15 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL outage', () => {
     const admin503 = await admin(server, workspace, '/clients/steady');
     expect(admin503.status).toBe(503);
     const metrics = await (await admin(server, workspace, '/metrics')).text();
-    expect(Number(/^tessera_storage_errors_total\{operation="createAccessTokenRecord"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(/^tessera_storage_errors_total\{operation="createAccessTokenRecord"\} (\d+)$/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(1);
 
     proxy = await startProxy(target, port);
     try {
-      expect(await eventually(async () => (await requestToken(server!.publicUrl, 'steady', secret)).status === 200)).toBe(true);
+      expect(
+        await eventually(async () => (await requestToken(server!.publicUrl, 'steady', secret)).status === 200),
+      ).toBe(true);
       expect((await fetch(`${server.adminUrl}/health/ready`)).status).toBe(200);
       expect(server.child.exitCode).toBeNull();
     } finally {
@@ -225,48 +241,55 @@ describe.skipIf(unavailable !== undefined)('PostgreSQL outage', () => {
   });
 });
 
-describe.skipIf(unavailable !== undefined || redisUnavailable !== undefined)('brute-force limits shared through Redis', () => {
-  const schema = randomSchemaName();
-  const prefix = `tessera-test-${randomBytes(6).toString('hex')}`;
-  let workspace: Workspace | undefined;
-  const running: ServerProcess[] = [];
+describe.skipIf(unavailable !== undefined || redisUnavailable !== undefined)(
+  'brute-force limits shared through Redis',
+  () => {
+    const schema = randomSchemaName();
+    const prefix = `tessera-test-${randomBytes(6).toString('hex')}`;
+    let workspace: Workspace | undefined;
+    const running: ServerProcess[] = [];
 
-  afterAll(async () => {
-    await Promise.all(running.map((server) => server.stop('SIGKILL')));
-    await dropSchema(schema);
-    workspace?.remove();
-    const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 });
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-  });
-
-  it('failures counted by one instance block the same source on the other', async () => {
-    workspace = createWorkspace({
-      DATABASE_URL: postgresUrl,
-      TESSERA_DATABASE_SCHEMA: schema,
-      TESSERA_ISSUER: 'https://auth.example.test',
-      TESSERA_REDIS_URL: 'redis://127.0.0.1:6379',
-      TESSERA_REDIS_KEY_PREFIX: prefix,
-      TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2',
-      TESSERA_TRUST_PROXY: 'true',
+    afterAll(async () => {
+      await Promise.all(running.map((server) => server.stop('SIGKILL')));
+      await dropSchema(schema);
+      workspace?.remove();
+      const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 });
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
     });
-    running.push(...(await Promise.all([startTessera(workspace), startTessera(workspace)])));
-    const [first, second] = running as [ServerProcess, ServerProcess];
-    const created = await admin(first, workspace, '/clients', { method: 'POST', body: JSON.stringify({ client_id: 'limited' }) });
-    const secret = String(((await created.json()) as Record<string, unknown>).client_secret);
-    const attempt = (server: ServerProcess, presented: string, address: string) =>
-      fetch(`${server.publicUrl}/oauth2/token`, {
-        method: 'POST',
-        headers: {
-          authorization: basic('limited', presented),
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-forwarded-for': address,
-        },
-        body: 'grant_type=client_credentials',
+
+    it('failures counted by one instance block the same source on the other', async () => {
+      workspace = createWorkspace({
+        DATABASE_URL: postgresUrl,
+        TESSERA_DATABASE_SCHEMA: schema,
+        TESSERA_ISSUER: 'https://auth.example.test',
+        TESSERA_REDIS_URL: 'redis://127.0.0.1:6379',
+        TESSERA_REDIS_KEY_PREFIX: prefix,
+        TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2',
+        TESSERA_TRUST_PROXY: 'true',
       });
-    for (let index = 0; index < 2; index++) expect((await attempt(first, 'a-wrong-guess', '203.0.113.99')).status).toBe(401);
-    expect((await attempt(second, secret, '203.0.113.99')).status).toBe(429);
-    expect((await attempt(second, secret, '198.51.100.1')).status).toBe(200);
-  });
-});
+      running.push(...(await Promise.all([startTessera(workspace), startTessera(workspace)])));
+      const [first, second] = running as [ServerProcess, ServerProcess];
+      const created = await admin(first, workspace, '/clients', {
+        method: 'POST',
+        body: JSON.stringify({ client_id: 'limited' }),
+      });
+      const secret = String(((await created.json()) as Record<string, unknown>).client_secret);
+      const attempt = (server: ServerProcess, presented: string, address: string) =>
+        fetch(`${server.publicUrl}/oauth2/token`, {
+          method: 'POST',
+          headers: {
+            authorization: basic('limited', presented),
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-forwarded-for': address,
+          },
+          body: 'grant_type=client_credentials',
+        });
+      for (let index = 0; index < 2; index++)
+        expect((await attempt(first, 'a-wrong-guess', '203.0.113.99')).status).toBe(401);
+      expect((await attempt(second, secret, '203.0.113.99')).status).toBe(429);
+      expect((await attempt(second, secret, '198.51.100.1')).status).toBe(200);
+    });
+  },
+);

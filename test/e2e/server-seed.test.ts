@@ -82,7 +82,9 @@ describe('the seed scenario on SQLite', () => {
     const body = (await response.json()) as Record<string, unknown>;
     expect(Object.keys(body)).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
     expect(body).toMatchObject({ expires_in: 1800, scope: '', token_type: 'bearer' });
-    kids = ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+    kids = ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map(
+      (key) => key.kid,
+    );
   });
 
   it('keeps its signing keys across a restart', async () => {
@@ -92,7 +94,9 @@ describe('the seed scenario on SQLite', () => {
   });
 
   it('does not bring test-client back once it was deleted: the seed runs only on a new database', async () => {
-    const deleted = await runTessera(workspace, ['clients', 'delete', 'test-client'], { env: { TESSERA_KEY_ENCRYPTION_KEY: '' } });
+    const deleted = await runTessera(workspace, ['clients', 'delete', 'test-client'], {
+      env: { TESSERA_KEY_ENCRYPTION_KEY: '' },
+    });
     expect(deleted.code).toBe(0);
     const url = await startSeed();
     expect((await curlToken(url)).status).toBe(401);

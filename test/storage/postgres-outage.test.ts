@@ -29,7 +29,12 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
     const url = new URL(postgresUrl);
     url.port = String(proxy.port);
     schema = randomSchemaName();
-    store = createPostgresStore({ connectionString: url.toString(), schema, listenReconnectMaxDelayMs: 200, ...timeouts });
+    store = createPostgresStore({
+      connectionString: url.toString(),
+      schema,
+      listenReconnectMaxDelayMs: 200,
+      ...timeouts,
+    });
     await store.ping();
   };
 
@@ -72,8 +77,11 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
   it('rejects every record of a batch with StorageUnavailableError while cut off, keeping none, and writes batches again when it returns', async () => {
     await openThroughProxy();
     await proxy.close();
-    const during = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.createAccessTokenRecord(record(`batch-${i}`))));
-    for (const outcome of during) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
+    const during = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.createAccessTokenRecord(record(`batch-${i}`))),
+    );
+    for (const outcome of during)
+      expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
 
     await proxy.open();
     await vi.waitFor(() => expect(store.ping()).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
@@ -87,8 +95,11 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
     proxy.blackhole();
     await expect(store.getClient('x')).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(store.transaction(() => Promise.resolve())).rejects.toBeInstanceOf(StorageUnavailableError);
-    const swallowed = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(record(`swallowed-${i}`))));
-    for (const outcome of swallowed) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
+    const swallowed = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(record(`swallowed-${i}`))),
+    );
+    for (const outcome of swallowed)
+      expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
     await proxy.open();
     await vi.waitFor(() => expect(store.getClient('x')).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
   });

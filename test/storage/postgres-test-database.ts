@@ -40,7 +40,10 @@ export function urlWithApplicationName(applicationName: string): string {
 }
 
 /** Runs one statement on a short-lived connection. */
-export async function adminQuery<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+export async function adminQuery<R extends pg.QueryResultRow = Record<string, unknown>>(
+  text: string,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
   const client = new pg.Client({ connectionString: postgresUrl });
   client.on('error', () => undefined);
   await client.connect();

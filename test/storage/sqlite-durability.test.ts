@@ -12,7 +12,10 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 const writer = fileURLToPath(new URL('./sqlite-writer.ts', import.meta.url));
 
 /** Starts the writer, kills it with SIGKILL after `acksBeforeKill` acknowledgements, returns every line it acknowledged. */
-async function writeUntilKilled(filename: string, acksBeforeKill: number): Promise<{ acks: string[]; signal: NodeJS.Signals | null }> {
+async function writeUntilKilled(
+  filename: string,
+  acksBeforeKill: number,
+): Promise<{ acks: string[]; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, ['--import', 'tsx', writer, filename], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -46,7 +49,8 @@ describe('SQLite durability', () => {
             ? (await store.getClient(id)) !== undefined
             : kind === 'token'
               ? (await store.getAccessTokenRecord(id)) !== undefined
-              : (await store.isTokenIdRevoked(id)) && (await store.getClient(`client-${id.slice(4)}`))?.scopes.length === 2;
+              : (await store.isTokenIdRevoked(id)) &&
+                (await store.getClient(`client-${id.slice(4)}`))?.scopes.length === 2;
         if (!found) missing.push(ack);
       }
       expect(missing).toEqual([]);

@@ -10,7 +10,13 @@ const now = Date.UTC(2026, 0, 1);
 
 process.stdout.write('ready\n');
 for (let i = 0; ; i++) {
-  await store.createClient({ id: `client-${i}`, grantTypes: ['client_credentials'], scopes: ['read'], audience: [], createdAt: now });
+  await store.createClient({
+    id: `client-${i}`,
+    grantTypes: ['client_credentials'],
+    scopes: ['read'],
+    audience: [],
+    createdAt: now,
+  });
   process.stdout.write(`client client-${i}\n`);
   await store.createAccessTokenRecord({
     signature: `sig-${i}`,
@@ -45,7 +51,13 @@ for (let i = 0; ; i++) {
   if (i % 10 === 0) {
     await store.transaction(async (tx) => {
       await tx.revokeTokenId(`jti-${i}`, now + 3600_000);
-      await tx.updateClient({ id: `client-${i}`, grantTypes: ['client_credentials'], scopes: ['read', 'write'], audience: [], createdAt: now });
+      await tx.updateClient({
+        id: `client-${i}`,
+        grantTypes: ['client_credentials'],
+        scopes: ['read', 'write'],
+        audience: [],
+        createdAt: now,
+      });
     });
     process.stdout.write(`revoked jti-${i}\n`);
   }

@@ -46,7 +46,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       if (!server.listening) await listen(port);
     },
     async close() {
-      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      const closed = server.listening
+        ? new Promise<void>((resolve) => server.close(() => resolve()))
+        : Promise.resolve();
       for (const socket of sockets) socket.destroy();
       await closed;
     },

@@ -95,8 +95,7 @@ export async function postForm(
   body: string | Uint8Array<ArrayBuffer> | Record<string, string>,
   headers: Record<string, string> = {},
 ): Promise<JsonAnswer> {
-  const payload =
-    typeof body === 'string' || body instanceof Uint8Array ? body : new URLSearchParams(body).toString();
+  const payload = typeof body === 'string' || body instanceof Uint8Array ? body : new URLSearchParams(body).toString();
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },

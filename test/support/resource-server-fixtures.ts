@@ -116,8 +116,7 @@ export async function startAuthorizationServer(options: {
     keys,
     storage,
     jwksRequests: () => jwksRequests,
-    issue: (scope = 'invoices:read') =>
-      issueAccessToken(server.url, invoiceClient, { scope, audience: apiAudience }),
+    issue: (scope = 'invoices:read') => issueAccessToken(server.url, invoiceClient, { scope, audience: apiAudience }),
     close: async () => {
       keys.close();
       await server.close();
@@ -152,9 +151,7 @@ export function signWith(
 ): Promise<string> {
   const protectedHeader: Record<string, unknown> = { alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header };
   if (header.typ === undefined && 'typ' in header) delete protectedHeader.typ;
-  return new SignJWT(payload)
-    .setProtectedHeader(protectedHeader as { alg: string })
-    .sign(key.privateKey);
+  return new SignJWT(payload).setProtectedHeader(protectedHeader as { alg: string }).sign(key.privateKey);
 }
 
 /** The kinds of forged token every verifier must refuse with `invalid_token`. */
@@ -248,5 +245,3 @@ async function strangerKey(alg: SigningAlgorithm): Promise<SigningKey> {
 function encodeJson(value: unknown): string {
   return base64url.encode(JSON.stringify(value));
 }
-
-

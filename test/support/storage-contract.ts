@@ -40,8 +40,22 @@ const fullClient: Client = {
   defaultScopes: ['read'],
   audience: ['https://api.example.com', 'https://other.example.com/v1'],
   tokenEndpointAuthMethod: 'private_key_jwt',
-  jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', use: 'sig' }] },
-  metadata: { client_name: 'Ünïcødé — “quoted” \u{1F510}', contacts: ['ops@example.com'], nested: { n: 1.5, yes: true, no: null, list: [1, 'two', { three: 3 }] } },
+  jwks: {
+    keys: [
+      {
+        kty: 'EC',
+        crv: 'P-256',
+        x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+        y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+        use: 'sig',
+      },
+    ],
+  },
+  metadata: {
+    client_name: 'Ünïcødé — “quoted” \u{1F510}',
+    contacts: ['ops@example.com'],
+    nested: { n: 1.5, yes: true, no: null, list: [1, 'two', { three: 3 }] },
+  },
   createdAt: t0,
   secretUpdatedAt: t0 + 1000,
 };
@@ -130,7 +144,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       it('refuses a second client with the same id and keeps the first', async () => {
         await store.createClient(client('dup', { scopes: ['first'] }));
-        await expect(store.createClient(client('dup', { scopes: ['second'] }))).rejects.toBeInstanceOf(StorageConflictError);
+        await expect(store.createClient(client('dup', { scopes: ['second'] }))).rejects.toBeInstanceOf(
+          StorageConflictError,
+        );
         expect((await store.getClient('dup'))?.scopes).toEqual(['first']);
       });
 
@@ -207,7 +223,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       it('refuses a second record with the same signature', async () => {
         await store.createAccessTokenRecord(tokenRecord('sig-dup'));
-        await expect(store.createAccessTokenRecord(tokenRecord('sig-dup', { clientId: 'other' }))).rejects.toBeInstanceOf(StorageConflictError);
+        await expect(
+          store.createAccessTokenRecord(tokenRecord('sig-dup', { clientId: 'other' })),
+        ).rejects.toBeInstanceOf(StorageConflictError);
         expect((await store.getAccessTokenRecord('sig-dup'))?.clientId).toBe('client-a');
       });
 
@@ -215,7 +233,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const signatures = Array.from({ length: 300 }, (_, i) => `sig-many-${i}`);
         const kept = await Promise.all(
           signatures.map((signature) =>
-            store.createAccessTokenRecord(tokenRecord(signature, { requestId: signature })).then(() => store.getAccessTokenRecord(signature)),
+            store
+              .createAccessTokenRecord(tokenRecord(signature, { requestId: signature }))
+              .then(() => store.getAccessTokenRecord(signature)),
           ),
         );
         expect(kept.map((record) => record?.requestId)).toEqual(signatures);
@@ -238,8 +258,12 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect([first, second].map((outcome) => outcome?.status).sort()).toEqual(['fulfilled', 'rejected']);
         const loser = first?.status === 'rejected' ? first : second;
         expect(loser).toMatchObject({ reason: expect.any(StorageConflictError) });
-        expect((await store.getAccessTokenRecord('sig-twin'))?.clientId).toBe(first?.status === 'fulfilled' ? 'first' : 'second');
-        expect([...outcomes.slice(0, 10), ...outcomes.slice(13)].every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+        expect((await store.getAccessTokenRecord('sig-twin'))?.clientId).toBe(
+          first?.status === 'fulfilled' ? 'first' : 'second',
+        );
+        expect(
+          [...outcomes.slice(0, 10), ...outcomes.slice(13)].every((outcome) => outcome.status === 'fulfilled'),
+        ).toBe(true);
         for (const signature of fresh) expect(await store.getAccessTokenRecord(signature)).toBeDefined();
         expect((await store.getAccessTokenRecord('sig-taken'))?.clientId).toBe('client-a');
       });
@@ -282,7 +306,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       it('refuses a second key with the same kid', async () => {
         await store.createSigningKey(signingKey('k-dup'));
-        await expect(store.createSigningKey(signingKey('k-dup', { alg: 'RS256' }))).rejects.toBeInstanceOf(StorageConflictError);
+        await expect(store.createSigningKey(signingKey('k-dup', { alg: 'RS256' }))).rejects.toBeInstanceOf(
+          StorageConflictError,
+        );
         expect((await store.listSigningKeys()).map((k) => k.alg)).toEqual(['ES256']);
       });
 
@@ -309,7 +335,12 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
     describe('HMAC secrets', () => {
       it('lists secrets newest first, the later-added first when times are equal', async () => {
-        const secrets = [hmacSecret('h-old', t0), hmacSecret('h-new', t0 + 10), hmacSecret('h-tie-1', t0 + 5), hmacSecret('h-tie-2', t0 + 5)];
+        const secrets = [
+          hmacSecret('h-old', t0),
+          hmacSecret('h-new', t0 + 10),
+          hmacSecret('h-tie-1', t0 + 5),
+          hmacSecret('h-tie-2', t0 + 5),
+        ];
         for (const secret of secrets) await store.createHmacSecret(secret);
         expect(await store.listHmacSecrets()).toStrictEqual([secrets[1], secrets[3], secrets[2], secrets[0]]);
       });
@@ -463,7 +494,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           throw new Error('rolled back');
         });
         await entered;
-        const outside = Array.from({ length: 20 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`sig-out-${i}`)));
+        const outside = Array.from({ length: 20 }, (_, i) =>
+          store.createAccessTokenRecord(tokenRecord(`sig-out-${i}`)),
+        );
         release();
         await expect(failing).rejects.toThrow('rolled back');
         await Promise.all(outside);
@@ -522,7 +555,11 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
             },
             { exclusive: 'signing-keys' },
           );
-        await Promise.all([activateIfNone(store, 'k-one'), activateIfNone(peer, 'k-two'), activateIfNone(store, 'k-three')]);
+        await Promise.all([
+          activateIfNone(store, 'k-one'),
+          activateIfNone(peer, 'k-two'),
+          activateIfNone(store, 'k-three'),
+        ]);
         expect((await store.listSigningKeys()).filter((key) => key.state === 'active')).toHaveLength(1);
       });
     });
@@ -623,7 +660,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await store.revokeTokenId('jti-shared', t0 + 1000);
         await store.createSigningKey(signingKey('k-shared'));
 
-        const heard = (expected: StorageChange) => seen.some((change) => change.kind === 'all' || JSON.stringify(change) === JSON.stringify(expected));
+        const heard = (expected: StorageChange) =>
+          seen.some((change) => change.kind === 'all' || JSON.stringify(change) === JSON.stringify(expected));
         await vi.waitFor(
           () => {
             expect(heard({ kind: 'client', clientId: 'shared' })).toBe(true);

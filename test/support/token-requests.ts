@@ -13,11 +13,7 @@ export function basicAuthorization(credentials: Credentials): string {
 }
 
 /** POSTs `form` to `url`, authenticating with client_secret_basic when `credentials` are given. */
-export function postForm(
-  url: string,
-  form: Record<string, string>,
-  credentials?: Credentials,
-): Promise<Response> {
+export function postForm(url: string, form: Record<string, string>, credentials?: Credentials): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: credentials ? { Authorization: basicAuthorization(credentials) } : {},
@@ -31,7 +27,11 @@ export async function issueAccessToken(
   credentials: Credentials,
   form: Record<string, string> = {},
 ): Promise<string> {
-  const response = await postForm(`${baseUrl}/oauth2/token`, { grant_type: 'client_credentials', ...form }, credentials);
+  const response = await postForm(
+    `${baseUrl}/oauth2/token`,
+    { grant_type: 'client_credentials', ...form },
+    credentials,
+  );
   const body = (await response.json()) as Record<string, unknown>;
   if (response.status !== 200 || typeof body.access_token !== 'string') {
     throw new Error(`token request failed with ${response.status}: ${JSON.stringify(body)}`);
@@ -47,7 +47,11 @@ export async function introspectToken(
   extra: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const response = await postForm(`${baseUrl}/oauth2/introspect`, { token, ...extra }, credentials);
-  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, unknown>,
+    headers: response.headers,
+  };
 }
 
 /** Revokes `token` as `credentials` and returns the status and the body as text. */

@@ -121,8 +121,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
     isTokenIdRevoked: (jti) => Promise.resolve(revokedTokenIds.has(jti)),
 
-    listSigningKeys: () =>
-      Promise.resolve([...signingKeys.values()].sort((a, b) => a.createdAt - b.createdAt)),
+    listSigningKeys: () => Promise.resolve([...signingKeys.values()].sort((a, b) => a.createdAt - b.createdAt)),
     createSigningKey(key) {
       if (signingKeys.has(key.kid)) {
         return Promise.reject(new StorageConflictError(`signing key "${key.kid}" already exists`));
@@ -209,9 +208,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     const journal: Journal = { undo: (step) => undoSteps.push(step), notify: (change) => changes.push(change) };
     let open = true;
     const operations: Record<string, unknown> = {};
-    for (const [name, operation] of Object.entries(operationsFor(journal)) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    for (const [name, operation] of Object.entries(operationsFor(journal)) as [
+      string,
+      (...args: unknown[]) => Promise<unknown>,
+    ][]) {
       operations[name] = (...args: unknown[]) =>
-        open ? operation(...args) : Promise.reject(new Error('the transaction has ended; its store can no longer be used'));
+        open
+          ? operation(...args)
+          : Promise.reject(new Error('the transaction has ended; its store can no longer be used'));
     }
     const tx: Storage = {
       ...(operations as ReturnType<typeof operationsFor>),

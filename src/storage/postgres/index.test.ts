@@ -10,7 +10,12 @@ import {
   terminateConnections,
   urlWithApplicationName,
 } from '../../../test/storage/postgres-test-database.js';
-import { StorageConflictError, StorageSchemaTooNewError, StorageUnavailableError, type StorageChange } from '../index.js';
+import {
+  StorageConflictError,
+  StorageSchemaTooNewError,
+  StorageUnavailableError,
+  type StorageChange,
+} from '../index.js';
 import { createPostgresStore, migratePostgres, type PostgresStorage } from './index.js';
 import { postgresMigrations } from './migrations.js';
 
@@ -88,7 +93,9 @@ if (unavailable !== undefined) {
       const b = openStore(schema);
       const [reportA, reportB] = await Promise.all([a.migrate(), b.migrate()]);
       expect([reportA.applied.length, reportB.applied.length].sort()).toEqual([0, postgresMigrations.length]);
-      const { rows } = await adminQuery<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+      const { rows } = await adminQuery<{ version: number }>(
+        `SELECT version FROM "${schema}".schema_migrations ORDER BY version`,
+      );
       expect(rows.map((row) => row.version)).toEqual(postgresMigrations.map((m) => m.version));
       await expect(Promise.all([a.ping(), b.ping()])).resolves.toBeDefined();
     });
@@ -97,10 +104,18 @@ if (unavailable !== undefined) {
       const schema = randomSchemaName();
       cleanups.push(() => dropSchema(schema));
       const steps: unknown[] = [];
-      const report = await migratePostgres({ connectionString: postgresUrl, schema, onStep: (step) => steps.push(step) });
+      const report = await migratePostgres({
+        connectionString: postgresUrl,
+        schema,
+        onStep: (step) => steps.push(step),
+      });
       expect(steps).toEqual(postgresMigrations.map(({ version, name }) => ({ version, name })));
       expect(report).toEqual({ fromVersion: 0, toVersion: latest, applied: steps });
-      expect(await migratePostgres({ connectionString: postgresUrl, schema })).toEqual({ fromVersion: latest, toVersion: latest, applied: [] });
+      expect(await migratePostgres({ connectionString: postgresUrl, schema })).toEqual({
+        fromVersion: latest,
+        toVersion: latest,
+        applied: [],
+      });
     });
 
     it('keeps every table in its own schema', async () => {
@@ -128,12 +143,19 @@ if (unavailable !== undefined) {
       await adminQuery(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (99, 'from the future')`);
       const newer = openStore(schema);
       await expect(newer.ping()).rejects.toBeInstanceOf(StorageSchemaTooNewError);
-      await expect(newer.getClient('x')).rejects.toThrow(`version 99, but this version of Tessera knows versions up to ${latest}`);
-      await expect(migratePostgres({ connectionString: postgresUrl, schema })).rejects.toBeInstanceOf(StorageSchemaTooNewError);
+      await expect(newer.getClient('x')).rejects.toThrow(
+        `version 99, but this version of Tessera knows versions up to ${latest}`,
+      );
+      await expect(migratePostgres({ connectionString: postgresUrl, schema })).rejects.toBeInstanceOf(
+        StorageSchemaTooNewError,
+      );
     });
 
     it('answers StorageUnavailableError when nothing listens at the address, and does not crash', async () => {
-      const store = createPostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMs: 2000 });
+      const store = createPostgresStore({
+        connectionString: 'postgres://postgres@127.0.0.1:1/test',
+        connectionTimeoutMs: 2000,
+      });
       cleanups.push(() => store.close());
       await expect(store.ping()).rejects.toBeInstanceOf(StorageUnavailableError);
       await expect(store.getClient('x')).rejects.toBeInstanceOf(StorageUnavailableError);
@@ -191,7 +213,10 @@ if (unavailable !== undefined) {
       await listening.whenListening();
 
       await writer.createClient({ id: 'after-reconnect', grantTypes: [], scopes: [], audience: [] });
-      await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'client', clientId: 'after-reconnect' }), { timeout: 10_000, interval: 20 });
+      await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'client', clientId: 'after-reconnect' }), {
+        timeout: 10_000,
+        interval: 20,
+      });
     });
 
     it('does not tell its own subscribers a change twice', async () => {
@@ -204,13 +229,19 @@ if (unavailable !== undefined) {
       peer.subscribeToChanges((change) => seenThere.push(change));
       await Promise.all([store.whenListening(), peer.whenListening()]);
       await store.createClient({ id: 'once', grantTypes: [], scopes: [], audience: [] });
-      await vi.waitFor(() => expect(seenThere).toEqual([{ kind: 'client', clientId: 'once' }]), { timeout: 10_000, interval: 20 });
+      await vi.waitFor(() => expect(seenThere).toEqual([{ kind: 'client', clientId: 'once' }]), {
+        timeout: 10_000,
+        interval: 20,
+      });
       expect(seenHere).toEqual([{ kind: 'client', clientId: 'once' }]);
     });
 
-    it.each([1, 0, 2.5])('refuses a pool of %s connections, which leaves none for queries beside notifications', (maxConnections) => {
-      expect(() => createPostgresStore({ connectionString: postgresUrl, maxConnections })).toThrow(TypeError);
-    });
+    it.each([1, 0, 2.5])(
+      'refuses a pool of %s connections, which leaves none for queries beside notifications',
+      (maxConnections) => {
+        expect(() => createPostgresStore({ connectionString: postgresUrl, maxConnections })).toThrow(TypeError);
+      },
+    );
 
     it.each(['', 'x'.repeat(64)])('refuses the schema name %j, which PostgreSQL would not keep as given', (schema) => {
       expect(() => createPostgresStore({ connectionString: postgresUrl, schema })).toThrow(TypeError);
@@ -228,7 +259,9 @@ if (unavailable !== undefined) {
       const outcomes = await Promise.allSettled(calls);
       expect(outcomes[5]).toMatchObject({ status: 'rejected' });
       expect(outcomes[6]).toMatchObject({ status: 'rejected', reason: expect.any(StorageConflictError) });
-      expect([...outcomes.slice(0, 5), ...outcomes.slice(7)].every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+      expect([...outcomes.slice(0, 5), ...outcomes.slice(7)].every((outcome) => outcome.status === 'fulfilled')).toBe(
+        true,
+      );
       for (let i = 0; i < 10; i++) expect(await store.getAccessTokenRecord(`good-${i}`)).toBeDefined();
       expect(await store.getAccessTokenRecord('bad')).toBeUndefined();
     });

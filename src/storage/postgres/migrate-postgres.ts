@@ -6,7 +6,10 @@ import { applyPostgresMigrations } from './migrate.js';
 import { checkSchemaName } from './sql-names.js';
 
 /** Options for {@link migratePostgres}: a connection string or your pool, and the schema. */
-export type MigratePostgresOptions = ({ readonly connectionString: string; readonly pool?: undefined } | { readonly pool: pg.Pool; readonly connectionString?: undefined }) & {
+export type MigratePostgresOptions = (
+  | { readonly connectionString: string; readonly pool?: undefined }
+  | { readonly pool: pg.Pool; readonly connectionString?: undefined }
+) & {
   /** Default `public`. */
   readonly schema?: string;
   /** Told of each step as it is applied, e.g. to print a line per step. */
@@ -25,7 +28,14 @@ export type MigratePostgresOptions = ({ readonly connectionString: string; reado
  */
 export async function migratePostgres(options: MigratePostgresOptions): Promise<MigrationReport> {
   const schema = checkSchemaName(options.schema ?? 'public');
-  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 1, connectionTimeoutMillis: 5000, application_name: 'tessera migrate' });
+  const pool =
+    options.pool ??
+    new pg.Pool({
+      connectionString: options.connectionString,
+      max: 1,
+      connectionTimeoutMillis: 5000,
+      application_name: 'tessera migrate',
+    });
   const onError = (): void => undefined;
   pool.on('error', onError);
   try {

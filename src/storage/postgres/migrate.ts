@@ -43,14 +43,19 @@ export async function applyPostgresMigrations(
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
       const readVersions = async (): Promise<number[]> =>
-        (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map((row) => row.version);
+        (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map(
+          (row) => row.version,
+        );
       const before = await readVersions();
       const applied: MigrationStep[] = [];
       for (const migration of planMigrations(migrations, before)) {
         await client.query('BEGIN');
         try {
           await client.query(migration.sql(s));
-          await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+          await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
+            migration.version,
+            migration.name,
+          ]);
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => undefined);

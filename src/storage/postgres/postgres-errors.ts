@@ -31,7 +31,13 @@ const unreachableMessages = [
  * crash recovery, 57014 a statement cancelled by a timeout, 58 system (I/O) errors.
  */
 function isUnavailableState(state: string): boolean {
-  return state.startsWith('08') || state.startsWith('53') || state.startsWith('58') || /^57P0[1-5]$/.test(state) || state === '57014';
+  return (
+    state.startsWith('08') ||
+    state.startsWith('53') ||
+    state.startsWith('58') ||
+    /^57P0[1-5]$/.test(state) ||
+    state === '57014'
+  );
 }
 
 /** Whether the error means the database could not be reached or could not serve. */
@@ -39,7 +45,8 @@ export function isUnreachable(error: unknown): boolean {
   if (error instanceof StorageUnavailableError) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (unreachableCodes.has(code) || (code.length === 5 && isUnavailableState(code)))) return true;
+  if (typeof code === 'string' && (unreachableCodes.has(code) || (code.length === 5 && isUnavailableState(code))))
+    return true;
   if (unreachableMessages.some((pattern) => pattern.test(error.message))) return true;
   // Node reports a refused connection to several addresses as an AggregateError of socket errors.
   return error instanceof AggregateError && error.errors.some(isUnreachable);
@@ -64,13 +71,19 @@ export function isDeadConnection(error: unknown): boolean {
 
 /** Maps a driver error to {@link StorageUnavailableError}; other errors pass unchanged. */
 export function toStorageError(error: unknown): unknown {
-  if (error instanceof StorageUnavailableError || error instanceof StorageConflictError || error instanceof StorageNotFoundError) {
+  if (
+    error instanceof StorageUnavailableError ||
+    error instanceof StorageConflictError ||
+    error instanceof StorageNotFoundError
+  ) {
     return error;
   }
   if (isUnreachable(error)) {
     // The message says what kind of failure without echoing statement text or values.
     const code = (error as { code?: unknown }).code;
-    return new StorageUnavailableError(`PostgreSQL unavailable${typeof code === 'string' ? ` (${code})` : ''}`, { cause: error });
+    return new StorageUnavailableError(`PostgreSQL unavailable${typeof code === 'string' ? ` (${code})` : ''}`, {
+      cause: error,
+    });
   }
   return error;
 }

@@ -99,7 +99,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const schema = checkSchemaName(options.schema ?? 'public');
   const s = quoteIdentifier(schema);
   const ownsPool = options.pool === undefined;
-  if (options.pool === undefined && options.maxConnections !== undefined && !(Number.isInteger(options.maxConnections) && options.maxConnections >= 2)) {
+  if (
+    options.pool === undefined &&
+    options.maxConnections !== undefined &&
+    !(Number.isInteger(options.maxConnections) && options.maxConnections >= 2)
+  ) {
     // One connection is kept for change notifications; the others serve queries.
     throw new TypeError(`maxConnections must be an integer of at least 2, got ${String(options.maxConnections)}`);
   }
@@ -195,15 +199,23 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   };
 
   const outerOperations = createOperations(poolQueryable, s, channel, notification, deliver);
-  const groupCommit = createGroupCommit(batchWriter(async (batch) => {
-    if (batch.length === 1) {
-      await outerOperations.createAccessTokenRecord(batch[0]!);
-      return [true];
-    }
-    const { rows } = await poolQueryable.query(accessTokenBatchInsertSql(s, batch.length), batch.flatMap((record) => rowValues(accessTokenColumns, record)));
-    const written = new Set(rows.map((row) => row.signature));
-    return batch.map((record) => written.has(record.signature));
-  }, (record) => outerOperations.createAccessTokenRecord(record)));
+  const groupCommit = createGroupCommit(
+    batchWriter(
+      async (batch) => {
+        if (batch.length === 1) {
+          await outerOperations.createAccessTokenRecord(batch[0]!);
+          return [true];
+        }
+        const { rows } = await poolQueryable.query(
+          accessTokenBatchInsertSql(s, batch.length),
+          batch.flatMap((record) => rowValues(accessTokenColumns, record)),
+        );
+        const written = new Set(rows.map((row) => row.signature));
+        return batch.map((record) => written.has(record.signature));
+      },
+      (record) => outerOperations.createAccessTokenRecord(record),
+    ),
+  );
 
   const store: PostgresStorage = {
     ...outerOperations,
@@ -271,7 +283,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         await connection.query('BEGIN');
         if (transactionOptions?.exclusive !== undefined) {
           // Held until COMMIT or ROLLBACK: every instance on this schema takes its turn.
-          await connection.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyFor(transactionOptions.exclusive)]);
+          await connection.query('SELECT pg_advisory_xact_lock($1::bigint)', [
+            lockKeyFor(transactionOptions.exclusive),
+          ]);
         }
         const tx = createTransactionStore(
           connection,
@@ -326,7 +340,10 @@ function insertSql(s: string, table: TableColumns<unknown>): string {
 /** One INSERT of `count` access-token records, answering the signature of each row it wrote. */
 function accessTokenBatchInsertSql(s: string, count: number): string {
   const names = columnNames(accessTokenColumns);
-  const rows = Array.from({ length: count }, (_, row) => `(${names.map((_, i) => `$${row * names.length + i + 1}`).join(', ')})`);
+  const rows = Array.from(
+    { length: count },
+    (_, row) => `(${names.map((_, i) => `$${row * names.length + i + 1}`).join(', ')})`,
+  );
   return `INSERT INTO ${s}.${accessTokenColumns.table} (${names.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING RETURNING signature`;
 }
 

@@ -85,11 +85,23 @@ describe('SQLite store', () => {
     const filename = newFile();
     const first = createSqliteStore({ filename });
     await first.createClient({ id: 'kept', grantTypes: ['client_credentials'], scopes: ['a'], audience: [] });
-    await first.createSigningKey({ kid: 'k', alg: 'ES256', state: 'active', publicJwk: { kty: 'EC' }, sealedPrivateKey: 'sealed', createdAt: 1 });
+    await first.createSigningKey({
+      kid: 'k',
+      alg: 'ES256',
+      state: 'active',
+      publicJwk: { kty: 'EC' },
+      sealedPrivateKey: 'sealed',
+      createdAt: 1,
+    });
     await first.close();
     const second = createSqliteStore({ filename });
     open.push(second);
-    expect(await second.getClient('kept')).toEqual({ id: 'kept', grantTypes: ['client_credentials'], scopes: ['a'], audience: [] });
+    expect(await second.getClient('kept')).toEqual({
+      id: 'kept',
+      grantTypes: ['client_credentials'],
+      scopes: ['a'],
+      audience: [],
+    });
     expect(await second.listSigningKeys()).toHaveLength(1);
   });
 
@@ -124,7 +136,9 @@ describe('SQLite store', () => {
   it('refuses a call to the outer store from inside its own transaction instead of waiting forever', async () => {
     const store = createSqliteStore({ filename: newFile() });
     open.push(store);
-    await expect(store.transaction(() => store.getClient('x'))).rejects.toThrow(/use the store passed to the work function/);
+    await expect(store.transaction(() => store.getClient('x'))).rejects.toThrow(
+      /use the store passed to the work function/,
+    );
     await expect(store.getClient('x')).resolves.toBeUndefined();
   });
 
@@ -152,19 +166,25 @@ describe('SQLite store', () => {
     const other = new Database(filename);
     other.exec('BEGIN IMMEDIATE');
     try {
-      await expect(store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] })).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(
+        store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] }),
+      ).rejects.toBeInstanceOf(StorageUnavailableError);
       await expect(store.transaction(() => Promise.resolve())).rejects.toBeInstanceOf(StorageUnavailableError);
     } finally {
       other.exec('ROLLBACK');
       other.close();
     }
-    await expect(store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] })).resolves.toBeUndefined();
+    await expect(
+      store.createClient({ id: 'blocked', grantTypes: [], scopes: [], audience: [] }),
+    ).resolves.toBeUndefined();
   });
 
   it('refuses a token record created on the outer store from inside its own transaction instead of waiting forever', async () => {
     const store = createSqliteStore({ filename: newFile() });
     open.push(store);
-    await expect(store.transaction(() => store.createAccessTokenRecord(tokenRecord('misplaced')))).rejects.toThrow(/use the store passed to the work function/);
+    await expect(store.transaction(() => store.createAccessTokenRecord(tokenRecord('misplaced')))).rejects.toThrow(
+      /use the store passed to the work function/,
+    );
     expect(await store.getAccessTokenRecord('misplaced')).toBeUndefined();
   });
 
@@ -198,12 +218,15 @@ describe('SQLite store', () => {
     other.exec('BEGIN IMMEDIATE');
     let outcomes: PromiseSettledResult<void>[];
     try {
-      outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`blocked-${i}`))));
+      outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`blocked-${i}`))),
+      );
     } finally {
       other.exec('ROLLBACK');
       other.close();
     }
-    for (const outcome of outcomes) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
+    for (const outcome of outcomes)
+      expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
     for (let i = 0; i < 10; i++) expect(await store.getAccessTokenRecord(`blocked-${i}`)).toBeUndefined();
     await Promise.all(Array.from({ length: 10 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`blocked-${i}`))));
     expect(await store.getAccessTokenRecord('blocked-9')).toBeDefined();
@@ -237,7 +260,8 @@ describe('SQLite store', () => {
       letSync();
       await created;
       expect(acknowledged).toBe(true);
-    }));
+    }),
+  );
 
   it('gathers the records that arrive while a batch is being synced into the next batch', () =>
     withHeldSyncs('full', async (store, synced, letSync) => {
@@ -256,7 +280,11 @@ describe('SQLite store', () => {
   /** A fresh store whose WAL syncs are held until `letSync` is called; restored afterwards. */
   async function withHeldSyncs(
     synchronous: 'full' | 'normal',
-    work: (store: Storage, synced: Awaited<ReturnType<typeof holdFileSyncs>>['synced'], letSync: () => void) => Promise<void>,
+    work: (
+      store: Storage,
+      synced: Awaited<ReturnType<typeof holdFileSyncs>>['synced'],
+      letSync: () => void,
+    ) => Promise<void>,
   ): Promise<void> {
     const filename = newFile();
     const store = createSqliteStore({ filename, synchronous });
@@ -279,7 +307,9 @@ describe('SQLite store', () => {
     synced.mockRejectedValueOnce(Object.assign(new Error('I/O error'), { code: 'EIO' }));
     try {
       // Not acknowledged: the client is never told a token exists that a power cut could lose.
-      await expect(store.createAccessTokenRecord(tokenRecord('unsynced'))).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(store.createAccessTokenRecord(tokenRecord('unsynced'))).rejects.toBeInstanceOf(
+        StorageUnavailableError,
+      );
       await expect(store.createAccessTokenRecord(tokenRecord('synced'))).resolves.toBeUndefined();
       expect(synced.mock.calls.length).toBe(2);
     } finally {

@@ -28,13 +28,15 @@ export function applySqliteMigrations(
   const fromVersion = schemaVersion(readVersions.all());
   const applied: MigrationStep[] = [];
   for (;;) {
-    const step = db.transaction(() => {
-      const next = planMigrations(migrations, readVersions.all())[0];
-      if (next === undefined) return undefined;
-      db.exec(next.sql);
-      record.run(next.version, next.name);
-      return { version: next.version, name: next.name };
-    }).immediate();
+    const step = db
+      .transaction(() => {
+        const next = planMigrations(migrations, readVersions.all())[0];
+        if (next === undefined) return undefined;
+        db.exec(next.sql);
+        record.run(next.version, next.name);
+        return { version: next.version, name: next.name };
+      })
+      .immediate();
     if (step === undefined) break;
     applied.push(step);
     onStep?.(step);

@@ -3,7 +3,18 @@
 import { StorageConflictError, StorageUnavailableError } from '../index.js';
 
 // Result codes that mean the file cannot be used right now, not that the request was wrong.
-const unavailableCodes = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM', 'SQLITE_PROTOCOL', 'SQLITE_READONLY', 'SQLITE_CORRUPT', 'SQLITE_NOTADB'];
+const unavailableCodes = [
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_NOMEM',
+  'SQLITE_PROTOCOL',
+  'SQLITE_READONLY',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+];
 
 /** The SQLite result code of a driver error, e.g. `SQLITE_BUSY_SNAPSHOT`. */
 function codeOf(error: unknown): string | undefined {

@@ -150,9 +150,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   // Under `synchronous = FULL` a token batch is committed without waiting for the disk, then
   // made durable by syncing the WAL on libuv's pool: the fsync no longer stalls the event loop,
   // and no record is acknowledged before it is on disk.
-  const walSync = options.synchronous !== 'normal' && isFile(options.filename)
-    ? createWalSync(`${options.filename}-wal`)
-    : undefined;
+  const walSync =
+    options.synchronous !== 'normal' && isFile(options.filename) ? createWalSync(`${options.filename}-wal`) : undefined;
   const groupCommit = createGroupCommit(async (pending) => {
     const batch = pending.map(({ record }) => record);
     const attempt = (): BatchOutcome => {
@@ -311,19 +310,23 @@ function createWalSync(path: string) {
       throw new StorageUnavailableError('the SQLite write-ahead log could not be synced to disk', { cause: error });
     });
     running = run;
-    void run.finally(() => {
-      if (running === run) running = undefined;
-    }).catch(() => undefined);
+    void run
+      .finally(() => {
+        if (running === run) running = undefined;
+      })
+      .catch(() => undefined);
     return run;
   };
 
   return {
     sync(): Promise<void> {
       if (running === undefined) return start();
-      next ??= running.catch(() => undefined).then(() => {
-        next = undefined;
-        return start();
-      });
+      next ??= running
+        .catch(() => undefined)
+        .then(() => {
+          next = undefined;
+          return start();
+        });
       return next;
     },
     async close(): Promise<void> {
@@ -431,13 +434,17 @@ function prepareStatements(db: Database.Database) {
     isTokenIdRevoked: db.prepare<[string], number>('SELECT 1 FROM revoked_token_ids WHERE jti = ?').pluck(),
 
     listSigningKeys: db.prepare<[], Row>('SELECT * FROM signing_keys ORDER BY created_at, seq'),
-    insertSigningKey: db.prepare(insertSql(signingKeyColumns, { seq: '(SELECT coalesce(max(seq), 0) + 1 FROM signing_keys)' })),
+    insertSigningKey: db.prepare(
+      insertSql(signingKeyColumns, { seq: '(SELECT coalesce(max(seq), 0) + 1 FROM signing_keys)' }),
+    ),
     updateSigningKey: db.prepare(updateSql(signingKeyColumns, 'kid')),
     deleteSigningKey: db.prepare<[string]>('DELETE FROM signing_keys WHERE kid = ?'),
 
     // Of two secrets made at the same moment, the one added later is the newer.
     listHmacSecrets: db.prepare<[], Row>('SELECT * FROM hmac_secrets ORDER BY created_at DESC, seq DESC'),
-    insertHmacSecret: db.prepare(insertSql(hmacSecretColumns, { seq: '(SELECT coalesce(max(seq), 0) + 1 FROM hmac_secrets)' })),
+    insertHmacSecret: db.prepare(
+      insertSql(hmacSecretColumns, { seq: '(SELECT coalesce(max(seq), 0) + 1 FROM hmac_secrets)' }),
+    ),
 
     // Inserts, or takes over an entry that has expired; changes nothing while the old one holds.
     markUsed: db.prepare<{ jti: string; expiresAt: number; now: number }>(
@@ -561,7 +568,9 @@ function insertAccessTokenBatch(statements: Statements, batch: readonly AccessTo
   if (batch.length === 1) return [statements.insertAccessToken.run(toRow(accessTokenColumns, batch[0]!)).changes > 0];
   statements.begin.run();
   try {
-    const outcome = batch.map((record) => statements.insertAccessToken.run(toRow(accessTokenColumns, record)).changes > 0);
+    const outcome = batch.map(
+      (record) => statements.insertAccessToken.run(toRow(accessTokenColumns, record)).changes > 0,
+    );
     statements.commit.run();
     return outcome;
   } catch (error) {

@@ -121,7 +121,9 @@ export async function startTessera(
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    void exited.then((code) => reject(new Error(`tessera serve exited with ${String(code)} before listening:\n${text}`)));
+    void exited.then((code) =>
+      reject(new Error(`tessera serve exited with ${String(code)} before listening:\n${text}`)),
+    );
   });
   const urls = await ready;
   return {
