@@ -2,7 +2,8 @@
 //
 // Each target is a server in its own child process pinned to core 0 (taskset); this process, the
 // load generator, pins itself to core 1. Every server is started, checked and warmed up once and
-// stays up for the whole run, frozen (SIGSTOP) whenever it is not being measured. The list is
+// stays up for the whole run, frozen (SIGSTOP) whenever it is not being measured (and killed by the
+// kernel if this runner dies: bench/server-process.ts). The list is
 // then measured in several rounds of short slices, one target after another (in reverse order
 // every other round), each slice after a brief warm-up and once the CPUs are idle. Each figure is
 // the median of its rounds and each ratio the median of its per-round ratios: on a shared virtual
@@ -12,7 +13,7 @@
 // BENCH_WARMUP_SECONDS (2, once per server), BENCH_SLICE_WARMUP_SECONDS (1, before each slice),
 // BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -21,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 import { markdownTables, medianOf, ratioOfRounds, type Measurement, type Ratio } from './stats.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -185,12 +187,6 @@ async function postgresReachable(): Promise<string | undefined> {
 
 // ---- running a target ------------------------------------------------------------------------
 
-interface Started {
-  readonly port: number;
-  readonly child: ChildProcess;
-  readonly stderr: () => string;
-}
-
 /** A port free right now on 127.0.0.1, for targets that must be told theirs. */
 async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
@@ -201,49 +197,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function start(target: Target): Promise<Started> {
+async function start(target: Target): Promise<ServerProcess> {
   const isExample = target.script.startsWith('examples/');
   const script = isExample ? join(rootDir, target.script) : join(benchDir, 'targets', target.script);
-  const command = [process.execPath, '--import', 'tsx', script];
   const chosenPort = isExample ? await freePort() : undefined;
-  const [file, ...args] = canPin ? ['taskset', '-c', '0', ...command] : command;
-  const child = spawn(file!, args, {
+  return startServerProcess({
+    name: target.id,
+    command: [process.execPath, '--import', 'tsx', script],
     cwd: rootDir,
     env: { ...process.env, ...target.env, ...(chosenPort ? { PORT: String(chosenPort) } : {}), NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(canPin ? { core: 0 } : {}),
+    ...(chosenPort ? { chosenPort } : {}),
   });
-  let errorOutput = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    errorOutput = (errorOutput + chunk.toString()).slice(-4000);
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${target.id} did not start in 60 s: ${errorOutput}`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /READY (\d+)/.exec(output);
-      if (match || (chosenPort && output.includes('serving on'))) {
-        clearTimeout(timer);
-        resolve(match ? Number(match[1]) : chosenPort!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${target.id} exited with ${String(code)}: ${errorOutput}`));
-    });
-  });
-  return { port, child, stderr: () => errorOutput };
-}
-
-async function stop(started: Started): Promise<void> {
-  if (started.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => started.child.once('exit', resolve));
-  // A paused server would not act on SIGTERM until continued.
-  started.child.kill('SIGCONT');
-  started.child.kill('SIGTERM');
-  const timer = setTimeout(() => started.child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** One token request, checked: a 200 with a JWT (verified against the JWK Set for Tessera). */
@@ -345,52 +310,39 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Starts a target's server, checks one answer and warms it up; undefined (with a note) if it fails. */
-async function bringUp(target: Target): Promise<Started | undefined> {
-  let started: Started | undefined;
+async function bringUp(target: Target): Promise<ServerProcess | undefined> {
+  let started: ServerProcess | undefined;
   try {
     started = await start(target);
     await checkAnswer(target, started.port);
     await load(started.port, warmupSeconds);
-    pause(started);
+    started.pause();
     console.log(`  ${target.label}: up on port ${started.port}, answer checked, warmed up`);
     return started;
   } catch (error) {
     const message = `${target.id} failed to start: ${error instanceof Error ? error.message : String(error)}`;
     notes.push(message);
     console.log(`  ${message}`);
-    if (started) await stop(started);
+    if (started) await started.stop();
     return undefined;
   }
 }
 
-/**
- * Freezes a server between its slices (SIGSTOP), so nothing it does while not measured (timers,
- * V8 collecting garbage once it goes quiet, a store's polling) runs during another target's
- * slice on the shared core; {@link resume} lets it go on.
- */
-function pause(started: Started): void {
-  if (started.child.exitCode === null) started.child.kill('SIGSTOP');
-}
-
-function resume(started: Started): void {
-  if (started.child.exitCode === null) started.child.kill('SIGCONT');
-}
-
 /** One measured slice of a running server: a brief warm-up, then `seconds` of load. */
-async function measureSlice(target: Target, started: Started): Promise<Measurement | undefined> {
+async function measureSlice(target: Target, started: ServerProcess): Promise<Measurement | undefined> {
   try {
     if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}: ${started.stderr()}`);
-    resume(started);
+    started.resume();
     // Timers and collections the pause held back run now, before the machine counts as idle.
     const idle = await waitForIdle();
     await load(started.port, sliceWarmupSeconds);
     const [result, cpu] = await measured(started.port, started.child.pid);
-    pause(started);
+    started.pause();
     const measurement = summarize(target, result, cpu, idle);
     print(measurement);
     return measurement;
   } catch (error) {
-    pause(started);
+    started.pause();
     const message = `${target.id} failed: ${error instanceof Error ? error.message : String(error)}`;
     notes.push(message);
     console.log(`  ${message}`);
@@ -422,7 +374,7 @@ async function attackScenario(): Promise<AttackResult | undefined> {
   const target = tessera('tessera-guarded-RS256', 'Tessera seed + brute-force guard, RS256', 'RS256', 'memory', {
     BENCH_GUARD: '1',
   });
-  let started: Started | undefined;
+  let started: ServerProcess | undefined;
   const answers: Record<string, number> = {};
   let sent = 0;
   let legitimate429 = 0;
@@ -506,7 +458,7 @@ async function attackScenario(): Promise<AttackResult | undefined> {
     return undefined;
   } finally {
     agent.destroy();
-    if (started) await stop(started);
+    if (started) await started.stop();
   }
 }
 
@@ -547,7 +499,7 @@ const roundsOf: Record<string, (Measurement | undefined)[]> = {};
 const only = process.env.BENCH_ONLY?.split(',');
 const selected = targets.filter((target) => !only || only.includes(target.id));
 try {
-  const running = new Map<string, Started>();
+  const running = new Map<string, ServerProcess>();
   try {
     console.log('\nstarting every server');
     for (const target of selected) {
@@ -566,7 +518,7 @@ try {
       }
     }
   } finally {
-    for (const started of running.values()) await stop(started);
+    for (const started of running.values()) await started.stop();
   }
   console.log(`\nMedians of ${rounds} round${rounds === 1 ? '' : 's'} (idle before: the lowest seen):`);
   for (const target of targets) {
