@@ -42,6 +42,9 @@ describe('clientSecretBasic', () => {
     ['bad percent-encoding', basic('id:100%')],
     ['an escape that is not UTF-8', basic('id:%ff')],
     ['raw bytes that are not UTF-8', `Basic ${Buffer.from([0x69, 0x64, 0x3a, 0xff]).toString('base64')}`],
+    ['two Authorization fields, joined as one', `${basic('a:b')}, ${basic('c:d')}`],
+    ['a Basic field followed by a Bearer field', `${basic('a:b')}, Bearer abc`],
+    ['two words after the scheme', `${basic('a:b')} ${basic('c:d').slice(6)}`],
   ])('refuses %s with invalid_request', (_title, header) => {
     let error: unknown;
     try {

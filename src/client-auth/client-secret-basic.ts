@@ -21,7 +21,14 @@ const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
 export function clientSecretBasic(authorization: string | undefined): PresentedCredentials | undefined {
   if (authorization === undefined) return undefined;
   const match = /^basic +(\S*) *$/i.exec(authorization);
-  if (!match) return undefined;
+  if (!match) {
+    // More after the credentials: a second Authorization field (fields are joined by ", ") or
+    // stray words. §5.2 counts multiple credentials as invalid_request, not as no credentials.
+    if (/^basic +\S+ *[, ] *\S/i.test(authorization)) {
+      throw malformed('The Authorization header holds more than one set of Basic credentials.');
+    }
+    return undefined;
+  }
   const encoded = match[1]!;
   if (encoded === '' || encoded.length % 4 !== 0 || !base64Pattern.test(encoded)) {
     throw malformed('The Basic credentials are not valid base64.');

@@ -1,5 +1,6 @@
 // RFC 6749 §2.3 client authentication at the token endpoint: Basic, body credentials, and their failures.
 
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter, type Client } from '../../src/index.js';
 import { basicAuthorization, mounts, postForm, startServer, type RunningServer } from '../support/harness.js';
@@ -26,6 +27,31 @@ async function hashWithPrefix(secret: string, prefix: '$2a$' | '$2b$' | '$2y$'):
 }
 
 const grant = { grant_type: 'client_credentials' };
+
+/** Posts the grant with each of `authorizations` as an Authorization field of its own. */
+function postWithAuthorizationFields(url: string, authorizations: string[]): Promise<{ status: number; body: any }> {
+  const body = new URLSearchParams(grant).toString();
+  // Given as a list, headers are sent as they are: node adds no Host of its own.
+  const headers = ['host', new URL(url).host, 'content-type', 'application/x-www-form-urlencoded'];
+  headers.push('content-length', String(body.length));
+  for (const value of authorizations) headers.push('authorization', value);
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest(url, { method: 'POST', headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode!, body: JSON.parse(text) });
+        } catch {
+          reject(new Error(`answer ${res.statusCode} is not JSON: ${text}`));
+        }
+      });
+    });
+    sent.on('error', reject);
+    sent.end(body);
+  });
+}
 
 describe.each(mounts)('client authentication through %s', (mount) => {
   let server: RunningServer;
@@ -111,6 +137,15 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     const answer = await postForm(tokenUrl, grant, { authorization: header });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toBe('invalid_request');
+  });
+
+  it('§5.2 refuses two Authorization fields with Basic credentials (multiple credentials) with invalid_request', async () => {
+    const valid = basicAuthorization('test-client', 'foobar');
+    const answer = await postWithAuthorizationFields(tokenUrl, [valid, valid]);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_request');
+    // One field alone is fine: the refusal is about the second set.
+    expect((await postWithAuthorizationFields(tokenUrl, [valid])).status).toBe(200);
   });
 
   it('§2.3.1 ignores client credentials sent in the request URI', async () => {
