@@ -5,6 +5,13 @@ import type { SecretHasher } from '../secrets/index.js';
 import type { ClientStore } from '../storage/index.js';
 import { clientSecretBasic } from './client-secret-basic.js';
 import { clientSecretPost } from './client-secret-post.js';
+import {
+  ClientAssertionError,
+  assertedClientId,
+  jwtBearerAssertionType,
+  verifyClientAssertion,
+  type ClientAssertionVerifierOptions,
+} from './private-key-jwt.js';
 
 /** The client that proved its identity, and how. */
 export interface AuthenticatedClient {
@@ -17,12 +24,19 @@ export interface AuthenticateClientDependencies {
   readonly hasher: SecretHasher;
   /** Realm of the `WWW-Authenticate` challenge. */
   readonly realm: string;
+  /** Accepts `private_key_jwt` client assertions when given; without it they are refused. */
+  readonly assertions?: ClientAssertionVerifierOptions & {
+    /** Whose origin, with the path of the endpoint being called, is one more accepted `aud`. */
+    readonly issuer: string;
+  };
 }
 
 /** The parts of a parsed request that carry client credentials. */
 export interface ClientAuthenticationInput {
   readonly form: ReadonlyMap<string, string>;
   readonly authorization: string | undefined;
+  /** The request URL: its path names the endpoint, an accepted assertion audience. */
+  readonly url?: string;
 }
 
 /**
@@ -50,13 +64,26 @@ export async function authenticateClient(
       hint: 'Use either HTTP Basic or client_secret in the body, not both.',
     });
   }
-  if (input.form.has('client_assertion') || input.form.has('client_assertion_type')) {
+  const assertion = input.form.get('client_assertion');
+  const assertionType = input.form.get('client_assertion_type');
+  if (assertion !== undefined || assertionType !== undefined) {
     if (basic || post) {
       throw new OAuthError('invalidRequest', {
         hint: 'Use either a client assertion or a client secret, not both.',
       });
     }
-    throw invalidClient('Client assertions are not supported by this endpoint.');
+    // RFC 7521 §4.2: both parameters are REQUIRED.
+    if (assertion === undefined || assertionType === undefined) {
+      throw new OAuthError('invalidRequest', { hint: 'client_assertion and client_assertion_type go together.' });
+    }
+    if (!dependencies.assertions) throw invalidClient('Client assertions are not supported by this endpoint.');
+    if (assertionType !== jwtBearerAssertionType) {
+      throw invalidClient(`The only client_assertion_type supported is ${jwtBearerAssertionType}.`);
+    }
+    const { issuer, ...verifier } = dependencies.assertions;
+    const endpoint = endpointUrl(issuer, input.url);
+    const audiences = endpoint ? [...verifier.audiences, endpoint] : verifier.audiences;
+    return authenticateWithAssertion(assertion, bodyClientId, dependencies, { ...verifier, audiences }, invalidClient);
   }
   if (basic && bodyClientId !== undefined && bodyClientId !== basic.clientId) {
     throw new OAuthError('invalidRequest', {
@@ -96,4 +123,54 @@ export async function authenticateClient(
     throw invalidClient(`This client is registered for ${registered}.`);
   }
   return { client, method };
+}
+
+/**
+ * `private_key_jwt`: the assertion names the client (its `sub`), which must have registered that
+ * method and the keys that verify it. Every refusal is `invalid_client` (RFC 7521 §4.2.1).
+ */
+async function authenticateWithAssertion(
+  assertion: string,
+  bodyClientId: string | undefined,
+  dependencies: AuthenticateClientDependencies,
+  assertions: ClientAssertionVerifierOptions,
+  invalidClient: (hint: string) => OAuthError,
+): Promise<AuthenticatedClient> {
+  let clientId: string;
+  try {
+    clientId = assertedClientId(assertion);
+  } catch (error) {
+    throw invalidClient((error as Error).message);
+  }
+  // RFC 7521 §4.2: a client_id, when sent, "MUST identify the same client" as the assertion.
+  if (bodyClientId !== undefined && bodyClientId !== clientId) {
+    throw new OAuthError('invalidRequest', {
+      hint: 'The client_id in the body differs from the subject of the client assertion.',
+    });
+  }
+  const client = await dependencies.clients.getClient(clientId);
+  if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt') {
+    throw invalidClient('The client credentials are invalid.');
+  }
+  try {
+    await verifyClientAssertion(assertion, client, assertions);
+  } catch (error) {
+    if (error instanceof ClientAssertionError) throw invalidClient(error.message);
+    throw error;
+  }
+  return { client, method: 'private_key_jwt' };
+}
+
+/**
+ * The URL of the endpoint being called, as this server's: the issuer's origin with the request's
+ * path. The request's own host is not used: it comes from the Host header, which the client
+ * chooses, and would let an assertion made for another server pass here.
+ */
+function endpointUrl(issuer: string, requestUrl: string | undefined): string | undefined {
+  if (requestUrl === undefined) return undefined;
+  try {
+    return `${new URL(issuer).origin}${new URL(requestUrl).pathname}`;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,3 +6,4 @@ export * from './access-request.js';
 export * from './config.js';
 export * from './handlers.js';
 export * from './factory.js';
+export * from './jws-algorithms.js';

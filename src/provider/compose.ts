@@ -10,7 +10,7 @@ import {
 } from '../core/index.js';
 import { bcryptHasher, cachedSecretHasher, type ClientChangeSource, type SecretHasher } from '../secrets/index.js';
 import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
-import type { ClientStore } from '../storage/index.js';
+import type { ClientStore, ReplayCache } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { createProvider, type Provider } from './provider.js';
 
@@ -80,7 +80,13 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
     tokenEndpointHandlers,
     introspectors,
     revocationHandlers,
+    // A store that keeps used assertion ids makes private_key_jwt available.
+    ...(isReplayCache(storage) ? { replayCache: storage } : {}),
   });
+}
+
+function isReplayCache(storage: ClientStore): storage is ClientStore & ReplayCache {
+  return typeof (storage as Partial<ReplayCache>).markUsed === 'function';
 }
 
 /** Fills in defaults and rejects settings that cannot work. */

@@ -16,7 +16,7 @@ import {
 } from '../core/index.js';
 import { parseFormRequest, splitSpaceDelimited, type HttpRequest } from '../request/index.js';
 import type { SecretHasher } from '../secrets/index.js';
-import type { ClientStore } from '../storage/index.js';
+import type { ClientStore, ReplayCache } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { introspect, toIntrospectionBody, type IntrospectionRequest } from './introspection-endpoint.js';
 import { buildAuthorizationServerMetadata, type AuthorizationServerMetadata } from './metadata-endpoint.js';
@@ -111,6 +111,8 @@ export interface ProviderParts {
   readonly tokenEndpointHandlers: readonly TokenEndpointHandler[];
   readonly introspectors?: readonly TokenIntrospector[];
   readonly revocationHandlers?: readonly RevocationHandler[];
+  /** Where used assertion ids are kept; with it, clients may authenticate with `private_key_jwt`. */
+  readonly replayCache?: ReplayCache;
 }
 
 /** Builds a provider from parts compose() has checked. */
@@ -119,7 +121,23 @@ export function createProvider(parts: ProviderParts): Provider {
   const introspectors = parts.introspectors ?? [];
   const revocationHandlers = parts.revocationHandlers ?? [];
   const grantTypes = tokenEndpointHandlers.map((handler) => handler.grantType);
-  const authentication = { clients, hasher, realm: config.realm };
+  const authentication = {
+    clients,
+    hasher,
+    realm: config.realm,
+    ...(parts.replayCache
+      ? {
+          assertions: {
+            // RFC 7523 §3: the issuer identifier or the token endpoint URL (under the default routes
+            // here; authenticateClient adds the URL of the endpoint being called).
+            issuer: config.issuer,
+            audiences: [config.issuer, `${config.issuer}${defaultRoutes.token}`],
+            replay: parts.replayCache,
+            clock: config.clock,
+          },
+        }
+      : {}),
+  };
 
   const findHandler = (grantType: string, form: ReadonlyMap<string, string>) =>
     tokenEndpointHandlers.find((handler) => handler.canHandleTokenEndpointRequest({ grantType, form }));
@@ -142,7 +160,7 @@ export function createProvider(parts: ProviderParts): Provider {
       let client: Client | undefined;
       let method: ClientAuthenticationMethod = 'none';
       if (!handler?.canSkipClientAuth({ grantType, form })) {
-        ({ client, method } = await authenticateClient({ form, authorization }, authentication));
+        ({ client, method } = await authenticateClient({ form, authorization, url: request.url }, authentication));
       }
       // Checked after authentication, so unauthenticated callers learn nothing about grants.
       if (!handler) {
@@ -284,6 +302,7 @@ export function createProvider(parts: ProviderParts): Provider {
         strategy,
         hasIntrospection: introspectors.length > 0,
         hasRevocation: revocationHandlers.length > 0,
+        acceptsClientAssertions: parts.replayCache !== undefined,
         routes: { ...defaultRoutes, ...routes },
       });
     },

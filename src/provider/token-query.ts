@@ -24,7 +24,7 @@ export async function readTokenQuery(
   options: ReadTokenQueryOptions,
 ): Promise<TokenQuery> {
   const { form, authorization } = await parseFormRequest(request, options);
-  const { client, method } = await authenticateClient({ form, authorization }, authentication);
+  const { client, method } = await authenticateClient({ form, authorization, url: request.url }, authentication);
   if (method === 'none' && !options.allowPublicClients) {
     throw new OAuthError('invalidClient', {
       hint: 'This endpoint requires client authentication.',

@@ -1,27 +1,20 @@
 // Validating JWT access tokens at a resource server, RFC 9068 §4.
 
 import { decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import { OAuthError, systemClock, type Clock } from '../core/index.js';
+import {
+  OAuthError,
+  asymmetricJwsAlgorithms,
+  systemClock,
+  type AsymmetricJwsAlgorithm,
+  type Clock,
+} from '../core/index.js';
 import { checkTokenIsActive, type IntrospectionCheckOptions } from './introspection-check.js';
 import { createLocalJwkSet, KeySourceError, sharedRemoteJwkSet, type KeyResolver } from './remote-jwk-set.js';
 
 /** Asymmetric JWS algorithms a verifier may accept. `none` and the HMAC family never are. */
-export type AccessTokenAlgorithm =
-  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
+export type AccessTokenAlgorithm = AsymmetricJwsAlgorithm;
 
-const acceptableAlgorithms: ReadonlySet<string> = new Set<AccessTokenAlgorithm>([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-]);
+const acceptableAlgorithms: ReadonlySet<string> = new Set<string>(asymmetricJwsAlgorithms);
 
 /** What Tessera signs with: the default allow-list. */
 const defaultAlgorithms: readonly AccessTokenAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];

@@ -73,18 +73,39 @@ describe.each(mounts)('RFC 8414 metadata through %s', (mount) => {
   it('§2 lists the grant types, authentication methods and signing algorithms that were composed', async () => {
     const metadata = await getMetadata(server.url);
     expect(metadata.grant_types_supported).toEqual(['client_credentials']);
-    expect(metadata.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
-    expect(metadata.introspection_endpoint_auth_methods_supported).toEqual([
-      'client_secret_basic',
-      'client_secret_post',
-    ]);
-    expect(metadata.revocation_endpoint_auth_methods_supported).toEqual([
-      'client_secret_basic',
-      'client_secret_post',
-      'none',
-    ]);
+    const methods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(methods);
+    expect(metadata.introspection_endpoint_auth_methods_supported).toEqual(methods);
+    expect(metadata.revocation_endpoint_auth_methods_supported).toEqual([...methods, 'none']);
     expect(metadata.access_token_signing_alg_values_supported).toEqual(['ES256']);
-    // Only meaningful with private_key_jwt or client_secret_jwt, neither of which is served.
+    // §2: MUST be present when private_key_jwt is listed; public-key algorithms only, never "none".
+    for (const member of [
+      'token_endpoint_auth_signing_alg_values_supported',
+      'introspection_endpoint_auth_signing_alg_values_supported',
+      'revocation_endpoint_auth_signing_alg_values_supported',
+    ]) {
+      expect(metadata[member]).toEqual(expect.arrayContaining(['RS256', 'ES256', 'EdDSA']));
+      expect(metadata[member]).not.toContain('none');
+      expect(metadata[member]).not.toContain('HS256');
+    }
+  });
+
+  it('§2 leaves private_key_jwt and its algorithms out for a store that keeps no used assertion ids', async () => {
+    const store = createMemoryStore({ clients: [seedClient] });
+    // The store without its replay cache: assertions could not be kept from being replayed.
+    const withoutReplayCache = Object.fromEntries(
+      Object.entries(store).filter(([name]) => name !== 'markUsed'),
+    ) as Omit<typeof store, 'markUsed'>;
+    expect(withoutReplayCache).not.toHaveProperty('markUsed');
+    const provider = compose(
+      { issuer: testIssuer },
+      withoutReplayCache,
+      opaqueHmacStrategy({ secrets: [testHmacSecret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    const metadata = provider.getAuthorizationServerMetadata();
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
     expect(metadata).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
   });
 

@@ -3,6 +3,8 @@
 
 import { createServer } from 'node:net';
 import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +20,7 @@ let workspace: Workspace;
 let server: ServerProcess;
 let basicSecret = '';
 let postSecret = '';
+let assertionKey: CryptoKey;
 const run = (args: readonly string[], options?: Parameters<typeof runTessera>[2]) =>
   runTessera(workspace, args, options);
 
@@ -39,12 +42,36 @@ beforeAll(async () => {
       ]),
     ).client_secret,
   );
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  assertionKey = privateKey;
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'cli-jwt-1' }] };
+  await run([
+    'clients',
+    'create',
+    '--client-id',
+    'cli-jwt',
+    '--token-endpoint-auth-method',
+    'private_key_jwt',
+    '--jwks',
+    JSON.stringify(jwks),
+    '--json',
+  ]);
   server = await startTessera(workspace);
 });
 afterAll(async () => {
   await server?.stop('SIGKILL');
   workspace.remove();
 });
+
+/** The flags naming the server and the client_secret_basic client with `secret`. */
+const basicClientFlags = (secret: string) => [
+  '--issuer',
+  server.publicUrl,
+  '--client-id',
+  'cli-basic',
+  '--client-secret',
+  secret,
+];
 
 describe('tessera token', () => {
   it('authenticates with client_secret_post when asked, the secret read from stdin', async () => {
@@ -126,17 +153,40 @@ describe('tessera token', () => {
   });
 });
 
-describe('tessera introspect and revoke', () => {
-  /** The flags naming the server and the client_secret_basic client with `secret`. */
-  const basicClientFlags = (secret: string) => [
-    '--issuer',
-    server.publicUrl,
-    '--client-id',
-    'cli-basic',
-    '--client-secret',
-    secret,
-  ];
+describe('private_key_jwt', () => {
+  it('RFC 7523 §2.2 a client created with private_key_jwt and its jwks gets a token with a signed assertion', async () => {
+    const metadata = (await (await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)).json()) as {
+      issuer: string;
+      token_endpoint: string;
+      token_endpoint_auth_methods_supported: string[];
+    };
+    expect(metadata.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+    const now = Math.floor(Date.now() / 1000);
+    const clientAssertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'cli-jwt-1' })
+      .setIssuer('cli-jwt')
+      .setSubject('cli-jwt')
+      .setAudience(metadata.issuer)
+      .setExpirationTime(now + 60)
+      .setJti(randomUUID())
+      .sign(assertionKey);
+    const response = await fetch(`${server.publicUrl}/oauth2/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: clientAssertion,
+      }),
+    });
+    expect(response.status).toBe(200);
+    const token = String(((await response.json()) as { access_token: unknown }).access_token);
+    const jwks = createRemoteJWKSet(new URL(`${server.publicUrl}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(token, jwks, { issuer: metadata.issuer });
+    expect(payload).toMatchObject({ client_id: 'cli-jwt', sub: 'cli-jwt' });
+  });
+});
 
+describe('tessera introspect and revoke', () => {
   it('introspect prints the RFC 7662 answer; revoke makes it inactive; a client cannot revoke another client’s token', async () => {
     const credentials = basicClientFlags(basicSecret);
     const token = String(parseJson(await run(['token', ...credentials, '--json'])).access_token);

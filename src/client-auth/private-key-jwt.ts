@@ -1,0 +1,147 @@
+// private_key_jwt: the client proves its identity with a JWT it signed with a key it registered
+// (RFC 7523 §2.2 and §3, on the RFC 7521 §4.2 framework).
+
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
+import { asymmetricJwsAlgorithms, type Client, type Clock } from '../core/index.js';
+import type { ReplayCache } from '../storage/index.js';
+
+/** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
+export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** Signature algorithms accepted for client assertions: public-key ones only, never `none` or a MAC. */
+export const clientAssertionAlgorithms = asymmetricJwsAlgorithms;
+
+/** An assertion may be valid for at most this long from now, so its replay entry stays short-lived. */
+export const maxAssertionLifetimeSeconds = 3600;
+
+/** Leeway for `exp` and `nbf` between the client's clock and ours. */
+export const assertionClockToleranceSeconds = 30;
+
+export interface ClientAssertionVerifierOptions {
+  /**
+   * What `aud` may name (§3 rule 3): the issuer identifier and the token endpoint URL. One of
+   * them must be in the assertion's `aud`.
+   */
+  readonly audiences: readonly string[];
+  /** Remembers each accepted `jti` until the assertion expires (§3 rule 7). */
+  readonly replay: ReplayCache;
+  readonly clock: Clock;
+}
+
+/** Why an assertion was refused; the caller turns it into `invalid_client` (RFC 7521 §4.2.1). */
+export class ClientAssertionError extends Error {
+  override readonly name = 'ClientAssertionError';
+}
+
+/**
+ * The client an assertion claims to come from (its `sub`, which §3 rule 2 makes the client id),
+ * read without verifying anything: it only says whose keys to verify it with.
+ *
+ * @throws ClientAssertionError when the assertion is not a JWT or has no string `sub`.
+ */
+export function assertedClientId(assertion: string): string {
+  let claims;
+  try {
+    claims = decodeJwt(assertion);
+  } catch {
+    throw new ClientAssertionError('The client assertion is not a JWT.');
+  }
+  if (typeof claims.sub !== 'string' || claims.sub === '') {
+    throw new ClientAssertionError('The client assertion has no subject.');
+  }
+  return claims.sub;
+}
+
+/**
+ * Verifies a client's JWT assertion with `jose` against the keys the client registered:
+ * signature (asymmetric algorithms only), `iss` and `sub` equal to the client id, an accepted
+ * `aud`, `exp` in the future but at most {@link maxAssertionLifetimeSeconds} ahead, `nbf`, and
+ * a `jti` never accepted before. `jti` is required: without it a captured assertion could be
+ * replayed until it expires.
+ *
+ * @throws ClientAssertionError when any of that fails.
+ */
+export async function verifyClientAssertion(
+  assertion: string,
+  client: Client,
+  options: ClientAssertionVerifierOptions,
+): Promise<void> {
+  if (!client.jwks || client.jwks.keys.length === 0) {
+    throw new ClientAssertionError('The client has registered no keys.');
+  }
+  const nowMs = options.clock.now();
+  const verifyOptions: JWTVerifyOptions = {
+    algorithms: [...clientAssertionAlgorithms],
+    issuer: client.id,
+    subject: client.id,
+    audience: [...options.audiences],
+    requiredClaims: ['exp', 'jti'],
+    currentDate: new Date(nowMs),
+    clockTolerance: assertionClockToleranceSeconds,
+  };
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(client.jwks as JSONWebKeySet), verifyOptions));
+  } catch (error) {
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) {
+      throw new ClientAssertionError(describeRefusal(error), { cause: error });
+    }
+    // Several registered keys fit the header (no kid, say): the assertion is good if one verifies it.
+    payload = await verifyWithAnyOf(error, assertion, verifyOptions);
+  }
+  const exp = payload.exp!;
+  if (exp * 1000 > nowMs + maxAssertionLifetimeSeconds * 1000) {
+    throw new ClientAssertionError(`The client assertion is valid for more than ${maxAssertionLifetimeSeconds} s.`);
+  }
+  if (typeof payload.jti !== 'string' || payload.jti === '') {
+    throw new ClientAssertionError('The client assertion has no jti.');
+  }
+  // Kept until the assertion could no longer be accepted, tolerance included. The key names the
+  // client too, so two clients' ids never collide.
+  const key = `${client.id.length}:${client.id}:${payload.jti}`;
+  const expiresAt = (exp + assertionClockToleranceSeconds) * 1000;
+  if (!(await options.replay.markUsed(key, expiresAt, nowMs))) {
+    throw new ClientAssertionError('The client assertion was already used.');
+  }
+}
+
+async function verifyWithAnyOf(
+  candidates: errors.JWKSMultipleMatchingKeys,
+  assertion: string,
+  verifyOptions: JWTVerifyOptions,
+): Promise<JWTPayload> {
+  let lastError: unknown = candidates;
+  for await (const key of candidates as unknown as AsyncIterable<CryptoKey>) {
+    try {
+      return (await jwtVerify(assertion, key, verifyOptions)).payload;
+    } catch (error) {
+      lastError = error;
+      // Another key may still verify it; any other failure is the assertion's own.
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) break;
+    }
+  }
+  throw new ClientAssertionError(describeRefusal(lastError), { cause: lastError });
+}
+
+/** A short reason for the log and the debug hint; never the assertion itself. */
+function describeRefusal(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'The client assertion has expired.';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return `The client assertion's "${error.claim}" claim is not acceptable.`;
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return 'The client assertion is signed with an algorithm not accepted.';
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return 'No single registered key of the client matches the client assertion.';
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'The client assertion signature is not valid.';
+  return 'The client assertion is not a valid JWT.';
+}
