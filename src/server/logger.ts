@@ -33,6 +33,8 @@ export const redactedPaths = [
   'encryptionKey',
   '*.encryptionKey',
   'databaseUrl',
+  'client_assertion',
+  '*.client_assertion',
 ];
 
 export interface LoggerOptions {
