@@ -1,6 +1,10 @@
 // `tessera token`, `introspect` and `revoke`: a client's view of a running server, over HTTP.
 
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { SignJWT } from 'jose';
+import { jwtBearerAssertionType } from '../client-auth/index.js';
 import { defaultRoutes } from '../provider/index.js';
 import { CliError, exitCodes } from './exit-codes.js';
 import { printFields, printJson, printNote } from './output.js';
@@ -9,6 +13,8 @@ import { readStdin } from './stdin.js';
 type Options = Record<string, unknown>;
 
 interface Endpoints {
+  /** The issuer the metadata names, or the one given: the audience of client assertions. */
+  readonly issuer: string;
   readonly token: string;
   readonly introspection: string;
   readonly revocation: string;
@@ -21,17 +27,44 @@ function addClientOptions(command: Command): Command {
     .option('--client-id <id>', 'the client to authenticate as (also TESSERA_CLIENT_ID)')
     .option('--client-secret <secret>', 'its secret (prefer TESSERA_CLIENT_SECRET or --client-secret-stdin)')
     .option('--client-secret-stdin', 'read the client secret from stdin')
+    .option(
+      '--private-key <file>',
+      'authenticate with private_key_jwt: a PEM private key (RSA, P-256/384/521 or Ed25519) whose public half the client registered',
+    )
+    .option('--key-id <kid>', 'the kid of that key, put in each assertion header')
     .addOption(
-      new Option('--auth-method <method>', 'how to send the client credentials')
-        .choices(['client_secret_basic', 'client_secret_post'])
-        .default('client_secret_basic'),
+      new Option(
+        '--auth-method <method>',
+        'how to send the client credentials (private_key_jwt with --private-key)',
+      ).choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
     )
     .option('--json', 'print JSON');
 }
 
-async function clientCredentials(options: Options): Promise<{ id: string; secret: string }> {
+/** How the client proves who it is: a secret, or a key that signs a fresh assertion per request. */
+type ClientCredentials =
+  | { readonly method: 'client_secret_basic' | 'client_secret_post'; readonly id: string; readonly secret: string }
+  | {
+      readonly method: 'private_key_jwt';
+      readonly id: string;
+      readonly key: KeyObject;
+      readonly alg: string;
+      readonly kid: string | undefined;
+    };
+
+async function clientCredentials(options: Options): Promise<ClientCredentials> {
   const id = stringOption(options.clientId) ?? process.env.TESSERA_CLIENT_ID;
   if (!id) throw new CliError('--client-id is required (or TESSERA_CLIENT_ID)', exitCodes.usage, 'usage');
+  const keyFile = stringOption(options.privateKey);
+  const method = stringOption(options.authMethod) ?? (keyFile ? 'private_key_jwt' : 'client_secret_basic');
+  if (method === 'private_key_jwt') {
+    if (!keyFile) throw new CliError('private_key_jwt needs --private-key', exitCodes.usage, 'usage');
+    const key = readPrivateKey(keyFile);
+    return { method, id, key, alg: signingAlgorithmOf(key), kid: stringOption(options.keyId) };
+  }
+  if (keyFile) {
+    throw new CliError(`--private-key is for private_key_jwt, not ${method}`, exitCodes.usage, 'usage');
+  }
   const secret =
     options.clientSecretStdin === true
       ? await readStdin()
@@ -43,7 +76,54 @@ async function clientCredentials(options: Options): Promise<{ id: string; secret
       'usage',
     );
   }
-  return { id, secret };
+  return { method: method as 'client_secret_basic' | 'client_secret_post', id, secret };
+}
+
+function readPrivateKey(file: string): KeyObject {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`--private-key: cannot read ${file}: ${(error as Error).message}`, exitCodes.usage, 'usage');
+  }
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    // The file's content is not repeated: it is a private key, or meant to be one.
+    throw new CliError(`--private-key: ${file} holds no PEM private key`, exitCodes.usage, 'usage');
+  }
+}
+
+/** The JWS algorithm a key signs with: RS256, ES256/384/512 by curve, or EdDSA. */
+function signingAlgorithmOf(key: KeyObject): string {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa') return 'RS256';
+  if (type === 'ed25519') return 'EdDSA';
+  if (type === 'ec') {
+    if (curve === 'prime256v1') return 'ES256';
+    if (curve === 'secp384r1') return 'ES384';
+    if (curve === 'secp521r1') return 'ES512';
+  }
+  // RSA-PSS-only keys, X25519 and the rest are not offered: the error names the type.
+  throw new CliError(
+    `--private-key: a ${key.asymmetricKeyType ?? 'unknown'}${curve ? ` ${curve}` : ''} key cannot sign a client assertion`,
+    exitCodes.usage,
+    'usage',
+  );
+}
+
+/** RFC 7523 §3: a one-minute assertion for `audience`, with a fresh jti. */
+function clientAssertion(credentials: Extract<ClientCredentials, { method: 'private_key_jwt' }>, audience: string) {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: credentials.alg, ...(credentials.kid ? { kid: credentials.kid } : {}) })
+    .setIssuer(credentials.id)
+    .setSubject(credentials.id)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('1m')
+    .setJti(randomUUID())
+    .sign(credentials.key);
 }
 
 function stringOption(value: unknown): string | undefined {
@@ -65,6 +145,7 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
   // RFC 8414 §3.1: the well-known segment goes between the host and any issuer path.
   const metadataUrl = `${issuer.origin}${defaultRoutes.metadata}${issuer.pathname.replace(/\/+$/, '')}`;
   const fallback: Endpoints = {
+    issuer: base,
     token: `${base}${defaultRoutes.token}`,
     introspection: `${base}${defaultRoutes.introspection}`,
     revocation: `${base}${defaultRoutes.revocation}`,
@@ -78,6 +159,7 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
   if (!response.ok) return fallback;
   const metadata = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   return {
+    issuer: stringOption(metadata.issuer) ?? fallback.issuer,
     token: stringOption(metadata.token_endpoint) ?? fallback.token,
     introspection: stringOption(metadata.introspection_endpoint) ?? fallback.introspection,
     revocation: stringOption(metadata.revocation_endpoint) ?? fallback.revocation,
@@ -93,8 +175,8 @@ function unreachable(url: string, error: unknown): CliError {
 async function postForm(
   url: string,
   form: Record<string, string | undefined>,
-  credentials: { id: string; secret: string },
-  method: string,
+  credentials: ClientCredentials,
+  audience: string,
 ): Promise<Record<string, unknown>> {
   const body = new URLSearchParams();
   for (const [name, value] of Object.entries(form)) if (value !== undefined) body.set(name, value);
@@ -102,7 +184,10 @@ async function postForm(
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
   };
-  if (method === 'client_secret_post') {
+  if (credentials.method === 'private_key_jwt') {
+    body.set('client_assertion_type', jwtBearerAssertionType);
+    body.set('client_assertion', await clientAssertion(credentials, audience));
+  } else if (credentials.method === 'client_secret_post') {
     body.set('client_id', credentials.id);
     body.set('client_secret', credentials.secret);
   } else {
@@ -163,16 +248,18 @@ export function tokenCommand(): Command {
       .option('--token-endpoint <url>', 'token endpoint to use instead of the one in the metadata'),
   ).action(async (options: Options) => {
     const credentials = await clientCredentials(options);
-    const endpoint = stringOption(options.tokenEndpoint) ?? (await discoverEndpoints(options)).token;
+    const given = stringOption(options.tokenEndpoint);
+    // With an endpoint given, its URL is the assertion audience (RFC 7523 §3 allows it).
+    const endpoints = given ? { token: given, issuer: given } : await discoverEndpoints(options);
     const response = await postForm(
-      endpoint,
+      endpoints.token,
       {
         grant_type: 'client_credentials',
         scope: stringOption(options.scope),
         audience: stringOption(options.audience),
       },
       credentials,
-      String(options.authMethod),
+      endpoints.issuer,
     );
     const accessToken = typeof response.access_token === 'string' ? response.access_token : '';
     const decoded = decodeJwt(accessToken);
@@ -200,12 +287,12 @@ export function introspectCommand(): Command {
   ).action(async (token: string, options: Options) => {
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
-    const endpoint = (await discoverEndpoints(options)).introspection;
+    const endpoints = await discoverEndpoints(options);
     const response = await postForm(
-      endpoint,
+      endpoints.introspection,
       { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
       credentials,
-      String(options.authMethod),
+      endpoints.issuer,
     );
     if (options.json === true) printJson(response);
     else printFields(response);
@@ -222,12 +309,12 @@ export function revokeCommand(): Command {
   ).action(async (token: string, options: Options) => {
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
-    const endpoint = (await discoverEndpoints(options)).revocation;
+    const endpoints = await discoverEndpoints(options);
     await postForm(
-      endpoint,
+      endpoints.revocation,
       { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
       credentials,
-      String(options.authMethod),
+      endpoints.issuer,
     );
     // RFC 7009 §2.2: 200 means the token is revoked or was never valid; the server does not say which.
     if (options.json === true) printJson({ revoked: true });

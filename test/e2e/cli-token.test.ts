@@ -4,7 +4,9 @@
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRemoteJWKSet, exportJWK, exportPKCS8, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -42,8 +44,15 @@ beforeAll(async () => {
       ]),
     ).client_secret,
   );
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   assertionKey = privateKey;
+  // The same key as a PEM file, for `--private-key`; another one the client never registered.
+  writeFileSync(join(workspace.dir, 'cli-jwt.pem'), await exportPKCS8(privateKey));
+  writeFileSync(
+    join(workspace.dir, 'stranger.pem'),
+    await exportPKCS8((await generateKeyPair('ES256', { extractable: true })).privateKey),
+  );
+  writeFileSync(join(workspace.dir, 'not-a-key.pem'), 'top secret words, not a key\n');
   const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'cli-jwt-1' }] };
   await run([
     'clients',
@@ -183,6 +192,59 @@ describe('private_key_jwt', () => {
     const jwks = createRemoteJWKSet(new URL(`${server.publicUrl}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(token, jwks, { issuer: metadata.issuer });
     expect(payload).toMatchObject({ client_id: 'cli-jwt', sub: 'cli-jwt' });
+  });
+
+  const jwtClientFlags = (keyFile: string) => [
+    '--issuer',
+    server.publicUrl,
+    '--client-id',
+    'cli-jwt',
+    '--private-key',
+    keyFile,
+    '--key-id',
+    'cli-jwt-1',
+  ];
+
+  it('tessera token --private-key signs an assertion per request; introspect authenticates the same way', async () => {
+    const issued = await run(['token', ...jwtClientFlags('cli-jwt.pem'), '--json']);
+    expect(issued.code).toBe(0);
+    const response = parseJson(issued);
+    expect(response.claims).toMatchObject({ client_id: 'cli-jwt' });
+    // A second request needs a new assertion (a fresh jti): the first is never replayed.
+    expect((await run(['token', ...jwtClientFlags('cli-jwt.pem'), '--json'])).code).toBe(0);
+    const introspection = await run([
+      'introspect',
+      ...jwtClientFlags('cli-jwt.pem'),
+      String(response.access_token),
+      '--json',
+    ]);
+    expect(parseJson(introspection)).toMatchObject({ active: true, client_id: 'cli-jwt' });
+  });
+
+  it('a key the client did not register is refused by the server (exit 5, invalid_client)', async () => {
+    const result = await run(['token', ...jwtClientFlags('stranger.pem')]);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain('invalid_client');
+  });
+
+  it('a file that holds no private key exits 2 without repeating its content', async () => {
+    const result = await run(['token', ...jwtClientFlags('not-a-key.pem')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('holds no PEM private key');
+    expect(result.stderr + result.stdout).not.toContain('top secret words');
+  });
+
+  it('--private-key with a secret-based --auth-method exits 2', async () => {
+    const result = await run([
+      'token',
+      ...jwtClientFlags('cli-jwt.pem'),
+      '--auth-method',
+      'client_secret_post',
+      '--client-secret',
+      'x',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--private-key is for private_key_jwt');
   });
 });
 
