@@ -42,10 +42,15 @@ export interface ClientAuthenticationInput {
 /**
  * Works out which single method the client used, finds the client and checks its credentials.
  *
- * @throws OAuthError `invalid_request` when more than one method is used or the Basic and body
- *   client ids differ; `invalid_client` (401, with `WWW-Authenticate`) when no credentials are
- *   given, the client is unknown, the secret is wrong, or the method is not the registered one.
+ * Secrets come as `client_secret_basic` or `client_secret_post`; with `dependencies.assertions`,
+ * a `private_key_jwt` client assertion is accepted too.
+ *
+ * @throws OAuthError `invalid_request` when more than one method is used or the Basic, body or
+ *   assertion client ids differ; `invalid_client` (401, with `WWW-Authenticate`) when no
+ *   credentials are given, the client is unknown, the secret is wrong, the assertion fails a
+ *   check of RFC 7523 §3, or the method is not the registered one.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
 export async function authenticateClient(
   input: ClientAuthenticationInput,
