@@ -300,6 +300,26 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
     expect(answer.body).toMatchObject({ active: true, client_id: 'jwt-rsa' });
   });
 
+  it('RFC 7009 §2.1 authenticates a revoking client by its assertion; the token is then inactive', async () => {
+    const token = String((await requestToken(await assertion('jwt-ec', ec, { alg: 'ES256' }))).body.access_token);
+    const revocation = await fetch(`${server.url}/oauth2/revoke`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        token,
+        client_assertion_type: assertionType,
+        client_assertion: await assertion('jwt-ec', ec, { alg: 'ES256' }),
+      }),
+    });
+    expect(revocation.status).toBe(200);
+    const introspection = await postForm(`${server.url}/oauth2/introspect`, {
+      token,
+      client_assertion_type: assertionType,
+      client_assertion: await assertion('jwt-ec', ec, { alg: 'ES256' }),
+    });
+    expect(introspection.status).toBe(200);
+    expect(introspection.body).toEqual({ active: false });
+  });
+
   it('§5.2 never echoes the assertion in an error', async () => {
     const refused = await assertion('jwt-rsa', rsa, { aud: 'https://other.example' });
     const answer = await requestToken(refused);
