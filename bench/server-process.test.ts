@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { diesWithRunner, startServerProcess, type ServerProcess } from './server-process.js';
+import { diesWithRunner, startServerProcess, type ServerProcess, type ServerSpec } from './server-process.js';
 
 const rootDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-process-'));
@@ -26,13 +26,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startTestServer(): Promise<ServerProcess> {
+async function startTestServer(extra: Partial<ServerSpec> = {}): Promise<ServerProcess> {
   const server = await startServerProcess({
     name: 'test server',
     command: [process.execPath, serverScript],
     cwd: dir,
     env: process.env,
     startTimeoutMs: 20_000,
+    ...extra,
   });
   started.push(server);
   return server;
@@ -150,14 +151,7 @@ setInterval(() => {}, 1000);
   });
 
   it('the wrappers exec the server itself: the pid is the pinned server process', async () => {
-    const server = await startServerProcess({
-      name: 'pinned server',
-      command: [process.execPath, serverScript],
-      cwd: dir,
-      env: process.env,
-      core: 0,
-    });
-    started.push(server);
+    const server = await startTestServer({ name: 'pinned server', core: 0 });
     const pid = server.child.pid!;
     expect(readlinkSync(`/proc/${pid}/exe`)).toBe(realpathSync(process.execPath));
     if (existsSync('/usr/bin/taskset')) {
