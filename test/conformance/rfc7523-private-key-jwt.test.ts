@@ -67,6 +67,7 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
   let tokenUrl: string;
   let rsa: KeyPair;
   let ec: KeyPair;
+  let ed: KeyPair;
   let ecFirst: KeyPair;
   let ecSecond: KeyPair;
   let unregistered: KeyPair;
@@ -74,12 +75,14 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
   beforeAll(async () => {
     rsa = await keyPair('RS256', 'rsa-1');
     ec = await keyPair('ES256');
+    ed = await keyPair('EdDSA');
     ecFirst = await keyPair('ES256');
     ecSecond = await keyPair('ES256');
     unregistered = await keyPair('RS256', 'rsa-1');
     const clients: Client[] = [
       jwtClient('jwt-rsa', [rsa]),
       jwtClient('jwt-ec', [ec]),
+      jwtClient('jwt-ed', [ed]),
       jwtClient('jwt-two-keys', [ecFirst, ecSecond]),
       { ...jwtClient('jwt-no-keys', []), jwks: { keys: [] } },
       await registeredClient({ id: 'secret-client', secret: 'secret-value' }),
@@ -163,6 +166,10 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
   it('§2.2 accepts an ES256 assertion from a key registered without kid', async () => {
     const answer = await requestToken(await assertion('jwt-ec', ec, { alg: 'ES256' }));
     expect(answer.status).toBe(200);
+  });
+
+  it('§2.2 accepts an EdDSA (Ed25519) assertion', async () => {
+    expect((await requestToken(await assertion('jwt-ed', ed, { alg: 'EdDSA' }))).status).toBe(200);
   });
 
   it('§2.2 with two registered keys and no kid, the one that verifies the signature is used', async () => {
