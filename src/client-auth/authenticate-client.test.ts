@@ -81,6 +81,13 @@ describe('authenticateClient', () => {
     ['Basic credentials for a body client', input({}, basic('post', 'secret'))],
     ['a secret for a public client', input({ client_id: 'public', client_secret: 'secret' })],
     ['a client assertion', input({ client_id: 'open', client_assertion: 'x', client_assertion_type: 'y' })],
+    [
+      'a jwt-bearer assertion where no replay cache was given (RFC 7523 §3 rule 7 could not be kept)',
+      input({
+        client_assertion: 'e30.e30.',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      }),
+    ],
   ])('refuses %s with invalid_client, 401 and a Basic challenge', async (_title, credentials) => {
     const error = await failure(authenticateClient(credentials, dependencies));
     expect(error.code).toBe('invalid_client');
