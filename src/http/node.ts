@@ -6,19 +6,29 @@ import type { BoundedBodyRequest, HeaderReader } from '../request/index.js';
 
 /** Turns a node:http request into a web Request; the body stays a stream, read only if needed. */
 export function toWebRequest(req: IncomingMessage, url = req.url ?? '/'): Request {
+  return webRequestOf(req, url).request;
+}
+
+/**
+ * {@link toWebRequest}, with what stops its body stream once the answer is sent. Handed back
+ * rather than kept in a WeakMap keyed by the node request: such an entry keeps every request
+ * alive through V8's young-generation collections, which then copy and promote them all.
+ */
+function webRequestOf(req: IncomingMessage, url: string): { request: Request; release: () => void } {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let index = 0; index + 1 < raw.length; index += 2) {
     headers.append(raw[index]!, raw[index + 1]!);
   }
   const method = req.method ?? 'GET';
-  const hasBody = method !== 'GET' && method !== 'HEAD';
-  return new Request(absoluteUrl(req, url), {
+  const body = method !== 'GET' && method !== 'HEAD' ? toBodyStream(req) : undefined;
+  const request = new Request(absoluteUrl(req, url), {
     method,
     headers,
-    body: hasBody ? toBodyStream(req) : null,
+    body: body?.stream ?? null,
     duplex: 'half',
   } as RequestInit);
+  return { request, release: body?.release ?? (() => discardRest(req)) };
 }
 
 /** A host name URL keeps as written: lowercase labels, the last one not a number, no punycode. */
@@ -100,6 +110,15 @@ class NodeRequest implements BoundedBodyRequest {
     this.#body ??= new BodyBuffer(this.#req);
     return this.#body.read(maxBytes);
   }
+
+  /**
+   * For an answer made before the body was read to its end (wrong method, size limit): drains
+   * the rest so the client, which may still be sending, gets to read the answer.
+   */
+  releaseBody(): void {
+    if (this.#body) this.#body.release();
+    else discardRest(this.#req);
+  }
 }
 
 /**
@@ -134,9 +153,6 @@ interface PendingRead {
   readonly reject: (error: Error) => void;
 }
 
-/** Which requests have a body being buffered, so it can be released once the answer is sent. */
-const bodyBuffers = new WeakMap<IncomingMessage, BodyBuffer>();
-
 /**
  * Reads a request body into memory on demand. Reading pauses as soon as more than the largest
  * limit asked for so far has arrived, so an oversized body costs at most one socket read more.
@@ -165,7 +181,6 @@ class BodyBuffer {
 
   constructor(req: IncomingMessage) {
     this.#req = req;
-    bodyBuffers.set(req, this);
   }
 
   read(maxBytes: number): Promise<Uint8Array | 'too-large'> {
@@ -244,15 +259,12 @@ function unreadable(): Error {
 /** How many unread body bytes are thrown away after an early answer before the connection is cut. */
 const maxDiscardedBytes = 1024 * 1024;
 
-/** Stops the body stream feeding its Request, for requests answered before their body was read. */
-const releaseBody = new WeakMap<IncomingMessage, () => void>();
-
 /**
  * The request body as a web stream that reads only on demand. Unlike `Readable.toWeb`, cancelling
  * it does not destroy the socket: the rest of the body is read and thrown away, so a client still
  * sending an oversized body receives the error answer instead of a connection reset.
  */
-function toBodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+function toBodyStream(req: IncomingMessage): { stream: ReadableStream<Uint8Array>; release: () => void } {
   let finished = false;
   const onData = (chunk: Buffer) => {
     if (finished) return;
@@ -266,8 +278,7 @@ function toBodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
     req.off('data', onData);
     discardRest(req);
   };
-  releaseBody.set(req, release);
-  return new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array>(
     {
       start(controller) {
         controllerRef = controller;
@@ -292,6 +303,7 @@ function toBodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 16 * 1024, size: (chunk) => chunk.byteLength },
   );
+  return { stream, release };
 }
 
 /** Reads and drops what is left of a request body, cutting the connection past a bound. */
@@ -360,20 +372,16 @@ export function toNodeFetchHandler(handler: FetchHandler) {
 
 /** Runs `handler` for one node request; a failure inside the handler still gets an answer. */
 export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerResponse, url?: string): void {
-  let request: BoundedBodyRequest;
+  let request: NodeRequest;
   try {
-    request = toBoundedBodyRequest(req, url);
+    request = new NodeRequest(req, url ?? req.url ?? '/');
   } catch {
     sendFallback(res, 400, 'invalid_request');
     return;
   }
   handler(request)
     .then((response) => {
-      // Answered before the body was read to its end (wrong method, size limit): drain it so
-      // the client, which may still be sending, gets to read the answer.
-      const body = bodyBuffers.get(req);
-      if (body) body.release();
-      else discardRest(req);
+      request.releaseBody();
       return sendWebResponse(res, response, req.method);
     })
     .catch(() => sendFallback(res, 500, 'server_error'));
@@ -382,15 +390,16 @@ export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerRe
 /** {@link handle} for a handler taking a full web `Request`. */
 export function handleFetch(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, url?: string): void {
   let request: Request;
+  let release: () => void;
   try {
-    request = toWebRequest(req, url);
+    ({ request, release } = webRequestOf(req, url ?? req.url ?? '/'));
   } catch {
     sendFallback(res, 400, 'invalid_request');
     return;
   }
   handler(request)
     .then((response) => {
-      releaseBody.get(req)?.();
+      release();
       return sendWebResponse(res, response, req.method);
     })
     .catch(() => sendFallback(res, 500, 'server_error'));
