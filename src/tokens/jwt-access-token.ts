@@ -65,8 +65,9 @@ const encodedHeaders = new WeakMap<SigningKey, string>();
  * Signs a JWT in JWS compact serialisation (RFC 7515 §7.1) with node:crypto. RSA signatures
  * (about 1 ms each) are made on libuv's thread pool, so the event loop keeps serving meanwhile;
  * ES256 and EdDSA signatures take a few tens of microseconds, less than handing them to the pool
- * costs, so they are made inline. jose wraps each signature in WebCrypto key preparation that
- * costs more than an ES256 or EdDSA signature itself; this path skips it. Every token it makes is
+ * costs, so they are made on the event loop, together at the end of the turn (see
+ * {@link inlineSignatures}). jose wraps each signature in WebCrypto key preparation that costs
+ * more than an ES256 or EdDSA signature itself; this path skips it. Every token it makes is
  * verified with jose in the tests.
  */
 export function signCompactJwt(key: SigningKey, payload: JWTPayload): Promise<string> {
@@ -78,13 +79,7 @@ export function signCompactJwt(key: SigningKey, payload: JWTPayload): Promise<st
   const signingInput = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
   const [digest, signingKey] = signatureParameters(key);
   if (key.alg === 'ES256' || key.alg === 'EdDSA') {
-    try {
-      return Promise.resolve(
-        `${signingInput}.${sign(digest, Buffer.from(signingInput), signingKey).toString('base64url')}`,
-      );
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    return inlineSignatures.add(signingInput, () => sign(digest, Buffer.from(signingInput), signingKey));
   }
   return new Promise((resolve, reject) => {
     sign(digest, Buffer.from(signingInput), signingKey, (error, signature) => {
@@ -92,6 +87,69 @@ export function signCompactJwt(key: SigningKey, payload: JWTPayload): Promise<st
       else resolve(`${signingInput}.${signature.toString('base64url')}`);
     });
   });
+}
+
+interface PendingSignature {
+  readonly signingInput: string;
+  readonly sign: () => Buffer;
+  readonly resolve: (token: string) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Most signatures made in one go, so a burst cannot hold the event loop for long. */
+export const maxInlineSignatureBatch = 64;
+
+/**
+ * Signatures made on the event loop wait for the end of the current turn (`setImmediate`, after
+ * the turn's I/O callbacks) and are then made one after another. A server under load parses a
+ * burst of requests per turn; signing each between the others' parsing and answering finds the
+ * curve's tables and code out of the CPU caches every time. Made together they stay warm: on the
+ * benchmark machine an ES256 signature costs about 60 µs of CPU when interleaved and about 26 µs
+ * in a run. The wait is the rest of the current turn, not a timer.
+ */
+export const inlineSignatures = createSignatureBatch(maxInlineSignatureBatch);
+
+/** A queue of inline signatures made together at the end of each turn of the event loop. */
+export function createSignatureBatch(maxBatch: number) {
+  let waiting: PendingSignature[] = [];
+  let scheduled = false;
+
+  const run = (): void => {
+    scheduled = false;
+    const batch = waiting.length > maxBatch ? waiting.splice(0, maxBatch) : waiting;
+    if (batch === waiting) waiting = [];
+    // What is left (a burst beyond maxBatch) goes in the next turn, after other callbacks had theirs.
+    if (waiting.length > 0) schedule();
+    for (const entry of batch) {
+      let signature: Buffer;
+      try {
+        signature = entry.sign();
+      } catch (error) {
+        entry.reject(error instanceof Error ? error : new Error(String(error)));
+        continue;
+      }
+      entry.resolve(`${entry.signingInput}.${signature.toString('base64url')}`);
+    }
+  };
+
+  const schedule = (): void => {
+    scheduled = true;
+    setImmediate(run);
+  };
+
+  return {
+    /** Signs `signingInput` with `sign` at the end of this turn; resolves to the compact JWS. */
+    add(signingInput: string, sign: () => Buffer): Promise<string> {
+      return new Promise((resolve, reject) => {
+        waiting.push({ signingInput, sign, resolve, reject });
+        if (!scheduled) schedule();
+      });
+    },
+    /** How many signatures wait for the end of the turn (for tests). */
+    get size(): number {
+      return waiting.length;
+    },
+  };
 }
 
 /** RFC 7518 §3.1: the digest and key options node:crypto needs for each JWS algorithm. */

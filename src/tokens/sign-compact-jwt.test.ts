@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createStaticKeySet, generateSigningKey, signingAlgorithms } from '../keys/index.js';
-import { jwtAccessTokenStrategy, signCompactJwt } from './jwt-access-token.js';
+import { createSignatureBatch, inlineSignatures, jwtAccessTokenStrategy, signCompactJwt } from './jwt-access-token.js';
 
 const issuer = 'https://auth.test.example';
 
@@ -48,5 +48,79 @@ describe.each(signingAlgorithms)('node:crypto signing, %s', (alg) => {
     const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'b', iss: issuer })).toString('base64url')}.${signature}`;
     await expect(jwtVerify(forged, jwks)).rejects.toThrow();
     expect(decodeProtectedHeader(token).alg).toBe(alg);
+  });
+});
+
+describe('inline signatures (ES256, EdDSA) made together at the end of the turn', () => {
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('signs every request of a turn in one go, after the turn, and each token verifies with jose', async () => {
+    const key = await generateSigningKey('ES256');
+    const jwks = createLocalJWKSet({ keys: [key.publicJwk] });
+    const before = inlineSignatures.size;
+    const tokens = Array.from({ length: 5 }, (_, index) =>
+      signCompactJwt(key, { sub: `client-${index}`, iss: issuer }),
+    );
+    // Nothing is signed while the turn that asked is still running.
+    expect(inlineSignatures.size).toBe(before + 5);
+    const signed = await Promise.all(tokens);
+    expect(inlineSignatures.size).toBe(0);
+    for (const [index, token] of signed.entries()) {
+      const { payload } = await jwtVerify(token, jwks, { issuer, algorithms: ['ES256'] });
+      expect(payload.sub).toBe(`client-${index}`);
+    }
+  });
+
+  it('makes at most the batch limit in one turn and the rest in the next', async () => {
+    const batch = createSignatureBatch(2);
+    const turns: number[] = [];
+    let turn = 0;
+    // Counts turns of the event loop: it runs once per turn, just before the batch's own callback.
+    const counter = setImmediate(function count() {
+      turn++;
+      if (turns.length < 5) setImmediate(count);
+    });
+    const signed = Array.from({ length: 5 }, (_, index) =>
+      batch.add(`input-${index}`, () => {
+        turns.push(turn);
+        return Buffer.from([index]);
+      }),
+    );
+    expect(await Promise.all(signed)).toEqual(
+      [0, 1, 2, 3, 4].map((index) => `input-${index}.${Buffer.from([index]).toString('base64url')}`),
+    );
+    clearImmediate(counter);
+    // Two, two, then one: three different turns, in the order asked.
+    expect(turns[0]).toBe(turns[1]);
+    expect(turns[2]).toBe(turns[3]);
+    expect(new Set(turns).size).toBe(3);
+    expect([...turns].sort((a, b) => a - b)).toEqual(turns);
+  });
+
+  it('rejects only the signature that failed; the others of its batch are made', async () => {
+    const batch = createSignatureBatch(8);
+    const results = await Promise.allSettled([
+      batch.add('a', () => Buffer.from('a')),
+      batch.add('b', () => {
+        throw new Error('no key');
+      }),
+      batch.add('c', () => Buffer.from('c')),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(Error);
+    await nextTurn();
+    expect(batch.size).toBe(0);
+  });
+
+  it('signs a lone request without waiting for more', async () => {
+    const key = await generateSigningKey('EdDSA');
+    let signed = false;
+    void signCompactJwt(key, { sub: 'alone', iss: issuer }).then(() => {
+      signed = true;
+    });
+    expect(signed).toBe(false);
+    // Settled by the end of the turn it was asked in: no timer, no further request needed.
+    await nextTurn();
+    expect(signed).toBe(true);
   });
 });
