@@ -149,6 +149,9 @@ if (!existsSync(join(rootDir, 'src/storage/postgres/index.ts'))) {
 
 targets.push(
   tessera('tessera-memory-ES256', 'Tessera, memory, ES256', 'ES256', 'memory'),
+  tessera('tessera-stateless-ES256', 'Tessera, stateless (no records), ES256', 'ES256', 'memory', {
+    BENCH_STATELESS: '1',
+  }),
   {
     id: 'oidc-provider-RS256',
     label: 'oidc-provider 9, RS256 (plaintext secret)',
@@ -571,6 +574,7 @@ try {
   add('oidc-provider / jose RS256 ceiling', 'oidc-provider-RS256', 'jose-RS256');
   add('oauth2-server / jose RS256 ceiling', 'oauth2-server-RS256', 'jose-RS256');
   add('Tessera ES256 / jose ES256 ceiling', 'tessera-memory-ES256', 'jose-ES256', 1.2);
+  add('Tessera ES256, stateless / jose ES256 ceiling', 'tessera-stateless-ES256', 'jose-ES256');
   add('seed SQLite (full) / seed memory', 'tessera-sqlite-RS256', 'tessera-memory-RS256', 0.85);
   add('seed SQLite (normal) / seed memory', 'tessera-sqlite-normal-RS256', 'tessera-memory-RS256', 0.85);
   add('seed PostgreSQL / seed memory', 'tessera-postgres-RS256', 'tessera-memory-RS256', 0.85);

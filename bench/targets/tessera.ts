@@ -79,7 +79,8 @@ const storage = await openStore();
 // SQL stores get the client cache the server puts in front of them; memory needs none.
 const clients = storeKind === 'memory' ? storage : cachedClientStore(storage);
 const provider = compose(
-  { issuer, accessTokenLifespan: 30 * 60 },
+  // Stateless: no token records at all, as the jose ceilings keep none (an informational row).
+  { issuer, accessTokenLifespan: 30 * 60, statelessAccessTokens: process.env.BENCH_STATELESS === '1' },
   clients,
   jwtAccessTokenStrategy({ keys, issuer }),
   // Unguarded: compose()'s default, bcrypt behind the verified-secret cache. Guarded: the same
