@@ -7,7 +7,8 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { OAuthError } from '../core/index.js';
 import type { HttpHandler } from '../provider/index.js';
 import { parseFormRequest, type HttpRequest } from '../request/index.js';
-import { answerHalfClosedClients, toNodeHandler } from './node.js';
+import { writeJson } from '../provider/index.js';
+import { answerHalfClosedClients, sendWebResponse, toNodeHandler } from './node.js';
 
 let server: Server | undefined;
 
@@ -249,3 +250,20 @@ async function waitUntil(condition: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
+
+describe('sendWebResponse', () => {
+  it('adds extra headers to a JSON answer, replacing one of the same name, and sends the text unchanged', async () => {
+    server = createServer((_req, res) => {
+      const response = writeJson({ access_token: 'x' }, 200, { 'X-Request-Id': 'from-handler' });
+      void sendWebResponse(res, response, 'POST', { 'x-request-id': 'stamped', connection: 'close' });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { method: 'POST' });
+    expect(response.headers.get('x-request-id')).toBe('stamped');
+    expect(response.headers.get('connection')).toBe('close');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength('{"access_token":"x"}')));
+    expect(await response.text()).toBe('{"access_token":"x"}');
+  });
+});

@@ -317,12 +317,21 @@ function discardRest(req: IncomingMessage): void {
   req.resume();
 }
 
-/** Writes a web Response to a node:http response. */
-export async function sendWebResponse(res: ServerResponse, response: Response, method?: string): Promise<void> {
+/**
+ * Writes a web Response to a node:http response. `extraHeaders` (lowercase names) are added to,
+ * or replace, the response's own: a server can stamp a request id without copying the Response.
+ */
+export async function sendWebResponse(
+  res: ServerResponse,
+  response: Response,
+  method?: string,
+  extraHeaders?: Readonly<Record<string, string>>,
+): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
+  if (extraHeaders) Object.assign(headers, extraHeaders);
   let body: Buffer | string | undefined;
   if (method !== 'HEAD') {
     // Checked before `response.body`, which would build the stream this skips.

@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerHalfClosedClients, sendWebResponse } from '../http/node.js';
+import { getWrittenBody } from '../provider/index.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -99,10 +100,11 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       }
       status = response.status;
       outcome = await outcomeOf(response);
-      const headers = new Headers(response.headers);
-      headers.set('x-request-id', requestId);
-      if (closing || body === 'too-large') headers.set('connection', 'close');
-      await sendWebResponse(res, new Response(response.body, { status, headers }), req.method);
+      // Stamped while writing rather than by copying the Response, which would turn a JSON
+      // answer's text into a stream to be read back.
+      const extraHeaders: Record<string, string> = { 'x-request-id': requestId };
+      if (closing || body === 'too-large') extraHeaders.connection = 'close';
+      await sendWebResponse(res, response, req.method, extraHeaders);
     } catch (error) {
       logger.error({ requestId, err: error, endpoint }, 'request failed');
       if (!res.headersSent) {
@@ -281,7 +283,9 @@ async function outcomeOf(response: Response): Promise<string> {
   if (response.status < 400) return 'success';
   if (/json/.test(response.headers.get('content-type') ?? '')) {
     try {
-      const body = (await response.clone().json()) as { error?: unknown };
+      // The library's JSON answers hand over their text; any other is read from a copy.
+      const text = getWrittenBody(response);
+      const body = (text === undefined ? await response.clone().json() : JSON.parse(text)) as { error?: unknown };
       if (typeof body.error === 'string' && /^[a-z_]{1,40}$/.test(body.error)) return body.error;
     } catch {
       // Not an OAuth error body.
