@@ -8,7 +8,7 @@ import { OAuthError } from '../core/index.js';
 import type { HttpHandler } from '../provider/index.js';
 import { parseFormRequest, type HttpRequest } from '../request/index.js';
 import { writeJson } from '../provider/index.js';
-import { answerHalfClosedClients, sendWebResponse, toNodeHandler } from './node.js';
+import { answerHalfClosedClients, sendWebResponse, toBufferedRequest, toNodeHandler } from './node.js';
 
 let server: Server | undefined;
 
@@ -265,5 +265,43 @@ describe('sendWebResponse', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength('{"access_token":"x"}')));
     expect(await response.text()).toBe('{"access_token":"x"}');
+  });
+});
+
+describe('toBufferedRequest', () => {
+  it('reads headers, URL and a body already read, within the limit asked, and refuses methods fetch forbids', async () => {
+    const seen: unknown[] = [];
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        void (async () => {
+          const request = toBufferedRequest(req, Buffer.concat(chunks));
+          if (request === undefined) {
+            seen.push('refused');
+          } else {
+            seen.push(
+              request.method,
+              request.url,
+              request.headers.get('X-TWICE'),
+              Buffer.from((await request.readBody(64)) as Uint8Array).toString(),
+              await request.readBody(3),
+            );
+          }
+          res.end();
+        })();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    await rawExchange(
+      port,
+      `POST /token?x=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Twice: a\r\nx-twice: b\r\nContent-Length: 9\r\nConnection: close\r\n\r\ngrant=abc`,
+    );
+    expect(seen).toEqual(['POST', `http://127.0.0.1:${port}/token?x=1`, 'a, b', 'grant=abc', 'too-large']);
+    seen.length = 0;
+    await rawExchange(port, `TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    expect(seen).toEqual(['refused']);
   });
 });

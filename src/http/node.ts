@@ -77,6 +77,35 @@ export function toBoundedBodyRequest(req: IncomingMessage, url = req.url ?? '/')
   return new NodeRequest(req, url);
 }
 
+/**
+ * The node:http request over a body a server has already read in full (to bound and log it):
+ * headers and URL as {@link toBoundedBodyRequest} gives them, the body from memory. Undefined
+ * for a method the fetch API refuses (CONNECT, TRACE, TRACK), as `new Request` would throw.
+ */
+export function toBufferedRequest(
+  req: IncomingMessage,
+  body: Uint8Array | undefined,
+  url = req.url ?? '/',
+): BoundedBodyRequest | undefined {
+  const method = req.method ?? 'GET';
+  if (forbiddenMethods.has(method.toUpperCase())) return undefined;
+  const bytes = body ?? new Uint8Array(0);
+  return {
+    method,
+    headers: new NodeHeaderReader(req),
+    get url() {
+      return absoluteUrl(req, url);
+    },
+    readBody: (maxBytes) =>
+      Promise.resolve(
+        method === 'GET' || method === 'HEAD' ? new Uint8Array(0) : bytes.byteLength > maxBytes ? 'too-large' : bytes,
+      ),
+  };
+}
+
+/** Methods the fetch standard forbids; `new Request` refuses them. */
+const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
 class NodeRequest implements BoundedBodyRequest {
   readonly method: string;
   readonly headers: HeaderReader;

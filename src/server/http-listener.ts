@@ -7,8 +7,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { answerHalfClosedClients, sendWebResponse } from '../http/node.js';
+import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../http/node.js';
 import { getWrittenBody } from '../provider/index.js';
+import type { HttpRequest } from '../request/index.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -19,9 +20,22 @@ export interface RequestContext {
   readonly clientAddress: string;
 }
 
-export type ContextHandler = (request: Request, context: RequestContext) => Promise<Response>;
+/** A handler of the library's requests: a {@link BoundedBodyRequest} over the body read here. */
+export type ContextHandler = (request: HttpRequest, context: RequestContext) => Promise<Response>;
+/** A handler that needs a full web `Request` (the admin API reads JSON bodies through one). */
+export type WebContextHandler = (request: Request, context: RequestContext) => Promise<Response>;
 
-export interface ListenerOptions {
+/**
+ * Which kind of request the handler takes. The OAuth endpoints take the lighter one, which costs
+ * no web stream per request (and no copy of one when the brute-force guard reads the form first).
+ */
+export type ListenerHandler =
+  | { readonly webRequests?: false; readonly handler: ContextHandler }
+  | { readonly webRequests: true; readonly handler: WebContextHandler };
+
+export type ListenerOptions = ListenerSettings & ListenerHandler;
+
+export interface ListenerSettings {
   /** `public` or `admin`: a log field and a metrics label. */
   readonly name: string;
   readonly host: string;
@@ -37,7 +51,6 @@ export interface ListenerOptions {
   readonly metrics: ServerMetrics;
   /** Names the endpoint a path belongs to, for logs and metrics (a small, fixed set). */
   endpointOf(pathname: string): string;
-  readonly handler: ContextHandler;
 }
 
 export interface RunningListener {
@@ -93,10 +106,16 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
         response = jsonError(413, 'invalid_request', 'The request body is too large.');
       } else {
         clientId = findClientId(req, body);
-        const request = toRequest(req, body);
-        response = request
-          ? await options.handler(request, { requestId, clientAddress })
-          : jsonError(405, 'invalid_request', 'This method is not allowed.');
+        const context = { requestId, clientAddress };
+        let answer: Promise<Response> | undefined;
+        if (options.webRequests) {
+          const request = toRequest(req, body);
+          if (request) answer = options.handler(request, context);
+        } else {
+          const request = toBufferedRequest(req, body);
+          if (request) answer = options.handler(request, context);
+        }
+        response = answer ? await answer : jsonError(405, 'invalid_request', 'This method is not allowed.');
       }
       status = response.status;
       outcome = await outcomeOf(response);

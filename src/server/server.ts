@@ -161,6 +161,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         host: config.admin.host,
         port: config.admin.port,
         endpointOf: adminEndpointOf,
+        webRequests: true,
         handler: (request) => adminApi(request),
       });
       listeners.push(adminListener);
