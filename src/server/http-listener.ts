@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { decodeJwt } from 'jose';
 import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../http/node.js';
 import { getWrittenBody } from '../provider/index.js';
 import type { HttpRequest } from '../request/index.js';
@@ -275,7 +276,10 @@ function safePathname(url: string | undefined): string {
   }
 }
 
-/** The client id a request names (Basic user name or `client_id` form field), for logs only. */
+/**
+ * The client id a request names (Basic user name, `client_id` form field, or the `sub` of a
+ * client assertion), for logs only: as presented, not as authenticated.
+ */
 function findClientId(req: IncomingMessage, body: Buffer | undefined): string | undefined {
   const authorization = req.headers.authorization;
   if (authorization && /^basic /i.test(authorization)) {
@@ -284,9 +288,22 @@ function findClientId(req: IncomingMessage, body: Buffer | undefined): string | 
     if (separator > 0) return formDecode(decoded.slice(0, separator))?.slice(0, 128);
   }
   if (body && /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
-    return new URLSearchParams(body.toString('utf8')).get('client_id')?.slice(0, 128) ?? undefined;
+    const form = new URLSearchParams(body.toString('utf8'));
+    const named = form.get('client_id') ?? assertionSubject(form.get('client_assertion'));
+    return named?.slice(0, 128) ?? undefined;
   }
   return undefined;
+}
+
+/** RFC 7523 §3: an assertion's `sub` is the client id. Read without verifying, for the log line. */
+function assertionSubject(assertion: string | null): string | undefined {
+  if (assertion === null || assertion.length > 8192) return undefined;
+  try {
+    const { sub } = decodeJwt(assertion);
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function formDecode(value: string): string | undefined {

@@ -163,23 +163,19 @@ describe('tessera token', () => {
 });
 
 describe('private_key_jwt', () => {
-  it('RFC 7523 §2.2 a client created with private_key_jwt and its jwks gets a token with a signed assertion', async () => {
-    const metadata = (await (await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)).json()) as {
-      issuer: string;
-      token_endpoint: string;
-      token_endpoint_auth_methods_supported: string[];
-    };
-    expect(metadata.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+  const signAssertion = (audience: string) => {
     const now = Math.floor(Date.now() / 1000);
-    const clientAssertion = await new SignJWT({})
+    return new SignJWT({})
       .setProtectedHeader({ alg: 'ES256', kid: 'cli-jwt-1' })
       .setIssuer('cli-jwt')
       .setSubject('cli-jwt')
-      .setAudience(metadata.issuer)
+      .setAudience(audience)
       .setExpirationTime(now + 60)
       .setJti(randomUUID())
       .sign(assertionKey);
-    const response = await fetch(`${server.publicUrl}/oauth2/token`, {
+  };
+  const requestWithAssertion = (clientAssertion: string) =>
+    fetch(`${server.publicUrl}/oauth2/token`, {
       method: 'POST',
       body: new URLSearchParams({
         grant_type: 'client_credentials',
@@ -187,6 +183,33 @@ describe('private_key_jwt', () => {
         client_assertion: clientAssertion,
       }),
     });
+
+  it('the request log names the client of an assertion sent without client_id, and never the assertion', async () => {
+    const { issuer } = (await (await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)).json()) as {
+      issuer: string;
+    };
+    const clientAssertion = await signAssertion(issuer);
+    const response = await requestWithAssertion(clientAssertion);
+    expect(response.status).toBe(200);
+    const requestId = response.headers.get('x-request-id');
+    let line: Record<string, unknown> | undefined;
+    // The line is written once the answer has gone out; give the logger a moment to flush it.
+    for (let attempt = 0; attempt < 50 && !line; attempt++) {
+      line = server.logs().find((entry) => entry.msg === 'request' && entry.requestId === requestId);
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(line).toMatchObject({ endpoint: 'token', clientId: 'cli-jwt', outcome: 'success', status: 200 });
+    expect(server.output()).not.toContain(clientAssertion);
+  });
+
+  it('RFC 7523 §2.2 a client created with private_key_jwt and its jwks gets a token with a signed assertion', async () => {
+    const metadata = (await (await fetch(`${server.publicUrl}/.well-known/oauth-authorization-server`)).json()) as {
+      issuer: string;
+      token_endpoint: string;
+      token_endpoint_auth_methods_supported: string[];
+    };
+    expect(metadata.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+    const response = await requestWithAssertion(await signAssertion(metadata.issuer));
     expect(response.status).toBe(200);
     const token = String(((await response.json()) as { access_token: unknown }).access_token);
     const jwks = createRemoteJWKSet(new URL(`${server.publicUrl}/.well-known/jwks.json`));
