@@ -61,6 +61,19 @@ export function assertedClientId(assertion: string): string {
 }
 
 /**
+ * {@link assertedClientId} for logs and rate limits: the client an assertion names, unverified,
+ * or undefined when there is no assertion or it names none.
+ */
+export function presentedAssertionClientId(assertion: string | null | undefined): string | undefined {
+  if (assertion === null || assertion === undefined) return undefined;
+  try {
+    return assertedClientId(assertion);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Verifies a client's JWT assertion with `jose` against the keys the client registered:
  * signature (asymmetric algorithms only), `iss` and `sub` equal to the client id, an accepted
  * `aud`, `exp` in the future but at most {@link maxAssertionLifetimeSeconds} ahead, `nbf`, and

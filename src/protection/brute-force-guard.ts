@@ -7,7 +7,7 @@ import {
   type RateLimiterAbstract,
   type RateLimiterRes,
 } from 'rate-limiter-flexible';
-import { clientSecretBasic } from '../client-auth/index.js';
+import { presentedAssertionClientId, clientSecretBasic } from '../client-auth/index.js';
 import { OAuthError } from '../core/index.js';
 import { writeJson, type HttpHandler } from '../provider/index.js';
 import { parseForm, readRequestBody, type HttpRequest } from '../request/index.js';
@@ -300,9 +300,12 @@ async function credentialsOf(request: HttpRequest, key: Buffer): Promise<Credent
   }
   if (!presented && hasBody(request) && isForm(request)) {
     const form = await formOf(request instanceof Request ? request.clone() : request);
-    const clientId = form?.get('client_id');
+    const clientId = form?.get('client_id') ?? presentedAssertionClientId(form?.get('client_assertion'));
     const clientSecret = form?.get('client_secret');
     if (clientId !== undefined && clientSecret !== undefined) presented = { clientId, clientSecret };
+    // A bare client_id, or a private_key_jwt assertion's client: counted per client and
+    // address like a secret, so guessing at one client's assertions from one address does not
+    // block that client elsewhere.
     else if (clientId !== undefined) return { clientId };
   }
   if (!presented) return undefined;

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { decodeJwt } from 'jose';
+import { presentedAssertionClientId } from '../client-auth/index.js';
 import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../http/node.js';
 import { getWrittenBody } from '../provider/index.js';
 import type { HttpRequest } from '../request/index.js';
@@ -289,21 +289,10 @@ function findClientId(req: IncomingMessage, body: Buffer | undefined): string | 
   }
   if (body && /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) {
     const form = new URLSearchParams(body.toString('utf8'));
-    const named = form.get('client_id') ?? assertionSubject(form.get('client_assertion'));
+    const named = form.get('client_id') ?? presentedAssertionClientId(form.get('client_assertion'));
     return named?.slice(0, 128) ?? undefined;
   }
   return undefined;
-}
-
-/** RFC 7523 §3: an assertion's `sub` is the client id. Read without verifying, for the log line. */
-function assertionSubject(assertion: string | null): string | undefined {
-  if (assertion === null || assertion.length > 8192) return undefined;
-  try {
-    const { sub } = decodeJwt(assertion);
-    return typeof sub === 'string' ? sub : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function formDecode(value: string): string | undefined {

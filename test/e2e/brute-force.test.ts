@@ -126,6 +126,23 @@ describe('brute-force protection, in memory', () => {
     expect(answer.status).toBe(200);
   });
 
+  it('counts failed private_key_jwt assertions by the client they name (RFC 7523 §3 sub), per address', async () => {
+    const from = '127.0.0.9';
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+      // Names machine but is signed by nobody: refused as invalid_client.
+      const assertion = `${part({ alg: 'ES256' })}.${part({ iss: 'machine', sub: 'machine', jti: `j${attempt}` })}.AAAA`;
+      const body = `${grant}&client_assertion_type=${encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer')}&client_assertion=${assertion}`;
+      expect((await send(server.url, { body, from })).status).toBe(401);
+    }
+    // That client from that address is blocked, even with its real secret ...
+    expect((await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from })).status).toBe(429);
+    // ... while the address itself is still under its own limit for other clients.
+    expect((await send(server.url, { body: `${grant}&client_id=test-client&client_secret=foobar`, from })).status).toBe(
+      200,
+    );
+  });
+
   it('counts client_secret_post failures by the client_id in the body', async () => {
     const from = '127.0.0.4';
     for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
