@@ -90,11 +90,12 @@ export function toBufferedRequest(
   const method = req.method ?? 'GET';
   if (forbiddenMethods.has(method.toUpperCase())) return undefined;
   const bytes = body ?? new Uint8Array(0);
+  let absolute: string | undefined;
   return {
     method,
     headers: new NodeHeaderReader(req),
     get url() {
-      return absoluteUrl(req, url);
+      return (absolute ??= absoluteUrl(req, url));
     },
     readBody: (maxBytes) =>
       Promise.resolve(
