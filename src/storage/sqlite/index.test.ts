@@ -243,6 +243,17 @@ describe('SQLite store', () => {
     for (let i = 0; i < 10; i++) expect(await reopened.getAccessTokenRecord(`closing-${i}`)).toBeDefined();
   });
 
+  // SQLite applies a `PRAGMA synchronous` statement when it is prepared: the store's prepared
+  // switches once left a `normal` store syncing every commit on the event loop.
+  it.each(['full', 'normal'] as const)('keeps the connection at synchronous=%s between writes', async (synchronous) => {
+    const store = createSqliteStore({ filename: newFile(), synchronous });
+    open.push(store);
+    expect(store.synchronous).toBe(synchronous);
+    await Promise.all([1, 2, 3].map((n) => store.createAccessTokenRecord(tokenRecord(`level-${n}`))));
+    await store.createAccessTokenRecord(tokenRecord('level-4'));
+    expect(store.synchronous).toBe(synchronous);
+  });
+
   it.each([
     ['full', 'only after syncing the write-ahead log to disk, off the event loop', true],
     ['normal', 'at commit, without syncing the write-ahead log', false],

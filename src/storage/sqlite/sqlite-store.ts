@@ -58,6 +58,12 @@ export interface SqliteStoreOptions {
 export interface SqliteStorage extends Storage {
   /** The migrations applied when the file was opened; `fromVersion` 0 means a new database. */
   readonly migration: MigrationReport;
+  /**
+   * The connection's `PRAGMA synchronous` between writes, read from SQLite: `full` or `normal`
+   * as configured (a `full` store drops to `normal` only inside its token batches, whose WAL it
+   * then syncs itself before acknowledging them).
+   */
+  readonly synchronous: 'off' | 'normal' | 'full' | 'extra';
 }
 
 type Row = Record<string, unknown>;
@@ -100,6 +106,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   db.pragma('busy_timeout = 0');
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const statements = prepareStatements(db);
+  // SQLite applies `PRAGMA synchronous` when such a statement is prepared, not only when it runs:
+  // preparing the two switches below left every connection at FULL. The configured level is set again.
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   const gate = createGate();
   const transactionContext = new AsyncLocalStorage<TransactionState>();
   const listeners = new Set<(change: StorageChange) => void>();
@@ -179,6 +188,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   const store: SqliteStorage = {
     ...promisify(outerOperations, runOutside),
     migration,
+
+    get synchronous() {
+      const levels = ['off', 'normal', 'full', 'extra'] as const;
+      return levels[Number(db.pragma('synchronous', { simple: true }))] ?? 'full';
+    },
 
     createAccessTokenRecord(record) {
       try {
