@@ -4,13 +4,19 @@ import type { Client } from '../../core/index.js';
 import {
   StorageConflictError,
   StorageNotFoundError,
-  type AccessTokenRecord,
   type ListClientsOptions,
   type Storage,
   type StorageChange,
   type StoredHmacSecret,
   type StoredSigningKey,
 } from '../index.js';
+import { PackedRecordTable } from './packed-records.js';
+
+/** What `restore` needs of a table: a Map, or the packed record table. */
+interface KeyedTable<V> {
+  set(key: string, value: V): unknown;
+  delete(key: string): unknown;
+}
 
 /** Options for {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -33,7 +39,8 @@ interface Journal {
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const clients = new Map<string, Client>();
-  const accessTokens = new Map<string, AccessTokenRecord>();
+  // Outside the heap: a busy server keeps millions of these (see packed-records.ts).
+  const accessTokens = new PackedRecordTable();
   const revokedTokenIds = new Map<string, number>();
   const signingKeys = new Map<string, StoredSigningKey>();
   const hmacSecrets: StoredHmacSecret[] = [];
@@ -56,7 +63,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   };
 
   /** Puts back (or removes) one map entry as it was before a write. */
-  const restore = <V>(map: Map<string, V>, key: string, previous: V | undefined): (() => void) =>
+  const restore = <V>(map: KeyedTable<V>, key: string, previous: V | undefined): (() => void) =>
     previous === undefined ? () => map.delete(key) : () => map.set(key, previous);
 
   const operationsFor = (journal: Journal): Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'> => ({
@@ -98,7 +105,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (accessTokens.has(record.signature)) {
         return Promise.reject(new StorageConflictError('access token record already exists'));
       }
-      accessTokens.set(record.signature, record);
+      try {
+        accessTokens.set(record.signature, record);
+      } catch (error) {
+        // As the SQL stores: claims that JSON cannot carry (a BigInt, a cycle) are refused.
+        return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+      }
       journal.undo(restore(accessTokens, record.signature, undefined));
       return Promise.resolve();
     },
@@ -182,14 +194,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     purgeExpired(now, batchSize) {
       let purged = 0;
-      for (const table of [accessTokens, revokedTokenIds, usedJtis] as const) {
+      for (const signature of accessTokens.expiredSignatures(now, batchSize)) {
+        const previous = accessTokens.get(signature);
+        accessTokens.delete(signature);
+        journal.undo(restore(accessTokens, signature, previous));
+        purged++;
+      }
+      for (const table of [revokedTokenIds, usedJtis] as const) {
         let inTable = 0;
-        for (const [key, value] of table as Map<string, AccessTokenRecord | number>) {
+        for (const [key, expiresAt] of table) {
           if (inTable >= batchSize) break;
-          const expiresAt = typeof value === 'number' ? value : value.expiresAt;
           if (expiresAt <= now) {
             table.delete(key);
-            journal.undo(restore(table as Map<string, AccessTokenRecord | number>, key, value));
+            journal.undo(restore(table, key, expiresAt));
             inTable++;
           }
         }
