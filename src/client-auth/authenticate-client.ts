@@ -56,8 +56,7 @@ export async function authenticateClient(
   input: ClientAuthenticationInput,
   dependencies: AuthenticateClientDependencies,
 ): Promise<AuthenticatedClient> {
-  const challenge = { 'WWW-Authenticate': `Basic realm="${dependencies.realm}"` };
-  const invalidClient = (hint: string): OAuthError => new OAuthError('invalidClient', { hint, headers: challenge });
+  const { realm } = dependencies;
 
   const basic = clientSecretBasic(input.authorization);
   const post = clientSecretPost(input.form);
@@ -81,14 +80,14 @@ export async function authenticateClient(
     if (assertion === undefined || assertionType === undefined) {
       throw new OAuthError('invalidRequest', { hint: 'client_assertion and client_assertion_type go together.' });
     }
-    if (!dependencies.assertions) throw invalidClient('Client assertions are not supported by this endpoint.');
+    if (!dependencies.assertions) throw invalidClient(realm, 'Client assertions are not supported by this endpoint.');
     if (assertionType !== jwtBearerAssertionType) {
-      throw invalidClient(`The only client_assertion_type supported is ${jwtBearerAssertionType}.`);
+      throw invalidClient(realm, `The only client_assertion_type supported is ${jwtBearerAssertionType}.`);
     }
     const { issuer, ...verifier } = dependencies.assertions;
     const endpoint = endpointUrl(issuer, input.url);
     const audiences = endpoint ? [...verifier.audiences, endpoint] : verifier.audiences;
-    return authenticateWithAssertion(assertion, bodyClientId, dependencies, { ...verifier, audiences }, invalidClient);
+    return authenticateWithAssertion(assertion, bodyClientId, dependencies, { ...verifier, audiences });
   }
   if (basic && bodyClientId !== undefined && bodyClientId !== basic.clientId) {
     throw new OAuthError('invalidRequest', {
@@ -102,14 +101,14 @@ export async function authenticateClient(
   const presented = basic ?? post;
   const method: ClientAuthenticationMethod = basic ? 'client_secret_basic' : post ? 'client_secret_post' : 'none';
   const clientId = presented?.clientId ?? bodyClientId;
-  if (clientId === undefined) throw invalidClient('No client authentication was included.');
+  if (clientId === undefined) throw invalidClient(realm, 'No client authentication was included.');
 
   const client = await dependencies.clients.getClient(clientId);
 
   if (method === 'none') {
     // A bare client_id authenticates only a public client (§2.1, §3.2.1).
     if (!client || !isPublicClient(client)) {
-      throw invalidClient('The client must authenticate with its credentials.');
+      throw invalidClient(realm, 'The client must authenticate with its credentials.');
     }
     return { client, method };
   }
@@ -118,14 +117,14 @@ export async function authenticateClient(
   if (!client || client.secretHash === undefined) {
     // Spend the same effort as a real check so unknown ids cannot be told apart by timing.
     await dependencies.hasher.verifyDecoy(secret);
-    throw invalidClient('The client credentials are invalid.');
+    throw invalidClient(realm, 'The client credentials are invalid.');
   }
   const secretMatches = await dependencies.hasher.verify(secret, client.secretHash, client.id);
-  if (!secretMatches) throw invalidClient('The client credentials are invalid.');
+  if (!secretMatches) throw invalidClient(realm, 'The client credentials are invalid.');
   // Checked after the secret, so a wrong guess cannot learn the registered method.
   const registered = client.tokenEndpointAuthMethod;
   if (registered !== undefined && registered !== method) {
-    throw invalidClient(`This client is registered for ${registered}.`);
+    throw invalidClient(realm, `This client is registered for ${registered}.`);
   }
   return { client, method };
 }
@@ -139,13 +138,12 @@ async function authenticateWithAssertion(
   bodyClientId: string | undefined,
   dependencies: AuthenticateClientDependencies,
   assertions: ClientAssertionVerifierOptions,
-  invalidClient: (hint: string) => OAuthError,
 ): Promise<AuthenticatedClient> {
   let clientId: string;
   try {
     clientId = assertedClientId(assertion);
   } catch (error) {
-    throw invalidClient((error as Error).message);
+    throw invalidClient(dependencies.realm, (error as Error).message);
   }
   // RFC 7521 §4.2: a client_id, when sent, "MUST identify the same client" as the assertion.
   if (bodyClientId !== undefined && bodyClientId !== clientId) {
@@ -155,12 +153,12 @@ async function authenticateWithAssertion(
   }
   const client = await dependencies.clients.getClient(clientId);
   if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt') {
-    throw invalidClient('The client credentials are invalid.');
+    throw invalidClient(dependencies.realm, 'The client credentials are invalid.');
   }
   try {
     await verifyClientAssertion(assertion, client, assertions);
   } catch (error) {
-    if (error instanceof ClientAssertionError) throw invalidClient(error.message);
+    if (error instanceof ClientAssertionError) throw invalidClient(dependencies.realm, error.message);
     throw error;
   }
   return { client, method: 'private_key_jwt' };
@@ -178,4 +176,9 @@ function endpointUrl(issuer: string, requestUrl: string | undefined): string | u
   } catch {
     return undefined;
   }
+}
+
+/** `invalid_client` with the Basic challenge RFC 6749 §5.2 asks for; made only when refusing. */
+function invalidClient(realm: string, hint: string): OAuthError {
+  return new OAuthError('invalidClient', { hint, headers: { 'WWW-Authenticate': `Basic realm="${realm}"` } });
 }

@@ -194,27 +194,18 @@ class BodyBuffer {
   #state: 'reading' | 'ended' | 'failed' | 'released' = 'reading';
   #limit = -1;
   #pending: PendingRead[] = [];
-  readonly #onData = (chunk: Buffer): void => {
-    this.#chunks.push(chunk);
-    this.#size += chunk.byteLength;
-    if (this.#size > this.#limit) this.#req.pause();
-    this.#settlePending();
-  };
-  /** For `end`, `close` and `error`: closed before its end means the client went away mid-body. */
-  readonly #onStop = (): void => {
-    if (this.#state !== 'reading') return;
-    this.#state = this.#req.readableEnded ? 'ended' : 'failed';
-    this.#settlePending();
-  };
-
-  #listening = false;
+  /**
+   * Stream listeners, made only when the body has not all arrived with the headers: most token
+   * requests are read in one go, and two closures per request are work for nothing.
+   */
+  #listeners: { readonly onData: (chunk: Buffer) => void; readonly onStop: () => void } | undefined;
 
   constructor(req: IncomingMessage) {
     this.#req = req;
   }
 
   read(maxBytes: number): Promise<Uint8Array | 'too-large'> {
-    if (this.#state === 'reading' && !this.#listening) this.#start();
+    if (this.#state === 'reading' && this.#listeners === undefined) this.#start();
     if (this.#size > maxBytes) return Promise.resolve('too-large');
     if (this.#state === 'ended') return Promise.resolve(this.#bytes());
     if (this.#state !== 'reading') return Promise.reject(unreadable());
@@ -242,11 +233,23 @@ class BodyBuffer {
         return;
       }
     }
-    this.#listening = true;
-    req.on('data', this.#onData);
-    req.on('end', this.#onStop);
-    req.on('close', this.#onStop);
-    req.on('error', this.#onStop);
+    const onData = (chunk: Buffer): void => {
+      this.#chunks.push(chunk);
+      this.#size += chunk.byteLength;
+      if (this.#size > this.#limit) this.#req.pause();
+      this.#settlePending();
+    };
+    // For `end`, `close` and `error`: closed before its end means the client went away mid-body.
+    const onStop = (): void => {
+      if (this.#state !== 'reading') return;
+      this.#state = this.#req.readableEnded ? 'ended' : 'failed';
+      this.#settlePending();
+    };
+    this.#listeners = { onData, onStop };
+    req.on('data', onData);
+    req.on('end', onStop);
+    req.on('close', onStop);
+    req.on('error', onStop);
   }
 
   /** Stops keeping the body; what is left is read and dropped, up to a bound. */
@@ -254,10 +257,13 @@ class BodyBuffer {
     if (this.#state !== 'reading') return;
     this.#state = 'released';
     const req = this.#req;
-    req.off('data', this.#onData);
-    req.off('end', this.#onStop);
-    req.off('close', this.#onStop);
-    req.off('error', this.#onStop);
+    if (this.#listeners) {
+      const { onData, onStop } = this.#listeners;
+      req.off('data', onData);
+      req.off('end', onStop);
+      req.off('close', onStop);
+      req.off('error', onStop);
+    }
     this.#chunks.length = 0;
     discardRest(req);
     this.#settlePending();
