@@ -183,10 +183,15 @@ interface PendingRead {
   readonly reject: (error: Error) => void;
 }
 
+const bodyBufferOf = Symbol('tessera.bodyBuffer');
+/** A request being read by a {@link BodyBuffer}, which the shared stream listeners find on it. */
+type OwnedRequest = IncomingMessage & { [bodyBufferOf]?: BodyBuffer | undefined };
+
 /**
  * Reads a request body into memory on demand. Reading pauses as soon as more than the largest
  * limit asked for so far has arrived, so an oversized body costs at most one socket read more.
  */
+
 class BodyBuffer {
   readonly #req: IncomingMessage;
   readonly #chunks: Buffer[] = [];
@@ -194,18 +199,14 @@ class BodyBuffer {
   #state: 'reading' | 'ended' | 'failed' | 'released' = 'reading';
   #limit = -1;
   #pending: PendingRead[] = [];
-  /**
-   * Stream listeners, made only when the body has not all arrived with the headers: most token
-   * requests are read in one go, and two closures per request are work for nothing.
-   */
-  #listeners: { readonly onData: (chunk: Buffer) => void; readonly onStop: () => void } | undefined;
+  #listening = false;
 
   constructor(req: IncomingMessage) {
     this.#req = req;
   }
 
   read(maxBytes: number): Promise<Uint8Array | 'too-large'> {
-    if (this.#state === 'reading' && this.#listeners === undefined) this.#start();
+    if (this.#state === 'reading' && !this.#listening) this.#start();
     if (this.#size > maxBytes) return Promise.resolve('too-large');
     if (this.#state === 'ended') return Promise.resolve(this.#bytes());
     if (this.#state !== 'reading') return Promise.reject(unreadable());
@@ -233,23 +234,32 @@ class BodyBuffer {
         return;
       }
     }
-    const onData = (chunk: Buffer): void => {
-      this.#chunks.push(chunk);
-      this.#size += chunk.byteLength;
-      if (this.#size > this.#limit) this.#req.pause();
-      this.#settlePending();
-    };
-    // For `end`, `close` and `error`: closed before its end means the client went away mid-body.
-    const onStop = (): void => {
-      if (this.#state !== 'reading') return;
-      this.#state = this.#req.readableEnded ? 'ended' : 'failed';
-      this.#settlePending();
-    };
-    this.#listeners = { onData, onStop };
-    req.on('data', onData);
-    req.on('end', onStop);
-    req.on('close', onStop);
-    req.on('error', onStop);
+    this.#listening = true;
+    // The listeners are shared by every request, not made per request: they find their buffer
+    // on the request itself. (A WeakMap keyed by the request would keep it alive through young
+    // collections.)
+    (req as OwnedRequest)[bodyBufferOf] = this;
+    req.on('data', BodyBuffer.#onData);
+    req.on('end', BodyBuffer.#onStop);
+    req.on('close', BodyBuffer.#onStop);
+    req.on('error', BodyBuffer.#onStop);
+  }
+
+  static #onData(this: IncomingMessage, chunk: Buffer): void {
+    const buffer = (this as OwnedRequest)[bodyBufferOf];
+    if (buffer === undefined) return;
+    buffer.#chunks.push(chunk);
+    buffer.#size += chunk.byteLength;
+    if (buffer.#size > buffer.#limit) this.pause();
+    buffer.#settlePending();
+  }
+
+  /** For `end`, `close` and `error`: closed before its end means the client went away mid-body. */
+  static #onStop(this: IncomingMessage): void {
+    const buffer = (this as OwnedRequest)[bodyBufferOf];
+    if (buffer === undefined || buffer.#state !== 'reading') return;
+    buffer.#state = this.readableEnded ? 'ended' : 'failed';
+    buffer.#settlePending();
   }
 
   /** Stops keeping the body; what is left is read and dropped, up to a bound. */
@@ -257,12 +267,12 @@ class BodyBuffer {
     if (this.#state !== 'reading') return;
     this.#state = 'released';
     const req = this.#req;
-    if (this.#listeners) {
-      const { onData, onStop } = this.#listeners;
-      req.off('data', onData);
-      req.off('end', onStop);
-      req.off('close', onStop);
-      req.off('error', onStop);
+    if (this.#listening) {
+      req.off('data', BodyBuffer.#onData);
+      req.off('end', BodyBuffer.#onStop);
+      req.off('close', BodyBuffer.#onStop);
+      req.off('error', BodyBuffer.#onStop);
+      (req as OwnedRequest)[bodyBufferOf] = undefined;
     }
     this.#chunks.length = 0;
     discardRest(req);
