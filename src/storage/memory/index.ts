@@ -102,11 +102,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     createAccessTokenRecord(record) {
-      if (accessTokens.has(record.signature)) {
-        return Promise.reject(new StorageConflictError('access token record already exists'));
-      }
       try {
-        accessTokens.set(record.signature, record);
+        if (!accessTokens.add(record.signature, record)) {
+          return Promise.reject(new StorageConflictError('access token record already exists'));
+        }
       } catch (error) {
         // As the SQL stores: claims that JSON cannot carry (a BigInt, a cycle) are refused.
         return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));

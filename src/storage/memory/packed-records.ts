@@ -60,17 +60,35 @@ export class PackedRecordTable {
     return { signature, ...fields };
   }
 
-  /** Adds or replaces the record kept under its signature. Throws (keeping nothing) if it cannot be encoded. */
+  /**
+   * Adds the record unless one is kept under its signature already; returns whether it was added.
+   * Throws (keeping nothing) if it cannot be encoded.
+   */
+  add(signature: string, record: AccessTokenRecord): boolean {
+    if (this.#locations.has(signature)) return false;
+    this.#place(signature, record.expiresAt, encode(record));
+    return true;
+  }
+
+  /** Adds or replaces the record kept under its signature. Throws (keeping what was there) if it cannot be encoded. */
   set(signature: string, record: AccessTokenRecord): void {
-    const { signature: _key, ...fields } = record;
-    const json = JSON.stringify(fields);
-    const length = Buffer.byteLength(json);
-    const location = this.#reserve(headerBytes + length);
-    const { bytes, offset } = this.#at(location);
-    bytes.writeDoubleLE(record.expiresAt, offset);
-    bytes.writeUInt32LE(length, offset + 8);
-    bytes.write(json, offset + headerBytes, 'utf8');
+    const json = encode(record);
     this.delete(signature);
+    this.#place(signature, record.expiresAt, json);
+  }
+
+  #place(signature: string, expiresAt: number, json: string): void {
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8: with that much room the text is written
+    // without measuring it first, and the length is what was written.
+    const room = this.#filling === undefined ? 0 : this.#filling.bytes.length - this.#used;
+    const length = room >= headerBytes + 3 * json.length ? -1 : Buffer.byteLength(json);
+    const location = this.#reserve(headerBytes + Math.max(length, 0));
+    const { bytes, offset } = this.#at(location);
+    const written = bytes.write(json, offset + headerBytes, 'utf8');
+    // Reserved ahead of writing when measured, here when not.
+    if (length === -1) this.#used += written;
+    bytes.writeDoubleLE(expiresAt, offset);
+    bytes.writeUInt32LE(written, offset + 8);
     this.#locations.set(signature, location);
     this.#slabs[Math.floor(location / slabStride)]!.live++;
   }
@@ -122,4 +140,10 @@ export class PackedRecordTable {
     this.#used += size;
     return location;
   }
+}
+
+/** The record without its signature (the table's key), as JSON. */
+function encode(record: AccessTokenRecord): string {
+  const { signature: _key, ...fields } = record;
+  return JSON.stringify(fields);
 }
