@@ -70,6 +70,8 @@ interface Target {
   readonly env: Readonly<Record<string, string>>;
   /** Whether its tokens are checked against a served JWK Set before measuring. */
   readonly tessera?: boolean;
+  /** Where it answers token requests; `/token` unless told. */
+  readonly tokenPath?: string;
 }
 
 const notes: string[] = [];
@@ -93,6 +95,17 @@ const targets: Target[] = [
     tessera: true,
   },
   tessera('tessera-memory-RS256', 'Tessera seed, memory, RS256', 'RS256', 'memory'),
+  {
+    // The ready server on the seed's own data folder (made by running the example once, see
+    // start()): the same SQLite records, key and test-client, plus what an operator runs it for
+    // (a JSON log line per request, metrics, request ids, the brute-force guard).
+    id: 'tessera-serve',
+    label: 'tessera serve on the seed data (SQLite, RS256)',
+    script: 'bin/tessera.js',
+    env: { TESSERA_ISSUER: 'http://127.0.0.1' },
+    tessera: true,
+    tokenPath: '/oauth2/token',
+  },
 ];
 
 function tessera(
@@ -201,6 +214,7 @@ async function freePort(): Promise<number> {
 }
 
 async function start(target: Target): Promise<ServerProcess> {
+  if (target.id === 'tessera-serve') return startServe(target);
   const isExample = target.script.startsWith('examples/');
   const script = isExample ? join(rootDir, target.script) : join(benchDir, 'targets', target.script);
   const chosenPort = isExample ? await freePort() : undefined;
@@ -214,9 +228,53 @@ async function start(target: Target): Promise<ServerProcess> {
   });
 }
 
+/**
+ * `tessera serve --dev` in a folder whose ./data the seed example made (test-client with its
+ * bcrypt hash, a sealed RSA key, the development key-encryption key), as an operator who started
+ * with `npm start` and moved to the server would have it. The CLI's own `clients create` refuses
+ * the seed's six-byte secret, so the example seeds the folder.
+ */
+async function startServe(target: Target): Promise<ServerProcess> {
+  const folder = join(keyDir, 'serve');
+  const seeding = await freePort();
+  const seed = await startServerProcess({
+    name: `${target.id} (seeding)`,
+    command: [process.execPath, '--import', 'tsx', join(rootDir, 'examples/client-credentials/main.ts')],
+    cwd: rootDir,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(seeding), TESSERA_DATA_DIR: join(folder, 'data') },
+    chosenPort: seeding,
+  });
+  await seed.stop();
+  const port = await freePort();
+  // Nothing of the runner's own environment configures the server.
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_') && name !== 'DATABASE_URL'),
+  );
+  return startServerProcess({
+    name: target.id,
+    command: [
+      process.execPath,
+      join(rootDir, target.script),
+      'serve',
+      '--dev',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--admin-port',
+      '0',
+    ],
+    cwd: folder,
+    env: { ...inherited, ...target.env, NODE_ENV: 'production' },
+    ...(canPin ? { core: 0 } : {}),
+    chosenPort: port,
+    readyText: '"listener":"public"',
+  });
+}
+
 /** One token request, checked: a 200 with a JWT (verified against the JWK Set for Tessera). */
 async function checkAnswer(target: Target, port: number): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}/token`, {
+  const response = await fetch(`http://127.0.0.1:${port}${target.tokenPath ?? '/token'}`, {
     method: 'POST',
     headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
     body: tokenRequestBody,
@@ -231,9 +289,9 @@ async function checkAnswer(target: Target, port: number): Promise<void> {
   }
 }
 
-async function load(port: number, duration: number): Promise<autocannon.Result> {
+async function load(port: number, duration: number, path = '/token'): Promise<autocannon.Result> {
   return autocannon({
-    url: `http://127.0.0.1:${port}/token`,
+    url: `http://127.0.0.1:${port}${path}`,
     method: 'POST',
     headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
     body: tokenRequestBody,
@@ -252,9 +310,13 @@ function cpuSecondsOf(pid: number | undefined): number | undefined {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
-async function measured(port: number, pid: number | undefined): Promise<[autocannon.Result, number | undefined]> {
+async function measured(
+  port: number,
+  pid: number | undefined,
+  path?: string,
+): Promise<[autocannon.Result, number | undefined]> {
   const before = cpuSecondsOf(pid);
-  const result = await load(port, seconds);
+  const result = await load(port, seconds, path);
   const after = cpuSecondsOf(pid);
   return [result, before === undefined || after === undefined ? undefined : after - before];
 }
@@ -318,7 +380,7 @@ async function bringUp(target: Target): Promise<ServerProcess | undefined> {
   try {
     started = await start(target);
     await checkAnswer(target, started.port);
-    await load(started.port, warmupSeconds);
+    await load(started.port, warmupSeconds, target.tokenPath);
     started.pause();
     console.log(`  ${target.label}: up on port ${started.port}, answer checked, warmed up`);
     return started;
@@ -338,8 +400,8 @@ async function measureSlice(target: Target, started: ServerProcess): Promise<Mea
     started.resume();
     // Timers and collections the pause held back run now, before the machine counts as idle.
     const idle = await waitForIdle();
-    await load(started.port, sliceWarmupSeconds);
-    const [result, cpu] = await measured(started.port, started.child.pid);
+    await load(started.port, sliceWarmupSeconds, target.tokenPath);
+    const [result, cpu] = await measured(started.port, started.child.pid, target.tokenPath);
     started.pause();
     const measurement = summarize(target, result, cpu, idle);
     print(measurement);
@@ -566,6 +628,7 @@ try {
   add('seed as npm start runs it / jose RS256 ceiling', 'tessera-npm-start', 'jose-RS256', 0.95);
   add('seed as npm start runs it / oidc-provider', 'tessera-npm-start', 'oidc-provider-RS256', 1.2);
   add('seed (memory, RS256) / jose RS256 ceiling', 'tessera-memory-RS256', 'jose-RS256', 0.95);
+  add('tessera serve on the seed data / seed as npm start runs it', 'tessera-serve', 'tessera-npm-start');
   add('seed (memory, RS256) / oidc-provider', 'tessera-memory-RS256', 'oidc-provider-RS256', 1.2);
   add('seed (memory, RS256) / oauth2-server', 'tessera-memory-RS256', 'oauth2-server-RS256');
   add('seed (memory, RS256) / bare node:http', 'tessera-memory-RS256', 'bare-http');

@@ -13,8 +13,10 @@ export interface ServerSpec {
   readonly env: NodeJS.ProcessEnv;
   /** Pins the server (every thread) to this core with taskset. */
   readonly core?: number;
-  /** The port the server was told to use; it then counts as ready once it prints `serving on`. */
+  /** The port the server was told to use; it then counts as ready once it prints `readyText`. */
   readonly chosenPort?: number;
+  /** What a server given `chosenPort` prints once it listens; `serving on` unless told. */
+  readonly readyText?: string;
   /** How long it may take to say it is ready; 60 s unless told. */
   readonly startTimeoutMs?: number;
   /** Names it in errors. */
@@ -68,7 +70,7 @@ export async function startServerProcess(spec: ServerSpec): Promise<ServerProces
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       const match = /READY (\d+)/.exec(output);
-      if (match || (spec.chosenPort !== undefined && output.includes('serving on'))) {
+      if (match || (spec.chosenPort !== undefined && output.includes(spec.readyText ?? 'serving on'))) {
         clearTimeout(timer);
         child.off('exit', onExit);
         child.stdout!.off('data', onData);
