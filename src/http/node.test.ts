@@ -266,6 +266,53 @@ describe('sendWebResponse', () => {
     expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength('{"access_token":"x"}')));
     expect(await response.text()).toBe('{"access_token":"x"}');
   });
+
+  /** Serves `make()`'s response through sendWebResponse and returns what a client receives. */
+  async function sent(make: () => Response, method = 'POST', extra?: Record<string, string>) {
+    server = createServer((_req, res) => void sendWebResponse(res, make(), method, extra));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { method });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      if (name !== 'date' && name !== 'connection' && name !== 'keep-alive') headers[name] = value;
+    });
+    return { status: response.status, headers, text: await response.text() };
+  }
+
+  it('sends an untouched JSON answer from its parts, with extra headers and exact length', async () => {
+    const answer = await sent(() => writeJson({ access_token: 'é' }, 201), 'POST', { 'x-request-id': 'r1' });
+    expect(answer).toEqual({
+      status: 201,
+      headers: {
+        'content-type': 'application/json;charset=UTF-8',
+        'cache-control': 'no-store',
+        pragma: 'no-cache',
+        'x-request-id': 'r1',
+        'content-length': String(Buffer.byteLength('{"access_token":"é"}')),
+      },
+      text: '{"access_token":"é"}',
+    });
+  });
+
+  it('sends headers a handler changed on the web Response, not the parts it was written from', async () => {
+    const answer = await sent(() => {
+      const response = writeJson({ ok: true });
+      response.headers.set('cache-control', 'private');
+      response.headers.append('x-added', 'yes');
+      return response;
+    });
+    expect(answer.headers['cache-control']).toBe('private');
+    expect(answer.headers['x-added']).toBe('yes');
+    expect(answer.text).toBe('{"ok":true}');
+  });
+
+  it("answers HEAD with the JSON answer's status and headers and no body", async () => {
+    const answer = await sent(() => writeJson({ error: 'invalid_request' }, 400), 'HEAD');
+    expect(answer.status).toBe(400);
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.text).toBe('');
+  });
 });
 
 describe('toBufferedRequest', () => {

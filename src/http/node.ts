@@ -1,7 +1,7 @@
 // node:http <-> web Request/Response, so a fetch-style handler serves node:http and frameworks built on it.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { getWrittenBody, type FetchHandler, type HttpHandler } from '../provider/index.js';
+import { getWrittenBody, getWrittenJson, type FetchHandler, type HttpHandler } from '../provider/index.js';
 import type { BoundedBodyRequest, HeaderReader } from '../request/index.js';
 
 /** Turns a node:http request into a web Request; the body stays a stream, read only if needed. */
@@ -373,6 +373,18 @@ export async function sendWebResponse(
   method?: string,
   extraHeaders?: Readonly<Record<string, string>>,
 ): Promise<void> {
+  const written = getWrittenJson(response);
+  if (written !== undefined) {
+    // A JSON answer nothing has read as a web Response: its parts go out as they are.
+    const headers: Record<string, string> = { ...written.headers, ...extraHeaders };
+    if (method === 'HEAD') {
+      res.writeHead(written.status, headers).end();
+    } else {
+      headers['content-length'] = String(Buffer.byteLength(written.text));
+      res.writeHead(written.status, headers).end(written.text);
+    }
+    return;
+  }
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
