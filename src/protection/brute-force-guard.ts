@@ -1,6 +1,7 @@
 // Brute-force protection for client authentication: failures counted per (client, address) and per address.
 
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createHmacSha256, type HmacSha256 } from '../secrets/index.js';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -202,7 +203,7 @@ export function createGuardedHandler(handler: HttpHandler, options: GuardedHandl
   }
   const maxKnown = options.maxKnownCredentials ?? 10_000;
   const knownTtlMs = options.knownCredentialsTtlMs ?? 5 * 60_000;
-  const fingerprintKey = randomBytes(32);
+  const fingerprintMac = createHmacSha256(randomBytes(32));
   // Insertion order is recency: the first entry is the least recently used.
   const known = new Map<string, number>();
   const unverified = new Map<string, Map<string, Promise<unknown>>>();
@@ -248,7 +249,7 @@ export function createGuardedHandler(handler: HttpHandler, options: GuardedHandl
   return async (request, clientAddress) => {
     if (request.method !== 'POST') return handler(request);
     const address = normalizeClientAddress(clientAddress ?? getClientAddress?.(request));
-    const credentials = await credentialsOf(request, fingerprintKey);
+    const credentials = await credentialsOf(request, fingerprintMac);
 
     const verdict = await guard.check(address, credentials?.clientId);
     if (verdict.blocked) {
@@ -291,7 +292,7 @@ interface Credentials {
  * read from a copy, so the handler still gets the untouched stream; a bounded-body request gives
  * the same bytes to every reader. Either is read only up to the body limit.
  */
-async function credentialsOf(request: HttpRequest, key: Buffer): Promise<Credentials | undefined> {
+async function credentialsOf(request: HttpRequest, mac: HmacSha256): Promise<Credentials | undefined> {
   let presented: { clientId: string; clientSecret: string } | undefined;
   try {
     presented = clientSecretBasic(request.headers.get('authorization') ?? undefined);
@@ -309,10 +310,14 @@ async function credentialsOf(request: HttpRequest, key: Buffer): Promise<Credent
     else if (clientId !== undefined) return { clientId };
   }
   if (!presented) return undefined;
-  const fingerprint = createHmac('sha256', key)
-    .update(`${presented.clientId.length}:${presented.clientId}`)
-    .update(presented.clientSecret)
-    .digest('base64url');
+  const fingerprint = mac
+    .digest(
+      Buffer.concat([
+        Buffer.from(`${presented.clientId.length}:${presented.clientId}`),
+        Buffer.from(presented.clientSecret),
+      ]),
+    )
+    .toString('base64url');
   return { clientId: presented.clientId, fingerprint };
 }
 

@@ -1,6 +1,7 @@
 // Remembers secrets that passed a full hash check, so a known client pays for bcrypt once, not per token.
 
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmacSha256 } from './hmac-sha256.js';
 import type { Clock } from '../core/index.js';
 import { systemClock } from '../core/index.js';
 import type { SecretHasher } from './secret-hasher.js';
@@ -66,7 +67,7 @@ export function cachedSecretHasher(inner: SecretHasher, options: VerifiedSecretC
     throw new TypeError(`ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`);
   }
 
-  const key = randomBytes(32);
+  const mac = createHmacSha256(randomBytes(32));
   // Map keeps insertion order: re-inserting on a hit makes the first entry the least recently used.
   const entries = new Map<string, Entry>();
   const byClient = new Map<string, Set<string>>();
@@ -82,7 +83,7 @@ export function cachedSecretHasher(inner: SecretHasher, options: VerifiedSecretC
       offset = input.writeUInt32BE(sizes[index]!, offset);
       offset += input.write(part, offset, 'utf8');
     }
-    const digest = createHmac('sha256', key).update(input).digest();
+    const digest = mac.digest(input);
     // The secret must not linger in memory longer than needed.
     input.fill(0);
     return digest;
