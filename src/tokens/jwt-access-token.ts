@@ -170,11 +170,8 @@ function signatureParameters(key: SigningKey): [string | null, KeyObject | SignK
 
 /** The §2.2 claim set, in wire spelling. */
 export function toJwtPayload(claims: AccessTokenClaims, jti: string): JWTPayload {
-  const extra = Object.fromEntries(
-    Object.entries(claims.extraClaims ?? {}).filter(([name]) => !registeredClaims.has(name)),
-  );
   const payload: JWTPayload = {
-    ...extra,
+    ...extraClaimsOf(claims),
     iss: claims.issuer,
     sub: claims.subject,
     aud: claims.audience.length === 1 ? claims.audience[0] : [...claims.audience],
@@ -186,6 +183,20 @@ export function toJwtPayload(claims: AccessTokenClaims, jti: string): JWTPayload
   // §2.2.3: scope is a space-separated string; absent when nothing was granted.
   if (claims.scopes.length > 0) payload.scope = claims.scopes.join(' ');
   return payload;
+}
+
+/** The caller's extra claims without the registered ones, which the strategy sets itself. */
+function extraClaimsOf(claims: AccessTokenClaims): Record<string, unknown> | undefined {
+  const extra = claims.extraClaims;
+  // Most tokens carry none: no copies made for them.
+  if (extra === undefined) return undefined;
+  let kept: Record<string, unknown> | undefined;
+  for (const name in extra) {
+    if (!Object.hasOwn(extra, name) || registeredClaims.has(name)) continue;
+    // No prototype: a claim named __proto__ stays a claim.
+    (kept ??= Object.create(null) as Record<string, unknown>)[name] = extra[name];
+  }
+  return kept;
 }
 
 function fromJwtPayload(payload: JWTPayload): AccessTokenClaims {

@@ -1,7 +1,13 @@
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createStaticKeySet, generateSigningKey, signingAlgorithms } from '../keys/index.js';
-import { createSignatureBatch, inlineSignatures, jwtAccessTokenStrategy, signCompactJwt } from './jwt-access-token.js';
+import {
+  createSignatureBatch,
+  inlineSignatures,
+  jwtAccessTokenStrategy,
+  signCompactJwt,
+  toJwtPayload,
+} from './jwt-access-token.js';
 
 const issuer = 'https://auth.test.example';
 
@@ -122,5 +128,45 @@ describe('inline signatures (ES256, EdDSA) made together at the end of the turn'
     // Settled by the end of the turn it was asked in: no timer, no further request needed.
     await nextTurn();
     expect(signed).toBe(true);
+  });
+});
+
+describe('toJwtPayload', () => {
+  const claims = {
+    issuer,
+    subject: 'client-a',
+    clientId: 'client-a',
+    audience: ['https://api.example'],
+    scopes: ['read'],
+    issuedAt: 1_700_000_000_000,
+    expiresAt: 1_700_000_060_000,
+  };
+  const registered = {
+    iss: issuer,
+    sub: 'client-a',
+    aud: 'https://api.example',
+    exp: 1_700_000_060,
+    iat: 1_700_000_000,
+    jti: 'id-1',
+    client_id: 'client-a',
+    scope: 'read',
+  };
+
+  it('RFC 9068 §2.2 sets the registered claims, and only those, when there are no extra claims', () => {
+    expect(toJwtPayload(claims, 'id-1')).toEqual(registered);
+    expect(JSON.stringify(toJwtPayload({ ...claims, extraClaims: {} }, 'id-1'))).toBe(JSON.stringify(registered));
+  });
+
+  it('RFC 9068 §2.2 keeps extra claims but never lets them replace a registered claim', () => {
+    const extraClaims = JSON.parse(
+      '{"tenant":"t1","iss":"https://evil.example","jti":"forged","scope":"admin","__proto__":{"polluted":true}}',
+    ) as Record<string, unknown>;
+    const payload = toJwtPayload({ ...claims, extraClaims }, 'id-1');
+    expect(JSON.parse(JSON.stringify(payload))).toEqual(
+      JSON.parse(`{${JSON.stringify(registered).slice(1, -1)},"tenant":"t1","__proto__":{"polluted":true}}`),
+    );
+    // A claim named __proto__ is a claim, not the payload's prototype.
+    expect((payload as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.hasOwn(payload, '__proto__')).toBe(true);
   });
 });
