@@ -15,6 +15,7 @@ import {
   createStaticKeySet,
   importSigningKey,
   jwtAccessTokenStrategy,
+  pathnameOf,
   type Client,
   type HttpRequest,
   type SigningAlgorithm,
@@ -92,7 +93,7 @@ const provider = compose(
 );
 const tokenHandler = createTokenHandler(provider);
 const route = async (request: HttpRequest): Promise<Response> => {
-  const { pathname } = new URL(request.url);
+  const pathname = pathnameOf(request.url);
   if (pathname === '/token') return tokenHandler(request);
   if (pathname === '/.well-known/jwks.json') return provider.handleJwksRequest(request);
   return new Response('not found\n', { status: 404 });

@@ -10,6 +10,7 @@ import {
   createRotatingKeySet,
   defaultRoutes,
   jwtAccessTokenStrategy,
+  pathnameOf,
 } from '../../src/index.js';
 import { answerHalfClosedClients, toNodeHandler } from '../../src/http/node.js';
 import { cachedClientStore } from '../../src/protection/index.js';
@@ -62,7 +63,7 @@ const provider = compose(
 const tokenHandler = createTokenHandler(provider);
 const server = createServer(
   toNodeHandler(async (request) => {
-    const { pathname } = new URL(request.url);
+    const pathname = pathnameOf(request.url);
     if (pathname === '/token') return tokenHandler(request);
     if (pathname === '/.well-known/jwks.json') return provider.handleJwksRequest(request);
     // Introspection, revocation and metadata at the router's default paths; the metadata

@@ -76,23 +76,21 @@ function issuerPathOf(issuer: string): string {
 }
 
 /**
- * The path of a serialized http(s) URL, as `new URL(url).pathname` gives it. A serialized URL
- * (what `Request.url` holds) has its path between the authority and `?` or `#`, already
- * normalized, so it is cut out without parsing; anything less plain is parsed.
+ * The path of an http(s) URL, as `new URL(url).pathname` gives it. A plain serialized URL (what
+ * `Request.url` holds) has its path between the authority and `?` or `#`, already normalized, so
+ * it is cut out without parsing; anything less plain (escapes, dot segments, characters URL would
+ * change) is parsed. For routing a request by path without building a URL object per request.
+ *
+ * @example
+ * if (pathnameOf(request.url) === '/token') return tokenHandler(request);
  */
-function pathnameOf(url: string): string {
-  const authority = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
-  const slash = authority < 0 ? -1 : url.indexOf('/', authority);
-  if (slash < 0) return new URL(url).pathname;
-  let end = url.length;
-  for (let index = slash; index < url.length; index++) {
-    const char = url.charCodeAt(index);
-    // `?`, `#`, and what a serialized path may hold but needs a closer look: `%`, `.`, `\`.
-    if (char === 0x3f || char === 0x23) {
-      end = index;
-      break;
-    }
-    if (char === 0x25 || char === 0x2e || char === 0x5c) return new URL(url).pathname;
-  }
-  return url.slice(slash, end);
+export function pathnameOf(url: string): string {
+  const match = plainUrl.exec(url);
+  if (match === null || dotSegment.test(match[1]!)) return new URL(url).pathname;
+  return match[1]!;
 }
+
+/** Scheme, an authority of plain characters, a path of characters URL keeps as they are. */
+const plainUrl = /^https?:\/\/[A-Za-z0-9\-._~!$&'()*+,;=:@[\]]+(\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)(?:[?#]|$)/;
+/** A `.` or `..` segment, which URL resolves away. */
+const dotSegment = /\/\.\.?(?:\/|$)/;

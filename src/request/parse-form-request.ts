@@ -43,6 +43,8 @@ function checkContentType(contentType: string | null): void {
       hint: 'The body must be application/x-www-form-urlencoded.',
     });
   }
+  // What nearly every client sends: nothing to split or fold.
+  if (contentType === 'application/x-www-form-urlencoded') return;
   const [mediaType = '', ...parameters] = contentType.split(';');
   if (mediaType.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalidRequest', {
