@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { getWrittenBody } from './write-json.js';
 import type { TokenEndpointHandler } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
@@ -61,5 +62,30 @@ describe('compose', () => {
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Basic realm="test-realm"');
     expect(await response.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
+  it('RFC 6749 §5.1 writes the token response members in order, with a refresh token and extra members when given', () => {
+    const provider = compose(
+      { issuer: 'https://auth.test.example' },
+      createMemoryStore(),
+      opaqueHmacStrategy({ secrets: [secret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    const accessRequest = undefined as never;
+    const plain = { accessToken: 'at', tokenType: 'bearer', expiresIn: 60, grantedScopes: ['a', 'b'] } as const;
+    expect(getWrittenBody(provider.writeAccessResponse(accessRequest, plain))).toBe(
+      '{"access_token":"at","expires_in":60,"scope":"a b","token_type":"bearer"}',
+    );
+    const extra = JSON.parse('{"issued_token_type":"x","__proto__":{"p":1}}') as Record<string, unknown>;
+    const full = provider.writeAccessResponse(accessRequest, {
+      ...plain,
+      grantedScopes: [],
+      refreshToken: 'rt',
+      extra,
+    });
+    expect(getWrittenBody(full)).toBe(
+      '{"access_token":"at","expires_in":60,"refresh_token":"rt","scope":"","token_type":"bearer","issued_token_type":"x","__proto__":{"p":1}}',
+    );
   });
 });

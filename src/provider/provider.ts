@@ -201,14 +201,16 @@ export function createProvider(parts: ProviderParts): Provider {
 
     writeAccessResponse(_accessRequest, accessResponse) {
       // Keys in the order of the how-to's answer; `scope` is always present, even when empty.
-      const body: Record<string, unknown> = {
+      // Built by assignment, not spreads: this runs for every token.
+      let body: Record<string, unknown> = {
         access_token: accessResponse.accessToken,
         expires_in: accessResponse.expiresIn,
-        ...(accessResponse.refreshToken ? { refresh_token: accessResponse.refreshToken } : {}),
-        scope: accessResponse.grantedScopes.join(' '),
-        token_type: accessResponse.tokenType,
-        ...accessResponse.extra,
       };
+      if (accessResponse.refreshToken) body.refresh_token = accessResponse.refreshToken;
+      body.scope = accessResponse.grantedScopes.join(' ');
+      body.token_type = accessResponse.tokenType;
+      // A spread, not Object.assign: an extra member named __proto__ stays a member.
+      if (accessResponse.extra !== undefined) body = { ...body, ...accessResponse.extra };
       return writeJson(body);
     },
 

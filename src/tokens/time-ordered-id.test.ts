@@ -26,6 +26,15 @@ describe('timeOrderedUuid', () => {
     expect(ids.size).toBe(10_000);
   });
 
+  it('RFC 9562 §5.7: gives each millisecond its own time field when times come and go', () => {
+    const times = [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_000, 5, 5];
+    const fields = times.map((time) => {
+      const id = timeOrderedUuid(time);
+      return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    });
+    expect(fields).toEqual(times);
+  });
+
   it('keeps the time field within 48 bits for times outside its range', () => {
     expect(timeOrderedUuid(-5)).toMatch(uuidV7);
     expect(timeOrderedUuid(2 ** 50)).toMatch(uuidV7);

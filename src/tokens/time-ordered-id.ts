@@ -12,12 +12,19 @@ import { randomUUID } from 'node:crypto';
  * `jti`; the time is no secret, the token's `iat` says the same.
  */
 export function timeOrderedUuid(now: number = Date.now()): string {
-  const time = Math.max(0, Math.min(Math.floor(now), maxTimestamp))
-    .toString(16)
-    .padStart(12, '0');
+  const time = Math.max(0, Math.min(Math.floor(now), maxTimestamp));
+  // A busy server makes several ids per millisecond: their time part is written once.
+  if (time !== lastTime) {
+    const hex = time.toString(16).padStart(12, '0');
+    lastPrefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
+    lastTime = time;
+  }
   // randomUUID(): xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx, V already the RFC variant (10xx).
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${randomUUID().slice(15)}`;
+  return lastPrefix + randomUUID().slice(15);
 }
+
+let lastTime = -1;
+let lastPrefix = '';
 
 /** The largest time field (48 bits) version 7 can carry. */
 const maxTimestamp = 2 ** 48 - 1;
