@@ -310,14 +310,12 @@ async function credentialsOf(request: HttpRequest, mac: HmacSha256): Promise<Cre
     else if (clientId !== undefined) return { clientId };
   }
   if (!presented) return undefined;
-  const fingerprint = mac
-    .digest(
-      Buffer.concat([
-        Buffer.from(`${presented.clientId.length}:${presented.clientId}`),
-        Buffer.from(presented.clientSecret),
-      ]),
-    )
-    .toString('base64url');
+  const named = `${presented.clientId.length}:${presented.clientId}`;
+  const input = Buffer.allocUnsafe(Buffer.byteLength(named) + Buffer.byteLength(presented.clientSecret));
+  input.write(presented.clientSecret, input.write(named, 0, 'utf8'), 'utf8');
+  const fingerprint = mac.digest(input).toString('base64url');
+  // The secret must not linger in memory longer than needed.
+  input.fill(0);
   return { clientId: presented.clientId, fingerprint };
 }
 

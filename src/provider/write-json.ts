@@ -6,12 +6,13 @@ import { StorageUnavailableError } from '../storage/index.js';
 /** §5.1: responses carrying tokens or credentials must not be cached. */
 const noStore = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
-/** The headers of a plain JSON answer, as node:http is given them (lowercase names). */
-const plainJsonHeaders: Readonly<Record<string, string>> = {
-  'content-type': 'application/json;charset=UTF-8',
-  'cache-control': 'no-store',
-  pragma: 'no-cache',
-};
+/** The headers of every JSON answer. */
+const jsonHeaders = { 'Content-Type': 'application/json;charset=UTF-8', ...noStore } as const;
+
+/** The same, as node:http is given them (lowercase names). */
+const plainJsonHeaders: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(jsonHeaders).map(([name, value]) => [name.toLowerCase(), value]),
+);
 
 /** What a JSON answer is made of, before anything turns it into a web Response. */
 interface JsonParts {
@@ -147,7 +148,7 @@ export function writeJson(body: unknown, status = 200, headers: Readonly<Record<
   const parts = JsonResponse.of(response)!;
   parts.full = new Response(text, {
     status,
-    headers: { 'Content-Type': 'application/json;charset=UTF-8', ...noStore, ...headers },
+    headers: { ...jsonHeaders, ...headers },
   });
   return response;
 }
