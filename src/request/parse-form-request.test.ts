@@ -46,6 +46,17 @@ describe('parseFormRequest', () => {
     expect(error.status).toBe(400);
   });
 
+  it.each([
+    form,
+    'Application/X-WWW-Form-URLEncoded',
+    `${form}; charset=utf-8`,
+    ` ${form} ; Charset="UTF-8"`,
+    `${form};foo=bar`,
+  ])('RFC 6749 §3.2 and Appendix B accept the form media type %j, any case, UTF-8 or no charset', async (type) => {
+    const parsed = await parseFormRequest(post('a=b', { 'content-type': type }), limits);
+    expect(Object.fromEntries(parsed.form)).toEqual({ a: 'b' });
+  });
+
   it('refuses a body over the limit with 413', async () => {
     const error = await failure(parseFormRequest(post(`a=${'x'.repeat(1024)}`), limits));
     expect(error.code).toBe('invalid_request');
