@@ -11,7 +11,7 @@ import { presentedAssertionClientId } from '../client-auth/index.js';
 import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../http/node.js';
 import { getWrittenBody } from '../provider/index.js';
 import type { HttpRequest } from '../request/index.js';
-import type { Logger } from './logger.js';
+import { createRequestLogger, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** What a handler learns about a request besides the request itself. */
@@ -69,6 +69,7 @@ export interface RunningListener {
 /** Starts a listener and resolves once it is bound. */
 export async function startListener(options: ListenerOptions): Promise<RunningListener> {
   const { logger, metrics } = options;
+  const requestLog = createRequestLogger(logger);
   const serverOptions = {
     headersTimeout: options.headersTimeout,
     requestTimeout: options.requestTimeout,
@@ -138,7 +139,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       const labels = { listener: options.name, endpoint, outcome };
       metrics.requests.inc(labels);
       metrics.requestDuration.observe(labels, seconds);
-      logger.info(
+      requestLog.info(
         {
           requestId,
           listener: options.name,

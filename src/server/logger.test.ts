@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, createRequestLogger } from './logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -28,5 +28,24 @@ describe('server logger', () => {
     expect(text).toContain('[redacted]');
     const secret = JSON.stringify(fields).match(/"([^"]{12,})"\}+$/)![1]!;
     expect(text).not.toContain(secret);
+  });
+
+  it('gives request lines the same format as every other line, and leaves the parent logger redacting', () => {
+    const { lines, logger } = capture();
+    const requestLog = createRequestLogger(logger);
+    requestLog.info({ requestId: 'r-1', endpoint: 'token', status: 200 }, 'request');
+    logger.info({ client_secret: 'secret-value-2' }, 'something else');
+    const [request, other] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(request).toEqual({
+      level: 'info',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      pid: process.pid,
+      requestId: 'r-1',
+      endpoint: 'token',
+      status: 200,
+      msg: 'request',
+    });
+    expect(other).toMatchObject({ level: 'info', client_secret: '[redacted]', msg: 'something else' });
+    expect(lines.join('')).not.toContain('secret-value-2');
   });
 });

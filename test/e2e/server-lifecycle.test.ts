@@ -253,6 +253,32 @@ describe('logs', () => {
     });
     expect(typeof tokenSuccess?.requestId).toBe('string');
     expect(typeof tokenSuccess?.latencyMs).toBe('number');
+    // Request lines are written without redaction: they must carry these fields and no others.
+    for (const line of requests) {
+      expect(Object.keys(line).sort()).toEqual(
+        expect.arrayContaining(['level', 'time', 'pid', 'msg', 'requestId', 'listener', 'method', 'endpoint']),
+      );
+      expect(
+        Object.keys(line).filter(
+          (key) =>
+            ![
+              'level',
+              'time',
+              'pid',
+              'msg',
+              'requestId',
+              'listener',
+              'method',
+              'endpoint',
+              'clientId',
+              'clientAddress',
+              'status',
+              'outcome',
+              'latencyMs',
+            ].includes(key),
+        ),
+      ).toEqual([]);
+    }
     expect(requests.find((line) => line.outcome === 'invalid_client' && line.clientId === 'logged')).toMatchObject({
       status: 401,
     });
