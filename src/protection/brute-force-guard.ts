@@ -42,12 +42,15 @@ export interface BruteForceGuardOptions extends Partial<BruteForceLimits> {
   /**
    * An ioredis client. When given, counts live in Redis and every instance using the same Redis
    * and prefix shares them; create it with `enableOfflineQueue: false` so an outage fails fast.
-   * When Redis cannot answer, counting falls back to this process's memory.
+   * When Redis cannot answer, counting falls back to this process's memory until it answers again.
    */
   readonly redis?: unknown;
   /** Prefix of the limiter keys. Default `tessera`. */
   readonly keyPrefix?: string;
-  /** Told when the counting store fails; requests are then judged by the in-memory fallback. */
+  /**
+   * Told when Redis stops answering, once per outage (not once per request: an attack during an
+   * outage would flood the log); requests are then judged by the in-memory fallback.
+   */
   readonly reportError?: (error: Error) => void;
 }
 
@@ -87,24 +90,49 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
   const prefix = options.keyPrefix ?? 'tessera';
   const reportError = options.reportError ?? (() => undefined);
 
-  const limiter = (name: string, points: number): RateLimiterAbstract => {
+  // Each count lives in Redis when one is given, and in memory when it is not or while Redis fails.
+  // (rate-limiter-flexible's own insurance limiter would fall back too, but without a word.)
+  interface Counter {
+    readonly shared?: RateLimiterAbstract;
+    readonly local: RateLimiterAbstract;
+  }
+  const counter = (name: string, points: number): Counter => {
     const settings = { keyPrefix: `${prefix}:${name}`, points, duration: limits.windowSeconds };
-    const memory = new RateLimiterMemory(settings);
-    if (options.redis === undefined) return memory;
-    return new RateLimiterRedis({ ...settings, storeClient: options.redis, insuranceLimiter: memory });
+    const local = new RateLimiterMemory(settings);
+    if (options.redis === undefined) return { local };
+    return { shared: new RateLimiterRedis({ ...settings, storeClient: options.redis }), local };
   };
-  const perClient = limiter('fail-client-address', limits.failuresPerClientAndAddress);
-  const perAddress = limiter('fail-address', limits.failuresPerAddress);
+  const perClient = counter('fail-client-address', limits.failuresPerClientAndAddress);
+  const perAddress = counter('fail-address', limits.failuresPerAddress);
+  let sharedFailing = false;
 
   // Client ids are chosen by the caller: a digest keeps keys short whatever is sent.
   const clientKey = (address: string, clientId: string): string =>
     `${address}|${createHash('sha256').update(clientId).digest('base64url')}`;
 
-  const safely = async <T>(work: Promise<T>, fallback: T): Promise<T> => {
+  /** Runs `operation` on the shared store, or on memory when there is none or it fails. */
+  const run = async <T>(
+    target: Counter,
+    operation: (store: RateLimiterAbstract) => Promise<T>,
+    fallback: T,
+  ): Promise<T> => {
+    if (target.shared) {
+      try {
+        const result = await operation(target.shared);
+        sharedFailing = false;
+        return result;
+      } catch (error) {
+        // A store error rejects with an Error; over-limit results are RateLimiterRes, not errors.
+        if (!(error instanceof Error)) return fallback;
+        if (!sharedFailing) {
+          sharedFailing = true;
+          reportError(new Error(`brute-force counts fall back to memory: Redis failed: ${error.message}`));
+        }
+      }
+    }
     try {
-      return await work;
+      return await operation(target.local);
     } catch (error) {
-      // A store error rejects with an Error; over-limit results are RateLimiterRes, not errors.
       if (error instanceof Error) reportError(error);
       return fallback;
     }
@@ -113,11 +141,11 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
   const overLimit = (result: RateLimiterRes | null, points: number): number | undefined =>
     result && result.consumedPoints >= points ? Math.max(1, Math.ceil(result.msBeforeNext / 1000)) : undefined;
 
-  const count = async (target: RateLimiterAbstract, key: string, points: number): Promise<void> => {
-    const result = await safely(target.penalty(key, 1), null);
+  const count = async (target: Counter, key: string, points: number): Promise<void> => {
+    const result = await run(target, (store) => store.penalty(key, 1), null);
     // At the limit the key is held for the block time, not only to the end of the window.
     if (result && result.consumedPoints >= points) {
-      await safely(target.block(key, limits.blockSeconds), null);
+      await run(target, (store) => store.block(key, limits.blockSeconds), null);
     }
   };
 
@@ -125,8 +153,8 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
     limits,
     async check(address, clientId) {
       const [byAddress, byClient] = await Promise.all([
-        safely(perAddress.get(address), null),
-        clientId === undefined ? null : safely(perClient.get(clientKey(address, clientId)), null),
+        run(perAddress, (store) => store.get(address), null),
+        clientId === undefined ? null : run(perClient, (store) => store.get(clientKey(address, clientId)), null),
       ]);
       const wait = Math.max(
         overLimit(byAddress, limits.failuresPerAddress) ?? 0,
@@ -144,8 +172,8 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
     },
     async reset(address, clientId) {
       await Promise.all([
-        safely(perAddress.delete(address), false),
-        clientId === undefined ? false : safely(perClient.delete(clientKey(address, clientId)), false),
+        run(perAddress, (store) => store.delete(address), false),
+        clientId === undefined ? false : run(perClient, (store) => store.delete(clientKey(address, clientId)), false),
       ]);
     },
   };

@@ -224,6 +224,54 @@ describe('brute-force protection shared through Redis', () => {
     expect(legitimate.status).toBe(200);
     expect((await redis!.keys(`${prefix}*`)).length).toBeGreaterThan(0);
   });
+
+  it('counts in memory while Redis is down, reports that once per outage, and shares counts again once Redis is back', async (context) => {
+    if (!redis) return context.skip();
+    const own = await connectTestRedis('the Redis outage test');
+    if (!own) return context.skip();
+    const outagePrefix = `${prefix}-outage`;
+    const reported: Error[] = [];
+    const guard = createBruteForceGuard({
+      ...limits,
+      redis: own,
+      keyPrefix: outagePrefix,
+      reportError: (error) => reported.push(error),
+    });
+    const peer = createBruteForceGuard({ ...limits, redis, keyPrefix: outagePrefix });
+    try {
+      await guard.recordFailure('192.0.2.1', 'machine');
+      expect(reported).toEqual([]);
+
+      const closed = once(own, 'end');
+      own.disconnect();
+      await closed;
+      for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+        await guard.recordFailure('192.0.2.2', 'machine');
+      }
+      // Still enforced, from this process's memory, and told once, not once per call.
+      expect(await guard.check('192.0.2.2', 'machine')).toMatchObject({ blocked: true });
+      expect(reported).toHaveLength(1);
+      expect(reported[0]!.message).toMatch(/fall back to memory/);
+      // The other instance never saw those failures: they were not in Redis.
+      expect(await peer.check('192.0.2.2', 'machine')).toEqual({ blocked: false });
+
+      await own.connect();
+      for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+        await guard.recordFailure('192.0.2.3', 'machine');
+      }
+      expect(await peer.check('192.0.2.3', 'machine')).toMatchObject({ blocked: true });
+      expect(reported).toHaveLength(1);
+
+      // A second outage is a new report.
+      own.disconnect();
+      await guard.recordFailure('192.0.2.4', 'machine');
+      expect(reported).toHaveLength(2);
+    } finally {
+      own.disconnect();
+      const keys = await redis.keys(`${outagePrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
 });
 
 describe('the server setting protection.unverifiedPerAddress', () => {
