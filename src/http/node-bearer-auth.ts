@@ -23,7 +23,7 @@ export type AuthorizedRequest<Request extends IncomingMessage = IncomingMessage>
  * const guard = nodeBearerAuth({ verifier, realm: 'invoices', requiredScopes: ['invoices:read'] });
  * createServer(async (req, res) => {
  *   if (!(await guard(req, res))) return;
- *   res.end(`hello ${req.auth.clientId}`);
+ *   res.end(`hello ${(req as AuthorizedRequest).auth.clientId}`);
  * });
  */
 export function nodeBearerAuth(options: BearerAuthOptions) {
