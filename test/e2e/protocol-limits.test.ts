@@ -1,5 +1,6 @@
 // Protocol-level abuse against the server's listener with the guarded provider: oversized
-// headers, clients that send too slowly, and good clients served while slow ones hang on.
+// headers, clients that send too slowly, idle kept-alive connections, and good clients served
+// while slow ones hang on.
 
 import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
@@ -22,6 +23,17 @@ function rawConnection(port: number): { socket: Socket; closed: Promise<string> 
     socket.on('error', () => undefined);
   });
   return { socket, closed };
+}
+
+/**
+ * The status lines and header block of every response in `answer`, a raw byte stream. A cut-off
+ * client must get one answer, not one followed by another (e.g. a late 500 from the aborted request).
+ */
+function responsesIn(answer: string): { status: number; headers: string }[] {
+  return [...answer.matchAll(/HTTP\/1\.1 (\d{3}) [^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/g)].map((match) => ({
+    status: Number(match[1]),
+    headers: match[2]!,
+  }));
 }
 
 describe('protocol limits of the listener', () => {
@@ -58,17 +70,19 @@ describe('protocol limits of the listener', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
   });
 
-  it('RFC 9110 §15.5.9 cuts off a client that never finishes its headers', async () => {
+  it('README "Protocol-level limits", RFC 9110 §15.5.9: answers 408 with Connection: close to a client that never finishes its headers within server.headersTimeout', async () => {
     const { socket, closed } = rawConnection(listener.port);
     socket.write('POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     const timer = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
     const answer = await closed;
     clearInterval(timer);
     expect(answer).not.toMatch(/^HTTP\/1\.1 200 /);
-    if (answer !== '') expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    // §15.5.9: the server SHOULD send the "close" connection option with a 408; then it closes.
+    expect(responsesIn(answer)).toEqual([{ status: 408, headers: expect.stringMatching(/^connection: close\r$/im) }]);
   });
 
-  it('RFC 9110 §15.5.9 cuts off a client that sends its body too slowly', async () => {
+  it('README "Protocol-level limits", RFC 9110 §15.5.9: answers 408 with Connection: close to a client that does not send its whole body within server.requestTimeout', async () => {
     const { socket, closed } = rawConnection(listener.port);
     const body = 'grant_type=client_credentials&client_id=test-client&client_secret=foobar';
     socket.write(
@@ -83,6 +97,31 @@ describe('protocol limits of the listener', () => {
     clearInterval(timer);
     expect(sent).toBeLessThan(body.length);
     expect(answer).not.toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(responsesIn(answer)).toEqual([{ status: 408, headers: expect.stringMatching(/^connection: close\r$/im) }]);
+  });
+
+  it('README "Protocol-level limits": closes an idle kept-alive connection after server.keepAliveTimeout', async () => {
+    const socket = connect({ host: '127.0.0.1', port: listener.port });
+    let answer = '';
+    let serverEnded = false;
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.once('end', () => (serverEnded = true));
+    const closed = new Promise<boolean>((resolve) => socket.once('close', resolve));
+    const body = 'grant_type=client_credentials&client_id=test-client&client_secret=foobar';
+    // HTTP/1.1 without "Connection: close": the connection persists (RFC 9112 §9.3) until the server ends it.
+    socket.write(
+      `POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const hadError = await closed;
+    // This client never ends its side: the close is the server's FIN, not an error or a reset.
+    expect(hadError).toBe(false);
+    expect(serverEnded).toBe(true);
+    // One complete answer that kept the connection open, then nothing but the close.
+    expect(responsesIn(answer)).toEqual([
+      { status: 200, headers: expect.stringMatching(/^connection: keep-alive\r$/im) },
+    ]);
+    expect(answer).toContain('"access_token"');
   });
 
   it('RFC 9112 §9.6 answers a request sent with "close" although the client half-closed right after it', async () => {

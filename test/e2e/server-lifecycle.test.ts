@@ -194,6 +194,64 @@ describe('graceful shutdown', () => {
     expect(server.output()).toContain('"msg":"stopped"');
   });
 
+  it('README "Lifecycle": on SIGTERM cuts off an in-flight request still unfinished after server.shutdownTimeout, and still exits 0', async () => {
+    const ws = workspace({ TESSERA_SHUTDOWN_TIMEOUT: '2000' });
+    const secret = await createClient(ws, 'cut-off');
+    const server = await serve(ws);
+    const { port } = new URL(server.publicUrl);
+    const body = 'grant_type=client_credentials';
+
+    // Two requests the server has taken in (Expect: 100-continue, as above) but not yet read whole.
+    const open = () => {
+      const request = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/oauth2/token',
+        agent: false,
+        headers: {
+          authorization: basic('cut-off', secret),
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': Buffer.byteLength(body),
+          expect: '100-continue',
+        },
+      });
+      const continued = new Promise<void>((resolve) => request.once('continue', () => resolve()));
+      const settled = new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
+        request.once('response', (res: IncomingMessage) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+        });
+        request.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+      });
+      request.flushHeaders();
+      return { request, continued, settled };
+    };
+    const finishing = open();
+    const stalled = open();
+    let stalledSettled = false;
+    void stalled.settled.then(() => (stalledSettled = true));
+    await Promise.all([finishing.continued, stalled.continued]);
+
+    server.child.kill('SIGTERM');
+    while (!server.output().includes('"msg":"shutting down"')) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    // Within the timeout an in-flight request still finishes, while the stalled one is still open.
+    finishing.request.end(body);
+    const finished = await finishing.settled;
+    expect(finished).toMatchObject({ status: 200 });
+    expect(JSON.parse((finished as { text: string }).text)).toHaveProperty('access_token');
+    expect(stalledSettled).toBe(false);
+
+    // The stalled request never sends its body: once the timeout is over its connection is cut,
+    // without an answer, and the server stops in order anyway.
+    expect(await stalled.settled).toEqual({ error: 'ECONNRESET' });
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"msg":"stopped"');
+  });
+
   it('stops on SIGINT with exit 0', async () => {
     const server = await serve(workspace());
     expect(await server.stop('SIGINT')).toBe(0);
@@ -400,6 +458,28 @@ describe('slow clients', () => {
     socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
     await once(socket, 'close');
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('README "Lifecycle": closes an idle kept-alive connection after server.keepAliveTimeout', async () => {
+    const server = await serve(workspace({ TESSERA_KEEP_ALIVE_TIMEOUT: '300' }));
+    const { port } = new URL(server.publicUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    let serverEnded = false;
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.once('end', () => (serverEnded = true));
+    const closed = once(socket, 'close');
+    // HTTP/1.1 without "Connection: close": the connection persists (RFC 9112 §9.3) until the server ends it.
+    socket.write('GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const [hadError] = (await closed) as [boolean];
+    // This client never ends its side: the close is the server's FIN, not an error or a reset.
+    expect(hadError).toBe(false);
+    expect(serverEnded).toBe(true);
+    // One complete answer that kept the connection open, then nothing but the close.
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 200 ']);
+    expect(received).toMatch(/^connection: keep-alive\r$/im);
+    expect(received).toContain('"keys"');
   });
 });
 
