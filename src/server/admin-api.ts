@@ -71,7 +71,8 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       }
       if (pathname === '/clients') {
         if (method === 'GET') {
-          const limit = Math.min(Math.max(Number(searchParams.get('limit') ?? 100) || 100, 1), 1000);
+          // Listing is for operators: an odd limit is brought into 1..1000 rather than refused.
+          const limit = Math.min(Math.max(Math.floor(Number(searchParams.get('limit') ?? 100) || 100), 1), 1000);
           const after = searchParams.get('after') ?? undefined;
           const clients = await storage.listClients({ ...(after ? { after } : {}), limit });
           return json(200, { clients: clients.map(clientToMetadata) });

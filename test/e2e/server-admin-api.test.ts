@@ -1,6 +1,8 @@
 // The admin listener of `tessera serve`: bearer-token guard, RFC 7591/7592-shaped client management,
 // keys, Prometheus metrics and health; and none of it on the public listener.
 
+import { connect, createServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   basic,
@@ -63,6 +65,78 @@ describe('admin API authorisation', () => {
       headers: { authorization: basic('admin', workspace.adminToken) },
     });
     expect(response.status).toBe(401);
+  });
+});
+
+describe('admin API with no admin.token configured', () => {
+  let bare: Workspace;
+  let bareServer: ServerProcess;
+
+  beforeAll(async () => {
+    const full = createWorkspace();
+    const { TESSERA_ADMIN_TOKEN: _unset, ...env } = full.env;
+    bare = { ...full, env };
+    bareServer = await startTessera(bare);
+  });
+  afterAll(async () => {
+    await bareServer?.stop('SIGKILL');
+    bare?.remove();
+  });
+
+  function call(method: string, path: string, authorization: string | null): Promise<Response> {
+    const headers = new Headers();
+    if (authorization !== null) headers.set('authorization', authorization);
+    const body = method === 'POST' || method === 'PUT' ? JSON.stringify({ client_id: 'any' }) : undefined;
+    if (body) headers.set('content-type', 'application/json');
+    return fetch(`${bareServer.adminUrl}${path}`, { method, headers, ...(body ? { body } : {}) });
+  }
+
+  it.each(guarded)('%s %s answers 401 with a Bearer challenge to a request without a token', async (method, path) => {
+    const response = await call(method, path, null);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="tessera-admin"');
+  });
+
+  it.each(guarded)('%s %s answers 401 invalid_token to any presented bearer token', async (method, path) => {
+    // The token the workspace would have configured, and one made of a single character.
+    for (const token of [bare.adminToken, 'x']) {
+      const response = await call(method, path, `Bearer ${token}`);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="tessera-admin", error="invalid_token"$/);
+      expect(await response.json()).toMatchObject({ error: 'invalid_token' });
+    }
+  });
+
+  it('still answers the health checks, which need no token', async () => {
+    expect((await call('GET', '/health/alive', null)).status).toBe(200);
+    expect((await call('GET', '/health/ready', null)).status).toBe(200);
+  });
+});
+
+describe('admin.enabled: false', () => {
+  let off: Workspace;
+  let offServer: ServerProcess;
+  let adminPort = 0;
+
+  beforeAll(async () => {
+    adminPort = await freePort();
+    off = createWorkspace({ TESSERA_ADMIN_ENABLED: 'false' });
+    offServer = await startTessera(off, ['--admin-port', String(adminPort)], { expectAdmin: false });
+  });
+  afterAll(async () => {
+    await offServer?.stop('SIGKILL');
+    off?.remove();
+  });
+
+  it('starts no admin listener: nothing listens on admin.port and none is logged, while the public one serves', async () => {
+    const jwks = await fetch(`${offServer.publicUrl}/.well-known/jwks.json`);
+    expect(jwks.status).toBe(200);
+    expect(((await jwks.json()) as { keys: unknown[] }).keys.length).toBeGreaterThanOrEqual(1);
+    // An admin listener would have been started right after the public one; give it time to show.
+    await delay(300);
+    expect(offServer.adminUrl).toBeUndefined();
+    expect(offServer.logs().filter((line) => line.listener === 'admin')).toEqual([]);
+    expect(await connectError(adminPort)).toBe('ECONNREFUSED');
   });
 });
 
@@ -180,6 +254,61 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
   });
 });
 
+describe('GET /clients pagination', () => {
+  const ids = Array.from({ length: 7 }, (_, index) => `page-${String(index).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    for (const id of ids) {
+      const response = await admin('/clients', { method: 'POST', body: JSON.stringify({ client_id: id }) });
+      expect(response.status).toBe(201);
+    }
+  });
+
+  async function listIds(query: string): Promise<string[]> {
+    const response = await admin(`/clients${query}`);
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { clients: { client_id: string }[] }).clients.map((client) => client.client_id);
+  }
+
+  it('pages of `limit` clients in client_id order, each `after` continuing where the last ended, none repeated or skipped', async () => {
+    const everything = await listIds('?limit=1000');
+    expect(everything.filter((id) => id.startsWith('page-'))).toEqual(ids);
+    expect(everything).toEqual([...everything].sort());
+
+    const pages: string[][] = [];
+    let after: string | undefined;
+    for (let round = 0; round <= everything.length; round++) {
+      const page = await listIds(`?limit=3${after === undefined ? '' : `&after=${encodeURIComponent(after)}`}`);
+      pages.push(page);
+      if (page.length < 3) break;
+      after = page.at(-1);
+    }
+    expect(pages.every((page) => page.length <= 3)).toBe(true);
+    expect(pages.slice(0, -1).every((page) => page.length === 3)).toBe(true);
+    expect(pages.at(-1)!.length).toBeLessThan(3);
+    expect(pages.flat()).toEqual(everything);
+    expect(new Set(pages.flat()).size).toBe(pages.flat().length);
+  });
+
+  it('`after` starts strictly after the client it names, and after the last client the page is empty', async () => {
+    expect(await listIds('?after=page-02&limit=2')).toEqual(['page-03', 'page-04']);
+    const everything = await listIds('?limit=1000');
+    expect(await listIds(`?after=${encodeURIComponent(everything.at(-1)!)}`)).toEqual([]);
+  });
+
+  it.each([
+    ['2.9', 2],
+    ['-5', 1],
+    ['0', 7],
+    ['abc', 7],
+  ])(
+    'brings limit=%s into 1..1000 (not a number or 0: the default 100) instead of refusing it',
+    async (limit, expected) => {
+      expect(await listIds(`?after=page-&limit=${limit}`)).toEqual(ids.slice(0, expected));
+    },
+  );
+});
+
 describe('keys', () => {
   it('GET /keys lists one active and one next key, public facts only', async () => {
     const body = (await (await admin('/keys')).json()) as { keys: Record<string, unknown>[] };
@@ -208,6 +337,21 @@ describe('keys', () => {
   it('POST /keys/rotate without immediate waits for pre-publication and says so', async () => {
     const body = (await (await admin('/keys/rotate', { method: 'POST' })).json()) as Record<string, unknown>;
     expect(body).toMatchObject({ rotated: false, reason: 'not-pre-published' });
+  });
+
+  it('GET /keys shows a retired key with remove_after, an ISO date later than its retired_at', async () => {
+    expect((await admin('/keys/rotate?immediate=true', { method: 'POST' })).status).toBe(200);
+    const body = (await (await admin('/keys')).json()) as { keys: Record<string, unknown>[] };
+    const retired = body.keys.filter((key) => key.state === 'retired');
+    expect(retired.length).toBeGreaterThanOrEqual(1);
+    const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+    for (const key of retired) {
+      expect(key.retired_at).toMatch(iso);
+      expect(key.remove_after).toMatch(iso);
+      const removeAfter = String(key.remove_after);
+      expect(new Date(removeAfter).toISOString()).toBe(removeAfter);
+      expect(Date.parse(removeAfter)).toBeGreaterThan(Date.parse(String(key.retired_at)));
+    }
   });
 });
 
@@ -241,3 +385,27 @@ describe('metrics', () => {
     expect(text).toMatch(/^tessera_signing_key_age_seconds\{kid="[\w-]{43}",alg="RS256",state="retired"\} [\d.]+$/m);
   });
 });
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** The error code of a TCP connection attempt to 127.0.0.1:port, or 'connected'. */
+function connectError(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
