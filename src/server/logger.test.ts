@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, createRequestLogger } from './logger.js';
+import { createLogger, createRequestLogger, describeDatabaseUrl } from './logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -47,5 +47,44 @@ describe('server logger', () => {
     });
     expect(other).toMatchObject({ level: 'info', client_secret: '[redacted]', msg: 'something else' });
     expect(lines.join('')).not.toContain('secret-value-2');
+  });
+});
+
+describe('describeDatabaseUrl', () => {
+  it.each([
+    [
+      'postgres://tessera:s3cret-pw@db.example.com:5432/tessera?sslmode=require',
+      's3cret-pw',
+      'postgres://tessera:***@db.example.com:5432/tessera?sslmode=require',
+    ],
+    [
+      'postgresql://tessera:s3cret-pw@db.example.com/tessera',
+      's3cret-pw',
+      'postgresql://tessera:***@db.example.com/tessera',
+    ],
+    [
+      'postgres://tessera:p%40ss%2Fw0rd@db.example.com/tessera',
+      'p%40ss',
+      'postgres://tessera:***@db.example.com/tessera',
+    ],
+    ['postgres://:s3cret-pw@db.example.com/tessera', 's3cret-pw', 'postgres://:***@db.example.com/tessera'],
+    // Not a URL new URL() accepts: the password is still cut out.
+    ['postgres://tessera:s3cret-pw@[db/tessera', 's3cret-pw', 'postgres://tessera:***@[db/tessera'],
+    // …even when the raw password holds a colon, a slash or an at sign.
+    ['postgres://tessera:pa:ss@[db/tessera', 'pa:ss', 'postgres://tessera:***@[db/tessera'],
+    ['postgres://tessera:pa/ss@[db/tessera', 'pa/ss', 'postgres://tessera:***@[db/tessera'],
+    ['postgres://tessera:p@ss@[db/tessera', 'p@ss', 'postgres://tessera:***@[db/tessera'],
+  ])('removes the password from %s and keeps the rest', (url, password, expected) => {
+    const described = describeDatabaseUrl(url);
+    expect(described).not.toContain(password);
+    expect(described).toBe(expected);
+  });
+
+  it.each([
+    'postgres://tessera@db.example.com:5432/tessera?sslmode=require',
+    'postgresql://db.example.com/tessera',
+    'postgres://tessera@localhost/tessera',
+  ])('leaves %s, which has no password, as it was', (url) => {
+    expect(describeDatabaseUrl(url)).toBe(url);
   });
 });

@@ -75,6 +75,9 @@ export function describeDatabaseUrl(url: string): string {
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
+    // Not parseable, so nothing says where the password ends: everything from the first colon
+    // after the user name up to the last `@` goes.
+    const userinfo = /^([^:/?#]+:\/\/[^:@/]*):.*@/s.exec(url);
+    return userinfo ? `${userinfo[1]}:***@${url.slice(userinfo[0].length)}` : url;
   }
 }

@@ -1,6 +1,7 @@
 // The verified-secret cache as compose() sets it up by default, over real HTTP.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   bcryptHasher,
   clientCredentialsGrant,
@@ -12,7 +13,22 @@ import {
   jwtAccessTokenStrategy,
   type Storage,
 } from '../../src/index.js';
+import { createLogger, loadConfig, startServer as startTesseraServer } from '../../src/server/index.js';
 import { startServer, type RunningServer } from '../support/harness.js';
+
+// Every bcrypt comparison the process makes (real and decoy checks alike), counted: what the
+// verified-secret cache saves is exactly these. The comparison itself is the library's own.
+const bcryptComparisons = vi.hoisted(() => ({ count: 0 }));
+vi.mock('@node-rs/bcrypt', async (importOriginal) => {
+  const original = await importOriginal<typeof import('@node-rs/bcrypt')>();
+  return {
+    ...original,
+    verify: (...args: Parameters<typeof original.verify>) => {
+      bcryptComparisons.count++;
+      return original.verify(...args);
+    },
+  };
+});
 
 const issuer = 'https://auth.test.example';
 const hasher = bcryptHasher({ cost: 4 });
@@ -83,5 +99,125 @@ describe('compose() default hasher: bcrypt behind the verified-secret cache', ()
     expect((await tokenRequest(server.url, 'leaving', 'bye')).status).toBe(200);
     await storage.deleteClient('leaving');
     expect((await tokenRequest(server.url, 'leaving', 'bye')).status).toBe(401);
+  });
+});
+
+const adminToken = 'secret-cache-admin-token';
+
+/** `tessera serve`'s server in-process on a memory store, with `extra` settings from the environment. */
+async function startTessera(extra: Record<string, string>) {
+  const server = await startTesseraServer(
+    loadConfig({
+      env: {
+        DATABASE_URL: 'memory:',
+        TESSERA_KEY_ENCRYPTION_KEY: 'cd'.repeat(32),
+        TESSERA_HOST: '127.0.0.1',
+        TESSERA_PORT: '0',
+        TESSERA_ADMIN_PORT: '0',
+        TESSERA_ADMIN_TOKEN: adminToken,
+        TESSERA_JANITOR_INTERVAL: '0',
+        TESSERA_KEY_ROTATION_PERIOD: '0',
+        ...extra,
+      },
+    }),
+    {
+      logger: createLogger({
+        level: 'silent',
+        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+      }),
+    },
+  );
+  for (const [id, secret] of [
+    ['first', 'first-secret'],
+    ['second', 'second-secret'],
+  ] as const) {
+    await server.storage.createClient({
+      id,
+      secretHash: await hasher.hash(secret),
+      grantTypes: ['client_credentials'],
+      scopes: [],
+      audience: [],
+    });
+  }
+  const token = (id: string, secret: string) => tokenRequest(`${server.public!.url}/oauth2`, id, secret);
+  /** Token requests answered with the given statuses; returns how many bcrypt comparisons they cost. */
+  const comparisonsFor = async (requests: readonly [id: string, secret: string, status: number][]) => {
+    const before = bcryptComparisons.count;
+    for (const [id, secret, status] of requests) expect((await token(id, secret)).status).toBe(status);
+    return bcryptComparisons.count - before;
+  };
+  /** The value of `tessera_secret_verifications_total{result}` on the admin listener's /metrics. */
+  const verifications = async (result: 'match' | 'mismatch' | 'decoy') => {
+    const response = await fetch(`${server.admin!.url}/metrics`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(response.status).toBe(200);
+    const line = new RegExp(`^tessera_secret_verifications_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(
+      await response.text(),
+    );
+    return Number(line?.[1] ?? 0);
+  };
+  return { server, comparisonsFor, verifications };
+}
+
+describe('tessera serve: protection.secretCacheSize and protection.secretCacheTtl reach the verified-secret cache', () => {
+  it.each([
+    ['1', 3],
+    ['2', 2],
+  ])(
+    "with secretCacheSize %s, a secret pushed out by another client's costs a new hash check (%i comparisons for first, first, second, first)",
+    async (size, expected) => {
+      const { server, comparisonsFor } = await startTessera({ TESSERA_SECRET_CACHE_SIZE: size });
+      try {
+        const comparisons = await comparisonsFor([
+          ['first', 'first-secret', 200],
+          ['first', 'first-secret', 200],
+          ['second', 'second-secret', 200],
+          ['first', 'first-secret', 200],
+        ]);
+        expect(comparisons).toBe(expected);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
+  it.each([
+    ['1', 1],
+    ['600', 0],
+  ])(
+    'with secretCacheTtl %s, a good secret presented again two seconds later costs %i new hash checks',
+    async (ttl, expected) => {
+      const { server, comparisonsFor } = await startTessera({ TESSERA_SECRET_CACHE_TTL: ttl });
+      try {
+        expect(await comparisonsFor([['first', 'first-secret', 200]])).toBe(1);
+        expect(await comparisonsFor([['first', 'first-secret', 200]])).toBe(0);
+        // Only the clock the cache reads moves: no test waits on real time.
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 2000 });
+        expect(await comparisonsFor([['first', 'first-secret', 200]])).toBe(expected);
+      } finally {
+        vi.useRealTimers();
+        await server.close();
+      }
+    },
+  );
+});
+
+describe('tessera serve: tessera_secret_verifications_total', () => {
+  it('counts a secret tried for an unknown client id as a decoy check, which still costs a bcrypt comparison', async () => {
+    const { server, comparisonsFor, verifications } = await startTessera({});
+    try {
+      expect(await verifications('decoy')).toBe(0);
+      expect(await comparisonsFor([['no-such-client', 'any-secret', 401]])).toBe(1);
+      expect(await verifications('decoy')).toBe(1);
+      expect(await comparisonsFor([['no-such-client-either', 'any-secret', 401]])).toBe(1);
+      expect(await verifications('decoy')).toBe(2);
+      // A known client with a wrong secret is a mismatch, not a decoy.
+      expect(await comparisonsFor([['first', 'wrong-secret', 401]])).toBe(1);
+      expect(await verifications('decoy')).toBe(2);
+      expect(await verifications('mismatch')).toBe(1);
+    } finally {
+      await server.close();
+    }
   });
 });
