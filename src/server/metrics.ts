@@ -77,8 +77,10 @@ export function countSecretVerifications<Hasher extends SecretHasher>(hasher: Ha
   return {
     ...hasher,
     hash: (secret: string) => hasher.hash(secret),
-    async verify(secret: string, hash: string) {
-      const matches = await hasher.verify(secret, hash);
+    async verify(secret: string, hash: string, clientId?: string) {
+      // The client id goes through: the secret cache files entries under it, to forget only that
+      // client when it changes.
+      const matches = await hasher.verify(secret, hash, clientId);
       metrics.secretVerifications.inc({ result: matches ? 'match' : 'mismatch' });
       return matches;
     },

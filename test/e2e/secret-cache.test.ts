@@ -203,6 +203,28 @@ describe('tessera serve: protection.secretCacheSize and protection.secretCacheTt
   );
 });
 
+describe('tessera serve: a client change forgets only that client', () => {
+  it("keeps the other clients' verified secrets when one client is updated", async () => {
+    const { server, comparisonsFor } = await startTessera({});
+    try {
+      expect(
+        await comparisonsFor([
+          ['first', 'first-secret', 200],
+          ['second', 'second-secret', 200],
+        ]),
+      ).toBe(2);
+      const second = (await server.storage.getClient('second'))!;
+      await server.storage.updateClient({ ...second, scopes: ['reports'] });
+      // The change reaches the cache through the store's change feed; `second` is checked again,
+      // `first` is still answered from the cache.
+      expect(await comparisonsFor([['first', 'first-secret', 200]])).toBe(0);
+      expect(await comparisonsFor([['second', 'second-secret', 200]])).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('tessera serve: tessera_secret_verifications_total', () => {
   it('counts a secret tried for an unknown client id as a decoy check, which still costs a bcrypt comparison', async () => {
     const { server, comparisonsFor, verifications } = await startTessera({});
