@@ -123,13 +123,28 @@ export async function migrateDatabase(
 /**
  * The hasher for client secrets: bcrypt at the configured cost, with a cap on concurrent checks,
  * behind the verified-secret cache (so a cached good secret never waits for a slot).
+ * `onHashCheck` is called for every bcrypt comparison that runs (decoys included), not for the
+ * checks the cache answers or the cap refuses.
  */
 export function createSecretHasher(
   config: Pick<ServerConfig, 'secrets' | 'protection'>,
   storage: Storage,
+  onHashCheck: () => void = () => undefined,
 ): SecretHasher {
+  const bcrypt = bcryptHasher({ cost: config.secrets.bcryptCost });
+  const counted: SecretHasher = {
+    hash: (secret) => bcrypt.hash(secret),
+    verify: (secret, hash, clientId) => {
+      onHashCheck();
+      return bcrypt.verify(secret, hash, clientId);
+    },
+    verifyDecoy: (secret) => {
+      onHashCheck();
+      return bcrypt.verifyDecoy(secret);
+    },
+  };
   return cachedSecretHasher(
-    limitedSecretHasher(bcryptHasher({ cost: config.secrets.bcryptCost }), {
+    limitedSecretHasher(counted, {
       maxConcurrent: config.protection.hashConcurrency,
       maxQueue: config.protection.hashQueue,
     }),

@@ -10,6 +10,7 @@ export interface ServerMetrics {
   readonly requests: Counter<'listener' | 'endpoint' | 'outcome'>;
   readonly requestDuration: Histogram<'listener' | 'endpoint' | 'outcome'>;
   readonly secretVerifications: Counter<'result'>;
+  readonly secretHashChecks: Counter;
   readonly storageErrors: Counter<'operation'>;
   /** Tells the key-age gauge where to read keys from. */
   watchSigningKeys(store: SigningKeyStore): void;
@@ -63,6 +64,11 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
       name: 'tessera_secret_verifications_total',
       help: 'Client secret checks, by result: match, mismatch or decoy (unknown client).',
       labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    secretHashChecks: new Counter({
+      name: 'tessera_secret_hash_checks_total',
+      help: 'bcrypt comparisons run for client secrets, decoys included; the rest of the secret checks were answered by the verified-secret cache.',
       registers: [registry],
     }),
     storageErrors,

@@ -75,7 +75,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       }
     });
     metrics.watchSigningKeys(storage);
-    const hasher = countSecretVerifications(createSecretHasher(config, storage), metrics);
+    const hasher = countSecretVerifications(
+      createSecretHasher(config, storage, () => metrics.secretHashChecks.inc()),
+      metrics,
+    );
     const previousKeks = resolvePreviousKeyEncryptionKeys(config);
     const keys: ServerKeys = await openKeys(
       config,

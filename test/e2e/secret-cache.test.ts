@@ -146,18 +146,19 @@ async function startTessera(extra: Record<string, string>) {
     for (const [id, secret, status] of requests) expect((await token(id, secret)).status).toBe(status);
     return bcryptComparisons.count - before;
   };
-  /** The value of `tessera_secret_verifications_total{result}` on the admin listener's /metrics. */
-  const verifications = async (result: 'match' | 'mismatch' | 'decoy') => {
+  /** The value of the metric line that starts with `series` on the admin listener's /metrics. */
+  const metric = async (series: string) => {
     const response = await fetch(`${server.admin!.url}/metrics`, {
       headers: { authorization: `Bearer ${adminToken}` },
     });
     expect(response.status).toBe(200);
-    const line = new RegExp(`^tessera_secret_verifications_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(
-      await response.text(),
-    );
-    return Number(line?.[1] ?? 0);
+    const line = (await response.text()).split('\n').find((text) => text.startsWith(`${series} `));
+    return Number(line?.slice(series.length + 1) ?? 0);
   };
-  return { server, comparisonsFor, verifications };
+  /** The value of `tessera_secret_verifications_total{result}`. */
+  const verifications = (result: 'match' | 'mismatch' | 'decoy') =>
+    metric(`tessera_secret_verifications_total{result="${result}"}`);
+  return { server, comparisonsFor, verifications, metric };
 }
 
 describe('tessera serve: protection.secretCacheSize and protection.secretCacheTtl reach the verified-secret cache', () => {
@@ -238,6 +239,26 @@ describe('tessera serve: tessera_secret_verifications_total', () => {
       expect(await comparisonsFor([['first', 'wrong-secret', 401]])).toBe(1);
       expect(await verifications('decoy')).toBe(2);
       expect(await verifications('mismatch')).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts in tessera_secret_hash_checks_total only the bcrypt comparisons run, not the checks the cache answered', async () => {
+    const { server, comparisonsFor, verifications, metric } = await startTessera({});
+    try {
+      const comparisons = await comparisonsFor([
+        ['first', 'first-secret', 200],
+        ['first', 'first-secret', 200],
+        ['first', 'first-secret', 200],
+        ['first', 'wrong-secret', 401],
+        ['no-such-client', 'any-secret', 401],
+      ]);
+      expect(comparisons).toBe(3);
+      expect(await metric('tessera_secret_hash_checks_total')).toBe(comparisons);
+      expect((await verifications('match')) + (await verifications('mismatch')) + (await verifications('decoy'))).toBe(
+        5,
+      );
     } finally {
       await server.close();
     }
