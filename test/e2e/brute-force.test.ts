@@ -2,9 +2,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handle } from '../../src/http/node.js';
@@ -14,45 +13,9 @@ import {
   createGuardedHandler,
   type BruteForceGuardOptions,
 } from '../../src/protection/index.js';
-import { bcryptHasher } from '../../src/secrets/index.js';
-import { createLogger, loadConfig, startServer } from '../../src/server/index.js';
 import { connectTestRedis } from '../support/redis.js';
 import { createTestProvider, hashSecret } from '../support/test-provider.js';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/** Sends one request from `localAddress` (any 127.x.y.z reaches a server on 127.0.0.1). */
-function send(
-  url: string,
-  options: { method?: string; path?: string; body?: string; basic?: [string, string]; from: string },
-): Promise<Answer> {
-  const target = new URL(options.path ?? '/token', url);
-  const headers: Record<string, string> = {};
-  if (options.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-  if (options.basic) {
-    const [id, secret] = options.basic.map(encodeURIComponent);
-    headers.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-  }
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      target,
-      { method: options.method ?? 'POST', headers, localAddress: options.from, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+import { addSecretClients, sendFrom, startMemoryServer } from './support/in-process-server.js';
 
 const grant = 'grant_type=client_credentials';
 const limits = { failuresPerClientAndAddress: 3, failuresPerAddress: 6, windowSeconds: 60, blockSeconds: 60 };
@@ -90,10 +53,14 @@ describe('brute-force protection, in memory', () => {
 
   it('answers 429 with Retry-After and a JSON error once the failures for a client from one address reach the limit', async () => {
     for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
-      const answer = await send(server.url, { body: grant, basic: ['machine', `guess-${attempt}`], from: '127.0.0.2' });
+      const answer = await sendFrom(server.url, {
+        body: grant,
+        basic: ['machine', `guess-${attempt}`],
+        from: '127.0.0.2',
+      });
       expect(answer.status).toBe(401);
     }
-    const blocked = await send(server.url, { body: grant, basic: ['machine', 'guess-next'], from: '127.0.0.2' });
+    const blocked = await sendFrom(server.url, { body: grant, basic: ['machine', 'guess-next'], from: '127.0.0.2' });
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number.isInteger(Number(blocked.headers['retry-after']))).toBe(true);
@@ -106,20 +73,24 @@ describe('brute-force protection, in memory', () => {
   });
 
   it('keeps the blocked source out even with the right secret', async () => {
-    const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.2' });
+    const answer = await sendFrom(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.2' });
     expect(answer.status).toBe(429);
   });
 
   it('leaves the same client calling from its own address unaffected', async () => {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.1' });
+      const answer = await sendFrom(server.url, {
+        body: grant,
+        basic: ['machine', 'machine-secret'],
+        from: '127.0.0.1',
+      });
       expect(answer.status).toBe(200);
       expect(JSON.parse(answer.body)).toHaveProperty('access_token');
     }
   });
 
   it('lets another client from the blocked address through until the address limit is reached', async () => {
-    const answer = await send(server.url, {
+    const answer = await sendFrom(server.url, {
       body: `${grant}&client_id=test-client&client_secret=foobar`,
       from: '127.0.0.2',
     });
@@ -133,49 +104,55 @@ describe('brute-force protection, in memory', () => {
       // Names machine but is signed by nobody: refused as invalid_client.
       const assertion = `${part({ alg: 'ES256' })}.${part({ iss: 'machine', sub: 'machine', jti: `j${attempt}` })}.AAAA`;
       const body = `${grant}&client_assertion_type=${encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer')}&client_assertion=${assertion}`;
-      expect((await send(server.url, { body, from })).status).toBe(401);
+      expect((await sendFrom(server.url, { body, from })).status).toBe(401);
     }
     // That client from that address is blocked, even with its real secret ...
-    expect((await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from })).status).toBe(429);
+    expect((await sendFrom(server.url, { body: grant, basic: ['machine', 'machine-secret'], from })).status).toBe(429);
     // ... while the address itself is still under its own limit for other clients.
-    expect((await send(server.url, { body: `${grant}&client_id=test-client&client_secret=foobar`, from })).status).toBe(
-      200,
-    );
+    expect(
+      (await sendFrom(server.url, { body: `${grant}&client_id=test-client&client_secret=foobar`, from })).status,
+    ).toBe(200);
   });
 
   it('counts client_secret_post failures by the client_id in the body', async () => {
     const from = '127.0.0.4';
     for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
-      const answer = await send(server.url, { body: `${grant}&client_id=machine&client_secret=wrong${attempt}`, from });
+      const answer = await sendFrom(server.url, {
+        body: `${grant}&client_id=machine&client_secret=wrong${attempt}`,
+        from,
+      });
       expect(answer.status).toBe(401);
     }
-    const blocked = await send(server.url, { body: `${grant}&client_id=machine&client_secret=machine-secret`, from });
+    const blocked = await sendFrom(server.url, {
+      body: `${grant}&client_id=machine&client_secret=machine-secret`,
+      from,
+    });
     expect(blocked.status).toBe(429);
     // The same address may still authenticate another client: only (machine, 127.0.0.4) is blocked.
-    const other = await send(server.url, { body: grant, basic: ['test-client', 'foobar'], from });
+    const other = await sendFrom(server.url, { body: grant, basic: ['test-client', 'foobar'], from });
     expect(other.status).toBe(200);
   });
 
   it('blocks an address probing many client ids once the per-address limit is reached', async () => {
     const from = '127.0.0.3';
     for (let attempt = 0; attempt < limits.failuresPerAddress; attempt++) {
-      const answer = await send(server.url, { body: grant, basic: [`unknown-${attempt}`, 'x'], from });
+      const answer = await sendFrom(server.url, { body: grant, basic: [`unknown-${attempt}`, 'x'], from });
       expect(answer.status).toBe(401);
     }
-    const blocked = await send(server.url, { body: grant, basic: ['test-client', 'foobar'], from });
+    const blocked = await sendFrom(server.url, { body: grant, basic: ['test-client', 'foobar'], from });
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
   it('still serves the JWK Set to a blocked address', async () => {
-    const answer = await send(server.url, { method: 'GET', path: '/.well-known/jwks.json', from: '127.0.0.3' });
+    const answer = await sendFrom(server.url, { method: 'GET', path: '/.well-known/jwks.json', from: '127.0.0.3' });
     expect(answer.status).toBe(200);
   });
 
   it('counts nothing for successful authentications', async () => {
     const from = '127.0.0.5';
     for (let attempt = 0; attempt < limits.failuresPerAddress + 2; attempt++) {
-      const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from });
+      const answer = await sendFrom(server.url, { body: grant, basic: ['machine', 'machine-secret'], from });
       expect(answer.status).toBe(200);
     }
     expect(await server.guard.check('127.0.0.5', 'machine')).toEqual({ blocked: false });
@@ -183,7 +160,7 @@ describe('brute-force protection, in memory', () => {
 
   it('lets a source in again after an operator resets it', async () => {
     await server.guard.reset('127.0.0.2', 'machine');
-    const answer = await send(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.2' });
+    const answer = await sendFrom(server.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.2' });
     expect(answer.status).toBe(200);
   });
 });
@@ -214,13 +191,25 @@ describe('brute-force protection shared through Redis', () => {
   it('blocks a source on one instance after it failed on another', async (context) => {
     if (!first || !second) return context.skip();
     for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
-      const answer = await send(first.url, { body: grant, basic: ['machine', `guess-${attempt}`], from: '127.0.0.6' });
+      const answer = await sendFrom(first.url, {
+        body: grant,
+        basic: ['machine', `guess-${attempt}`],
+        from: '127.0.0.6',
+      });
       expect(answer.status).toBe(401);
     }
-    const blocked = await send(second.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.6' });
+    const blocked = await sendFrom(second.url, {
+      body: grant,
+      basic: ['machine', 'machine-secret'],
+      from: '127.0.0.6',
+    });
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    const legitimate = await send(second.url, { body: grant, basic: ['machine', 'machine-secret'], from: '127.0.0.1' });
+    const legitimate = await sendFrom(second.url, {
+      body: grant,
+      basic: ['machine', 'machine-secret'],
+      from: '127.0.0.1',
+    });
     expect(legitimate.status).toBe(200);
     expect((await redis!.keys(`${prefix}*`)).length).toBeGreaterThan(0);
   });
@@ -279,40 +268,14 @@ describe('the server setting protection.unverifiedPerAddress', () => {
     ['1', [401, 429]],
     ['2', [401, 401]],
   ])('with %s, two different wrong secrets in flight from one address get %j', async (setting, expected) => {
-    const server = await startServer(
-      loadConfig({
-        env: {
-          DATABASE_URL: 'memory:',
-          TESSERA_KEY_ENCRYPTION_KEY: 'cd'.repeat(32),
-          TESSERA_HOST: '127.0.0.1',
-          TESSERA_PORT: '0',
-          TESSERA_ADMIN_PORT: '0',
-          TESSERA_JANITOR_INTERVAL: '0',
-          TESSERA_UNVERIFIED_PER_ADDRESS: setting,
-        },
-      }),
-      {
-        logger: createLogger({
-          level: 'silent',
-          destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-        }),
-        publicOnly: true,
-      },
-    );
+    const server = await startMemoryServer({ TESSERA_UNVERIFIED_PER_ADDRESS: setting }, { publicOnly: true });
     try {
       // Cost 10: each wrong guess is still being hashed when the other arrives.
-      const secretHash = await bcryptHasher({ cost: 10 }).hash('the-right-secret');
-      await server.storage.createClient({
-        id: 'machine',
-        secretHash,
-        grantTypes: ['client_credentials'],
-        scopes: [],
-        audience: [],
-      });
+      await addSecretClients(server, [['machine', 'the-right-secret']], 10);
       const url = server.public!.url;
       const answers = await Promise.all(
         ['wrong-one', 'wrong-two'].map((secret) =>
-          send(url, { path: '/oauth2/token', body: grant, basic: ['machine', secret], from: '127.0.0.9' }),
+          sendFrom(url, { path: '/oauth2/token', body: grant, basic: ['machine', secret], from: '127.0.0.9' }),
         ),
       );
       expect(answers.map((answer) => answer.status).sort()).toEqual(expected);

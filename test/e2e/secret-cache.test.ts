@@ -1,6 +1,5 @@
 // The verified-secret cache as compose() sets it up by default, over real HTTP.
 
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   bcryptHasher,
@@ -13,8 +12,8 @@ import {
   jwtAccessTokenStrategy,
   type Storage,
 } from '../../src/index.js';
-import { createLogger, loadConfig, startServer as startTesseraServer } from '../../src/server/index.js';
 import { startServer, type RunningServer } from '../support/harness.js';
+import { addSecretClients, startMemoryServer } from './support/in-process-server.js';
 
 // Every bcrypt comparison the process makes (real and decoy checks alike), counted: what the
 // verified-secret cache saves is exactly these. The comparison itself is the library's own.
@@ -106,39 +105,15 @@ const adminToken = 'secret-cache-admin-token';
 
 /** `tessera serve`'s server in-process on a memory store, with `extra` settings from the environment. */
 async function startTessera(extra: Record<string, string>) {
-  const server = await startTesseraServer(
-    loadConfig({
-      env: {
-        DATABASE_URL: 'memory:',
-        TESSERA_KEY_ENCRYPTION_KEY: 'cd'.repeat(32),
-        TESSERA_HOST: '127.0.0.1',
-        TESSERA_PORT: '0',
-        TESSERA_ADMIN_PORT: '0',
-        TESSERA_ADMIN_TOKEN: adminToken,
-        TESSERA_JANITOR_INTERVAL: '0',
-        TESSERA_KEY_ROTATION_PERIOD: '0',
-        ...extra,
-      },
-    }),
-    {
-      logger: createLogger({
-        level: 'silent',
-        destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-      }),
-    },
-  );
-  for (const [id, secret] of [
+  const server = await startMemoryServer({
+    TESSERA_ADMIN_TOKEN: adminToken,
+    TESSERA_KEY_ROTATION_PERIOD: '0',
+    ...extra,
+  });
+  await addSecretClients(server, [
     ['first', 'first-secret'],
     ['second', 'second-secret'],
-  ] as const) {
-    await server.storage.createClient({
-      id,
-      secretHash: await hasher.hash(secret),
-      grantTypes: ['client_credentials'],
-      scopes: [],
-      audience: [],
-    });
-  }
+  ]);
   const token = (id: string, secret: string) => tokenRequest(`${server.public!.url}/oauth2`, id, secret);
   /** Token requests answered with the given statuses; returns how many bcrypt comparisons they cost. */
   const comparisonsFor = async (requests: readonly [id: string, secret: string, status: number][]) => {

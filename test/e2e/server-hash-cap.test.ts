@@ -2,11 +2,9 @@
 // protection.hashQueue bound the secret checks a flood of wrong secrets can start, the overflow is
 // answered 503 temporarily_unavailable with Retry-After: 1, and known clients keep being served.
 
-import { request as httpRequest } from 'node:http';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { bcryptHasher } from '../../src/secrets/index.js';
-import { createLogger, loadConfig, startServer, type RunningServer } from '../../src/server/index.js';
+import type { RunningServer } from '../../src/server/index.js';
+import { addSecretClients, sendFrom, startMemoryServer, type Answer } from './support/in-process-server.js';
 
 // bcrypt comparisons can be held at a gate, so the test decides when a running check finishes
 // instead of racing the hash's duration. The comparison itself is the library's own.
@@ -33,37 +31,9 @@ function openGate() {
   for (const release of gate.held.splice(0)) release();
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-}
-
-/** One client_credentials token request with Basic credentials from `from` (any 127.x.y.z reaches 127.0.0.1). */
+/** One client_credentials token request with Basic credentials from `from`. */
 function requestToken(url: string, id: string, secret: string, from: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      new URL('/oauth2/token', url),
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        localAddress: from,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end('grant_type=client_credentials');
-  });
+  return sendFrom(url, { path: '/oauth2/token', body: 'grant_type=client_credentials', basic: [id, secret], from });
 }
 
 /** Resolves once `condition` holds, or after `limitMs` so that the assertions after it report what went wrong. */
@@ -81,40 +51,14 @@ describe('tessera serve with protection.hashConcurrency and protection.hashQueue
   let url: string;
 
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        env: {
-          DATABASE_URL: 'memory:',
-          TESSERA_KEY_ENCRYPTION_KEY: 'cd'.repeat(32),
-          TESSERA_HOST: '127.0.0.1',
-          TESSERA_PORT: '0',
-          TESSERA_ADMIN_PORT: '0',
-          TESSERA_JANITOR_INTERVAL: '0',
-          TESSERA_HASH_CONCURRENCY: String(hashConcurrency),
-          TESSERA_HASH_QUEUE: String(hashQueue),
-        },
-      }),
-      {
-        logger: createLogger({
-          level: 'silent',
-          destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-        }),
-        publicOnly: true,
-      },
+    server = await startMemoryServer(
+      { TESSERA_HASH_CONCURRENCY: String(hashConcurrency), TESSERA_HASH_QUEUE: String(hashQueue) },
+      { publicOnly: true },
     );
-    const hasher = bcryptHasher({ cost: 4 });
-    for (const [id, secret] of [
+    await addSecretClients(server, [
       ['machine', 'machine-secret'],
       ['other', 'other-secret'],
-    ] as const) {
-      await server.storage.createClient({
-        id,
-        secretHash: await hasher.hash(secret),
-        grantTypes: ['client_credentials'],
-        scopes: [],
-        audience: [],
-      });
-    }
+    ]);
     url = server.public!.url;
   });
 
