@@ -41,7 +41,8 @@ export const defaultBruteForceLimits: BruteForceLimits = {
 export interface BruteForceGuardOptions extends Partial<BruteForceLimits> {
   /**
    * An ioredis client. When given, counts live in Redis and every instance using the same Redis
-   * and prefix shares them; create it with `enableOfflineQueue: false` so an outage fails fast.
+   * and prefix shares them; create it with `enableOfflineQueue: false` and a `commandTimeout` so
+   * that an outage, or a Redis that stops answering, fails fast.
    * When Redis cannot answer, counting falls back to this process's memory until it answers again.
    */
   readonly redis?: unknown;
@@ -72,7 +73,10 @@ export interface BruteForceGuard {
  * Creates a guard counting failures in memory, or in Redis when `redis` is given.
  *
  * @example
- * const guard = createBruteForceGuard({ failuresPerClientAndAddress: 5, redis: new Redis({ enableOfflineQueue: false }) });
+ * const guard = createBruteForceGuard({
+ *   failuresPerClientAndAddress: 5,
+ *   redis: new Redis({ enableOfflineQueue: false, commandTimeout: 1000 }),
+ * });
  */
 export function createBruteForceGuard(options: BruteForceGuardOptions = {}): BruteForceGuard {
   const limits: BruteForceLimits = {

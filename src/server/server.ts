@@ -120,10 +120,18 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         endpointOf: (pathname) => (endpoints ??= endpointPaths(defaultRoutes, issuer)).get(pathname) ?? 'unknown',
         handler: (request, context) => serve!(request, context.clientAddress),
       });
+      // Closed on every way out from here, including a provider that cannot be built.
+      listeners.push(publicListener);
       // Without a configured issuer it is http://localhost:<port>, known only once bound (port 0).
       issuer = resolveIssuer(config, publicListener.port);
       if (config.protection.redisUrl) {
-        redis = new Redis(config.protection.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+        redis = new Redis(config.protection.redisUrl, {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          // A Redis that stops answering on an open connection (frozen, partitioned) fails its
+          // commands too, so the brute-force counts fall back to memory instead of holding requests.
+          commandTimeout: redisCommandTimeoutMs,
+        });
         redis.on('error', () => undefined);
       }
       built = buildProvider(
@@ -137,7 +145,6 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         },
       );
       serve = built.handler;
-      listeners.push(publicListener);
       logger.info(
         { listener: 'public', url: publicListener.url, port: publicListener.port, issuer },
         `public listener on ${publicListener.url}`,
@@ -215,6 +222,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     throw error;
   }
 }
+
+/** How long a brute-force count may wait for Redis before it is kept in memory instead. */
+const redisCommandTimeoutMs = 1000;
 
 /** An error for the log: message, name and cause chain, never a request body. */
 function describeError(error: Error): Record<string, unknown> {
