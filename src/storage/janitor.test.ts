@@ -118,6 +118,35 @@ describe('janitor', () => {
     expect(runs).toEqual([0]);
   });
 
+  it('keeps its schedule, without an unhandled rejection, when onRun or onError throws', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    let calls = 0;
+    try {
+      const janitor = createJanitor({
+        store: { purgeExpired: () => (++calls % 2 === 0 ? Promise.reject(new Error('down')) : Promise.resolve(0)) },
+        intervalMs: 1000,
+        onError: () => {
+          throw new Error('onError failed');
+        },
+        onRun: () => {
+          throw new Error('onRun failed');
+        },
+      });
+      janitor.start();
+      await vi.advanceTimersByTimeAsync(4000);
+      await janitor.stop();
+      // Let any stray rejection reach the process's handler before looking.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(calls).toBe(4);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('ends a run in progress after its current batch when stopped', async () => {
     const store = await storeWithExpiredTokens(50, t0);
     const events: string[] = [];

@@ -91,6 +91,9 @@ export function createJanitor(options: JanitorOptions): Janitor {
           (purged) => options.onRun?.(purged),
           (error: unknown) => options.onError?.(error),
         )
+        // A callback that throws must neither end the schedule nor become an unhandled rejection
+        // (which ends a Node process).
+        .catch(() => undefined)
         .finally(schedule);
     }, intervalMs);
     // The janitor alone never keeps the process alive.
