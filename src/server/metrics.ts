@@ -2,7 +2,12 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SecretHasher } from '../secrets/index.js';
-import { StorageUnavailableError, type SigningKeyStore } from '../storage/index.js';
+import {
+  StorageConflictError,
+  StorageNotFoundError,
+  StorageUnavailableError,
+  type SigningKeyStore,
+} from '../storage/index.js';
 
 /** The server's metrics, on a registry of their own so several servers can share a process. */
 export interface ServerMetrics {
@@ -98,7 +103,8 @@ export function countSecretVerifications<Hasher extends SecretHasher>(hasher: Ha
 }
 
 /**
- * Wraps a store so that every rejected call is counted by operation. Outages also reach
+ * Wraps a store so that every call that failed is counted by operation (a conflict or a row not
+ * found is an answer, not a failure, and is not counted). Outages also reach
  * `onUnavailable`, e.g. to log them once.
  */
 export function countStorageErrors<Store extends object>(
@@ -114,7 +120,10 @@ export function countStorageErrors<Store extends object>(
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
         return result.catch((error: unknown) => {
-          metrics.storageErrors.inc({ operation: property });
+          // A conflict or a missing row is the store's answer, not a failure of the store.
+          if (!(error instanceof StorageConflictError || error instanceof StorageNotFoundError)) {
+            metrics.storageErrors.inc({ operation: property });
+          }
           if (error instanceof StorageUnavailableError) onUnavailable?.(property, error);
           throw error;
         });
