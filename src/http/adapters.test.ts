@@ -220,6 +220,32 @@ describe('expressHandler', () => {
   });
 });
 
+describe('expressHandler behind a body parser', () => {
+  it('answers 500 server_error and tells reportError why, instead of reading the consumed body as empty', async () => {
+    const reported: Error[] = [];
+    const { provider } = await createTestProvider({ config: { reportError: (error) => reported.push(error) } });
+    const app = express();
+    // The set-up README warns against: a body parser mounted ahead of the provider.
+    app.use(express.urlencoded({ extended: false }));
+    app.use('/oauth2', expressHandler(createRouter(provider, { token: '/oauth2/token' })));
+    const server = await startServerFor(app);
+    try {
+      const response = await fetch(`${server.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&client_id=seed&client_secret=whatever',
+      });
+      expect(response.status).toBe(500);
+      expect(await response.json()).toMatchObject({ error: 'server_error' });
+      expect(JSON.stringify(reported.map((error) => String(error.cause)))).toMatch(
+        /already read before it reached Tessera/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('fastifyHandler', () => {
   it('leaves body parsing of routes outside its scope alone', async () => {
     const app = Fastify();

@@ -204,6 +204,28 @@ describe('the node:http request', () => {
     expect(bodyOf(text)).toEqual({ error: 'invalid_request' });
   });
 
+  it('answers 500, not a 400 blaming the client, when something read the body before the adapter', async () => {
+    server = createServer((req, res) => {
+      // What a body parser mounted first does: it reads the stream to its end.
+      req.resume();
+      req.once('end', () =>
+        toNodeHandler((request) => parseFormRequest(request, { maxBodyBytes: 1024 }).then(() => writeJson({})))(
+          req,
+          res,
+        ),
+      );
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const answer = await rawExchange(
+      port,
+      'POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 29\r\nConnection: close\r\n\r\ngrant_type=client_credentials',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 500 /);
+    expect(answer).toContain('"error":"server_error"');
+  });
+
   it('turns a client hanging up mid-body into invalid_request, and keeps serving others', async () => {
     const outcomes: string[] = [];
     let started: () => void = () => undefined;

@@ -1,6 +1,7 @@
 // node:http <-> web Request/Response, so a fetch-style handler serves node:http and frameworks built on it.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { OAuthError } from '../core/index.js';
 import {
   getWrittenBody,
   getWrittenJson,
@@ -143,6 +144,15 @@ class NodeRequest implements BoundedBodyRequest {
   }
 
   #readBody(maxBytes: number): Promise<Uint8Array | 'too-large'> {
+    if (this.#body === undefined && this.#req.readableEnded) {
+      // Something ahead of the adapter (a body parser) read the stream to its end. The body would
+      // read as empty and the client be told its request lacks parameters it sent: this is a
+      // set-up error, so it becomes a server error that the provider reports.
+      const cause = new Error(
+        'the request body was already read before it reached Tessera: mount it before any body parser',
+      );
+      return Promise.reject(new OAuthError('serverError', { hint: cause.message, cause }));
+    }
     this.#body ??= new BodyBuffer(this.#req);
     return this.#body.read(maxBytes);
   }

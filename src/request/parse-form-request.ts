@@ -67,6 +67,8 @@ async function readBody(request: HttpRequest, maxBodyBytes: number): Promise<str
   try {
     bytes = await readRequestBody(request, maxBodyBytes);
   } catch (cause) {
+    // A reader that already knows what went wrong says so (a server set-up error, say).
+    if (cause instanceof OAuthError) throw cause;
     // The client went away mid-body: its request, not the server, failed.
     throw new OAuthError('invalidRequest', { hint: 'The body could not be read to its end.', cause });
   }
