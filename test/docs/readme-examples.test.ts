@@ -19,7 +19,6 @@ const packageJson = JSON.parse(readFileSync(path.join(root, 'package.json'), 'ut
  * declared once for every block. A block that defines one of them shadows it.
  */
 const preamble = `
-import type { createServer as nodeCreateServer } from 'node:http';
 import type { Express } from 'express';
 import type { FastifyInstance } from 'fastify';
 import type { Hono } from 'hono';
@@ -48,7 +47,6 @@ declare global {
   const audience: string;
   const jwksUri: string;
   const verifier: AccessTokenVerifier;
-  const createServer: typeof nodeCreateServer;
   const app: Express;
   const fastify: FastifyInstance;
   const hono: Hono;
@@ -56,9 +54,6 @@ declare global {
 }
 export {};
 `;
-
-/** Blocks that cannot compile on their own, keyed by a substring found in exactly one block. */
-const skipped: Record<string, string> = {};
 
 interface Block {
   /** README line of the opening fence. */
@@ -164,22 +159,13 @@ function typeCheck(checked: readonly Block[]): Map<string, string[]> {
   return found;
 }
 
-const skipReason = (block: Block): string | undefined =>
-  Object.entries(skipped).find(([key]) => block.code.includes(key))?.[1];
-
 describe('README ts examples', () => {
   beforeAll(() => {
-    diagnostics = typeCheck(blocks.filter((block) => skipReason(block) === undefined));
+    diagnostics = typeCheck(blocks);
   });
 
   it('finds the ts blocks', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(16);
-  });
-
-  it('skips only blocks named in the skip list, each key matching exactly one block', () => {
-    for (const key of Object.keys(skipped)) {
-      expect(blocks.filter((block) => block.code.includes(key)).length, `skip key ${JSON.stringify(key)}`).toBe(1);
-    }
   });
 
   it('declares only preamble names some block uses', () => {
@@ -193,13 +179,7 @@ describe('README ts examples', () => {
   });
 
   for (const block of blocks) {
-    const reason = skipReason(block);
-    const name = `type-checks the block at README line ${block.line}`;
-    if (reason !== undefined) {
-      it.skip(`${name} (skipped: ${reason})`, () => {});
-      continue;
-    }
-    it(name, () => {
+    it(`type-checks the block at README line ${block.line}`, () => {
       const found = diagnostics.get(blockFile(block)) ?? [];
       expect(found, `README.md:${block.line}: the ts block does not type-check:\n${found.join('\n')}`).toEqual([]);
     });
