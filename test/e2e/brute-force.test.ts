@@ -243,6 +243,10 @@ describe('brute-force protection shared through Redis', () => {
       expect(reported[0]!.message).toMatch(/fall back to memory/);
       // The other instance never saw those failures: they were not in Redis.
       expect(await peer.check('192.0.2.2', 'machine')).toEqual({ blocked: false });
+      // An operator's reset during the outage clears the counts kept in memory.
+      await guard.reset('192.0.2.2', 'machine');
+      expect(await guard.check('192.0.2.2', 'machine')).toEqual({ blocked: false });
+      expect(reported).toHaveLength(1);
 
       await own.connect();
       for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
