@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { getWrittenBody } from './write-json.js';
 import type { TokenEndpointHandler } from '../core/index.js';
-import { bcryptHasher } from '../secrets/index.js';
+import { bcryptHasher, cachedSecretHasher } from '../secrets/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { opaqueHmacStrategy } from '../tokens/index.js';
 import { accessTokenIntrospection, accessTokenRevocation, clientCredentialsGrant } from '../grants/index.js';
@@ -9,7 +9,93 @@ import { compose } from './compose.js';
 
 const secret = 'a-compose-test-secret-of-at-least-32-bytes';
 
+/** A memory store that counts the change listeners currently subscribed. */
+function countingStore() {
+  const store = createMemoryStore();
+  let listening = 0;
+  const subscribeToChanges: typeof store.subscribeToChanges = (listener) => {
+    const unsubscribe = store.subscribeToChanges(listener);
+    listening += 1;
+    let done = false;
+    return () => {
+      if (!done) listening -= 1;
+      done = true;
+      unsubscribe();
+    };
+  };
+  return { store: { ...store, subscribeToChanges }, listening: () => listening };
+}
+
 describe('compose', () => {
+  it("without a hasher, listens to the store's changes until provider.close(), which may be called twice", () => {
+    const { store, listening } = countingStore();
+    const provider = compose(
+      { issuer: 'https://auth.test.example' },
+      store,
+      opaqueHmacStrategy({ secrets: [secret] }),
+      undefined,
+      clientCredentialsGrant,
+    );
+    expect(listening()).toBe(1);
+    provider.close();
+    expect(listening()).toBe(0);
+    provider.close();
+    expect(listening()).toBe(0);
+  });
+
+  it('composing again and again against one store leaves no listener behind once each provider is closed', () => {
+    const { store, listening } = countingStore();
+    for (let i = 0; i < 5; i++) {
+      compose(
+        { issuer: 'https://auth.test.example' },
+        store,
+        opaqueHmacStrategy({ secrets: [secret] }),
+        undefined,
+        clientCredentialsGrant,
+      ).close();
+    }
+    expect(listening()).toBe(0);
+  });
+
+  it('a compose() that throws leaves no listener on the store', () => {
+    const { store, listening } = countingStore();
+    expect(() =>
+      compose({ issuer: 'https://auth.test.example' }, store, opaqueHmacStrategy({ secrets: [secret] }), undefined),
+    ).toThrow(TypeError);
+    const failing = () => {
+      throw new Error('factory failed');
+    };
+    expect(() =>
+      compose(
+        { issuer: 'https://auth.test.example' },
+        store,
+        opaqueHmacStrategy({ secrets: [secret] }),
+        undefined,
+        clientCredentialsGrant,
+        failing,
+      ),
+    ).toThrow('factory failed');
+    expect(listening()).toBe(0);
+  });
+
+  it("with the caller's own hasher, compose() subscribes nothing itself and close() leaves that hasher listening", () => {
+    const { store, listening } = countingStore();
+    const hasher = cachedSecretHasher(bcryptHasher({ cost: 4 }), { changes: store });
+    expect(listening()).toBe(1);
+    const provider = compose(
+      { issuer: 'https://auth.test.example' },
+      store,
+      opaqueHmacStrategy({ secrets: [secret] }),
+      hasher,
+      clientCredentialsGrant,
+    );
+    expect(listening()).toBe(1);
+    provider.close();
+    expect(listening()).toBe(1);
+    hasher.close();
+    expect(listening()).toBe(0);
+  });
+
   it('rejects stateless issuance with opaque tokens with a TypeError', () => {
     expect(() =>
       compose(

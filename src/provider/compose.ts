@@ -41,17 +41,31 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
   ...factories: ProviderFactory<Storage, Strategy, Hasher>[]
 ): Provider {
   const fullConfig = withDefaults(config);
-  const secretHasher =
-    hasher ??
-    (cachedSecretHasher(bcryptHasher(), {
-      changes: 'subscribeToChanges' in storage ? (storage as unknown as ClientChangeSource) : undefined,
-    }) as unknown as Hasher);
+  if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
+    throw new TypeError(
+      'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
+    );
+  }
+  // The default hasher is this provider's own: it listens to the store until provider.close().
+  const ownHasher =
+    hasher === undefined
+      ? cachedSecretHasher(bcryptHasher(), {
+          changes: 'subscribeToChanges' in storage ? (storage as unknown as ClientChangeSource) : undefined,
+        })
+      : undefined;
+  const secretHasher = hasher ?? (ownHasher as unknown as Hasher);
   const dependencies = { config: fullConfig, storage, strategy, hasher: secretHasher };
   const tokenEndpointHandlers: TokenEndpointHandler[] = [];
   const introspectors: TokenIntrospector[] = [];
   const revocationHandlers: RevocationHandler[] = [];
   for (const factory of factories) {
-    const part = factory(dependencies);
+    let part;
+    try {
+      part = factory(dependencies);
+    } catch (error) {
+      ownHasher?.close();
+      throw error;
+    }
     switch (part.kind) {
       case 'token-endpoint':
         tokenEndpointHandlers.push(part);
@@ -64,12 +78,8 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
         break;
     }
   }
-  if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
-    throw new TypeError(
-      'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
-    );
-  }
   if (tokenEndpointHandlers.length === 0) {
+    ownHasher?.close();
     throw new TypeError('compose() needs at least one grant factory, e.g. clientCredentialsGrant');
   }
   return createProvider({
@@ -82,6 +92,7 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
     revocationHandlers,
     // A store that keeps used assertion ids makes private_key_jwt available.
     ...(isReplayCache(storage) ? { replayCache: storage } : {}),
+    ...(ownHasher ? { onClose: () => ownHasher.close() } : {}),
   });
 }
 

@@ -101,6 +101,13 @@ export interface Provider {
   getAuthorizationServerMetadata(routes?: Partial<ProviderRoutes>): AuthorizationServerMetadata;
   /** Answers `GET /.well-known/oauth-authorization-server` (RFC 8414 §3). */
   handleMetadataRequest(request: HttpRequest, routes?: Partial<ProviderRoutes>): Promise<Response>;
+
+  /**
+   * Lets go of what the provider made for itself: the verified-secret cache compose() builds when
+   * given no hasher stops listening to the store's changes and forgets its entries. Parts passed
+   * in (store, key set, a hasher of your own) are yours to close. Calling it twice is harmless.
+   */
+  close(): void;
 }
 
 export interface ProviderParts {
@@ -113,6 +120,8 @@ export interface ProviderParts {
   readonly revocationHandlers?: readonly RevocationHandler[];
   /** Where used assertion ids are kept; with it, clients may authenticate with `private_key_jwt`. */
   readonly replayCache?: ReplayCache;
+  /** Run by {@link Provider.close}: releases what was made for this provider alone. */
+  readonly onClose?: () => void;
 }
 
 /** Builds a provider from parts compose() has checked. */
@@ -148,6 +157,10 @@ export function createProvider(parts: ProviderParts): Provider {
     strategy,
     hasIntrospection: introspectors.length > 0,
     hasRevocation: revocationHandlers.length > 0,
+
+    close() {
+      parts.onClose?.();
+    },
 
     async newAccessRequest(request, session = {}) {
       const { form, authorization } = await parseFormRequest(request, config);

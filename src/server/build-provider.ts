@@ -246,7 +246,10 @@ export function buildProvider(
     provider,
     router,
     handler: createGuardedHandler(router, { guard, maxUnverifiedPerAddress: config.protection.unverifiedPerAddress }),
-    close: () => clients.closeClientCache(),
+    close: () => {
+      provider.close();
+      clients.closeClientCache();
+    },
   };
 }
 
