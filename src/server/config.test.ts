@@ -59,6 +59,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { TESSERA_TRUST_PROXY: raw } }).server.trustProxy).toBe(expected);
   });
 
+  it('accepts TESSERA_SHUTDOWN_TIMEOUT=0 (no grace on shutdown) and refuses a negative one', () => {
+    expect(loadConfig({ env: { TESSERA_SHUTDOWN_TIMEOUT: '0' } }).server.shutdownTimeout).toBe(0);
+    expect(() => loadConfig({ env: { TESSERA_SHUTDOWN_TIMEOUT: '-1' } })).toThrow(
+      'server.shutdownTimeout from environment variable TESSERA_SHUTDOWN_TIMEOUT: must be a whole number of milliseconds, 0 or more',
+    );
+  });
+
   it('splits TESSERA_HMAC_SECRETS on commas, newest first', () => {
     const a = 'a'.repeat(32);
     const b = 'b'.repeat(32);

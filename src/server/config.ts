@@ -79,7 +79,13 @@ export const configSchema = z.strictObject({
       headersTimeout: milliseconds('time to receive all request headers').default(10_000),
       requestTimeout: milliseconds('time to receive a whole request').default(30_000),
       keepAliveTimeout: milliseconds('idle time of a kept-alive connection').default(5_000),
-      shutdownTimeout: milliseconds('time in-flight requests get on shutdown').default(10_000),
+      // 0 is allowed here alone: no grace, in-flight requests are cut off at once.
+      shutdownTimeout: z
+        .int({ error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)' })
+        .min(0, {
+          error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)',
+        })
+        .default(10_000),
       maxHeaderSize: z
         .int({ error: 'must be a whole number of bytes from 1024 to 1048576' })
         .min(1024, { error: 'must be a whole number of bytes from 1024 to 1048576' })

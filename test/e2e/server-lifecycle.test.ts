@@ -252,6 +252,40 @@ describe('graceful shutdown', () => {
     expect(server.output()).toContain('"msg":"stopped"');
   });
 
+  it('README "Lifecycle": with server.shutdownTimeout 0, SIGTERM cuts off an in-flight request at once and exits 0', async () => {
+    const ws = workspace({ TESSERA_SHUTDOWN_TIMEOUT: '0' });
+    const secret = await createClient(ws, 'no-grace');
+    const server = await serve(ws);
+    const { port } = new URL(server.publicUrl);
+    const body = 'grant_type=client_credentials';
+    // Taken in (Expect: 100-continue answered) but its body is never sent.
+    const request = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/oauth2/token',
+      agent: false,
+      headers: {
+        authorization: basic('no-grace', secret),
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': Buffer.byteLength(body),
+        expect: '100-continue',
+      },
+    });
+    const continued = new Promise<void>((resolve) => request.once('continue', () => resolve()));
+    const settled = new Promise<{ status: number } | { error: string }>((resolve) => {
+      request.once('response', (res: IncomingMessage) => resolve({ status: res.statusCode ?? 0 }));
+      request.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    });
+    request.flushHeaders();
+    await continued;
+
+    server.child.kill('SIGTERM');
+    expect(await settled).toEqual({ error: 'ECONNRESET' });
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toContain('"msg":"stopped"');
+  });
+
   it('stops on SIGINT with exit 0', async () => {
     const server = await serve(workspace());
     expect(await server.stop('SIGINT')).toBe(0);
