@@ -83,10 +83,12 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
   };
 }
 
-/** Counts every secret check the hasher makes. */
+/**
+ * Counts every secret check the hasher makes. The wrapper inherits from `hasher`, so anything else
+ * it offers (a cache's live `size`, `forget`, `close`) is read from the hasher itself, not copied.
+ */
 export function countSecretVerifications<Hasher extends SecretHasher>(hasher: Hasher, metrics: ServerMetrics): Hasher {
-  return {
-    ...hasher,
+  const counting: Pick<SecretHasher, 'hash' | 'verify' | 'verifyDecoy'> = {
     hash: (secret: string) => hasher.hash(secret),
     async verify(secret: string, hash: string, clientId?: string) {
       // The client id goes through: the secret cache files entries under it, to forget only that
@@ -100,6 +102,7 @@ export function countSecretVerifications<Hasher extends SecretHasher>(hasher: Ha
       metrics.secretVerifications.inc({ result: 'decoy' });
     },
   };
+  return Object.assign(Object.create(hasher) as Hasher, counting);
 }
 
 /**
