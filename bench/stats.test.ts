@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markdownTables, median, medianOf, ratioOfRounds, type Measurement } from './stats.js';
+import { inMeasurementOrder, markdownTables, median, medianOf, ratioOfRounds, type Measurement } from './stats.js';
 
 const round = (figures: Partial<Measurement>): Measurement => ({
   id: 'target',
@@ -15,6 +15,14 @@ const round = (figures: Partial<Measurement>): Measurement => ({
   tokensPerCpuSecond: 1100,
   idleBefore: 0.98,
   ...figures,
+});
+
+describe('inMeasurementOrder', () => {
+  it('puts named ids in the given order and the rest after them in their own order', () => {
+    const items = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id }));
+    expect(inMeasurementOrder(items, ['d', 'b', 'x']).map((item) => item.id)).toEqual(['d', 'b', 'a', 'c', 'e']);
+    expect(items.map((item) => item.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
 });
 
 describe('median', () => {

@@ -19,6 +19,23 @@ export interface Measurement {
   readonly idleBefore: number | undefined;
 }
 
+/**
+ * `items` in the order their ids appear in `order`; ids `order` does not name follow, in their
+ * own order. The runner measures the two sides of each ratio next to each other this way, so
+ * that a drift of the host's speed within a round moves both alike.
+ */
+export function inMeasurementOrder<Item extends { readonly id: string }>(
+  items: readonly Item[],
+  order: readonly string[],
+): Item[] {
+  const rank = (item: Item): number => {
+    const index = order.indexOf(item.id);
+    return index === -1 ? order.length : index;
+  };
+  // Array.prototype.sort is stable: unnamed items keep their relative order.
+  return [...items].sort((a, b) => rank(a) - rank(b));
+}
+
 /** The median of the numbers given (the mean of the middle two for an even count); undefined for none. */
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
