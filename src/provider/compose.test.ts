@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { getWrittenBody } from './write-json.js';
 import type { TokenEndpointHandler } from '../core/index.js';
-import { bcryptHasher, cachedSecretHasher } from '../secrets/index.js';
+import { bcryptHasher, cachedSecretHasher, type SecretHasher } from '../secrets/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { opaqueHmacStrategy } from '../tokens/index.js';
 import { accessTokenIntrospection, accessTokenRevocation, clientCredentialsGrant } from '../grants/index.js';
@@ -26,16 +26,21 @@ function countingStore() {
   return { store: { ...store, subscribeToChanges }, listening: () => listening };
 }
 
+/** The smallest provider over `store`, with compose()'s default hasher unless one is given. */
+function composeOver(store: ReturnType<typeof countingStore>['store'], hasher?: SecretHasher) {
+  return compose(
+    { issuer: 'https://auth.test.example' },
+    store,
+    opaqueHmacStrategy({ secrets: [secret] }),
+    hasher,
+    clientCredentialsGrant,
+  );
+}
+
 describe('compose', () => {
   it("without a hasher, listens to the store's changes until provider.close(), which may be called twice", () => {
     const { store, listening } = countingStore();
-    const provider = compose(
-      { issuer: 'https://auth.test.example' },
-      store,
-      opaqueHmacStrategy({ secrets: [secret] }),
-      undefined,
-      clientCredentialsGrant,
-    );
+    const provider = composeOver(store);
     expect(listening()).toBe(1);
     provider.close();
     expect(listening()).toBe(0);
@@ -46,13 +51,7 @@ describe('compose', () => {
   it('composing again and again against one store leaves no listener behind once each provider is closed', () => {
     const { store, listening } = countingStore();
     for (let i = 0; i < 5; i++) {
-      compose(
-        { issuer: 'https://auth.test.example' },
-        store,
-        opaqueHmacStrategy({ secrets: [secret] }),
-        undefined,
-        clientCredentialsGrant,
-      ).close();
+      composeOver(store).close();
     }
     expect(listening()).toBe(0);
   });
@@ -82,13 +81,7 @@ describe('compose', () => {
     const { store, listening } = countingStore();
     const hasher = cachedSecretHasher(bcryptHasher({ cost: 4 }), { changes: store });
     expect(listening()).toBe(1);
-    const provider = compose(
-      { issuer: 'https://auth.test.example' },
-      store,
-      opaqueHmacStrategy({ secrets: [secret] }),
-      hasher,
-      clientCredentialsGrant,
-    );
+    const provider = composeOver(store, hasher);
     expect(listening()).toBe(1);
     provider.close();
     expect(listening()).toBe(1);

@@ -51,6 +51,38 @@ async function createClient(ws: Workspace, id: string): Promise<string> {
   return String(parseJson(result).client_secret);
 }
 
+/**
+ * A token request the server has taken in (its `Expect: 100-continue` answered) whose body is
+ * held back until the caller ends it; `settled` is its answer or the connection's error code.
+ */
+function openHeldTokenRequest(port: string, clientId: string, secret: string, body: string) {
+  const request = httpRequest({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/oauth2/token',
+    agent: false,
+    headers: {
+      authorization: basic(clientId, secret),
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': Buffer.byteLength(body),
+      expect: '100-continue',
+    },
+  });
+  const continued = new Promise<void>((resolve) => request.once('continue', () => resolve()));
+  const settled = new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
+    request.once('response', (res: IncomingMessage) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    });
+    request.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+  });
+  request.flushHeaders();
+  return { request, continued, settled };
+}
+
 describe('start-up refusals', () => {
   it('refuses production without a key-encryption key, naming TESSERA_KEY_ENCRYPTION_KEY (exit 2)', async () => {
     const ws = workspace();
@@ -202,33 +234,7 @@ describe('graceful shutdown', () => {
     const body = 'grant_type=client_credentials';
 
     // Two requests the server has taken in (Expect: 100-continue, as above) but not yet read whole.
-    const open = () => {
-      const request = httpRequest({
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/oauth2/token',
-        agent: false,
-        headers: {
-          authorization: basic('cut-off', secret),
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': Buffer.byteLength(body),
-          expect: '100-continue',
-        },
-      });
-      const continued = new Promise<void>((resolve) => request.once('continue', () => resolve()));
-      const settled = new Promise<{ status: number; text: string } | { error: string }>((resolve) => {
-        request.once('response', (res: IncomingMessage) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-          res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-        });
-        request.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-      });
-      request.flushHeaders();
-      return { request, continued, settled };
-    };
+    const open = () => openHeldTokenRequest(port, 'cut-off', secret, body);
     const finishing = open();
     const stalled = open();
     let stalledSettled = false;
@@ -259,25 +265,7 @@ describe('graceful shutdown', () => {
     const { port } = new URL(server.publicUrl);
     const body = 'grant_type=client_credentials';
     // Taken in (Expect: 100-continue answered) but its body is never sent.
-    const request = httpRequest({
-      host: '127.0.0.1',
-      port,
-      method: 'POST',
-      path: '/oauth2/token',
-      agent: false,
-      headers: {
-        authorization: basic('no-grace', secret),
-        'content-type': 'application/x-www-form-urlencoded',
-        'content-length': Buffer.byteLength(body),
-        expect: '100-continue',
-      },
-    });
-    const continued = new Promise<void>((resolve) => request.once('continue', () => resolve()));
-    const settled = new Promise<{ status: number } | { error: string }>((resolve) => {
-      request.once('response', (res: IncomingMessage) => resolve({ status: res.statusCode ?? 0 }));
-      request.once('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-    });
-    request.flushHeaders();
+    const { continued, settled } = openHeldTokenRequest(port, 'no-grace', secret, body);
     await continued;
 
     server.child.kill('SIGTERM');
