@@ -1,18 +1,28 @@
 // One suite for every mount: node:http, Express, Hono and Fastify hand the provider the same request.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { once } from 'node:events';
 import { connect, type AddressInfo } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
+import { getRequestListener } from '@hono/node-server';
 import express from 'express';
-import Fastify from 'fastify';
-import { allMounts, startServer, type RunningServer } from '../../test/support/harness.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Hono, type HonoRequest } from 'hono';
+import {
+  allMounts,
+  basicAuthorization,
+  postForm,
+  startServer,
+  type RunningServer,
+} from '../../test/support/harness.js';
 import { createTestProvider } from '../../test/support/test-provider.js';
 import { createRouter } from '../provider/index.js';
 import type { HttpHandler } from '../provider/index.js';
 import { readRequestBody } from '../request/index.js';
 import { expressHandler } from './express.js';
 import { fastifyHandler } from './fastify.js';
+import { honoHandler } from './hono.js';
 import { toNodeHandler } from './node.js';
 
 /** Echoes what the handler received, reading the body only for POST. */
@@ -272,6 +282,171 @@ describe('fastifyHandler', () => {
   });
 });
 
+/** The seed client's token request, which the provider answers with a token. */
+const tokenForm = 'grant_type=client_credentials';
+const seedAuthorization = { authorization: basicAuthorization('test-client', 'foobar') };
+
+/** A provider at /oauth2/token whose reported errors are collected. */
+async function reportingRouter(): Promise<{ router: HttpHandler; reported: Error[] }> {
+  const reported: Error[] = [];
+  const { provider } = await createTestProvider({ config: { reportError: (error) => reported.push(error) } });
+  return { router: createRouter(provider, { token: '/oauth2/token' }), reported };
+}
+
+/** What reportError was told caused each error it got. */
+function causesOf(reported: readonly Error[]): string[] {
+  return reported.map((error) => String(error.cause));
+}
+
+describe('fastifyHandler behind what the app registered first', () => {
+  /** Serves the provider under /oauth2 in an app that `setup` prepared first. */
+  async function startFastify(setup: (app: FastifyInstance) => void) {
+    const { router, reported } = await reportingRouter();
+    const app = Fastify();
+    setup(app);
+    await app.register(fastifyHandler(router), { prefix: '/oauth2' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return {
+      url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+      reported,
+      close: () => app.close(),
+    };
+  }
+
+  it('answers the token request although the app parses forms itself: its scope drops every parser it inherits', async () => {
+    const server = await startFastify((app) => {
+      // App-wide, as @fastify/formbody registers its parser.
+      app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
+        done(null, Object.fromEntries(new URLSearchParams(body as string))),
+      );
+      app.post('/form', (request) => ({ parsed: request.body }));
+    });
+    try {
+      // The app's own route shows the parser is there and reads the body.
+      expect((await postForm(`${server.url}/form`, 'a=1')).body).toEqual({ parsed: { a: '1' } });
+      const answer = await postForm(`${server.url}/oauth2/token`, tokenForm, seedAuthorization);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ token_type: 'bearer' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('RFC 6749 §5.2 answers 500 server_error and tells reportError why when an onRequest hook read the body first', async () => {
+    const server = await startFastify((app) => {
+      app.addHook('onRequest', async (request) => {
+        for await (const _chunk of request.raw);
+      });
+    });
+    try {
+      const answer = await postForm(`${server.url}/oauth2/token`, tokenForm, seedAuthorization);
+      expect(answer.status).toBe(500);
+      expect(answer.body).toMatchObject({ error: 'server_error' });
+      expect(causesOf(server.reported)).toEqual([expect.stringMatching(/already read before it reached Tessera/)]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each([
+    [
+      'reads the body to its end and hands on a copy',
+      async (payload: Readable) => Readable.from([await bytesOf(payload)]),
+    ],
+    ['passes the body on through a stream of its own', async (payload: Readable) => payload.pipe(new PassThrough())],
+  ])(
+    'RFC 6749 §5.2 answers 500 server_error and tells reportError why when a preParsing hook %s, instead of reading what the hook left',
+    async (_hook, replace) => {
+      const server = await startFastify((app) => {
+        app.addHook('preParsing', (_request, _reply, payload) => replace(payload));
+      });
+      try {
+        // Larger than one socket read, so a hook still reading would share the body with the provider.
+        const answer = await postForm(
+          `${server.url}/oauth2/token`,
+          `${tokenForm}&padding=${'a'.repeat(48 * 1024)}`,
+          seedAuthorization,
+        );
+        expect(answer.status).toBe(500);
+        expect(answer.body).toMatchObject({ error: 'server_error' });
+        expect(causesOf(server.reported)).toEqual([
+          expect.stringMatching(/preParsing hook replaced the request body stream/),
+        ]);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});
+
+describe('honoHandler behind middleware that read the body', () => {
+  /** Serves `handler` under /oauth2 after a middleware that runs `read` on Hono's request. */
+  async function startHono(handler: HttpHandler, read: (request: HonoRequest) => Promise<unknown>) {
+    const app = new Hono();
+    app.use(async (context, next) => {
+      await read(context.req);
+      await next();
+    });
+    app.all('/oauth2/*', honoHandler(handler));
+    const listener = getRequestListener(app.fetch);
+    return startServerFor((req, res) => void listener(req, res));
+  }
+
+  it.each([
+    ['c.req.parseBody()', (request: HonoRequest) => request.parseBody()],
+    ['c.req.arrayBuffer()', (request: HonoRequest) => request.arrayBuffer()],
+    ['c.req.blob()', (request: HonoRequest) => request.blob()],
+  ])('gives the provider the exact bytes Hono kept after %s', async (_read, read) => {
+    const server = await startHono(echo, read);
+    try {
+      // A repeated parameter and bad percent-encoding: what a parsed form would have lost.
+      const answer = await postForm(`${server.url}/oauth2/token`, 'a=1&a=2&b=%zz');
+      expect(answer.body).toMatchObject({ path: '/oauth2/token', body: 'a=1&a=2&b=%zz' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers the token request after c.req.parseBody(), from the bytes Hono kept', async () => {
+    const { router, reported } = await reportingRouter();
+    const server = await startHono(router, (request) => request.parseBody());
+    try {
+      const answer = await postForm(`${server.url}/oauth2/token`, tokenForm, seedAuthorization);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ token_type: 'bearer' });
+      expect(reported).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each([
+    ['c.req.text()', (request: HonoRequest) => request.text()],
+    ['c.req.formData()', (request: HonoRequest) => request.formData()],
+    ['c.req.raw.text()', (request: HonoRequest) => request.raw.text()],
+  ])(
+    'RFC 6749 §5.2 answers 500 server_error and tells reportError why after %s, which keeps no exact bytes',
+    async (_read, read) => {
+      const { router, reported } = await reportingRouter();
+      const server = await startHono(router, read);
+      try {
+        const answer = await postForm(`${server.url}/oauth2/token`, tokenForm, seedAuthorization);
+        expect(answer.status).toBe(500);
+        expect(answer.body).toMatchObject({ error: 'server_error' });
+        expect(causesOf(reported)).toEqual([expect.stringMatching(/already read before it reached Tessera/)]);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+});
+
+async function bytesOf(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** GETs `url` over a connection of its own and returns the status. */
 async function statusOnNewConnection(url: string): Promise<number> {
   const { request } = await import('node:http');
@@ -285,8 +460,8 @@ async function statusOnNewConnection(url: string): Promise<number> {
   });
 }
 
-async function startServerFor(app: express.Express): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer(app);
+async function startServerFor(listener: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(listener);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {

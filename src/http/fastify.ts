@@ -1,6 +1,7 @@
 // Fastify mount: turns off Fastify's body parsing in its own scope and hands the raw request over.
 
 import type { FastifyInstance } from 'fastify';
+import { OAuthError } from '../core/index.js';
 import type { HttpHandler } from '../provider/index.js';
 import { handle } from './node.js';
 
@@ -11,23 +12,60 @@ import { handle } from './node.js';
  * so inside the plugin's scope every content-type parser is removed and replaced by one that
  * leaves the body stream untouched, and the reply is hijacked so Fastify writes nothing.
  * Register it without `fastify-plugin`, so the parsers of the rest of the app stay as they are.
+ * A `preParsing` hook that hands on a stream of its own in place of the request's cannot apply
+ * in its scope: such a request is answered `500 server_error`, and `reportError` is told why.
  *
  * @example
  * const app = Fastify();
  * await app.register(fastifyHandler(createRouter(provider, { token: '/oauth2/token' })), { prefix: '/oauth2' });
  */
 export function fastifyHandler(handler: HttpHandler) {
+  const refusingBody = withBodyRefused(handler);
   return function tesseraPlugin(instance: FastifyInstance, _options: unknown, done: (error?: Error) => void): void {
     instance.removeAllContentTypeParsers();
     // Accept any content type (or none) without reading a byte; the provider judges it.
-    instance.addContentTypeParser('*', (_request, _payload, parsed) => {
-      parsed(null, undefined);
+    instance.addContentTypeParser('*', (request, payload, parsed) => {
+      if (payload === request.raw) {
+        parsed(null, undefined);
+        return;
+      }
+      // A preParsing hook put its own stream in the request's place, and that stream reads the
+      // request too: the provider would get what the hook left over, so the body is refused.
+      // The hook's stream is drained, so the socket goes on being read and the connection can
+      // serve its next request; its errors (a corrupt compressed body, say) change nothing now.
+      payload.on('error', () => undefined);
+      payload.resume();
+      parsed(null, replacedBody);
     });
     instance.all('/*', (request, reply) => {
       reply.hijack();
       // The raw URL keeps any prefix the plugin was registered under, as routers expect.
-      handle(handler, request.raw, reply.raw, request.raw.url);
+      handle(request.body === replacedBody ? refusingBody : handler, request.raw, reply.raw, request.raw.url);
     });
     done();
   };
+}
+
+/** The parsed body of a request whose body stream a preParsing hook replaced. */
+const replacedBody = Symbol('tessera.replacedBody');
+
+/**
+ * `handler`, given the request with a body that fails to read: a server set-up error, which the
+ * provider answers 500 and reports, rather than a body read as empty and blamed on the client.
+ */
+function withBodyRefused(handler: HttpHandler): HttpHandler {
+  return (request) =>
+    handler({
+      method: request.method,
+      headers: request.headers,
+      get url() {
+        return request.url;
+      },
+      readBody: () => {
+        const cause = new Error(
+          'a preParsing hook replaced the request body stream before it reached Tessera: keep such hooks out of its scope',
+        );
+        return Promise.reject(new OAuthError('serverError', { hint: cause.message, cause }));
+      },
+    });
 }

@@ -464,7 +464,12 @@ export function toNodeFetchHandler(handler: FetchHandler) {
   };
 }
 
-/** Runs `handler` for one node request; a failure inside the handler still gets an answer. */
+/**
+ * Runs `handler` for one node request; a failure inside the handler still gets an answer. What a
+ * failed handler left of the body is dropped as after any early answer, up to the same bound:
+ * node drops a body itself only if nobody began to read it, and a body left half read would hold
+ * up the next request on the connection for good.
+ */
 export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerResponse, url?: string): void {
   let request: NodeRequest;
   try {
@@ -474,13 +479,19 @@ export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerRe
     return;
   }
   handler(request)
-    .then((response) => {
-      request.releaseBody();
-      // The usual answer goes out here and now: no further promise to wait on.
-      const written = getWrittenJson(response);
-      if (written !== undefined) sendWrittenJson(res, written, req.method);
-      else return sendWebResponse(res, response, req.method);
-    })
+    .then(
+      (response) => {
+        request.releaseBody();
+        // The usual answer goes out here and now: no further promise to wait on.
+        const written = getWrittenJson(response);
+        if (written !== undefined) sendWrittenJson(res, written, req.method);
+        else return sendWebResponse(res, response, req.method);
+      },
+      () => {
+        request.releaseBody();
+        sendFallback(res, 500, 'server_error');
+      },
+    )
     .catch(() => sendFallback(res, 500, 'server_error'));
 }
 
@@ -495,10 +506,16 @@ export function handleFetch(handler: FetchHandler, req: IncomingMessage, res: Se
     return;
   }
   handler(request)
-    .then((response) => {
-      release();
-      return sendWebResponse(res, response, req.method);
-    })
+    .then(
+      (response) => {
+        release();
+        return sendWebResponse(res, response, req.method);
+      },
+      () => {
+        release();
+        sendFallback(res, 500, 'server_error');
+      },
+    )
     .catch(() => sendFallback(res, 500, 'server_error'));
 }
 
