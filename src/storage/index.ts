@@ -113,7 +113,8 @@ export type StorageChange =
   | { readonly kind: 'access-token'; readonly signature: string }
   /**
    * Anything may have changed: sent when changes could have been missed (a lost notification
-   * connection came back, another process wrote to the same SQLite file). Drop every cache.
+   * connection came back, another process on the same SQLite file fell behind its pruned change
+   * log). Drop every cache.
    */
   | { readonly kind: 'all' };
 

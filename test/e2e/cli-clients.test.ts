@@ -19,9 +19,10 @@ describe('tessera migrate', () => {
     const first = await run(['migrate']);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^applied migration 1: /m);
+    expect(first.stdout).toMatch(/^applied migration 2: /m);
     const second = await run(['migrate', '--json']);
     expect(second.code).toBe(0);
-    expect(parseJson(second)).toMatchObject({ database: 'sqlite', applied: [], from_version: 1, to_version: 1 });
+    expect(parseJson(second)).toMatchObject({ database: 'sqlite', applied: [], from_version: 2, to_version: 2 });
     expect(readdirSync(join(workspace.dir, 'data'))).toContain('tessera.db');
   });
 });

@@ -58,16 +58,18 @@ describe('SQLite store', () => {
     await first.close();
     const again = createSqliteStore({ filename });
     open.push(again);
-    expect(again.migration).toEqual({ fromVersion: 1, toVersion: 1, applied: [] });
+    const latest = sqliteMigrations.at(-1)!.version;
+    expect(again.migration).toEqual({ fromVersion: latest, toVersion: latest, applied: [] });
   });
 
   it('migrates on an explicit call, telling each step once', async () => {
     const filename = newFile();
     const steps: unknown[] = [];
     const report = await migrateSqlite({ filename, onStep: (step) => steps.push(step) });
-    expect(steps).toEqual([{ version: 1, name: sqliteMigrations[0]!.name }]);
-    expect(report).toMatchObject({ fromVersion: 0, toVersion: 1 });
-    expect(await migrateSqlite({ filename })).toEqual({ fromVersion: 1, toVersion: 1, applied: [] });
+    const latest = sqliteMigrations.at(-1)!.version;
+    expect(steps).toEqual(sqliteMigrations.map(({ version, name }) => ({ version, name })));
+    expect(report).toMatchObject({ fromVersion: 0, toVersion: latest });
+    expect(await migrateSqlite({ filename })).toEqual({ fromVersion: latest, toVersion: latest, applied: [] });
   });
 
   it('refuses a database whose schema is newer than it knows, naming both versions', async () => {
@@ -77,7 +79,9 @@ describe('SQLite store', () => {
     raw.prepare("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')").run();
     raw.close();
     expect(() => createSqliteStore({ filename })).toThrow(StorageSchemaTooNewError);
-    expect(() => createSqliteStore({ filename })).toThrow(/version 99.*up to 1/);
+    expect(() => createSqliteStore({ filename })).toThrow(
+      new RegExp(`version 99.*up to ${sqliteMigrations.at(-1)!.version}`),
+    );
     await expect(migrateSqlite({ filename })).rejects.toBeInstanceOf(StorageSchemaTooNewError);
   });
 
@@ -120,17 +124,157 @@ describe('SQLite store', () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
 
-  it('tells subscribers that anything may have changed when another connection writes to the file', async () => {
-    const filename = newFile();
-    const store = createSqliteStore({ filename, changePollIntervalMs: 5 });
-    open.push(store);
-    const seen: StorageChange[] = [];
-    store.subscribeToChanges((change) => seen.push(change));
-    const other = new Database(filename);
-    other.prepare("INSERT INTO revoked_token_ids (jti, expires_at) VALUES ('from-elsewhere', 1)").run();
-    other.close();
-    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 5000, interval: 10 });
-    expect(await store.isTokenIdRevoked('from-elsewhere')).toBe(true);
+  describe('change log shared by the processes on one file', () => {
+    const client = (id: string, scopes: string[] = []) => ({
+      id,
+      grantTypes: ['client_credentials'],
+      scopes,
+      audience: [],
+    });
+    const signingKey = (kid: string) => ({
+      kid,
+      alg: 'ES256' as const,
+      state: 'active' as const,
+      publicJwk: { kty: 'EC' },
+      sealedPrivateKey: 'sealed',
+      createdAt: 1,
+    });
+    /** Two stores on one new file, as two workers would hold it; the second one listens. */
+    const openPair = (options: { changeLogRetention?: number } = {}) => {
+      const filename = newFile();
+      const writer = createSqliteStore({ filename, changePollIntervalMs: 5, ...options });
+      const listener = createSqliteStore({ filename, changePollIntervalMs: 5, ...options });
+      open.push(writer, listener);
+      const heard: StorageChange[] = [];
+      listener.subscribeToChanges((change) => heard.push(change));
+      return { filename, writer, listener, heard };
+    };
+    const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 5000, interval: 10 });
+
+    it('tells another process exactly which client, key set, HMAC secret or token changed, in order', async () => {
+      const { writer, heard } = openPair();
+      await writer.createAccessTokenRecord(tokenRecord('sig-deleted'));
+      await writer.createClient(client('c1'));
+      await writer.updateClient(client('c1', ['read']));
+      await writer.revokeTokenId('jti-1', 3600_000);
+      await writer.deleteAccessTokenRecord('sig-deleted');
+      await writer.createSigningKey(signingKey('k1'));
+      await writer.createHmacSecret({ id: 'h1', sealedSecret: 'sealed', createdAt: 1 });
+      await writer.deleteClient('c1');
+      await waitFor(() =>
+        expect(heard).toEqual([
+          { kind: 'client', clientId: 'c1' },
+          { kind: 'client', clientId: 'c1' },
+          { kind: 'access-token', signature: 'jti-1' },
+          { kind: 'access-token', signature: 'sig-deleted' },
+          { kind: 'signing-keys' },
+          { kind: 'hmac-secrets' },
+          { kind: 'client', clientId: 'c1' },
+        ]),
+      );
+    });
+
+    it("does not make another process drop its caches for the token records a process writes (the workers' hot path)", async () => {
+      const { writer, heard } = openPair();
+      await Promise.all(Array.from({ length: 50 }, (_, i) => writer.createAccessTokenRecord(tokenRecord(`sig-${i}`))));
+      await writer.createClient(client('after-the-tokens'));
+      await waitFor(() => expect(heard).toEqual([{ kind: 'client', clientId: 'after-the-tokens' }]));
+    });
+
+    it('tells its own subscribers each of its changes once, not again when it reads the log for another process', async () => {
+      const { writer, listener, heard } = openPair();
+      const heardByWriter: StorageChange[] = [];
+      writer.subscribeToChanges((change) => heardByWriter.push(change));
+      await writer.createClient(client('from-writer'));
+      await listener.createAccessTokenRecord(tokenRecord('moves-the-data-version'));
+      await listener.createClient(client('from-listener'));
+      await waitFor(() =>
+        expect(heardByWriter).toEqual([
+          { kind: 'client', clientId: 'from-writer' },
+          { kind: 'client', clientId: 'from-listener' },
+        ]),
+      );
+      // The listener tells its own change at once and the writer's at its next check: either may come first.
+      await waitFor(() =>
+        expect([...heard].sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)))).toEqual([
+          { kind: 'client', clientId: 'from-listener' },
+          { kind: 'client', clientId: 'from-writer' },
+        ]),
+      );
+    });
+
+    it("logs a transaction's changes only when it commits, and a refused write not at all", async () => {
+      const { writer, heard, filename } = openPair();
+      await writer.createClient(client('exists'));
+      await expect(writer.createClient(client('exists'))).rejects.toThrow(/already exists/);
+      await expect(
+        writer.transaction(async (tx) => {
+          await tx.createClient(client('rolled-back'));
+          throw new Error('changed my mind');
+        }),
+      ).rejects.toThrow('changed my mind');
+      await writer.transaction(async (tx) => {
+        await tx.createClient(client('committed'));
+        await tx
+          .transaction(async (inner) => {
+            await inner.createSigningKey(signingKey('savepoint-rolled-back'));
+            throw new Error('not this part');
+          })
+          .catch(() => undefined);
+      });
+      await waitFor(() =>
+        expect(heard).toEqual([
+          { kind: 'client', clientId: 'exists' },
+          { kind: 'client', clientId: 'committed' },
+        ]),
+      );
+      const raw = new Database(filename, { readonly: true });
+      expect(raw.prepare('SELECT kind, key FROM change_log ORDER BY seq').all()).toEqual([
+        { kind: 'client', key: 'exists' },
+        { kind: 'client', key: 'committed' },
+      ]);
+      raw.close();
+    });
+
+    it('keeps only the newest rows up to the retention', async () => {
+      const { writer, filename } = openPair({ changeLogRetention: 3 });
+      for (let i = 0; i < 10; i++) await writer.createClient(client(`c${i}`));
+      const raw = new Database(filename, { readonly: true });
+      expect(raw.prepare('SELECT key FROM change_log ORDER BY seq').pluck().all()).toEqual(['c7', 'c8', 'c9']);
+      raw.close();
+    });
+
+    it('tells { kind: "all" } when rows it had not read yet were pruned, then exact changes again', async () => {
+      const { writer, heard } = openPair({ changeLogRetention: 2 });
+      // Written within one turn of the event loop, before the listener's next check.
+      const writes = [
+        writer.createClient(client('p1')),
+        writer.createClient(client('p2')),
+        writer.createClient(client('p3')),
+      ];
+      await Promise.all(writes);
+      await waitFor(() => expect(heard).toEqual([{ kind: 'all' }]));
+      await writer.createClient(client('p4'));
+      await waitFor(() => expect(heard).toEqual([{ kind: 'all' }, { kind: 'client', clientId: 'p4' }]));
+    });
+
+    it('tells { kind: "all" } for a logged change of a kind it does not know (written by a newer version)', async () => {
+      const { filename, heard } = openPair();
+      const raw = new Database(filename);
+      raw.prepare("INSERT INTO change_log (writer, kind, key) VALUES ('newer', 'refresh-token', 'x')").run();
+      raw.close();
+      await waitFor(() => expect(heard).toEqual([{ kind: 'all' }]));
+    });
+
+    it('does not tell an edit made by hand with SQL, which writes no log row', async () => {
+      const { filename, writer, heard } = openPair();
+      const raw = new Database(filename);
+      raw.prepare("INSERT INTO revoked_token_ids (jti, expires_at) VALUES ('by-hand', 1)").run();
+      raw.close();
+      await writer.createClient(client('logged'));
+      await waitFor(() => expect(heard).toEqual([{ kind: 'client', clientId: 'logged' }]));
+      expect(await writer.isTokenIdRevoked('by-hand')).toBe(true);
+    });
   });
 
   it('refuses a call to the outer store from inside its own transaction instead of waiting forever', async () => {

@@ -81,4 +81,18 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
       CREATE INDEX replay_cache_expires_at ON replay_cache (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'create the change log that tells other processes on the file what changed',
+    // AUTOINCREMENT: a number is never handed out twice, even after the oldest rows are pruned,
+    // so a reader that finds a number missing knows rows were pruned before it read them.
+    sql: `
+      CREATE TABLE change_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        writer TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT
+      ) STRICT;
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 // A store in one SQLite file through better-sqlite3: WAL, synchronous commits, one writer connection.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -46,10 +47,15 @@ export interface SqliteStoreOptions {
   /** How long a write waits for another process's lock before failing as unavailable. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
   /**
-   * How often subscribers check whether another process (a CLI command) wrote to the file; such
-   * writes are told as `{ kind: 'all' }`. Default 1000 ms.
+   * How often subscribers check whether another process (a worker, a CLI command) wrote to the
+   * file; what it changed is read from the change log and told as it happened. Default 1000 ms.
    */
   readonly changePollIntervalMs?: number;
+  /**
+   * How many of the newest change-log rows are kept. A process that falls further behind than
+   * this between two checks is told `{ kind: 'all' }`. Default 10000.
+   */
+  readonly changeLogRetention?: number;
   /** Told of each migration step applied while opening. */
   readonly onMigrationStep?: (step: MigrationStep) => void;
 }
@@ -83,9 +89,9 @@ interface TransactionState {
 /**
  * Opens (creating when new) a SQLite database and migrates its schema.
  *
- * One process per file is the supported setup for serving; another process (a CLI command) may
- * write to the same file, and subscribers hear of that as `{ kind: 'all' }` within
- * `changePollIntervalMs`.
+ * Several processes may serve from one file (`serve --workers`) and a CLI command may write to it
+ * while they do: each write that caches care about is logged in the same transaction, and the
+ * subscribers of every other process on the file hear it within `changePollIntervalMs`.
  *
  * @throws {StorageSchemaTooNewError} when the file was migrated by a newer Tessera
  * @throws {StorageUnavailableError} when the file cannot be opened
@@ -115,7 +121,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   const pollIntervalMs = options.changePollIntervalMs ?? 1000;
   let poller: NodeJS.Timeout | undefined;
   let lastDataVersion = 0;
+  // The newest change-log row this store has accounted for while someone is subscribed.
+  let lastChangeSeq = 0;
   let closed = false;
+  const changeLog = createChangeLog(statements, options.changeLogRetention ?? 10_000);
 
   const deliver = (change: StorageChange): void => {
     for (const listener of listeners) {
@@ -154,7 +163,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
     });
   };
 
-  const outerOperations = createOperations(statements, deliver);
+  // A write outside a transaction gets one of its own, so its change-log row commits with it.
+  const inOwnTransaction = db.transaction((work: () => boolean) => work());
+  const outerOperations = createOperations(statements, {
+    atomically: (work) => inOwnTransaction.immediate(work),
+    log: changeLog.append,
+    tell: deliver,
+  });
 
   // Under `synchronous = FULL` a token batch is committed without waiting for the disk, then
   // made durable by syncing the WAL on libuv's pool: the fsync no longer stalls the event loop,
@@ -243,7 +258,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
         await retryWhileBusy(() => statements.begin.run(), busyTimeoutMs);
         const state: TransactionState = { open: true };
         const changes: StorageChange[] = [];
-        const tx = createTransactionStore(db, statements, state, changes, store);
+        const tx = createTransactionStore(db, statements, changeLog, state, changes, store);
         try {
           const result = await transactionContext.run(state, () => work(tx));
           runStatement(() => statements.commit.run());
@@ -267,15 +282,42 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   function startPolling(): void {
     if (poller !== undefined || closed) return;
     lastDataVersion = readDataVersion();
+    try {
+      lastChangeSeq = changeLog.bounds().newest;
+    } catch {
+      lastChangeSeq = 0;
+    }
     poller = setInterval(() => {
       if (closed || gate.isBusy()) return;
       const version = readDataVersion();
+      // Token records written by other processes move data_version too; only the log says
+      // whether anything a cache holds changed.
       if (version !== lastDataVersion) {
         lastDataVersion = version;
-        deliver({ kind: 'all' });
+        tellChangesOfOthers();
       }
     }, pollIntervalMs);
     poller.unref();
+  }
+
+  function tellChangesOfOthers(): void {
+    let read: ChangesSince;
+    try {
+      read = changeLog.readSince(lastChangeSeq);
+    } catch {
+      // Unreadable for now: tell everything, and read from the same place at the next check.
+      deliver({ kind: 'all' });
+      return;
+    }
+    lastChangeSeq = read.newest;
+    if (read.changes === undefined) {
+      deliver({ kind: 'all' });
+      return;
+    }
+    for (const { writer, change } of read.changes) {
+      // This store told its own changes when it made them.
+      if (writer !== changeLog.writer) deliver(change);
+    }
   }
 
   function stopPolling(): void {
@@ -466,34 +508,65 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE replay_cache.expires_at <= @now`,
     ),
 
+    appendChange: db.prepare<{ writer: string; kind: string; key: string | null }>(
+      'INSERT INTO change_log (writer, kind, key) VALUES (@writer, @kind, @key)',
+    ),
+    pruneChanges: db.prepare<{ newest: number | bigint; keep: number }>(
+      'DELETE FROM change_log WHERE seq <= @newest - @keep',
+    ),
+    changeLogBounds: db.prepare<[], { oldest: number | null; newest: number | null }>(
+      'SELECT min(seq) AS oldest, max(seq) AS newest FROM change_log',
+    ),
+    changesSince: db.prepare<{ after: number; limit: number }, ChangeLogRow>(
+      'SELECT seq, writer, kind, key FROM change_log WHERE seq > @after ORDER BY seq LIMIT @limit',
+    ),
+
     purgeAccessTokens: db.prepare<{ now: number; limit: number }>(purgeSql('access_tokens', 'signature')),
     purgeRevokedTokenIds: db.prepare<{ now: number; limit: number }>(purgeSql('revoked_token_ids', 'jti')),
     purgeReplayCache: db.prepare<{ now: number; limit: number }>(purgeSql('replay_cache', 'jti')),
   };
 }
 
-function createOperations(statements: Statements, notify: (change: StorageChange) => void): SyncOperations {
+/** How the operations record a write that caches care about. */
+interface ChangeRecording {
+  /** Runs `work` so that the write and its log row commit together or not at all. */
+  readonly atomically: (work: () => boolean) => boolean;
+  /** Appends the change-log row, inside the write's transaction. */
+  readonly log: (change: StorageChange) => void;
+  /** Tells subscribers in this process (at once, or when the surrounding transaction commits). */
+  readonly tell: (change: StorageChange) => void;
+}
+
+function createOperations(statements: Statements, recording: ChangeRecording): SyncOperations {
+  /** Runs a write that may change what a cache holds; logs and tells `change` when it wrote. */
+  const changing = (change: StorageChange, write: () => boolean): boolean => {
+    const written = recording.atomically(() => {
+      if (!write()) return false;
+      recording.log(change);
+      return true;
+    });
+    if (written) recording.tell(change);
+    return written;
+  };
   return {
     getClient(id) {
       const row = statements.getClient.get(id);
       return row === undefined ? undefined : fromRow(clientColumns, row);
     },
     createClient(client: Client) {
-      if (statements.insertClient.run(toRow(clientColumns, client)).changes === 0) {
+      const change: StorageChange = { kind: 'client', clientId: client.id };
+      if (!changing(change, () => statements.insertClient.run(toRow(clientColumns, client)).changes > 0)) {
         throw new StorageConflictError(`client "${client.id}" already exists`);
       }
-      notify({ kind: 'client', clientId: client.id });
     },
     updateClient(client: Client) {
-      if (statements.updateClient.run(toRow(clientColumns, client)).changes === 0) {
+      const change: StorageChange = { kind: 'client', clientId: client.id };
+      if (!changing(change, () => statements.updateClient.run(toRow(clientColumns, client)).changes > 0)) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
-      notify({ kind: 'client', clientId: client.id });
     },
     deleteClient(id) {
-      const deleted = statements.deleteClient.run(id).changes > 0;
-      if (deleted) notify({ kind: 'client', clientId: id });
-      return deleted;
+      return changing({ kind: 'client', clientId: id }, () => statements.deleteClient.run(id).changes > 0);
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
       return statements.listClients
@@ -511,14 +584,17 @@ function createOperations(statements: Statements, notify: (change: StorageChange
       return row === undefined ? undefined : fromRow(accessTokenColumns, row);
     },
     deleteAccessTokenRecord(signature) {
-      const deleted = statements.deleteAccessToken.run(signature).changes > 0;
-      if (deleted) notify({ kind: 'access-token', signature });
-      return deleted;
+      return changing(
+        { kind: 'access-token', signature },
+        () => statements.deleteAccessToken.run(signature).changes > 0,
+      );
     },
 
     revokeTokenId(jti, expiresAt) {
-      statements.revokeTokenId.run({ jti, expiresAt });
-      notify({ kind: 'access-token', signature: jti });
+      changing({ kind: 'access-token', signature: jti }, () => {
+        statements.revokeTokenId.run({ jti, expiresAt });
+        return true;
+      });
     },
     isTokenIdRevoked(jti) {
       return statements.isTokenIdRevoked.get(jti) !== undefined;
@@ -528,31 +604,31 @@ function createOperations(statements: Statements, notify: (change: StorageChange
       return statements.listSigningKeys.all().map((row) => fromRow(signingKeyColumns, row));
     },
     createSigningKey(key: StoredSigningKey) {
-      if (statements.insertSigningKey.run(toRow(signingKeyColumns, key)).changes === 0) {
+      if (
+        !changing(signingKeysChange, () => statements.insertSigningKey.run(toRow(signingKeyColumns, key)).changes > 0)
+      ) {
         throw new StorageConflictError(`signing key "${key.kid}" already exists`);
       }
-      notify({ kind: 'signing-keys' });
     },
     updateSigningKey(key: StoredSigningKey) {
-      if (statements.updateSigningKey.run(toRow(signingKeyColumns, key)).changes === 0) {
+      if (
+        !changing(signingKeysChange, () => statements.updateSigningKey.run(toRow(signingKeyColumns, key)).changes > 0)
+      ) {
         throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
       }
-      notify({ kind: 'signing-keys' });
     },
     deleteSigningKey(kid) {
-      const deleted = statements.deleteSigningKey.run(kid).changes > 0;
-      if (deleted) notify({ kind: 'signing-keys' });
-      return deleted;
+      return changing(signingKeysChange, () => statements.deleteSigningKey.run(kid).changes > 0);
     },
 
     listHmacSecrets() {
       return statements.listHmacSecrets.all().map((row) => fromRow(hmacSecretColumns, row));
     },
     createHmacSecret(secret: StoredHmacSecret) {
-      if (statements.insertHmacSecret.run(toRow(hmacSecretColumns, secret)).changes === 0) {
+      const change: StorageChange = { kind: 'hmac-secrets' };
+      if (!changing(change, () => statements.insertHmacSecret.run(toRow(hmacSecretColumns, secret)).changes > 0)) {
         throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);
       }
-      notify({ kind: 'hmac-secrets' });
     },
 
     markUsed(jti, expiresAt, now) {
@@ -568,6 +644,72 @@ function createOperations(statements: Statements, notify: (change: StorageChange
       );
     },
   };
+}
+
+const signingKeysChange: StorageChange = { kind: 'signing-keys' };
+
+interface ChangeLogRow {
+  readonly seq: number;
+  readonly writer: string;
+  readonly kind: string;
+  readonly key: string | null;
+}
+
+/** What the change log holds after a given row. */
+interface ChangesSince {
+  /** The newest row accounted for: the next read starts after it. */
+  readonly newest: number;
+  /** The changes in order, or undefined when some cannot be known (pruned, too many, log reset). */
+  readonly changes: readonly { readonly writer: string; readonly change: StorageChange }[] | undefined;
+}
+
+type ChangeLog = ReturnType<typeof createChangeLog>;
+
+/** At most this many rows are told one by one at a check; further behind, `{ kind: 'all' }` is cheaper. */
+const changeReadLimit = 1000;
+
+/**
+ * The change log: one row per write that caches care about, appended in the write's own
+ * transaction and tagged with the writing store, so other processes on the file learn what
+ * changed (not only that something did) and each store can skip what it already told.
+ */
+function createChangeLog(statements: Statements, retention: number) {
+  const writer = randomUUID();
+  const keep = Math.max(1, Math.floor(retention));
+  return {
+    writer,
+    append(change: StorageChange): void {
+      const key = change.kind === 'client' ? change.clientId : change.kind === 'access-token' ? change.signature : null;
+      const { lastInsertRowid } = statements.appendChange.run({ writer, kind: change.kind, key });
+      statements.pruneChanges.run({ newest: lastInsertRowid, keep });
+    },
+    bounds(): { oldest: number; newest: number } {
+      const row = statements.changeLogBounds.get();
+      return { oldest: row?.oldest ?? 0, newest: row?.newest ?? 0 };
+    },
+    readSince(after: number): ChangesSince {
+      const { oldest, newest } = this.bounds();
+      if (newest === after) return { newest, changes: [] };
+      // Behind the pruned rows, too far behind, or the log went back (the file was replaced).
+      if (newest < after || oldest > after + 1 || newest - after > changeReadLimit)
+        return { newest, changes: undefined };
+      const rows = statements.changesSince.all({ after, limit: changeReadLimit });
+      // Numbers are handed out one after another; a hole means rows were pruned between the two reads.
+      if (rows.some((row, i) => row.seq !== after + 1 + i)) return { newest, changes: undefined };
+      return {
+        newest: rows.at(-1)?.seq ?? after,
+        changes: rows.map((row) => ({ writer: row.writer, change: toStorageChange(row) })),
+      };
+    },
+  };
+}
+
+/** The change a log row names; a kind this version does not know is told as `{ kind: 'all' }`. */
+function toStorageChange(row: ChangeLogRow): StorageChange {
+  if (row.kind === 'client' && row.key !== null) return { kind: 'client', clientId: row.key };
+  if (row.kind === 'access-token' && row.key !== null) return { kind: 'access-token', signature: row.key };
+  if (row.kind === 'signing-keys' || row.kind === 'hmac-secrets') return { kind: row.kind };
+  return { kind: 'all' };
 }
 
 /** Per record of a batch, in order: written, or refused as already existing. */
@@ -614,6 +756,7 @@ function promisify(
 function createTransactionStore(
   db: Database.Database,
   statements: Statements,
+  changeLog: ChangeLog,
   state: TransactionState,
   changes: StorageChange[],
   outer: Storage,
@@ -629,7 +772,12 @@ function createTransactionStore(
   };
   const tx: Storage = {
     ...promisify(
-      createOperations(statements, (change) => changes.push(change)),
+      // Already inside the transaction: the log row rolls back with the write; subscribers hear at commit.
+      createOperations(statements, {
+        atomically: (work) => work(),
+        log: changeLog.append,
+        tell: (change) => changes.push(change),
+      }),
       runInside,
     ),
     subscribeToChanges: (listener) => outer.subscribeToChanges(listener),
