@@ -635,4 +635,56 @@ describe('workers', () => {
     );
     expect(pids.size).toBe(2);
   });
+
+  it('on one SQLite file, a secret rotated by the CLI stops working on every worker while the other clients stay cached', async () => {
+    // The old secret is tried again until refused: let failures through to be answered 401.
+    const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '1000', TESSERA_FAILURES_PER_ADDRESS: '1000' });
+    const rotated = await createClient(ws, 'rotated');
+    const untouched = await createClient(ws, 'untouched');
+    const server = await serve(ws, ['--workers', '2']);
+    while ((server.output().match(/"listener":"public"/g) ?? []).length < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const hashChecks = async () => {
+      const metrics = await (
+        await fetch(`${server.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ws.adminToken}` } })
+      ).text();
+      return Number(/^tessera_secret_hash_checks_total (\d+)$/m.exec(metrics)?.[1]);
+    };
+    // Concurrent requests open their own connections, which the primary deals out to both workers.
+    const statuses = async (id: string, secret: string) =>
+      (await Promise.all(Array.from({ length: 8 }, () => requestToken(server.publicUrl, id, secret)))).map(
+        (result) => result.status,
+      );
+    const allOk = Array.from({ length: 8 }, () => 200);
+    const allRefused = Array.from({ length: 8 }, () => 401);
+
+    // Warm both workers until a round of both clients needs no bcrypt comparison at all.
+    let warm = false;
+    for (let round = 0; round < 10 && !warm; round++) {
+      const before = await hashChecks();
+      expect(await statuses('rotated', rotated)).toEqual(allOk);
+      expect(await statuses('untouched', untouched)).toEqual(allOk);
+      warm = (await hashChecks()) === before;
+    }
+    expect(warm).toBe(true);
+
+    const rotation = await runTessera(ws, ['clients', 'rotate-secret', 'rotated', '--json']);
+    expect(rotation.code).toBe(0);
+    const newSecret = String(parseJson(rotation).client_secret);
+    const deadline = Date.now() + 5000;
+    let refused = await statuses('rotated', rotated);
+    while (refused.some((status) => status !== 401) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      refused = await statuses('rotated', rotated);
+    }
+    expect(refused).toEqual(allRefused);
+
+    // The change named one client: the other's verified secret is still cached on both workers.
+    const beforeUntouched = await hashChecks();
+    expect(await statuses('untouched', untouched)).toEqual(allOk);
+    expect(await hashChecks()).toBe(beforeUntouched);
+    expect(await statuses('rotated', newSecret)).toEqual(allOk);
+    expect(await server.stop('SIGTERM')).toBe(0);
+  });
 });
