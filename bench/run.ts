@@ -396,7 +396,9 @@ async function bringUp(target: Target): Promise<ServerProcess | undefined> {
 /** One measured slice of a running server: a brief warm-up, then `seconds` of load. */
 async function measureSlice(target: Target, started: ServerProcess): Promise<Measurement | undefined> {
   try {
-    if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}: ${started.stderr()}`);
+    // Killed by a signal, a server has no exit code: ask how it ended, whichever way that was.
+    const ended = started.exited();
+    if (ended !== undefined) throw new Error(`exited with ${ended}: ${started.stderr()}`);
     started.resume();
     // Timers and collections the pause held back run now, before the machine counts as idle.
     const idle = await waitForIdle();

@@ -99,6 +99,15 @@ describe.skipIf(process.platform !== 'linux')('benchmark server processes', () =
     expect(await waitFor(() => stateOf(server.child.pid!) === undefined, 5000)).toBe(true);
   });
 
+  it('a server killed from outside says it ended by that signal; a running one says nothing', async () => {
+    const server = await startTestServer();
+    expect(server.exited()).toBeUndefined();
+    const ended = once(server.child, 'exit');
+    process.kill(server.child.pid!, 'SIGKILL');
+    await ended;
+    expect(server.exited()).toBe('SIGKILL');
+  });
+
   it('a server that exits before it is ready is reported with what it wrote to stderr', async () => {
     await expect(
       startServerProcess({

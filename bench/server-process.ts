@@ -36,6 +36,8 @@ export interface ServerProcess {
   pause(): void;
   /** Lets a frozen server go on (SIGCONT). */
   resume(): void;
+  /** How it ended (its exit code, or the signal that killed it), or undefined while it runs. */
+  exited(): string | undefined;
   /** Continues it if frozen, asks it to end (SIGTERM), and kills it after `graceMs` (5 s). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -97,6 +99,9 @@ export async function startServerProcess(spec: ServerSpec): Promise<ServerProces
     },
     resume() {
       if (running()) child.kill('SIGCONT');
+    },
+    exited() {
+      return running() ? undefined : String(child.exitCode ?? child.signalCode);
     },
     async stop(graceMs = 5000) {
       if (!running()) return;
