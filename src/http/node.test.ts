@@ -317,6 +317,13 @@ describe('sendWebResponse', () => {
     });
   });
 
+  it('extra headers stamped on one answer are not kept for the next (the shared headers are copied)', async () => {
+    await sent(() => writeJson({ first: true }), 'POST', { 'x-request-id': 'r1', connection: 'close' });
+    const next = await sent(() => writeJson({ second: true }), 'POST');
+    expect(next.headers).not.toHaveProperty('x-request-id');
+    expect(next.headers['content-length']).toBe(String(Buffer.byteLength('{"second":true}')));
+  });
+
   it('sends headers a handler changed on the web Response, not the parts it was written from', async () => {
     const answer = await sent(() => {
       const response = writeJson({ ok: true });
