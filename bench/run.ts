@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { cpuSecondsOf, loadWithTokenRequests, tokenRequestBody, tokenRequestHeaders } from './load.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { inMeasurementOrder, markdownTables, medianOf, ratioOfRounds, type Measurement, type Ratio } from './stats.js';
 
@@ -33,9 +34,6 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const sliceWarmupSeconds = Number(process.env.BENCH_SLICE_WARMUP_SECONDS ?? 1);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const attackRate = Number(process.env.BENCH_ATTACK_RATE ?? 200);
-
-const basic = `Basic ${Buffer.from('test-client:foobar').toString('base64')}`;
-const tokenRequestBody = 'grant_type=client_credentials';
 
 // ---- pinning -------------------------------------------------------------------------------
 
@@ -276,7 +274,7 @@ async function startServe(target: Target): Promise<ServerProcess> {
 async function checkAnswer(target: Target, port: number): Promise<void> {
   const response = await fetch(`http://127.0.0.1:${port}${target.tokenPath ?? '/token'}`, {
     method: 'POST',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: tokenRequestHeaders,
     body: tokenRequestBody,
   });
   const body = (await response.json()) as Record<string, unknown>;
@@ -289,25 +287,8 @@ async function checkAnswer(target: Target, port: number): Promise<void> {
   }
 }
 
-async function load(port: number, duration: number, path = '/token'): Promise<autocannon.Result> {
-  return autocannon({
-    url: `http://127.0.0.1:${port}${path}`,
-    method: 'POST',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-    body: tokenRequestBody,
-    connections,
-    duration,
-  });
-}
-
-/** User plus system CPU seconds used so far by process `pid`, from /proc; undefined elsewhere. */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may contain spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = 100;
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+function load(port: number, duration: number, path = '/token'): Promise<autocannon.Result> {
+  return loadWithTokenRequests(port, duration, connections, path);
 }
 
 async function measured(

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { inMeasurementOrder, markdownTables, median, medianOf, ratioOfRounds, type Measurement } from './stats.js';
+import {
+  inMeasurementOrder,
+  markdownTables,
+  median,
+  medianOf,
+  ratioOfRounds,
+  separation,
+  type Measurement,
+} from './stats.js';
 
 const round = (figures: Partial<Measurement>): Measurement => ({
   id: 'target',
@@ -125,5 +133,23 @@ describe('markdownTables', () => {
     expect(table).toContain('| e / f | 0.500 | n/a | ≥ 0.95 | no |');
     expect(table).toContain('| g / h | 0.100 | 0.200 |  |  |');
     expect(table).toContain('| i / j | n/a | n/a | ≥ 1.2 | not measured |');
+  });
+});
+
+describe('separation', () => {
+  it('is below or above only when no slice of one side reaches the other', () => {
+    expect(separation([29.6, 27.6, 30.1], [33.9, 32.2, 34.4])).toBe('below');
+    expect(separation([33.9, 32.2, 34.4], [29.6, 27.6, 30.1])).toBe('above');
+    expect(separation([29.6, 32.5], [32.2, 34.4])).toBe('overlapping');
+  });
+
+  it('counts a tie between the sides as overlapping', () => {
+    expect(separation([1, 2], [2, 3])).toBe('overlapping');
+    expect(separation([2, 3], [1, 2])).toBe('overlapping');
+  });
+
+  it('is overlapping when either side has no slices', () => {
+    expect(separation([], [1])).toBe('overlapping');
+    expect(separation([1], [])).toBe('overlapping');
   });
 });

@@ -149,3 +149,15 @@ export function markdownTables(measurements: readonly Measurement[], ratios: rea
   ];
   return `${figures.join('\n')}\n\n${ratioRows.join('\n')}\n`;
 }
+
+/**
+ * How two sets of slices lie: `below` when every value of `a` is under every value of `b`,
+ * `above` for the reverse, `overlapping` otherwise (or when either set is empty). A difference
+ * whose slices overlap is not clear of the host's noise, whatever its medians say.
+ */
+export function separation(a: readonly number[], b: readonly number[]): 'below' | 'above' | 'overlapping' {
+  if (a.length === 0 || b.length === 0) return 'overlapping';
+  if (Math.max(...a) < Math.min(...b)) return 'below';
+  if (Math.min(...a) > Math.max(...b)) return 'above';
+  return 'overlapping';
+}
