@@ -1,7 +1,7 @@
 // `npm run bench:compare -- A.ts B.ts …`: which of a few servers spends less CPU per answer.
 //
-// Made for judging a change to the hot path: run the old and the new version side by side (copy
-// the old one's target to a file of its own). Each script is a server that prints `READY <port>`
+// Made for judging a change to the hot path: run the old and the new version side by side (the
+// old one from a git worktree, as README shows). Each script is a server that prints `READY <port>`
 // as bench/targets/* do and answers the seed's token request at BENCH_PATH (`/token`). The
 // servers are pinned to core 0 and this process, the load generator, to core 1; they take turns
 // in slices, in reverse order every other round, frozen while the others are measured. Each slice
@@ -10,12 +10,9 @@
 // BENCH_SECONDS (3 per slice), BENCH_CONNECTIONS (16), BENCH_PATH; every other variable reaches
 // the servers as it is (bench/targets/tessera.ts wants BENCH_ALG, BENCH_KEY_FILE, BENCH_STORE).
 
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSecondsOf, loadWithTokenRequests } from './load.js';
+import { canPin, cpuSecondsOf, loadWithTokenRequests, pinLoadGeneratorToCore1 } from './load.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { median, separation } from './stats.js';
 
@@ -31,15 +28,15 @@ if (scripts.length < 2) {
   process.exit(2);
 }
 
-const canPin = existsSync('/usr/bin/taskset') && cpus().length >= 2;
-if (canPin) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+pinLoadGeneratorToCore1();
 
 interface Contender {
   readonly script: string;
   readonly server: ServerProcess;
   /** Microseconds of server CPU per 2xx answer, one per slice. */
   readonly slices: number[];
-  non2xx: number;
+  /** Answers that were not 2xx, plus connection errors and timeouts. */
+  failed: number;
 }
 
 const contenders: Contender[] = [];
@@ -52,7 +49,7 @@ try {
       env: { ...process.env, NODE_ENV: 'production' },
       ...(canPin ? { core: 0 } : {}),
     });
-    contenders.push({ script, server, slices: [], non2xx: 0 });
+    contenders.push({ script, server, slices: [], failed: 0 });
     await loadWithTokenRequests(server.port, 2, connections, path);
     server.pause();
   }
@@ -71,7 +68,7 @@ try {
       const result = await loadWithTokenRequests(server.port, seconds, connections, path);
       const after = cpuSecondsOf(server.child.pid);
       server.pause();
-      contender.non2xx += result.non2xx + result.errors + result.timeouts;
+      contender.failed += result.non2xx + result.errors + result.timeouts;
       if (before === undefined || after === undefined || result['2xx'] === 0) continue;
       contender.slices.push(((after - before) * 1e6) / result['2xx']);
     }
@@ -92,7 +89,7 @@ try {
           ];
     console.log(
       `${contender.script.padEnd(40)} ${middle === undefined ? 'n/a' : middle.toFixed(1)} µs CPU per answer` +
-        `  (slices ${sorted.map((value) => value.toFixed(1)).join(' ')}; failed ${contender.non2xx})${versusFirst}`,
+        `  (slices ${sorted.map((value) => value.toFixed(1)).join(' ')}; failed ${contender.failed})${versusFirst}`,
     );
   }
 } finally {

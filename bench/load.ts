@@ -1,13 +1,25 @@
-// What the benchmark scripts share: the seed's token request, load with autocannon, and a server
-// process's CPU time.
+// What the benchmark scripts share: pinning, the seed's token request, load with autocannon, and
+// a server process's CPU time.
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 
-/** The seed client's credentials, as client_secret_basic sends them. */
-export const basic = `Basic ${Buffer.from('test-client:foobar').toString('base64')}`;
 export const tokenRequestBody = 'grant_type=client_credentials';
-export const tokenRequestHeaders = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' };
+/** The seed client's credentials, as client_secret_basic sends them. */
+export const tokenRequestHeaders = {
+  authorization: `Basic ${Buffer.from('test-client:foobar').toString('base64')}`,
+  'content-type': 'application/x-www-form-urlencoded',
+};
+
+/** Whether servers can be pinned to core 0 and the load generator to core 1. */
+export const canPin = existsSync('/usr/bin/taskset') && cpus().length >= 2;
+
+/** Pins this process, every thread of it (libuv's pool too), to core 1 when {@link canPin}. */
+export function pinLoadGeneratorToCore1(): void {
+  if (canPin) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+}
 
 /** `seconds` of the seed's token request at `connections` connections, as fast as answers come. */
 export function loadWithTokenRequests(

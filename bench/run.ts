@@ -13,7 +13,6 @@
 // BENCH_WARMUP_SECONDS (2, once per server), BENCH_SLICE_WARMUP_SECONDS (1, before each slice),
 // BENCH_CONNECTIONS (16), BENCH_ATTACK_RATE (200 per second), BENCH_ONLY.
 
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -22,7 +21,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { cpuSecondsOf, loadWithTokenRequests, tokenRequestBody, tokenRequestHeaders } from './load.js';
+import {
+  canPin,
+  cpuSecondsOf,
+  loadWithTokenRequests,
+  pinLoadGeneratorToCore1,
+  tokenRequestBody,
+  tokenRequestHeaders,
+} from './load.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 import { inMeasurementOrder, markdownTables, medianOf, ratioOfRounds, type Measurement, type Ratio } from './stats.js';
 
@@ -37,11 +43,7 @@ const attackRate = Number(process.env.BENCH_ATTACK_RATE ?? 200);
 
 // ---- pinning -------------------------------------------------------------------------------
 
-const canPin = existsSync('/usr/bin/taskset') && cpus().length >= 2;
-if (canPin) {
-  // -a: every thread of this process, including libuv's pool, runs on core 1.
-  execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
-}
+pinLoadGeneratorToCore1();
 
 // ---- keys shared by every target -------------------------------------------------------------
 
