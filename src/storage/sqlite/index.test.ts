@@ -266,6 +266,31 @@ describe('SQLite store', () => {
       await waitFor(() => expect(heard).toEqual([{ kind: 'all' }]));
     });
 
+    it('tells { kind: "all" } instead of replaying more than a thousand unread changes one by one', async () => {
+      const { filename, heard } = openPair();
+      const raw = new Database(filename);
+      const log = raw.prepare("INSERT INTO change_log (writer, kind, key) VALUES ('other', 'client', ?)");
+      raw.transaction(() => {
+        for (let i = 0; i < 1001; i++) log.run(`bulk-${i}`);
+      })();
+      raw.close();
+      await waitFor(() => expect(heard).toEqual([{ kind: 'all' }]));
+    });
+
+    it('tells { kind: "all" } when the log went back (the file was replaced), then exact changes again', async () => {
+      const { filename, writer, heard } = openPair();
+      await writer.createClient(client('before'));
+      await writer.createClient(client('before-2'));
+      await waitFor(() => expect(heard).toHaveLength(2));
+      const raw = new Database(filename);
+      raw.exec("DELETE FROM change_log; UPDATE sqlite_sequence SET seq = 0 WHERE name = 'change_log'");
+      raw.prepare("INSERT INTO change_log (writer, kind, key) VALUES ('other', 'client', 'after')").run();
+      raw.close();
+      await waitFor(() => expect(heard.slice(2)).toEqual([{ kind: 'all' }]));
+      await writer.createClient(client('next'));
+      await waitFor(() => expect(heard.slice(2)).toEqual([{ kind: 'all' }, { kind: 'client', clientId: 'next' }]));
+    });
+
     it('does not tell an edit made by hand with SQL, which writes no log row', async () => {
       const { filename, writer, heard } = openPair();
       const raw = new Database(filename);

@@ -676,6 +676,10 @@ const changeReadLimit = 1000;
 function createChangeLog(statements: Statements, retention: number) {
   const writer = randomUUID();
   const keep = Math.max(1, Math.floor(retention));
+  const bounds = (): { oldest: number; newest: number } => {
+    const row = statements.changeLogBounds.get();
+    return { oldest: row?.oldest ?? 0, newest: row?.newest ?? 0 };
+  };
   return {
     writer,
     append(change: StorageChange): void {
@@ -683,12 +687,9 @@ function createChangeLog(statements: Statements, retention: number) {
       const { lastInsertRowid } = statements.appendChange.run({ writer, kind: change.kind, key });
       statements.pruneChanges.run({ newest: lastInsertRowid, keep });
     },
-    bounds(): { oldest: number; newest: number } {
-      const row = statements.changeLogBounds.get();
-      return { oldest: row?.oldest ?? 0, newest: row?.newest ?? 0 };
-    },
+    bounds,
     readSince(after: number): ChangesSince {
-      const { oldest, newest } = this.bounds();
+      const { oldest, newest } = bounds();
       if (newest === after) return { newest, changes: [] };
       // Behind the pruned rows, too far behind, or the log went back (the file was replaced).
       if (newest < after || oldest > after + 1 || newest - after > changeReadLimit)
