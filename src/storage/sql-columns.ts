@@ -92,23 +92,42 @@ export function columnNames(table: TableColumns<unknown>): string[] {
   return [...table.columns.map((c) => c.column), extraColumn];
 }
 
+/** Each table's fields that have a column of their own, made once per table. */
+const columnFields = new WeakMap<TableColumns<unknown>, ReadonlySet<string>>();
+
 /**
- * Turns a record into column values: text and numbers as they are, JSON as text, absent fields
- * as null, and every field without a column into the `extra` JSON.
+ * Turns a record into column values in {@link columnNames} order: text and numbers as they are,
+ * JSON as text, absent fields as null, and every field without a column into the `extra` JSON.
+ * Positional, for statements with numbered parameters: this runs for every token record written.
  */
-export function toRow<T>(table: TableColumns<T>, record: T): Record<string, string | number | null> {
-  const row: Record<string, string | number | null> = {};
-  const rest: Record<string, unknown> = { ...(record as Record<string, unknown>) };
-  for (const { field, column: name, kind } of table.columns) {
-    const value = rest[field];
-    delete rest[field];
-    if (value === undefined || value === null) row[name] = null;
-    else if (kind === 'json') row[name] = JSON.stringify(value);
-    else if (kind === 'time') row[name] = Number(value);
-    else row[name] = String(value);
+export function toRowValues<T>(table: TableColumns<T>, record: T): (string | number | null)[] {
+  const source = record as Record<string, unknown>;
+  const values: (string | number | null)[] = [];
+  for (const { field, kind } of table.columns) {
+    const value = source[field];
+    if (value === undefined || value === null) values.push(null);
+    else if (kind === 'json') values.push(JSON.stringify(value));
+    else if (kind === 'time') values.push(Number(value));
+    else values.push(String(value));
   }
-  for (const [field, value] of Object.entries(rest)) if (value === undefined) delete rest[field];
-  row[extraColumn] = Object.keys(rest).length > 0 ? JSON.stringify(rest) : null;
+  let own = columnFields.get(table);
+  if (own === undefined) columnFields.set(table, (own = new Set(table.columns.map((c) => c.field))));
+  let extra: Record<string, unknown> | undefined;
+  for (const field of Object.keys(source)) {
+    const value = source[field];
+    if (own.has(field) || value === undefined) continue;
+    // No prototype: a field named __proto__ stays a field.
+    (extra ??= Object.create(null) as Record<string, unknown>)[field] = value;
+  }
+  values.push(extra === undefined ? null : JSON.stringify(extra));
+  return values;
+}
+
+/** {@link toRowValues} keyed by column name, for statements with named parameters. */
+export function toRow<T>(table: TableColumns<T>, record: T): Record<string, string | number | null> {
+  const values = toRowValues(table, record);
+  const row: Record<string, string | number | null> = {};
+  columnNames(table).forEach((name, i) => (row[name] = values[i]!));
   return row;
 }
 

@@ -23,7 +23,7 @@ import {
   fromRow,
   hmacSecretColumns,
   signingKeyColumns,
-  toRow,
+  toRowValues,
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit, type PendingRecord } from '../group-commit.js';
@@ -208,7 +208,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         }
         const { rows } = await poolQueryable.query(
           accessTokenBatchInsertSql(s, batch.length),
-          batch.flatMap((record) => rowValues(accessTokenColumns, record)),
+          batch.flatMap((record) => toRowValues(accessTokenColumns, record)),
         );
         const written = new Set(rows.map((row) => row.signature));
         return batch.map((record) => written.has(record.signature));
@@ -398,11 +398,6 @@ function purgeSql(s: string, table: string, key: string): string {
   return `DELETE FROM ${s}.${table} WHERE ${key} IN (SELECT ${key} FROM ${s}.${table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`;
 }
 
-function rowValues(table: TableColumns<unknown>, record: unknown): unknown[] {
-  const row = toRow(table, record);
-  return columnNames(table).map((name) => row[name]);
-}
-
 /**
  * The store's operations on one queryable. A write that other instances must hear of sends its
  * NOTIFY in the same statement, so the notification is sent exactly when the write commits.
@@ -441,13 +436,13 @@ function createOperations(
     },
     async createClient(client: Client) {
       const change: StorageChange = { kind: 'client', clientId: client.id };
-      if (!(await changeAndNotify(clientInsert, rowValues(clientColumns, client), change))) {
+      if (!(await changeAndNotify(clientInsert, toRowValues(clientColumns, client), change))) {
         throw new StorageConflictError(`client "${client.id}" already exists`);
       }
     },
     async updateClient(client: Client) {
       const change: StorageChange = { kind: 'client', clientId: client.id };
-      if (!(await changeAndNotify(clientUpdate, rowValues(clientColumns, client), change))) {
+      if (!(await changeAndNotify(clientUpdate, toRowValues(clientColumns, client), change))) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
     },
@@ -463,7 +458,7 @@ function createOperations(
 
     async createAccessTokenRecord(record: AccessTokenRecord) {
       // The hot path of issuance: no notification, nobody caches what does not exist yet.
-      const result = await db.query(accessTokenInsert, rowValues(accessTokenColumns, record));
+      const result = await db.query(accessTokenInsert, toRowValues(accessTokenColumns, record));
       if (result.rowCount === 0) throw new StorageConflictError('access token record already exists');
     },
     async getAccessTokenRecord(signature) {
@@ -494,12 +489,12 @@ function createOperations(
       return rows.map((row) => fromRow(signingKeyColumns, row));
     },
     async createSigningKey(key: StoredSigningKey) {
-      if (!(await changeAndNotify(signingKeyInsert, rowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
+      if (!(await changeAndNotify(signingKeyInsert, toRowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
         throw new StorageConflictError(`signing key "${key.kid}" already exists`);
       }
     },
     async updateSigningKey(key: StoredSigningKey) {
-      if (!(await changeAndNotify(signingKeyUpdate, rowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
+      if (!(await changeAndNotify(signingKeyUpdate, toRowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
         throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
       }
     },
@@ -512,7 +507,7 @@ function createOperations(
       return rows.map((row) => fromRow(hmacSecretColumns, row));
     },
     async createHmacSecret(secret: StoredHmacSecret) {
-      if (!(await changeAndNotify(hmacSecretInsert, rowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))) {
+      if (!(await changeAndNotify(hmacSecretInsert, toRowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))) {
         throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);
       }
     },
