@@ -41,13 +41,21 @@ describe('record to SQL columns', () => {
 
   it('keeps fields without a column in extra, a field named __proto__ included, and leaves the record as it was', () => {
     const withExtras = { ...record, tenant: 'blue', nothing: undefined } as AccessTokenRecord & Record<string, unknown>;
-    Object.defineProperty(withExtras, '__proto__', { value: { x: 1 }, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(withExtras, '__proto__', {
+      value: { x: 1 },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     const before = JSON.stringify(withExtras);
     const values = toRowValues(accessTokenColumns, withExtras);
     expect(JSON.parse(values.at(-1) as string)).toEqual(JSON.parse('{"tenant":"blue","__proto__":{"x":1}}'));
     expect(JSON.stringify(withExtras)).toBe(before);
 
-    const back = fromRow(accessTokenColumns, toRow(accessTokenColumns, withExtras)) as unknown as Record<string, unknown>;
+    const back = fromRow(accessTokenColumns, toRow(accessTokenColumns, withExtras)) as unknown as Record<
+      string,
+      unknown
+    >;
     expect(back.tenant).toBe('blue');
     expect(Object.hasOwn(back, 'nothing')).toBe(false);
     expect(back.scopes).toEqual(['read', 'write']);

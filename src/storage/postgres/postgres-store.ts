@@ -507,7 +507,9 @@ function createOperations(
       return rows.map((row) => fromRow(hmacSecretColumns, row));
     },
     async createHmacSecret(secret: StoredHmacSecret) {
-      if (!(await changeAndNotify(hmacSecretInsert, toRowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))) {
+      if (
+        !(await changeAndNotify(hmacSecretInsert, toRowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))
+      ) {
         throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);
       }
     },

@@ -731,7 +731,8 @@ type BatchOutcome = readonly boolean[];
  * same batch) is skipped by ON CONFLICT DO NOTHING and reported as refused; the others are kept.
  */
 function insertAccessTokenBatch(statements: Statements, batch: readonly AccessTokenRecord[]): BatchOutcome {
-  if (batch.length === 1) return [statements.insertAccessToken.run(toRowValues(accessTokenColumns, batch[0]!)).changes > 0];
+  if (batch.length === 1)
+    return [statements.insertAccessToken.run(toRowValues(accessTokenColumns, batch[0]!)).changes > 0];
   statements.begin.run();
   try {
     const outcome = batch.map(
