@@ -35,3 +35,12 @@ export interface ProviderConfig {
   /** Told of every `server_error` with its cause, for logging. Never sent to clients. */
   readonly reportError: (error: Error) => void;
 }
+
+/**
+ * The issuer as tokens and metadata name it: trailing slashes removed, so `https://as.example/`
+ * and `https://as.example` are one issuer wherever it is configured (compose() and the JWT
+ * strategy both read it through this).
+ */
+export function canonicalIssuer(issuer: string): string {
+  return issuer.replace(/\/+$/, '');
+}

@@ -68,7 +68,9 @@ export async function findActiveAccessToken(
       isRecorded: false,
     };
   }
-  // RFC 7519 §4.1.4: the token must not be accepted on or after its expiry time.
-  if (!(found.expiresAt > config.clock.now())) return undefined;
+  // RFC 7519 §4.1.4: the token must not be accepted on or after its expiry time. Expiry is
+  // published in whole seconds (the JWT's exp, introspection's exp), so it is judged in them too:
+  // a record keeps milliseconds, and its token would otherwise stay active past the exp it shows.
+  if (!(Math.floor(found.expiresAt / 1000) * 1000 > config.clock.now())) return undefined;
   return found;
 }

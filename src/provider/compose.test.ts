@@ -3,7 +3,9 @@ import { getWrittenBody } from './write-json.js';
 import type { TokenEndpointHandler } from '../core/index.js';
 import { bcryptHasher, cachedSecretHasher, type SecretHasher } from '../secrets/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
-import { opaqueHmacStrategy } from '../tokens/index.js';
+import { decodeJwt } from 'jose';
+import { createStaticKeySet, generateSigningKey } from '../keys/index.js';
+import { jwtAccessTokenStrategy, opaqueHmacStrategy } from '../tokens/index.js';
 import { accessTokenIntrospection, accessTokenRevocation, clientCredentialsGrant } from '../grants/index.js';
 import { compose } from './compose.js';
 
@@ -99,6 +101,69 @@ describe('compose', () => {
         clientCredentialsGrant,
       ),
     ).toThrow(TypeError);
+  });
+
+  it('RFC 9068 §2.2 (aud is required) rejects a defaultAudience that names no audience', () => {
+    for (const defaultAudience of [[], [''], [42]] as unknown as string[][]) {
+      expect(() =>
+        compose(
+          { issuer: 'https://auth.test.example', defaultAudience },
+          createMemoryStore(),
+          opaqueHmacStrategy({ secrets: [secret] }),
+          bcryptHasher({ cost: 4 }),
+          clientCredentialsGrant,
+        ),
+      ).toThrow(/defaultAudience/);
+    }
+  });
+
+  it('RFC 7662 §2.2 / RFC 7009 §2.2: an issuer written with a trailing slash, given to compose() and the JWT strategy alike, issues tokens that introspect as active and can be revoked', async () => {
+    const issuer = 'https://auth.test.example/';
+    const hasher = bcryptHasher({ cost: 4 });
+    const store = createMemoryStore({
+      clients: [
+        {
+          id: 'c1',
+          secretHash: await hasher.hash('s1'),
+          grantTypes: ['client_credentials'],
+          scopes: [],
+          audience: [],
+        },
+      ],
+    });
+    const provider = compose(
+      { issuer },
+      store,
+      jwtAccessTokenStrategy({ keys: createStaticKeySet([await generateSigningKey('ES256')]), issuer }),
+      hasher,
+      clientCredentialsGrant,
+      accessTokenIntrospection,
+      accessTokenRevocation,
+    );
+    const post = (path: string, form: Record<string, string>) =>
+      new Request(`https://auth.test.example${path}`, {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${Buffer.from('c1:s1').toString('base64')}`,
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams(form),
+      });
+    const issued = (await (
+      await provider.handleTokenRequest(post('/token', { grant_type: 'client_credentials' }))
+    ).json()) as { access_token: string };
+    const token = issued.access_token;
+    expect(decodeJwt(token).iss).toBe('https://auth.test.example');
+
+    const introspect = async () =>
+      (await (await provider.handleIntrospectionRequest(post('/introspect', { token }))).json()) as {
+        active: boolean;
+        iss?: string;
+      };
+    expect(await introspect()).toMatchObject({ active: true, iss: 'https://auth.test.example' });
+    expect((await provider.handleRevocationRequest(post('/revoke', { token }))).status).toBe(200);
+    expect(await store.getAccessTokenRecord(decodeJwt(token).jti!)).toBeUndefined();
+    expect(await introspect()).toEqual({ active: false });
   });
 
   it('serves introspection and revocation only when their factories are given', () => {

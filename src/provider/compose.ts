@@ -1,6 +1,7 @@
 // compose(): wires a provider from a config, a store, a token strategy, a hasher and factories.
 
 import {
+  canonicalIssuer,
   systemClock,
   type ProviderConfig,
   type ProviderFactory,
@@ -112,7 +113,7 @@ export function withDefaults(config: ComposeConfig): ProviderConfig {
   if (issuerUrl.search || issuerUrl.hash || !/^https?:$/.test(issuerUrl.protocol)) {
     throw new TypeError('issuer must be an http(s) URL without query or fragment');
   }
-  const issuer = config.issuer.replace(/\/+$/, '');
+  const issuer = canonicalIssuer(config.issuer);
   const full: ProviderConfig = {
     issuer,
     accessTokenLifespan: 3600,
@@ -131,6 +132,14 @@ export function withDefaults(config: ComposeConfig): ProviderConfig {
     throw new TypeError(
       `accessTokenLifespan must be a positive whole number of seconds, got ${String(full.accessTokenLifespan)}`,
     );
+  }
+  // RFC 9068 §2.2: aud is required; an empty default would issue tokens without one.
+  if (
+    !Array.isArray(full.defaultAudience) ||
+    full.defaultAudience.length === 0 ||
+    !full.defaultAudience.every((audience) => typeof audience === 'string' && audience !== '')
+  ) {
+    throw new TypeError('defaultAudience must list at least one audience, each a non-empty string');
   }
   if (!Number.isInteger(full.maxBodyBytes) || full.maxBodyBytes <= 0) {
     throw new TypeError(`maxBodyBytes must be a positive integer, got ${String(full.maxBodyBytes)}`);

@@ -2,6 +2,7 @@
 
 import { constants, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { canonicalIssuer } from '../core/config.js';
 import type { KeySet, SigningKey } from '../keys/index.js';
 import { timeOrderedUuid } from './time-ordered-id.js';
 import type {
@@ -16,7 +17,7 @@ const registeredClaims = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti
 
 export interface JwtAccessTokenStrategyOptions {
   readonly keys: KeySet;
-  /** The issuer tokens must name to be recognised. */
+  /** The issuer tokens must name to be recognised; trailing slashes are removed, as compose() does. */
   readonly issuer: string;
 }
 
@@ -29,7 +30,9 @@ export interface JwtAccessTokenStrategyOptions {
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2
  */
 export function jwtAccessTokenStrategy(options: JwtAccessTokenStrategyOptions): AccessTokenStrategy {
-  const { keys, issuer } = options;
+  const { keys } = options;
+  // The same spelling compose() gives the config, which is what issued tokens carry as `iss`.
+  const issuer = canonicalIssuer(options.issuer);
   return {
     format: 'jwt',
     keys,

@@ -10,7 +10,9 @@ import {
   createManualClock,
   createMemoryStore,
   createRouter,
+  createStaticKeySet,
   generateSigningKey,
+  jwtAccessTokenStrategy,
   opaqueHmacStrategy,
   type Client,
   type KeySet,
@@ -316,6 +318,51 @@ describe('RFC 7662 introspection when the store fails', () => {
     } finally {
       failure = undefined;
     }
+  });
+});
+
+describe.each(['jwt', 'opaque'] as const)('RFC 7662 introspection of a recorded %s token near its expiry', (format) => {
+  it('§2.2 answers {"active":false} from the exp second it reports, though the record keeps milliseconds (RFC 7519 §4.1.4)', async () => {
+    // Issued 700 ms into a second: the record's expiry has milliseconds, exp is rounded down.
+    const clock = createManualClock(Date.UTC(2026, 0, 1) + 700);
+    const hasher = bcryptHasher({ cost: 4 });
+    const storage = createMemoryStore({
+      clients: [
+        { ...(await registeredClient(owner, { scopes: ['read'] })), secretHash: await hasher.hash(owner.secret) },
+      ],
+    });
+    const keys = createStaticKeySet([await generateSigningKey('ES256')]);
+    const provider = compose(
+      { issuer: testIssuer, clock, accessTokenLifespan: 60 },
+      storage,
+      format === 'jwt'
+        ? jwtAccessTokenStrategy({ keys, issuer: testIssuer })
+        : opaqueHmacStrategy({ secrets: [testHmacSecret] }),
+      hasher,
+      clientCredentialsGrant,
+      accessTokenIntrospection,
+    );
+    const post = (path: string, form: Record<string, string>) =>
+      new Request(`${testIssuer}${path}`, {
+        method: 'POST',
+        headers: { Authorization: basic(owner), 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      });
+    const { access_token: token } = (await (
+      await provider.handleTokenRequest(post('/token', { grant_type: 'client_credentials' }))
+    ).json()) as { access_token: string };
+    const introspect = async () =>
+      (await (await provider.handleIntrospectionRequest(post('/introspect', { token }))).json()) as {
+        active: boolean;
+        exp?: number;
+      };
+
+    const { exp } = await introspect();
+    expect(exp).toBe(Math.floor(Date.UTC(2026, 0, 1) / 1000) + 60);
+    clock.set(exp! * 1000 - 1);
+    expect((await introspect()).active).toBe(true);
+    clock.set(exp! * 1000 + 300);
+    expect(await introspect()).toEqual({ active: false });
   });
 });
 
