@@ -117,10 +117,16 @@ export async function verifyClientAssertion(
   if (typeof payload.jti !== 'string' || payload.jti === '') {
     throw new ClientAssertionError('The client assertion has no jti.');
   }
+  // The jti is kept in the replay cache; control characters have no place in an identifier
+  // (and PostgreSQL cannot store U+0000).
+  if (/[\u0000-\u001f\u007f]/.test(payload.jti)) {
+    throw new ClientAssertionError('The client assertion has a jti with control characters.');
+  }
   // Kept until the assertion could no longer be accepted, tolerance included. The key names the
   // client too, so two clients' ids never collide.
   const key = `${client.id.length}:${client.id}:${payload.jti}`;
-  const expiresAt = (exp + assertionClockToleranceSeconds) * 1000;
+  // exp may have a fraction (RFC 7519 §2, NumericDate); stores keep whole milliseconds.
+  const expiresAt = Math.ceil((exp + assertionClockToleranceSeconds) * 1000);
   if (!(await options.replay.markUsed(key, expiresAt, nowMs))) {
     throw new ClientAssertionError('The client assertion was already used.');
   }

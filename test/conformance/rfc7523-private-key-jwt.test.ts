@@ -218,8 +218,22 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
     await expectInvalidClient(await assertion('jwt-rsa', rsa, { jti }));
   });
 
+  it('§3 rule 4 accepts an exp with a fraction of a second (RFC 7519 §2 NumericDate) and still refuses its replay', async () => {
+    const fractional = await assertion('jwt-rsa', rsa, { exp: 30.1234 });
+    expect((await requestToken(fractional)).status).toBe(200);
+    await expectInvalidClient(fractional);
+  });
+
   it('§3 rule 7 refuses an assertion without jti, which could not be kept from replay', async () => {
     await expectInvalidClient(await assertion('jwt-rsa', rsa, { jti: null }));
+  });
+
+  it('§3 rule 7 refuses a jti with control characters, which the replay cache will not keep, with invalid_client', async () => {
+    for (const jti of ['\u0000', `${randomUUID()}\u0000`, 'a\nb', '\u007f']) {
+      await expectInvalidClient(await assertion('jwt-rsa', rsa, { jti }));
+    }
+    // The same assertion with a plain jti is fine: it is the jti that is refused.
+    expect((await requestToken(await assertion('jwt-rsa', rsa, { jti: `${randomUUID()} x` }))).status).toBe(200);
   });
 
   it('§3 rule 9 refuses an assertion signed by a key the client did not register, even with its kid', async () => {

@@ -142,6 +142,20 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.getClient('nobody')).toBeUndefined();
       });
 
+      it('answers undefined, without failing, for an id holding U+0000 (ids come from unauthenticated requests)', async () => {
+        await store.createClient(client('c1'));
+        expect(await store.getClient('\u0000')).toBeUndefined();
+        expect(await store.getClient('c1\u0000')).toBeUndefined();
+        await expect(store.updateClient(client('c1\u0000'))).rejects.toBeInstanceOf(StorageNotFoundError);
+        expect(await store.deleteClient('c1\u0000')).toBe(false);
+        expect(await store.getClient('c1')).toStrictEqual(client('c1'));
+      });
+
+      it('lists the clients after an id holding U+0000 in code-point order, without failing', async () => {
+        for (const id of ['a', 'a\u0001', 'b']) await store.createClient(client(id));
+        expect((await store.listClients({ after: 'a\u0000z' })).map((c) => c.id)).toEqual(['a\u0001', 'b']);
+      });
+
       it('refuses a second client with the same id and keeps the first', async () => {
         await store.createClient(client('dup', { scopes: ['first'] }));
         await expect(store.createClient(client('dup', { scopes: ['second'] }))).rejects.toBeInstanceOf(
@@ -221,6 +235,13 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.getAccessTokenRecord('nope')).toBeUndefined();
       });
 
+      it('finds and deletes nothing, without failing, for a signature holding U+0000', async () => {
+        await store.createAccessTokenRecord(tokenRecord('sig'));
+        expect(await store.getAccessTokenRecord('sig\u0000')).toBeUndefined();
+        expect(await store.deleteAccessTokenRecord('sig\u0000')).toBe(false);
+        expect(await store.getAccessTokenRecord('sig')).toBeDefined();
+      });
+
       it('refuses a second record with the same signature', async () => {
         await store.createAccessTokenRecord(tokenRecord('sig-dup'));
         await expect(
@@ -281,6 +302,11 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await store.revokeTokenId('jti-1', t0 + 1000);
         expect(await store.isTokenIdRevoked('jti-1')).toBe(true);
         expect(await store.isTokenIdRevoked('jti-2')).toBe(false);
+      });
+
+      it('answers false, without failing, for a jti holding U+0000', async () => {
+        await store.revokeTokenId('jti-1', t0 + 1000);
+        expect(await store.isTokenIdRevoked('jti-1\u0000')).toBe(false);
       });
 
       it('keeps the later expiry when a jti is revoked twice', async () => {
@@ -362,6 +388,12 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await store.markUsed('a-2', t0 + 1000, t0);
         expect(await store.markUsed('a-2', t0 + 5000, t0 + 1000)).toBe(true);
         expect(await store.markUsed('a-2', t0 + 9000, t0 + 4999)).toBe(false);
+      });
+
+      it('takes an expiry with a fraction of a millisecond and holds the jti at least that long', async () => {
+        expect(await store.markUsed('a-frac', t0 + 1000.25, t0)).toBe(true);
+        expect(await store.markUsed('a-frac', t0 + 2000, t0 + 1000)).toBe(false);
+        expect(await store.markUsed('a-frac', t0 + 2000, t0 + 1001)).toBe(true);
       });
 
       it('keeps different jtis apart', async () => {

@@ -393,6 +393,14 @@ function updateSql(s: string, table: TableColumns<unknown>, key: string): string
   return `UPDATE ${s}.${table.table} SET ${assignments.join(', ')} WHERE ${key} = $${names.indexOf(key) + 1} RETURNING 1`;
 }
 
+/**
+ * Whether `text` holds U+0000, which PostgreSQL's text type refuses (the query fails). Nothing
+ * stored can hold it, so a lookup by such a value finds nothing instead of failing.
+ */
+function holdsNul(text: string): boolean {
+  return text.includes('\u0000');
+}
+
 function purgeSql(s: string, table: string, key: string): string {
   // SKIP LOCKED: two janitors on two instances share the work instead of waiting on each other.
   return `DELETE FROM ${s}.${table} WHERE ${key} IN (SELECT ${key} FROM ${s}.${table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`;
@@ -431,6 +439,8 @@ function createOperations(
 
   return {
     async getClient(id) {
+      // Client ids arrive from unauthenticated requests; one PostgreSQL cannot hold is simply unknown.
+      if (holdsNul(id)) return undefined;
       const { rows } = await db.query(`SELECT * FROM ${s}.clients WHERE id = $1`, [id]);
       return rows[0] === undefined ? undefined : fromRow(clientColumns, rows[0]);
     },
@@ -442,16 +452,19 @@ function createOperations(
     },
     async updateClient(client: Client) {
       const change: StorageChange = { kind: 'client', clientId: client.id };
-      if (!(await changeAndNotify(clientUpdate, toRowValues(clientColumns, client), change))) {
+      if (holdsNul(client.id) || !(await changeAndNotify(clientUpdate, toRowValues(clientColumns, client), change))) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
     },
     deleteClient: (id) =>
-      changeAndNotify(`DELETE FROM ${s}.clients WHERE id = $1 RETURNING 1`, [id], { kind: 'client', clientId: id }),
+      holdsNul(id)
+        ? Promise.resolve(false)
+        : changeAndNotify(`DELETE FROM ${s}.clients WHERE id = $1 RETURNING 1`, [id], { kind: 'client', clientId: id }),
     async listClients({ after, limit = 100 }: ListClientsOptions = {}) {
       const { rows } = await db.query(
         `SELECT * FROM ${s}.clients WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2`,
-        [after ?? null, Math.max(0, Math.floor(limit))],
+        // No stored id holds U+0000, so the ids after "a\u0000…" are exactly those after "a".
+        [after === undefined ? null : after.split('\u0000', 1)[0], Math.max(0, Math.floor(limit))],
       );
       return rows.map((row) => fromRow(clientColumns, row));
     },
@@ -462,14 +475,17 @@ function createOperations(
       if (result.rowCount === 0) throw new StorageConflictError('access token record already exists');
     },
     async getAccessTokenRecord(signature) {
+      if (holdsNul(signature)) return undefined;
       const { rows } = await db.query(`SELECT * FROM ${s}.access_tokens WHERE signature = $1`, [signature]);
       return rows[0] === undefined ? undefined : fromRow(accessTokenColumns, rows[0]);
     },
     deleteAccessTokenRecord: (signature) =>
-      changeAndNotify(`DELETE FROM ${s}.access_tokens WHERE signature = $1 RETURNING 1`, [signature], {
-        kind: 'access-token',
-        signature,
-      }),
+      holdsNul(signature)
+        ? Promise.resolve(false)
+        : changeAndNotify(`DELETE FROM ${s}.access_tokens WHERE signature = $1 RETURNING 1`, [signature], {
+            kind: 'access-token',
+            signature,
+          }),
 
     async revokeTokenId(jti, expiresAt) {
       await changeAndNotify(
@@ -480,6 +496,7 @@ function createOperations(
       );
     },
     async isTokenIdRevoked(jti) {
+      if (holdsNul(jti)) return false;
       const { rowCount } = await db.query(`SELECT 1 FROM ${s}.revoked_token_ids WHERE jti = $1`, [jti]);
       return (rowCount ?? 0) > 0;
     },
@@ -519,7 +536,8 @@ function createOperations(
       const result = await db.query(
         `INSERT INTO ${s}.replay_cache AS r (jti, expires_at) VALUES ($1, $2)
          ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE r.expires_at <= $3`,
-        [jti, expiresAt, now],
+        // The column holds whole milliseconds; a fraction is rounded up, never shortening the hold.
+        [jti, Math.ceil(expiresAt), now],
       );
       return (result.rowCount ?? 0) > 0;
     },

@@ -641,7 +641,8 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
 
     markUsed(jti, expiresAt, now) {
-      return statements.markUsed.run({ jti, expiresAt, now }).changes > 0;
+      // The column holds whole milliseconds; a fraction is rounded up, never shortening the hold.
+      return statements.markUsed.run({ jti, expiresAt: Math.ceil(expiresAt), now }).changes > 0;
     },
 
     purgeExpired(now, batchSize) {
