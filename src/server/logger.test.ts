@@ -74,6 +74,23 @@ describe('describeDatabaseUrl', () => {
     ['postgres://tessera:pa:ss@[db/tessera', 'pa:ss', 'postgres://tessera:***@[db/tessera'],
     ['postgres://tessera:pa/ss@[db/tessera', 'pa/ss', 'postgres://tessera:***@[db/tessera'],
     ['postgres://tessera:p@ss@[db/tessera', 'p@ss', 'postgres://tessera:***@[db/tessera'],
+    // libpq and pg also take the password as a query parameter.
+    [
+      'postgres://postgres@127.0.0.1:5432/test?password=S3cretPW',
+      'S3cretPW',
+      'postgres://postgres@127.0.0.1:5432/test?password=***',
+    ],
+    [
+      'postgres://db.example.com/t?sslmode=require&PassWord=S3cret%26PW&application_name=a b',
+      'S3cret',
+      'postgres://db.example.com/t?sslmode=require&PassWord=***&application_name=a%20b',
+    ],
+    [
+      'postgres://u:pw1@db.example.com/t?sslpassword=k3y-pw#frag',
+      'k3y-pw',
+      'postgres://u:***@db.example.com/t?sslpassword=***#frag',
+    ],
+    ['postgres://u@[db/t?password=S3cretPW', 'S3cretPW', 'postgres://u@[db/t?password=***'],
   ])('removes the password from %s and keeps the rest', (url, password, expected) => {
     const described = describeDatabaseUrl(url);
     expect(described).not.toContain(password);

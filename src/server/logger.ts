@@ -68,16 +68,25 @@ export function createRequestLogger(logger: Logger): Logger {
   return logger.child({}, { redact: [] });
 }
 
-/** Removes a password from a database URL before it is logged. */
+/**
+ * Removes passwords from a database URL before it is logged: the one in the user information,
+ * and any query parameter whose name holds "password" (`password`, `sslpassword`), which libpq
+ * and pg read as well.
+ */
 export function describeDatabaseUrl(url: string): string {
+  // Query parameters are cut in the text itself: re-serialising them would rewrite the others.
+  const withoutQueryPasswords = url.replace(passwordParameter, '$1***');
   try {
-    const parsed = new URL(url);
+    const parsed = new URL(withoutQueryPasswords);
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
     // Not parseable, so nothing says where the password ends: everything from the first colon
     // after the user name up to the last `@` goes.
-    const userinfo = /^([^:/?#]+:\/\/[^:@/]*):.*@/s.exec(url);
-    return userinfo ? `${userinfo[1]}:***@${url.slice(userinfo[0].length)}` : url;
+    const userinfo = /^([^:/?#]+:\/\/[^:@/]*):.*@/s.exec(withoutQueryPasswords);
+    return userinfo ? `${userinfo[1]}:***@${withoutQueryPasswords.slice(userinfo[0].length)}` : withoutQueryPasswords;
   }
 }
+
+/** A query parameter whose name holds "password", up to the next `&` or `#`. */
+const passwordParameter = /([?&][^=&#]*password[^=&#]*=)[^&#]*/gi;
