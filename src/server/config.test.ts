@@ -66,6 +66,22 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses at load what would fail later: a pool of one connection, a headers timeout past the request timeout, a janitor interval past what a timer holds', () => {
+    expect(() => loadConfig({ env: { TESSERA_DATABASE_POOL_SIZE: '1' } })).toThrow(
+      'database.poolSize from environment variable TESSERA_DATABASE_POOL_SIZE: must be a whole number from 2 to 1000',
+    );
+    expect(loadConfig({ env: { TESSERA_DATABASE_POOL_SIZE: '2' } }).database.poolSize).toBe(2);
+    expect(() => loadConfig({ env: { TESSERA_HEADERS_TIMEOUT: '60000' } })).toThrow(
+      /server\.headersTimeout .*must not be longer than server\.requestTimeout/,
+    );
+    const equal = loadConfig({ env: { TESSERA_HEADERS_TIMEOUT: '60000', TESSERA_REQUEST_TIMEOUT: '60000' } });
+    expect(equal.server.headersTimeout).toBe(60_000);
+    expect(() => loadConfig({ env: { TESSERA_JANITOR_INTERVAL: '2147484' } })).toThrow(
+      'database.janitorInterval from environment variable TESSERA_JANITOR_INTERVAL: must be a whole number of seconds from 0 (off) to 2147483',
+    );
+    expect(loadConfig({ env: { TESSERA_JANITOR_INTERVAL: '2147483' } }).database.janitorInterval).toBe(2_147_483);
+  });
+
   it('splits TESSERA_HMAC_SECRETS on commas, newest first', () => {
     const a = 'a'.repeat(32);
     const b = 'b'.repeat(32);

@@ -45,10 +45,11 @@ export const configSchema = z.strictObject({
           error: 'must be postgres://user@host:port/database, sqlite:<file path> or memory:',
         })
         .optional(),
+      // Two at least: one connection listens for change notifications while another serves.
       poolSize: z
-        .int({ error: 'must be a whole number from 1 to 1000' })
-        .min(1, { error: 'must be a whole number from 1 to 1000' })
-        .max(1000, { error: 'must be a whole number from 1 to 1000' })
+        .int({ error: 'must be a whole number from 2 to 1000' })
+        .min(2, { error: 'must be a whole number from 2 to 1000' })
+        .max(1000, { error: 'must be a whole number from 2 to 1000' })
         .default(10),
       schema: z
         .string({ error: 'must be a string' })
@@ -56,9 +57,11 @@ export const configSchema = z.strictObject({
           error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit',
         })
         .default('public'),
+      // Node's timers hold at most 2^31 − 1 ms; a longer delay fires at once, every millisecond.
       janitorInterval: z
-        .int({ error: 'must be a whole number of seconds (0 turns the janitor off)' })
-        .min(0, { error: 'must be a whole number of seconds (0 turns the janitor off)' })
+        .int({ error: 'must be a whole number of seconds from 0 (off) to 2147483' })
+        .min(0, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
+        .max(2_147_483, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
         .default(60),
     })
     .prefault({}),
@@ -98,6 +101,11 @@ export const configSchema = z.strictObject({
         .default(65_536),
       tlsCert: nonEmpty('a path to a PEM certificate file').optional(),
       tlsKey: nonEmpty('a path to a PEM private key file').optional(),
+    })
+    // node:http refuses a headers timeout longer than the whole request's.
+    .refine((server) => server.headersTimeout <= server.requestTimeout, {
+      path: ['headersTimeout'],
+      error: 'must not be longer than server.requestTimeout (the headers are part of the request)',
     })
     .prefault({}),
   admin: z
@@ -257,7 +265,7 @@ export const settings: readonly SettingDefinition[] = [
     key: 'database.poolSize',
     env: ['TESSERA_DATABASE_POOL_SIZE'],
     kind: 'integer',
-    description: 'PostgreSQL connections per process.',
+    description: 'PostgreSQL connections per process, 2 to 1000.',
   },
   {
     key: 'database.schema',
@@ -270,7 +278,7 @@ export const settings: readonly SettingDefinition[] = [
     env: ['TESSERA_JANITOR_INTERVAL'],
     kind: 'integer',
     description:
-      'Seconds between purges of expired token records, deny-list and replay entries; 0 turns the janitor off.',
+      'Seconds between purges of expired token records, deny-list and replay entries (at most 2147483); 0 turns the janitor off.',
   },
   {
     key: 'server.host',
@@ -305,7 +313,7 @@ export const settings: readonly SettingDefinition[] = [
     key: 'server.headersTimeout',
     env: ['TESSERA_HEADERS_TIMEOUT'],
     kind: 'integer',
-    description: 'Milliseconds a client has to send all request headers.',
+    description: 'Milliseconds a client has to send all request headers; at most `server.requestTimeout`.',
   },
   {
     key: 'server.requestTimeout',

@@ -11,6 +11,7 @@ import { presentedAssertionClientId } from '../client-auth/index.js';
 import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../http/node.js';
 import { getWrittenBody } from '../provider/index.js';
 import type { HttpRequest } from '../request/index.js';
+import { ConfigError } from './config.js';
 import { createRequestLogger, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -157,10 +158,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
   };
 
   const server = options.tls
-    ? createHttpsServer(
-        { ...serverOptions, cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) },
-        listener,
-      )
+    ? createTlsServer(options.tls, serverOptions, listener)
     : createHttpServer(serverOptions, listener);
   server.keepAliveTimeout = options.keepAliveTimeout;
   answerHalfClosedClients(server);
@@ -342,4 +340,33 @@ export function resolveClientAddress(req: IncomingMessage, trustProxy: boolean |
   const chain = [...forwarded, peer];
   if (trustProxy === true) return chain[0]!;
   return chain[Math.max(0, chain.length - 1 - trustProxy)]!;
+}
+
+/**
+ * The HTTPS listener. A certificate or key file that cannot be read or used is a configuration
+ * error (exit code 2), named with its setting, like every other setting that cannot work.
+ */
+function createTlsServer(
+  tls: { readonly certFile: string; readonly keyFile: string },
+  serverOptions: Parameters<typeof createHttpServer>[0],
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+): Server {
+  const read = (file: string, setting: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(
+        `${setting}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    }
+  };
+  const cert = read(tls.certFile, 'server.tlsCert');
+  const key = read(tls.keyFile, 'server.tlsKey');
+  try {
+    return createHttpsServer({ ...serverOptions, cert, key }, listener);
+  } catch (error) {
+    // OpenSSL's reason (a bad PEM, a key that does not match), never the key's contents.
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError(`server.tlsCert and server.tlsKey: not a usable certificate and key: ${reason}`);
+  }
 }
