@@ -348,6 +348,33 @@ describe('SQLite store', () => {
     ).resolves.toBeUndefined();
   });
 
+  it("gives up on each of many writes queued behind another connection's lock within its own timeout, not one after another", async () => {
+    const filename = newFile();
+    const busyTimeoutMs = 300;
+    const store = createSqliteStore({ filename, busyTimeoutMs });
+    open.push(store);
+    const other = new Database(filename);
+    other.exec('BEGIN IMMEDIATE');
+    // Released after about three timeouts: waits that added up would reach it from the third write on.
+    const released = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        other.exec('ROLLBACK');
+        other.close();
+        resolve();
+      }, 3 * busyTimeoutMs),
+    );
+    const writes = [
+      ...Array.from({ length: 4 }, (_, i) => store.revokeTokenId(`queued-${i}`, 10)),
+      store.createAccessTokenRecord(tokenRecord('queued-record')),
+      store.transaction((tx) => tx.revokeTokenId('queued-in-tx', 10)),
+    ];
+    const outcomes = await Promise.allSettled(writes);
+    await released;
+    for (const outcome of outcomes)
+      expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
+    expect(await store.getAccessTokenRecord('queued-record')).toBeUndefined();
+  });
+
   it('refuses a token record created on the outer store from inside its own transaction instead of waiting forever', async () => {
     const store = createSqliteStore({ filename: newFile() });
     open.push(store);

@@ -45,7 +45,10 @@ export interface SqliteStoreOptions {
    * but may lose the last writes on power loss, for fewer fsyncs.
    */
   readonly synchronous?: 'full' | 'normal';
-  /** How long a write waits for another process's lock before failing as unavailable. Default 5000 ms. */
+  /**
+   * How long a write waits for another process's lock before failing as unavailable, counted from
+   * the call. Default 5000 ms.
+   */
   readonly busyTimeoutMs?: number;
   /**
    * How often subscribers check whether another process (a worker, a CLI command) wrote to the
@@ -157,10 +160,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
       if (closed) throw new StorageUnavailableError('the SQLite store is closed');
       return operation();
     };
+    // The wait for another process's lock counts from the call, not from its turn: calls queued
+    // behind one another must not add their timeouts up.
+    const deadline = performance.now() + busyTimeoutMs;
     return gate.run(attempt).catch(async (error: unknown) => {
       if (!isBusy(error)) throw toStorageError(error);
       // Another process holds the write lock: wait for it in turn, without blocking the event loop.
-      return gate.exclusive(() => retryWhileBusy(attempt, busyTimeoutMs));
+      return gate.exclusive(() => retryWhileBusy(attempt, deadline));
     });
   };
 
@@ -178,6 +184,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   const walSync =
     options.synchronous !== 'normal' && isFile(options.filename) ? createWalSync(`${options.filename}-wal`) : undefined;
   const groupCommit = createGroupCommit(async (pending) => {
+    const deadline = performance.now() + busyTimeoutMs;
     const batch = pending.map(({ record }) => record);
     const attempt = (): BatchOutcome => {
       // Checked on the connection, not `closed`: a batch taken by close() still gets written.
@@ -192,7 +199,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
     };
     const outcome = await gate.run(attempt).catch(async (error: unknown) => {
       if (!isBusy(error)) throw toStorageError(error);
-      return gate.exclusive(() => retryWhileBusy(attempt, busyTimeoutMs));
+      return gate.exclusive(() => retryWhileBusy(attempt, deadline));
     });
     await walSync?.sync();
     pending.forEach((entry, i) => {
@@ -253,10 +260,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
 
     async transaction(work) {
       assertUsable();
+      const deadline = performance.now() + busyTimeoutMs;
       return gate.exclusive(async () => {
         if (closed) throw new StorageUnavailableError('the SQLite store is closed');
         // IMMEDIATE takes the write lock at once, so another process cannot slip in between our reads and writes.
-        await retryWhileBusy(() => statements.begin.run(), busyTimeoutMs);
+        await retryWhileBusy(() => statements.begin.run(), deadline);
         const state: TransactionState = { open: true };
         const changes: StorageChange[] = [];
         const tx = createTransactionStore(db, statements, changeLog, state, changes, store);
@@ -421,8 +429,11 @@ function isBusy(error: unknown): boolean {
 }
 
 /** Retries a statement refused for a lock held elsewhere, with short pauses, for at most `timeoutMs`. */
-async function retryWhileBusy<R>(operation: () => R, timeoutMs: number): Promise<R> {
-  const deadline = performance.now() + timeoutMs;
+/**
+ * Runs `operation`, trying again while another process holds the lock, until `deadline` (a
+ * `performance.now()` time). It is always tried once, even past the deadline.
+ */
+async function retryWhileBusy<R>(operation: () => R, deadline: number): Promise<R> {
   for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
     try {
       return operation();
