@@ -6,10 +6,10 @@ import type { Client } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
 import {
   clientToMetadata,
+  patchRegisteredClient,
   registerClient,
   requireClient,
   rotateClientSecret,
-  updateRegisteredClient,
   type ClientMetadataInput,
 } from '../server/index.js';
 import { addSettingOptions, configFromOptions } from './config-options.js';
@@ -38,9 +38,9 @@ function addMetadataOptions(command: Command): Command {
     .option('--json', 'print JSON');
 }
 
-/** The metadata the flags describe, over `base`. */
-function metadataFromOptions(options: Options, base: ClientMetadataInput = {}): ClientMetadataInput {
-  const metadata: ClientMetadataInput = { ...base };
+/** The metadata the flags describe, and nothing else. */
+function metadataFromOptions(options: Options): ClientMetadataInput {
+  const metadata: ClientMetadataInput = {};
   if (typeof options.metadata === 'string') Object.assign(metadata, readJsonArgument(options.metadata, '--metadata'));
   if (typeof options.clientId === 'string') metadata.client_id = options.clientId;
   if (typeof options.grantTypes === 'string') metadata.grant_types = splitList(options.grantTypes);
@@ -177,15 +177,10 @@ export function clientsCommand(): Command {
       .argument('<client-id>'),
   ).action(async (clientId: string, options: Options, command: Command) => {
     const config = configFromOptions(command.optsWithGlobals());
-    const client = await withStorage(config, async (storage) => {
-      const existing = await requireClient(storage, clientId);
-      const {
-        client_id_issued_at: _issued,
-        client_secret_expires_at: _expires,
-        ...current
-      } = clientToMetadata(existing);
-      return updateRegisteredClient(storage, clientId, metadataFromOptions(options, current));
-    });
+    // Only what the flags name is sent: a round trip through metadata would drop what it cannot express.
+    const client = await withStorage(config, (storage) =>
+      patchRegisteredClient(storage, clientId, metadataFromOptions(options)),
+    );
     printClient(client, options);
   });
 

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { Client } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import {
   ClientRegistrationError,
   clientFromMetadata,
   clientToMetadata,
+  patchRegisteredClient,
   registerClient,
   rotateClientSecret,
   updateRegisteredClient,
@@ -126,5 +128,87 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
     });
     expect(updated.secretHash).toBeUndefined();
     expect((await storage.getClient('svc'))?.secretHash).toBeUndefined();
+  });
+});
+
+describe('client updates keep what they are not told to change', () => {
+  const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
+  // Stored through the library: fields RFC 7591 cannot express, a metadata entry this server does
+  // not understand and a field of some other version.
+  const libraryClient = {
+    id: 'lib',
+    secretHash: '$2b$04$abcdefghijklmnopqrstuuAbCdEfGhIjKlMnOpQrStUvWxYz01234',
+    grantTypes: ['client_credentials'],
+    scopes: ['a'],
+    defaultScopes: ['a'],
+    audience: ['https://api.example'],
+    tokenEndpointAuthMethod: 'client_secret_post',
+    metadata: { tenant: 't1', client_name: 'Library made' },
+    createdAt: 1_600_000_000_123,
+    secretUpdatedAt: 1_600_000_000_456,
+    owner: { team: 'payments' },
+  } as Client;
+
+  async function storeWith(client: Client) {
+    const storage = createMemoryStore();
+    await storage.createClient(client);
+    return storage;
+  }
+
+  it('patchRegisteredClient changes only the named field', async () => {
+    const storage = await storeWith(libraryClient);
+    await patchRegisteredClient(storage, 'lib', { scope: 'a b c' });
+    expect(await storage.getClient('lib')).toStrictEqual({ ...libraryClient, scopes: ['a', 'b', 'c'] });
+    await patchRegisteredClient(storage, 'lib', { client_name: 'Renamed', frobnicate: true });
+    expect(await storage.getClient('lib')).toStrictEqual({
+      ...libraryClient,
+      scopes: ['a', 'b', 'c'],
+      metadata: { tenant: 't1', client_name: 'Renamed' },
+    });
+    await patchRegisteredClient(storage, 'lib', { client_name: null });
+    expect((await storage.getClient('lib'))?.metadata).toStrictEqual({ tenant: 't1' });
+  });
+
+  it('patchRegisteredClient leaves an unset method and creation date unset', async () => {
+    const { tokenEndpointAuthMethod: _method, createdAt: _created, ...unset } = libraryClient;
+    const storage = await storeWith(unset);
+    await patchRegisteredClient(storage, 'lib', { audience: 'https://other.example' });
+    expect(await storage.getClient('lib')).toStrictEqual({ ...unset, audience: ['https://other.example'] });
+  });
+
+  it('patchRegisteredClient checks a change against the stored fields it depends on', async () => {
+    const storage = await storeWith(libraryClient);
+    await expectRegistrationError(
+      patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'private_key_jwt' }),
+      'invalid_client_metadata',
+      'private_key_jwt needs jwks',
+    );
+    await expectRegistrationError(
+      patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'none' }),
+      'invalid_client_metadata',
+      'public client',
+    );
+    await expectRegistrationError(
+      patchRegisteredClient(storage, 'lib', { client_id: 'other' }),
+      'invalid_client_metadata',
+      'client_id cannot be changed',
+    );
+    expect(await storage.getClient('lib')).toStrictEqual(libraryClient);
+    await patchRegisteredClient(storage, 'lib', { jwks });
+    await patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'private_key_jwt' });
+    const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = libraryClient;
+    expect(await storage.getClient('lib')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
+  });
+
+  it('updateRegisteredClient replaces the RFC 7591 metadata and keeps everything else', async () => {
+    const storage = await storeWith(libraryClient);
+    await updateRegisteredClient(storage, 'lib', { scope: 'b', token_endpoint_auth_method: 'client_secret_post' });
+    const { metadata: _metadata, ...rest } = libraryClient;
+    expect(await storage.getClient('lib')).toStrictEqual({
+      ...rest,
+      scopes: ['b'],
+      audience: [],
+      metadata: { tenant: 't1' },
+    });
   });
 });

@@ -190,8 +190,19 @@ export async function registerClient(
   return clientSecret !== undefined ? { client, clientSecret } : { client };
 }
 
+/** The client field behind each RFC 7591 field this server understands, other than `client_id`. */
+const clientFields = {
+  grant_types: 'grantTypes',
+  scope: 'scopes',
+  token_endpoint_auth_method: 'tokenEndpointAuthMethod',
+  audience: 'audience',
+  jwks: 'jwks',
+} as const satisfies Record<string, keyof Client>;
+
 /**
- * Replaces a client's metadata (RFC 7592 §2.2), keeping its secret.
+ * Replaces a client's metadata (RFC 7592 §2.2), keeping its secret. What RFC 7591 has no field
+ * for (default scopes, metadata entries this server does not understand, fields of other
+ * versions, dates) is kept as stored: the request could not have said anything about it.
  *
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
@@ -201,19 +212,85 @@ export async function updateRegisteredClient(
   input: ClientMetadataInput,
 ): Promise<Client> {
   const existing = await requireClient(storage, id);
+  checkClientIdUnchanged(input, id);
+  const described = clientFromMetadata({ ...input, client_id: id }, existing);
+  return storeUpdate(storage, existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+}
+
+/**
+ * Changes only the metadata `changes` names (`tessera clients update`); every other stored field
+ * is kept exactly, including ones the caller has no way to name.
+ *
+ * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
+ */
+export async function patchRegisteredClient(
+  storage: ClientManager,
+  id: string,
+  changes: ClientMetadataInput,
+): Promise<Client> {
+  const existing = await requireClient(storage, id);
+  checkClientIdUnchanged(changes, id);
+  const named = Object.keys(changes).filter((field) => changes[field] !== undefined);
+  // The stored grant types, method and jwks matter only to the rules that tie them together; left
+  // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
+  const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
+    ? {
+        grant_types: existing.grantTypes,
+        token_endpoint_auth_method:
+          existing.tokenEndpointAuthMethod ?? (existing.secretHash ? 'client_secret_basic' : 'none'),
+        ...(existing.jwks ? { jwks: existing.jwks } : {}),
+      }
+    : {};
+  const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
+  return storeUpdate(storage, existing, described, named);
+}
+
+function checkClientIdUnchanged(input: ClientMetadataInput, id: string): void {
   if (input.client_id !== undefined && input.client_id !== id) {
     throw new ClientRegistrationError('invalid_client_metadata', 'client_id cannot be changed');
   }
-  const client = clientFromMetadata({ ...input, client_id: id }, existing);
-  if (usesClientSecret(client.tokenEndpointAuthMethod) && client.secretHash === undefined) {
-    throw new ClientRegistrationError(
-      'invalid_client_metadata',
-      'this client has no secret; rotate-secret first, then switch to a secret-based method',
-    );
+}
+
+/** Stores `existing` with the RFC 7591 fields in `named` taken from `described`, and nothing else changed. */
+async function storeUpdate(
+  storage: ClientManager,
+  existing: Client,
+  described: Client,
+  named: readonly string[],
+): Promise<Client> {
+  const client: Record<string, unknown> = { ...existing };
+  for (const [field, key] of Object.entries(clientFields)) {
+    if (!named.includes(field)) continue;
+    if (described[key] === undefined) delete client[key];
+    else client[key] = described[key];
   }
-  const stored = usesClientSecret(client.tokenEndpointAuthMethod)
-    ? client
-    : (({ secretHash: _dropped, secretUpdatedAt: _alsoDropped, ...rest }) => rest)(client);
+  const descriptive = descriptiveFields.filter((field) => named.includes(field));
+  if (descriptive.length > 0) {
+    const metadata: Record<string, unknown> = { ...existing.metadata };
+    for (const field of descriptive) {
+      // RFC 7592 §2.2: a null value asks for the field to be removed.
+      const value = described.metadata?.[field];
+      if (value === undefined || value === null) delete metadata[field];
+      else metadata[field] = value;
+    }
+    if (Object.keys(metadata).length > 0) client.metadata = metadata;
+    else delete client.metadata;
+  }
+  if (named.includes('token_endpoint_auth_method')) {
+    const method = described.tokenEndpointAuthMethod;
+    if (usesClientSecret(method) && existing.secretHash === undefined) {
+      throw new ClientRegistrationError(
+        'invalid_client_metadata',
+        'this client has no secret; rotate-secret first, then switch to a secret-based method',
+      );
+    }
+    // A client that no longer authenticates with its secret must not keep one that would still verify.
+    if (!usesClientSecret(method)) {
+      delete client.secretHash;
+      delete client.secretUpdatedAt;
+    }
+  }
+  const stored = client as unknown as Client;
   await storage.updateClient(stored);
   return stored;
 }

@@ -3,6 +3,9 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '../../src/core/index.js';
+import { bcryptHasher } from '../../src/secrets/index.js';
+import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
 
 let workspace: Workspace;
@@ -212,6 +215,86 @@ describe('tessera clients', () => {
   it('deletes a client, after which it is unknown', async () => {
     expect((await run(['clients', 'delete', 'piped'])).code).toBe(0);
     expect((await run(['clients', 'show', 'piped'])).code).toBe(3);
+  });
+});
+
+describe('tessera clients update on a client stored through the library', () => {
+  // Fields the CLI has no flag for, metadata entries it does not understand and a field unknown to
+  // this version: an update must hand all of them back untouched.
+  const seed = async (id: string): Promise<Client> => {
+    const client = {
+      id,
+      secretHash: await bcryptHasher({ cost: 4 }).hash('library-made-secret'),
+      grantTypes: ['client_credentials'],
+      scopes: ['a'],
+      defaultScopes: ['a'],
+      audience: ['https://api.example'],
+      tokenEndpointAuthMethod: 'client_secret_post',
+      metadata: { tenant: 't1', client_name: 'Library made' },
+      createdAt: 1_600_000_000_123,
+      secretUpdatedAt: 1_600_000_000_456,
+      owner: { team: 'payments' },
+    } as Client;
+    const store = createSqliteStore({ filename: join(workspace.dir, 'data', 'tessera.db') });
+    try {
+      await store.createClient(client);
+      expect(await store.getClient(id)).toStrictEqual(client);
+      return client;
+    } finally {
+      await store.close();
+    }
+  };
+  const stored = async (id: string): Promise<Client | undefined> => {
+    const store = createSqliteStore({ filename: join(workspace.dir, 'data', 'tessera.db') });
+    try {
+      return await store.getClient(id);
+    } finally {
+      await store.close();
+    }
+  };
+
+  it('changes only the scope when only --scope is given', async () => {
+    const before = await seed('library-scope');
+    const result = await run(['clients', 'update', 'library-scope', '--scope', 'a b c', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await stored('library-scope')).toStrictEqual({ ...before, scopes: ['a', 'b', 'c'] });
+    expect(parseJson(result)).toMatchObject({ scope: 'a b c', token_endpoint_auth_method: 'client_secret_post' });
+  });
+
+  it('changes one metadata entry and keeps the others when only --client-name is given', async () => {
+    const before = await seed('library-name');
+    const result = await run(['clients', 'update', 'library-name', '--client-name', 'Renamed', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await stored('library-name')).toStrictEqual({
+      ...before,
+      metadata: { tenant: 't1', client_name: 'Renamed' },
+    });
+  });
+
+  it('changes nothing when no flag is given', async () => {
+    const before = await seed('library-none');
+    expect((await run(['clients', 'update', 'library-none', '--json'])).code).toBe(0);
+    expect(await stored('library-none')).toStrictEqual(before);
+  });
+
+  it('drops the secret, and only the secret, when the client moves to private_key_jwt', async () => {
+    const before = await seed('library-jwt');
+    const jwks = {
+      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }],
+    };
+    const result = await run([
+      'clients',
+      'update',
+      'library-jwt',
+      '--token-endpoint-auth-method',
+      'private_key_jwt',
+      '--jwks',
+      JSON.stringify(jwks),
+      '--json',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = before;
+    expect(await stored('library-jwt')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
   });
 });
 
