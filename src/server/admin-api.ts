@@ -103,8 +103,8 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
         }
         if (clientMatch[2]) {
           if (method !== 'POST') return notAllowed('POST');
-          const body =
-            request.headers.get('content-length') === '0' || !request.body ? {} : await readJsonObject(request);
+          // The body is optional: none at all (curl -X POST sends no Content-Length) asks for a generated secret.
+          const body = await readJsonObject(request, { optional: true });
           const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
           const rotated = await rotateClientSecret(storage, hasher, id, secret);
           return json(200, {
@@ -214,13 +214,15 @@ function checkBearer(request: Request, token: string | undefined): Response | un
 
 class BadJsonError extends Error {}
 
-async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+async function readJsonObject(request: Request, { optional = false } = {}): Promise<Record<string, unknown>> {
+  const text = request.body ? await request.text() : '';
+  if (optional && text === '') return {};
   if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
     throw new BadJsonError('The body must be application/json.');
   }
   let body: unknown;
   try {
-    body = JSON.parse(await request.text());
+    body = JSON.parse(text);
   } catch {
     throw new BadJsonError('The body is not valid JSON.');
   }

@@ -228,6 +228,22 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect((await requestToken(server.publicUrl, 'reports', rotated)).status).toBe(200);
   });
 
+  it('POST /clients/{id}/secret with no body at all, as curl -X POST sends it (no Content-Length), issues a generated secret', async () => {
+    const { port, hostname } = new URL(server.adminUrl);
+    const socket = connect(Number(port), hostname);
+    socket.write(
+      `POST /clients/reports/secret HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${workspace.adminToken}\r\nConnection: close\r\n\r\n`,
+    );
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const rotated = String(
+      (JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>).client_secret,
+    );
+    expect(rotated.length).toBeGreaterThanOrEqual(32);
+    expect((await requestToken(server.publicUrl, 'reports', rotated)).status).toBe(200);
+  });
+
   it.each([
     ['an unsupported grant type', { grant_types: ['password'] }, 400, 'invalid_client_metadata'],
     ['a scope that is not a string', { scope: ['read'] }, 400, 'invalid_client_metadata'],
