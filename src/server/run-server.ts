@@ -10,6 +10,8 @@ import { startServer, type RunningServer } from './server.js';
 
 const metricsRequest = 'tessera:metrics-request';
 const metricsResponse = 'tessera:metrics-response';
+/** Sent by a worker once its public listener serves (startServer has resolved). */
+const workerReady = 'tessera:worker-ready';
 
 interface MetricsMessage {
   readonly type: string;
@@ -18,10 +20,20 @@ interface MetricsMessage {
 }
 
 /**
+ * A crash loop: this many exits of workers that had been serving, within `workerCrashWindowMs`,
+ * stop the primary instead of starting yet another worker.
+ */
+const workerCrashLimit = 5;
+const workerCrashWindowMs = 60_000;
+
+/** The exit codes a failed start can end with (README's exit codes: 1 failure, 2 configuration). */
+const startupExitCodes: ReadonlySet<number> = new Set([1, 2]);
+
+/**
  * Starts the server and stops it in order on SIGTERM or SIGINT: listeners stop accepting,
  * in-flight requests finish (up to `server.shutdownTimeout`), the store closes, and the process
  * exits 0. With `server.workers` above 1 the primary process migrates, serves the admin listener
- * and keeps that many workers serving the public port.
+ * and keeps that many workers serving the public port (see `runPrimary`).
  */
 export async function runServer(config: ServerConfig, logger: Logger): Promise<void> {
   if (config.server.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
@@ -33,29 +45,50 @@ export async function runServer(config: ServerConfig, logger: Logger): Promise<v
     await (await started)?.close();
   });
   started = startServer(config, { logger, ...(worker ? { publicOnly: true } : {}) });
-  const running = await started;
-  if (worker) answerMetricsRequests(running);
+  let running: RunningServer;
+  try {
+    running = await started;
+  } catch (error) {
+    // A worker that cannot start ends at once, with the exit code the command sets for this
+    // error: the IPC channel to the primary would otherwise keep it alive. (cluster's own
+    // disconnect: a bare process.disconnect() makes a worker exit 0 on the spot.)
+    if (worker && process.connected) cluster.worker?.disconnect();
+    throw error;
+  }
+  if (worker) {
+    answerMetricsRequests(running);
+    process.send?.({ type: workerReady });
+  }
 }
 
-function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
+/**
+ * Stops in order on SIGTERM or SIGINT (exit 0). Returns a function that stops the same way and
+ * exits with another code; after either, further signals are ignored.
+ */
+function onShutdownSignal(logger: Logger, stop: () => Promise<void>): (exitCode: number) => void {
   let stopping = false;
-  const handle = (signal: NodeJS.Signals) => {
+  const shutdown = (exitCode: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
     stop().then(
       () => {
-        logger.info('stopped');
-        process.exit(0);
+        logger.info(exitCode === 0 ? {} : { exitCode }, 'stopped');
+        process.exit(exitCode);
       },
       (error: unknown) => {
         logger.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
-        process.exit(1);
+        process.exit(exitCode === 0 ? 1 : exitCode);
       },
     );
   };
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    logger.info({ signal }, 'shutting down');
+    shutdown(0);
+  };
   process.on('SIGTERM', handle);
   process.on('SIGINT', handle);
+  return shutdown;
 }
 
 function answerMetricsRequests(running: RunningServer): void {
@@ -67,8 +100,18 @@ function answerMetricsRequests(running: RunningServer): void {
   });
 }
 
+/**
+ * The cluster primary: migrates, serves the admin listener and forks `server.workers` workers.
+ * A worker that exits before it has ever been ready is a start-up failure: the primary stops the
+ * other workers and exits with that worker's code (2 for configuration, else 1), as one process
+ * would. A worker that was serving and dies is replaced, unless `workerCrashLimit` of them died
+ * within `workerCrashWindowMs`: then the primary stops everything and exits 1. `/health/ready`
+ * answers 503 while no worker is serving.
+ */
 async function runPrimary(config: ServerConfig, logger: Logger): Promise<void> {
   const workers = new Set<Worker>();
+  const ready = new Set<Worker>();
+  const crashes: number[] = [];
   let stopping = false;
   let nextRequest = 0;
 
@@ -98,7 +141,7 @@ async function runPrimary(config: ServerConfig, logger: Logger): Promise<void> {
   };
 
   let started: Promise<RunningServer> | undefined;
-  onShutdownSignal(logger, async () => {
+  const shutdown = onShutdownSignal(logger, async () => {
     stopping = true;
     const exited = [...workers].map(
       (worker) => new Promise<void>((resolve) => (worker.isDead() ? resolve() : worker.once('exit', () => resolve()))),
@@ -113,19 +156,52 @@ async function runPrimary(config: ServerConfig, logger: Logger): Promise<void> {
   });
 
   // The primary migrates and creates the first keys before any worker starts.
-  started = startServer(config, { logger, adminOnly: true, collectMetrics });
+  started = startServer(config, {
+    logger,
+    adminOnly: true,
+    collectMetrics,
+    unready: () => (ready.size === 0 ? 'no worker is serving the public port' : undefined),
+  });
   const running = await started;
   if (stopping) return;
 
   const fork = () => {
     const worker = cluster.fork();
+    const pid = worker.process.pid;
     workers.add(worker);
+    worker.on('message', (message: { type?: unknown } | null) => {
+      if (message?.type !== workerReady || stopping) return;
+      ready.add(worker);
+      logger.info({ workerPid: pid }, `worker ${String(pid)} ready`);
+    });
     worker.on('exit', (code, signal) => {
       workers.delete(worker);
-      if (!stopping) {
-        logger.error({ workerPid: worker.process.pid, code, signal }, 'worker exited; starting another');
-        fork();
+      const wasReady = ready.delete(worker);
+      if (stopping) return;
+      if (!wasReady) {
+        const exitCode = code !== null && startupExitCodes.has(code) ? code : 1;
+        logger.error(
+          { workerPid: pid, code, signal, exitCode },
+          `worker ${String(pid)} exited (${signal ?? `code ${String(code)}`}) before it was ready: start-up failed; stopping the other workers and exiting ${exitCode}`,
+        );
+        stopping = true;
+        shutdown(exitCode);
+        return;
       }
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length > 0 && crashes[0]! <= now - workerCrashWindowMs) crashes.shift();
+      if (crashes.length >= workerCrashLimit) {
+        logger.error(
+          { workerPid: pid, code, signal, crashes: crashes.length, windowMs: workerCrashWindowMs, exitCode: 1 },
+          `workers keep dying: ${crashes.length} exits within ${workerCrashWindowMs / 1000} s; not starting another, stopping the other workers and exiting 1`,
+        );
+        stopping = true;
+        shutdown(1);
+        return;
+      }
+      logger.error({ workerPid: pid, code, signal }, 'worker exited; starting another');
+      fork();
     });
   };
   for (let index = 0; index < config.server.workers; index++) fork();

@@ -29,6 +29,11 @@ export interface StartServerOptions {
   readonly adminOnly?: boolean;
   /** Metrics text for the admin listener instead of this process's own. */
   readonly collectMetrics?: () => Promise<string>;
+  /**
+   * Why this server cannot serve yet (a cluster primary with no worker ready), or undefined when
+   * it can: while it gives a reason, `/health/ready` answers 503 with it.
+   */
+  readonly unready?: () => string | undefined;
 }
 
 /** A started server. */
@@ -172,7 +177,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         port: config.admin.port,
         endpointOf: adminEndpointOf,
         webRequests: true,
-        handler: (request) => adminApi(request),
+        handler: (request) => notReady(request, options.unready?.()) ?? adminApi(request),
       });
       listeners.push(adminListener);
       logger.info(
@@ -221,6 +226,19 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await opened.storage.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** `/health/ready`'s 503 while `reason` says why the server cannot serve; undefined otherwise. */
+function notReady(request: Request, reason: string | undefined): Promise<Response> | undefined {
+  if (reason === undefined || request.method !== 'GET' || new URL(request.url).pathname !== '/health/ready') {
+    return undefined;
+  }
+  return Promise.resolve(
+    new Response(JSON.stringify({ status: 'unavailable', reason }), {
+      status: 503,
+      headers: { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' },
+    }),
+  );
 }
 
 /** How long a brute-force count may wait for Redis before it is kept in memory instead. */

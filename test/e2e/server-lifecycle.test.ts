@@ -1,16 +1,17 @@
 // `tessera serve` as a process: refusals at start-up, SIGTERM with requests in flight, logs free of
 // secrets, client addresses behind a proxy, header limits, TLS and worker processes.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   basic,
+  binary,
   createWorkspace,
   parseJson,
   requestToken,
@@ -686,5 +687,127 @@ describe('workers', () => {
     expect(await hashChecks()).toBe(beforeUntouched);
     expect(await statuses('rotated', newSecret)).toEqual(allOk);
     expect(await server.stop('SIGTERM')).toBe(0);
+  });
+});
+
+/**
+ * Runs `tessera serve <args>` in `ws` and waits for it to exit, or kills it (SIGKILL, code null)
+ * after `deadlineMs`: a server that never gives up must fail the test rather than hang it.
+ */
+function serveUntilExit(ws: Workspace, args: readonly string[], env: Record<string, string>, deadlineMs: number) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string; elapsedMs: number }>((resolve, reject) => {
+    const begun = Date.now();
+    const child = spawn(process.execPath, [binary, 'serve', ...args], {
+      cwd: ws.dir,
+      env: { ...ws.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, elapsedMs: Date.now() - begun });
+    });
+  });
+}
+
+/** The pids of the workers the primary has logged as ready, in order. */
+function readyWorkers(server: ServerProcess): number[] {
+  return [...server.output().matchAll(/"workerPid":(\d+),"msg":"worker \d+ ready"/g)].map((match) => Number(match[1]));
+}
+
+/** Waits (up to 20 s) until `check` holds. */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('workers that cannot start or keep dying', () => {
+  it('--workers 2 where no worker can start (opaque tokens without an HMAC secret) stops the primary with exit 2, saying why', async () => {
+    const result = await serveUntilExit(
+      workspace(),
+      ['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--workers', '2'],
+      { TESSERA_ACCESS_TOKEN_FORMAT: 'opaque' },
+      20_000,
+    );
+    expect(result.code).toBe(2);
+    expect(result.elapsedMs).toBeLessThan(20_000);
+    // The worker's own reason, as one process would give it, then the primary's.
+    expect(result.stderr).toContain('tokens.hmacSecrets');
+    expect(result.stdout).toMatch(
+      /"level":"error".*"msg":"worker \d+ exited \(code 2\) before it was ready: start-up failed/,
+    );
+    expect(result.stdout).not.toContain('starting another');
+  });
+
+  it('--workers 2 on a public port already in use stops the primary with exit 1, saying why', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = holder.address() as AddressInfo;
+      const result = await serveUntilExit(
+        workspace(),
+        ['--host', '127.0.0.1', '--port', String(port), '--admin-port', '0', '--workers', '2'],
+        {},
+        20_000,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('EADDRINUSE');
+      expect(result.stdout).toMatch(/"msg":"worker \d+ exited \(code 1\) before it was ready: start-up failed/);
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
+
+  it('replaces a serving worker that dies, and /health/ready answers 503 while no worker serves', async () => {
+    const ws = workspace();
+    const secret = await createClient(ws, 'replaced');
+    // A fixed port: on port 0 the workers started once none is left would get a new one.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const server = await serve(ws, ['--workers', '2', '--port', String(port)]);
+    await until(() => readyWorkers(server).length === 2);
+    expect((await fetch(`${server.adminUrl}/health/ready`)).status).toBe(200);
+
+    for (const pid of readyWorkers(server)) process.kill(pid, 'SIGKILL');
+    let unready: { status: number; body: unknown } | undefined;
+    await until(async () => {
+      const response = await fetch(`${server.adminUrl}/health/ready`);
+      unready = { status: response.status, body: await response.json() };
+      return response.status === 503;
+    });
+    expect(unready).toEqual({
+      status: 503,
+      body: { status: 'unavailable', reason: 'no worker is serving the public port' },
+    });
+
+    await until(() => readyWorkers(server).length === 4);
+    expect((await fetch(`${server.adminUrl}/health/ready`)).status).toBe(200);
+    expect((await requestToken(server.publicUrl, 'replaced', secret)).status).toBe(200);
+    expect(server.child.exitCode).toBeNull();
+    expect(await server.stop('SIGTERM')).toBe(0);
+  });
+
+  it('stops with exit 1 once serving workers have died five times within 60 s (a crash loop)', async () => {
+    const server = await serve(workspace(), ['--workers', '2']);
+    await until(() => readyWorkers(server).length === 2);
+    for (const pid of readyWorkers(server)) process.kill(pid, 'SIGKILL');
+    await until(() => readyWorkers(server).length === 4);
+    for (const pid of readyWorkers(server).slice(2)) process.kill(pid, 'SIGKILL');
+    await until(() => readyWorkers(server).length === 6);
+    expect(server.child.exitCode).toBeNull();
+    process.kill(readyWorkers(server)[4]!, 'SIGKILL');
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/"level":"error".*"msg":"workers keep dying: 5 exits within 60 s/);
+    expect(server.output().match(/worker exited; starting another/g)).toHaveLength(4);
   });
 });
