@@ -82,6 +82,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { TESSERA_JANITOR_INTERVAL: '2147483' } }).database.janitorInterval).toBe(2_147_483);
   });
 
+  it('refuses several workers over a memory: store, which each worker would have to itself', () => {
+    expect(() => loadConfig({ env: { TESSERA_DATABASE_URL: 'memory:', TESSERA_WORKERS: '2' } })).toThrow(
+      /server\.workers .*must be 1 with database\.url memory:/,
+    );
+    expect(loadConfig({ env: { TESSERA_DATABASE_URL: 'memory:', TESSERA_WORKERS: '1' } }).server.workers).toBe(1);
+    expect(loadConfig({ env: { TESSERA_WORKERS: '2' } }).server.workers).toBe(2);
+  });
+
   it('splits TESSERA_HMAC_SECRETS on commas, newest first', () => {
     const a = 'a'.repeat(32);
     const b = 'b'.repeat(32);

@@ -29,178 +29,187 @@ const nonEmpty = (what: string) =>
   z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}, not empty` });
 
 /** The configuration schema, zod 4. Every field has a default except secrets and file paths. */
-export const configSchema = z.strictObject({
-  mode: z.enum(['production', 'development'], { error: 'must be "production" or "development"' }).default('production'),
-  issuer: z
-    .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://auth.example.com' })
-    .refine((value) => !/[?#]/.test(value), { error: 'must have no query or fragment (RFC 8414 §2)' })
-    .optional(),
-  allowInsecureIssuer: z.boolean({ error: 'must be true or false' }).default(false),
-  dataDir: nonEmpty('a directory path').default('./data'),
-  database: z
-    .strictObject({
-      url: z
-        .string({ error: 'must be a string' })
-        .regex(/^(postgres(ql)?:\/\/|sqlite:|memory:$)/, {
-          error: 'must be postgres://user@host:port/database, sqlite:<file path> or memory:',
-        })
-        .optional(),
-      // Two at least: one connection listens for change notifications while another serves.
-      poolSize: z
-        .int({ error: 'must be a whole number from 2 to 1000' })
-        .min(2, { error: 'must be a whole number from 2 to 1000' })
-        .max(1000, { error: 'must be a whole number from 2 to 1000' })
-        .default(10),
-      schema: z
-        .string({ error: 'must be a string' })
-        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
-          error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit',
-        })
-        .default('public'),
-      // Node's timers hold at most 2^31 − 1 ms; a longer delay fires at once, every millisecond.
-      janitorInterval: z
-        .int({ error: 'must be a whole number of seconds from 0 (off) to 2147483' })
-        .min(0, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
-        .max(2_147_483, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
-        .default(60),
-    })
-    .prefault({}),
-  server: z
-    .strictObject({
-      host: nonEmpty('a host name or IP address').default('0.0.0.0'),
-      port: port('TCP').default(8080),
-      workers: z
-        .int({ error: 'must be a whole number from 1 to 256' })
-        .min(1, { error: 'must be a whole number from 1 to 256' })
-        .max(256, { error: 'must be a whole number from 1 to 256' })
-        .default(1),
-      trustProxy: z
-        .union([z.boolean(), z.int().min(0).max(100)], {
-          error: 'must be true, false, or the number of proxy hops to trust (0 to 100)',
-        })
-        .default(false),
-      headersTimeout: milliseconds('time to receive all request headers').default(10_000),
-      requestTimeout: milliseconds('time to receive a whole request').default(30_000),
-      keepAliveTimeout: milliseconds('idle time of a kept-alive connection').default(5_000),
-      // 0 is allowed here alone: no grace, in-flight requests are cut off at once.
-      shutdownTimeout: z
-        .int({ error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)' })
-        .min(0, {
-          error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)',
-        })
-        .default(10_000),
-      maxHeaderSize: z
-        .int({ error: 'must be a whole number of bytes from 1024 to 1048576' })
-        .min(1024, { error: 'must be a whole number of bytes from 1024 to 1048576' })
-        .max(1_048_576, { error: 'must be a whole number of bytes from 1024 to 1048576' })
-        .default(16_384),
-      maxBodyBytes: z
-        .int({ error: 'must be a whole number of bytes from 1 to 10485760' })
-        .min(1, { error: 'must be a whole number of bytes from 1 to 10485760' })
-        .max(10_485_760, { error: 'must be a whole number of bytes from 1 to 10485760' })
-        .default(65_536),
-      tlsCert: nonEmpty('a path to a PEM certificate file').optional(),
-      tlsKey: nonEmpty('a path to a PEM private key file').optional(),
-    })
-    // node:http refuses a headers timeout longer than the whole request's.
-    .refine((server) => server.headersTimeout <= server.requestTimeout, {
-      path: ['headersTimeout'],
-      error: 'must not be longer than server.requestTimeout (the headers are part of the request)',
-    })
-    .prefault({}),
-  admin: z
-    .strictObject({
-      enabled: z.boolean({ error: 'must be true or false' }).default(true),
-      host: nonEmpty('a host name or IP address').default('127.0.0.1'),
-      port: port('TCP').default(8081),
-      token: z
-        .string({ error: 'must be a string' })
-        .min(16, { error: 'must be at least 16 characters long (use a random string)' })
-        .optional(),
-    })
-    .prefault({}),
-  tokens: z
-    .strictObject({
-      lifespan: z
-        .int({ error: 'must be a whole number of seconds from 1 to 86400' })
-        .min(1, { error: 'must be a whole number of seconds from 1 to 86400' })
-        .max(86_400, { error: 'must be a whole number of seconds from 1 to 86400' })
-        .default(3600),
-      stateless: z.boolean({ error: 'must be true or false' }).default(false),
-      format: z.enum(['jwt', 'opaque'], { error: 'must be "jwt" or "opaque"' }).default('jwt'),
-      hmacSecrets: z
-        .array(
-          z.string().refine((value) => Buffer.byteLength(value) >= 32, { error: 'must be at least 32 bytes' }),
-          {
-            error: 'must be a list of secrets, newest first',
-          },
-        )
-        .default([]),
-    })
-    .prefault({}),
-  keys: z
-    .strictObject({
-      algorithm: z
-        .enum(signingAlgorithmValues, { error: 'must be one of RS256, PS256, ES256, EdDSA' })
-        .default('RS256'),
-      encryptionKey: z
-        .string({ error: 'must be a string' })
-        .regex(/^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}={0,2})\s*$/, {
-          error: 'must be 32 random bytes as 64 hex digits or 43 base64/base64url characters',
-        })
-        .optional(),
-      previousEncryptionKeys: z.array(z.string(), { error: 'must be a list of key-encryption keys' }).default([]),
-      rotationPeriod: z
-        .int({ error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
-        .min(0, { error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
-        .default(30 * 86_400),
-      jwksMaxAge: z
-        .int({ error: 'must be a whole number of seconds from 0 to 86400' })
-        .min(0, { error: 'must be a whole number of seconds from 0 to 86400' })
-        .max(86_400, { error: 'must be a whole number of seconds from 0 to 86400' })
-        .default(300),
-      refreshInterval: z
-        .int({ error: 'must be a whole number of seconds from 1 to 3600' })
-        .min(1, { error: 'must be a whole number of seconds from 1 to 3600' })
-        .max(3600, { error: 'must be a whole number of seconds from 1 to 3600' })
-        .default(60),
-    })
-    .prefault({}),
-  secrets: z
-    .strictObject({
-      bcryptCost: z
-        .int({ error: 'must be a whole number from 4 to 31' })
-        .min(4, { error: 'must be a whole number from 4 to 31' })
-        .max(31, { error: 'must be a whole number from 4 to 31' })
-        .default(10),
-    })
-    .prefault({}),
-  protection: z
-    .strictObject({
-      failuresPerClientAndAddress: count('failed authentications', 1).default(
-        defaultBruteForceLimits.failuresPerClientAndAddress,
-      ),
-      failuresPerAddress: count('failed authentications', 1).default(defaultBruteForceLimits.failuresPerAddress),
-      windowSeconds: count('seconds', 1).default(defaultBruteForceLimits.windowSeconds),
-      blockSeconds: count('seconds', 1).default(defaultBruteForceLimits.blockSeconds),
-      unverifiedPerAddress: count('credentials in flight', 1).default(defaultMaxUnverifiedPerAddress),
-      redisUrl: z
-        .string({ error: 'must be a string' })
-        .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
-        .optional(),
-      redisKeyPrefix: nonEmpty('a key prefix').default('tessera'),
-      hashConcurrency: count('concurrent hash checks', 1).default(1),
-      hashQueue: count('waiting hash checks', 0).default(16),
-      secretCacheSize: count('entries', 1).default(10_000),
-      secretCacheTtl: count('seconds', 1).default(600),
-    })
-    .prefault({}),
-  log: z
-    .strictObject({
-      level: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
-    })
-    .prefault({}),
-});
+export const configSchema = z
+  .strictObject({
+    mode: z
+      .enum(['production', 'development'], { error: 'must be "production" or "development"' })
+      .default('production'),
+    issuer: z
+      .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://auth.example.com' })
+      .refine((value) => !/[?#]/.test(value), { error: 'must have no query or fragment (RFC 8414 §2)' })
+      .optional(),
+    allowInsecureIssuer: z.boolean({ error: 'must be true or false' }).default(false),
+    dataDir: nonEmpty('a directory path').default('./data'),
+    database: z
+      .strictObject({
+        url: z
+          .string({ error: 'must be a string' })
+          .regex(/^(postgres(ql)?:\/\/|sqlite:|memory:$)/, {
+            error: 'must be postgres://user@host:port/database, sqlite:<file path> or memory:',
+          })
+          .optional(),
+        // Two at least: one connection listens for change notifications while another serves.
+        poolSize: z
+          .int({ error: 'must be a whole number from 2 to 1000' })
+          .min(2, { error: 'must be a whole number from 2 to 1000' })
+          .max(1000, { error: 'must be a whole number from 2 to 1000' })
+          .default(10),
+        schema: z
+          .string({ error: 'must be a string' })
+          .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+            error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit',
+          })
+          .default('public'),
+        // Node's timers hold at most 2^31 − 1 ms; a longer delay fires at once, every millisecond.
+        janitorInterval: z
+          .int({ error: 'must be a whole number of seconds from 0 (off) to 2147483' })
+          .min(0, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
+          .max(2_147_483, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
+          .default(60),
+      })
+      .prefault({}),
+    server: z
+      .strictObject({
+        host: nonEmpty('a host name or IP address').default('0.0.0.0'),
+        port: port('TCP').default(8080),
+        workers: z
+          .int({ error: 'must be a whole number from 1 to 256' })
+          .min(1, { error: 'must be a whole number from 1 to 256' })
+          .max(256, { error: 'must be a whole number from 1 to 256' })
+          .default(1),
+        trustProxy: z
+          .union([z.boolean(), z.int().min(0).max(100)], {
+            error: 'must be true, false, or the number of proxy hops to trust (0 to 100)',
+          })
+          .default(false),
+        headersTimeout: milliseconds('time to receive all request headers').default(10_000),
+        requestTimeout: milliseconds('time to receive a whole request').default(30_000),
+        keepAliveTimeout: milliseconds('idle time of a kept-alive connection').default(5_000),
+        // 0 is allowed here alone: no grace, in-flight requests are cut off at once.
+        shutdownTimeout: z
+          .int({ error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)' })
+          .min(0, {
+            error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)',
+          })
+          .default(10_000),
+        maxHeaderSize: z
+          .int({ error: 'must be a whole number of bytes from 1024 to 1048576' })
+          .min(1024, { error: 'must be a whole number of bytes from 1024 to 1048576' })
+          .max(1_048_576, { error: 'must be a whole number of bytes from 1024 to 1048576' })
+          .default(16_384),
+        maxBodyBytes: z
+          .int({ error: 'must be a whole number of bytes from 1 to 10485760' })
+          .min(1, { error: 'must be a whole number of bytes from 1 to 10485760' })
+          .max(10_485_760, { error: 'must be a whole number of bytes from 1 to 10485760' })
+          .default(65_536),
+        tlsCert: nonEmpty('a path to a PEM certificate file').optional(),
+        tlsKey: nonEmpty('a path to a PEM private key file').optional(),
+      })
+      // node:http refuses a headers timeout longer than the whole request's.
+      .refine((server) => server.headersTimeout <= server.requestTimeout, {
+        path: ['headersTimeout'],
+        error: 'must not be longer than server.requestTimeout (the headers are part of the request)',
+      })
+      .prefault({}),
+    admin: z
+      .strictObject({
+        enabled: z.boolean({ error: 'must be true or false' }).default(true),
+        host: nonEmpty('a host name or IP address').default('127.0.0.1'),
+        port: port('TCP').default(8081),
+        token: z
+          .string({ error: 'must be a string' })
+          .min(16, { error: 'must be at least 16 characters long (use a random string)' })
+          .optional(),
+      })
+      .prefault({}),
+    tokens: z
+      .strictObject({
+        lifespan: z
+          .int({ error: 'must be a whole number of seconds from 1 to 86400' })
+          .min(1, { error: 'must be a whole number of seconds from 1 to 86400' })
+          .max(86_400, { error: 'must be a whole number of seconds from 1 to 86400' })
+          .default(3600),
+        stateless: z.boolean({ error: 'must be true or false' }).default(false),
+        format: z.enum(['jwt', 'opaque'], { error: 'must be "jwt" or "opaque"' }).default('jwt'),
+        hmacSecrets: z
+          .array(
+            z.string().refine((value) => Buffer.byteLength(value) >= 32, { error: 'must be at least 32 bytes' }),
+            {
+              error: 'must be a list of secrets, newest first',
+            },
+          )
+          .default([]),
+      })
+      .prefault({}),
+    keys: z
+      .strictObject({
+        algorithm: z
+          .enum(signingAlgorithmValues, { error: 'must be one of RS256, PS256, ES256, EdDSA' })
+          .default('RS256'),
+        encryptionKey: z
+          .string({ error: 'must be a string' })
+          .regex(/^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}={0,2})\s*$/, {
+            error: 'must be 32 random bytes as 64 hex digits or 43 base64/base64url characters',
+          })
+          .optional(),
+        previousEncryptionKeys: z.array(z.string(), { error: 'must be a list of key-encryption keys' }).default([]),
+        rotationPeriod: z
+          .int({ error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
+          .min(0, { error: 'must be a whole number of seconds (0 turns automatic rotation off)' })
+          .default(30 * 86_400),
+        jwksMaxAge: z
+          .int({ error: 'must be a whole number of seconds from 0 to 86400' })
+          .min(0, { error: 'must be a whole number of seconds from 0 to 86400' })
+          .max(86_400, { error: 'must be a whole number of seconds from 0 to 86400' })
+          .default(300),
+        refreshInterval: z
+          .int({ error: 'must be a whole number of seconds from 1 to 3600' })
+          .min(1, { error: 'must be a whole number of seconds from 1 to 3600' })
+          .max(3600, { error: 'must be a whole number of seconds from 1 to 3600' })
+          .default(60),
+      })
+      .prefault({}),
+    secrets: z
+      .strictObject({
+        bcryptCost: z
+          .int({ error: 'must be a whole number from 4 to 31' })
+          .min(4, { error: 'must be a whole number from 4 to 31' })
+          .max(31, { error: 'must be a whole number from 4 to 31' })
+          .default(10),
+      })
+      .prefault({}),
+    protection: z
+      .strictObject({
+        failuresPerClientAndAddress: count('failed authentications', 1).default(
+          defaultBruteForceLimits.failuresPerClientAndAddress,
+        ),
+        failuresPerAddress: count('failed authentications', 1).default(defaultBruteForceLimits.failuresPerAddress),
+        windowSeconds: count('seconds', 1).default(defaultBruteForceLimits.windowSeconds),
+        blockSeconds: count('seconds', 1).default(defaultBruteForceLimits.blockSeconds),
+        unverifiedPerAddress: count('credentials in flight', 1).default(defaultMaxUnverifiedPerAddress),
+        redisUrl: z
+          .string({ error: 'must be a string' })
+          .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+          .optional(),
+        redisKeyPrefix: nonEmpty('a key prefix').default('tessera'),
+        hashConcurrency: count('concurrent hash checks', 1).default(1),
+        hashQueue: count('waiting hash checks', 0).default(16),
+        secretCacheSize: count('entries', 1).default(10_000),
+        secretCacheTtl: count('seconds', 1).default(600),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+      })
+      .prefault({}),
+  })
+  // Each worker process would get its own throwaway store: clients added through the admin API,
+  // signing keys and token records would differ from worker to worker.
+  .refine((config) => config.server.workers === 1 || config.database.url !== 'memory:', {
+    path: ['server', 'workers'],
+    error: 'must be 1 with database.url memory: (each worker would have a store of its own); use SQLite or PostgreSQL',
+  });
 
 /** The validated configuration. */
 export type ServerConfig = z.infer<typeof configSchema>;
@@ -299,7 +308,7 @@ export const settings: readonly SettingDefinition[] = [
     env: ['TESSERA_WORKERS'],
     flag: 'workers',
     kind: 'integer',
-    description: 'Worker processes sharing the public port (node:cluster).',
+    description: 'Worker processes sharing the public port (node:cluster); 1 with a `memory:` database.',
   },
   {
     key: 'server.trustProxy',

@@ -229,7 +229,7 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
   });
 
   it('POST /clients/{id}/secret with no body at all, as curl -X POST sends it (no Content-Length), issues a generated secret', async () => {
-    const { port, hostname } = new URL(server.adminUrl);
+    const { port, hostname } = new URL(server.adminUrl!);
     const socket = connect(Number(port), hostname);
     socket.write(
       `POST /clients/reports/secret HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${workspace.adminToken}\r\nConnection: close\r\n\r\n`,
