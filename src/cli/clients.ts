@@ -20,15 +20,19 @@ import { withStorage } from './storage-session.js';
 
 type Options = Record<string, unknown>;
 
-/** Flags that set RFC 7591 metadata, on `create` and `update`. */
-function addMetadataOptions(command: Command): Command {
+/**
+ * Flags that set RFC 7591 metadata, on `create` and `update`. Only `create` names defaults: on
+ * `update` a flag left out keeps the stored value.
+ */
+function addMetadataOptions(command: Command, { creating }: { creating: boolean }): Command {
+  const fallback = (value: string) => (creating ? ` (default ${value})` : '');
   return command
-    .option('--grant-types <types>', 'grant_types, space- or comma-separated (default client_credentials)')
+    .option('--grant-types <types>', `grant_types, space- or comma-separated${fallback('client_credentials')}`)
     .option('--scope <scopes>', 'scope: the space-separated scopes the client may be granted')
     .addOption(
       new Option(
         '--token-endpoint-auth-method <method>',
-        'token_endpoint_auth_method (default client_secret_basic)',
+        `token_endpoint_auth_method${fallback('client_secret_basic')}`,
       ).choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),
     )
     .option('--audience <audiences>', 'audience values the client may request, space- or comma-separated')
@@ -110,6 +114,7 @@ export function clientsCommand(): Command {
         .description('register a client; a generated secret is printed once and stored only hashed')
         .option('--client-id <id>', 'client_id (default: a random id)')
         .option('--secret-stdin', 'read the client secret from stdin instead of generating one'),
+      { creating: true },
     ),
     ['secrets.bcryptCost'],
   ).action(async (options: Options, command: Command) => {
@@ -175,6 +180,7 @@ export function clientsCommand(): Command {
       .command('update')
       .description("change a client's metadata; flags not given keep their value")
       .argument('<client-id>'),
+    { creating: false },
   ).action(async (clientId: string, options: Options, command: Command) => {
     const config = configFromOptions(command.optsWithGlobals());
     // Only what the flags name is sent: a round trip through metadata would drop what it cannot express.

@@ -57,6 +57,38 @@ describe('clientFromMetadata', () => {
   });
 });
 
+describe('clientToMetadata', () => {
+  it('shows what the client is even when a stored metadata entry is named like a standard field, and never a client_secret entry', () => {
+    const client = {
+      id: 'real',
+      secretHash: '$2b$04$abcdefghijklmnopqrstuuAbCdEfGhIjKlMnOpQrStUvWxYz01234',
+      grantTypes: ['client_credentials'],
+      scopes: ['read'],
+      audience: ['https://api.example'],
+      tokenEndpointAuthMethod: 'client_secret_post',
+      metadata: {
+        client_id: 'someone-else',
+        scope: 'admin everything',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['password'],
+        audience: ['https://other.example'],
+        client_secret: 'not-a-secret-to-show',
+        client_secret_expires_at: 99,
+        client_name: 'Real client',
+      },
+    } as Client;
+    expect(clientToMetadata(client)).toStrictEqual({
+      client_id: 'real',
+      grant_types: ['client_credentials'],
+      scope: 'read',
+      token_endpoint_auth_method: 'client_secret_post',
+      audience: ['https://api.example'],
+      client_name: 'Real client',
+      client_secret_expires_at: 0,
+    });
+  });
+});
+
 describe('registerClient', () => {
   it('stores only a bcrypt hash of the generated secret, which verifies', async () => {
     const storage = createMemoryStore();

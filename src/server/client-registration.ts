@@ -127,7 +127,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
 
 /** The client's RFC 7591 metadata, for output. Never includes the secret or its hash. */
 export function clientToMetadata(client: Client): ClientMetadata {
-  return {
+  const described: ClientMetadata = {
     client_id: client.id,
     ...(client.createdAt !== undefined ? { client_id_issued_at: Math.floor(client.createdAt / 1000) } : {}),
     grant_types: [...client.grantTypes],
@@ -135,9 +135,15 @@ export function clientToMetadata(client: Client): ClientMetadata {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? (client.secretHash ? 'client_secret_basic' : 'none'),
     audience: [...client.audience],
     ...(client.jwks ? { jwks: client.jwks } : {}),
-    ...(client.metadata ?? {}),
-    ...(client.secretHash !== undefined ? { client_secret_expires_at: 0 } : {}),
   };
+  // A stored metadata entry named like a field above (a library caller may store anything there)
+  // must not hide what the client really is.
+  for (const [name, value] of Object.entries(client.metadata ?? {})) {
+    if (!Object.hasOwn(described, name) && !name.startsWith('client_secret')) {
+      Object.defineProperty(described, name, { value, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  return client.secretHash !== undefined ? { ...described, client_secret_expires_at: 0 } : described;
 }
 
 /** A newly registered or re-keyed client with its secret, shown exactly once. */

@@ -336,6 +336,17 @@ describe('usage errors', () => {
       expect(result.stdout, name).toMatch(new RegExp(`^Usage: tessera${name ? ` ${name}` : ''} `, 'm'));
     }
   });
+
+  it('names metadata defaults in the help of clients create only: on update a flag left out keeps the stored value', async () => {
+    const [create, update] = await Promise.all([
+      run(['clients', 'create', '--help']),
+      run(['clients', 'update', '--help']),
+    ]);
+    expect(create.stdout).toContain('(default client_secret_basic)');
+    expect(create.stdout).toContain('(default client_credentials)');
+    expect(update.stdout).toContain('--token-endpoint-auth-method');
+    expect(update.stdout).not.toContain('(default');
+  });
 });
 
 describe('configuration errors', () => {
