@@ -29,11 +29,20 @@ export interface KeySet {
 export function createStaticKeySet(keys: readonly SigningKey[], jwksMaxAge = 300): KeySet {
   const [active] = keys;
   if (!active) throw new TypeError('a key set needs at least one signing key');
-  const jwks: JwkSet = { keys: keys.map((key) => key.publicJwk) };
+  // A key made by hand may carry private members in its publicJwk: they are never published.
+  const jwks: JwkSet = { keys: keys.map((key) => publicJwkMembers(key.publicJwk)) };
   return {
     getSigningKey: () => Promise.resolve(active),
     getPublicJwks: () => Promise.resolve(jwks),
     algorithms: [...new Set(keys.map((key) => key.alg))],
     jwksMaxAge,
   };
+}
+
+/** JWK members that carry private key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
+const privateJwkMembers = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+
+/** The public members of a JWK: private members are dropped, wherever the JWK came from. */
+export function publicJwkMembers(jwk: Readonly<Record<string, unknown>>): JWK {
+  return Object.fromEntries(Object.entries(jwk).filter(([name]) => !privateJwkMembers.has(name))) as JWK;
 }

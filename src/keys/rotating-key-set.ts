@@ -1,10 +1,10 @@
 // A key set whose keys move next → active → retired → removed, kept sealed in a store (RFC 7517 JWK Set).
 
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import { calculateJwkThumbprint } from 'jose';
 import { systemClock, type Clock } from '../core/index.js';
 import type { ChangeFeed, SigningKeyStore, StoredSigningKey, Transactional } from '../storage/index.js';
 import type { KeySealer } from './key-encryption.js';
-import type { JwkSet, KeySet } from './key-set.js';
+import { publicJwkMembers, type JwkSet, type KeySet } from './key-set.js';
 import {
   generateSigningKey,
   importSigningKey,
@@ -107,9 +107,6 @@ interface Snapshot {
   readonly active: SigningKey;
   readonly next: StoredSigningKey;
 }
-
-/** JWK members that carry private key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
-const privateJwkMembers = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
 
 /**
  * Creates a key set over `store` and loads it, generating an active and a next key when the store
@@ -236,7 +233,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     if (!activeRecord || !next) throw new Error('the signing-key store has no active or no next key');
     for (const record of records) {
       if (checkedJwks.has(record.kid)) continue;
-      const thumbprint = await calculateJwkThumbprint(publicMembers(record.publicJwk), 'sha256');
+      const thumbprint = await calculateJwkThumbprint(publicJwkMembers(record.publicJwk), 'sha256');
       if (thumbprint !== record.kid) {
         throw new Error(`stored signing key "${record.kid}" does not match its public JWK`);
       }
@@ -395,7 +392,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
       // The same set is handed out until the keys change: token recognition asks for it per call.
       if (jwksMemo?.state !== state || jwksMemo.count !== records.length) {
         const jwks = Object.freeze({
-          keys: Object.freeze(records.map((record) => Object.freeze(publicMembers(record.publicJwk)))),
+          keys: Object.freeze(records.map((record) => Object.freeze(publicJwkMembers(record.publicJwk)))),
         });
         jwksMemo = { state, count: records.length, jwks };
       }
@@ -462,11 +459,6 @@ function kidsOf(records: readonly StoredSigningKey[]): { activeKid: string; next
 /** A retired key is removed once every token it signed has expired. */
 function isRemovable(record: StoredSigningKey, now: number): boolean {
   return record.state === 'retired' && record.removeAfter !== undefined && record.removeAfter <= now;
-}
-
-/** The public members of a stored JWK: private members are dropped even if a store held them. */
-function publicMembers(jwk: Readonly<Record<string, unknown>>): JWK {
-  return Object.fromEntries(Object.entries(jwk).filter(([name]) => !privateJwkMembers.has(name))) as JWK;
 }
 
 function checkDuration(
