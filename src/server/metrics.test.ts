@@ -1,4 +1,6 @@
+import { AggregatorRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import type { SigningKeyStore, StoredSigningKey } from '../storage/index.js';
 import { bcryptHasher, cachedSecretHasher } from '../secrets/index.js';
 import { countSecretVerifications, createMetrics } from './metrics.js';
 
@@ -47,5 +49,27 @@ describe('countSecretVerifications', () => {
     await hasher.verify('right', hash, 'a-client');
     hasher.close();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('tessera_signing_key_age_seconds', () => {
+  it('reports one age per key when several processes are aggregated, not their sum', async () => {
+    const createdAt = Date.now() - 100_000;
+    const key = { kid: 'k1', alg: 'RS256', state: 'active', createdAt } as unknown as StoredSigningKey;
+    const store: SigningKeyStore = {
+      listSigningKeys: async () => [key],
+      createSigningKey: async () => {},
+      updateSigningKey: async () => {},
+      deleteSigningKey: async () => false,
+    };
+    const processes = [1, 2, 3].map(() => createMetrics({ defaultMetrics: false }));
+    for (const metrics of processes) metrics.watchSigningKeys(store);
+    const aggregated = AggregatorRegistry.aggregate(
+      await Promise.all(processes.map((metrics) => metrics.registry.getMetricsAsJSON())),
+    );
+    const text = await aggregated.metrics();
+    const age = Number(/^tessera_signing_key_age_seconds\{kid="k1",alg="RS256",state="active"\} ([\d.]+)$/m.exec(text)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(100);
+    expect(age).toBeLessThan(200);
   });
 });

@@ -37,6 +37,8 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     help: 'Age of each stored signing key, by kid, algorithm and state.',
     labelNames: ['kid', 'alg', 'state'] as const,
     registers: [registry],
+    // Every worker reads the same key store, so across a cluster the age is the same figure, not a sum.
+    aggregator: 'max',
     async collect() {
       this.reset();
       if (!keyStore) return;
