@@ -73,6 +73,43 @@ describe('createBearerAuthorizer', () => {
 
   it('finds an access_token query parameter', () => {
     expect(hasAccessTokenParameter('/x?access_token=abc')).toBe(true);
+    expect(hasAccessTokenParameter('/x?a=1&access%5Ftoken=abc')).toBe(true);
     expect(hasAccessTokenParameter('/x?token=abc')).toBe(false);
+    expect(hasAccessTokenParameter('/x#?access_token=abc')).toBe(false);
+    expect(hasAccessTokenParameter('/x')).toBe(false);
+  });
+
+  it('finds the parameter in a request target that is not a valid URL', () => {
+    expect(hasAccessTokenParameter('//x:99999?access_token=abc')).toBe(true);
+  });
+
+  it('RFC 6750 §2: a token in the header and in a query of an unparseable target is refused as sent two ways', async () => {
+    const accepting: AccessTokenVerifier = {
+      verify: () => Promise.reject(new Error('must not be asked')),
+    };
+    const authorize = createBearerAuthorizer({ verifier: accepting });
+    const result = await authorize({
+      authorization: 'Bearer abc',
+      hasAccessTokenParameter: hasAccessTokenParameter('//x:99999?access_token=abc'),
+    });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.challenge.status).toBe(400);
+      expect(result.challenge.headers['WWW-Authenticate']).toContain('error="invalid_request"');
+    }
+  });
+
+  it("RFC 6750 §3: the insufficient_scope challenge names the verifier's own required scopes with the route's", async () => {
+    const lacking: AccessTokenVerifier = {
+      requiredScopes: ['base'],
+      verify: () => Promise.reject(new OAuthError('insufficientScope')),
+    };
+    const authorize = createBearerAuthorizer({ verifier: lacking, requiredScopes: ['invoices:read', 'base'] });
+    const result = await authorize({ authorization: 'Bearer abc' });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.challenge.status).toBe(403);
+      expect(result.challenge.headers['WWW-Authenticate']).toMatch(/, scope="base invoices:read"$/);
+    }
   });
 });

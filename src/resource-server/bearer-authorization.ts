@@ -58,13 +58,15 @@ export function readBearerToken(authorization: string | null | undefined): strin
   return token;
 }
 
-/** True when the URL's query has an `access_token` parameter. */
+/**
+ * True when the URL's query has an `access_token` parameter. Only the query is read, so a
+ * target that is not a valid URL (a bad port, say) cannot hide the parameter.
+ */
 export function hasAccessTokenParameter(url: string): boolean {
-  try {
-    return new URL(url, 'http://localhost').searchParams.has('access_token');
-  } catch {
-    return false;
-  }
+  const fragment = url.indexOf('#');
+  const target = fragment === -1 ? url : url.slice(0, fragment);
+  const start = target.indexOf('?');
+  return start !== -1 && new URLSearchParams(target.slice(start + 1)).has('access_token');
 }
 
 /**
@@ -82,6 +84,8 @@ export function createBearerAuthorizer(
 ): (request: BearerRequest) => Promise<BearerAuthorization> {
   const { verifier, realm = 'api', requiredScopes = [], reportError = () => undefined } = options;
   if (!isQuotable(realm)) throw new TypeError('realm must be printable ASCII without quotes or backslashes');
+  // §3: an insufficient_scope challenge names every scope needed, the verifier's own included.
+  const challengeScopes = [...new Set([...(verifier.requiredScopes ?? []), ...requiredScopes])];
 
   return async (request) => {
     let token: string | undefined;
@@ -93,7 +97,7 @@ export function createBearerAuthorizer(
         });
       }
     } catch (error) {
-      return { ok: false, challenge: writeBearerChallenge(toOAuthError(error), realm, requiredScopes) };
+      return { ok: false, challenge: writeBearerChallenge(toOAuthError(error), realm, challengeScopes) };
     }
     if (token === undefined) {
       // §3.1: a request without any authentication gets a challenge without an error code.
@@ -111,7 +115,7 @@ export function createBearerAuthorizer(
     } catch (thrown) {
       const error = toOAuthError(thrown);
       if (error.status >= 500) reportError(error);
-      return { ok: false, challenge: writeBearerChallenge(error, realm, requiredScopes) };
+      return { ok: false, challenge: writeBearerChallenge(error, realm, challengeScopes) };
     }
   };
 }

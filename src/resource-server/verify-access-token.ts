@@ -71,6 +71,8 @@ export interface AccessTokenVerifier {
    *   `temporarily_unavailable` (503) when the JWK Set or the introspection endpoint cannot be reached.
    */
   verify(token: string, requiredScopes?: readonly string[]): Promise<VerifiedAccessToken>;
+  /** The scopes every token must hold, whatever `verify` is asked for on top (named in challenges). */
+  readonly requiredScopes?: readonly string[];
 }
 
 /**
@@ -114,6 +116,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   const allowed = new Set<string>(algorithms);
 
   return {
+    requiredScopes: [...requiredScopes],
     async verify(token, extraScopes = []) {
       checkScopeNames(extraScopes);
       const verified = await verifyJwt(token);

@@ -172,6 +172,8 @@ describe('RFC 9068 §4 access-token validation', () => {
     const verifier = createAccessTokenVerifier(verifierOptions({ requiredScopes: ['invoices:read'] }));
     await expect(verifier.verify(token)).resolves.toBeDefined();
     await expectCode(verifier.verify(token, ['invoices:write']), 'insufficient_scope', 403);
+    // Bearer challenges name these along with the route's own.
+    expect(verifier.requiredScopes).toEqual(['invoices:read']);
   });
 
   it('§2.2 refuses a token without jti', async () => {
