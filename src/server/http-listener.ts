@@ -328,6 +328,7 @@ function jsonError(status: number, error: string, description: string): Response
 /**
  * The client's address. Untrusted, it is the socket's peer. With `trustProxy` true, the first
  * address of `X-Forwarded-For`; with a number n, the address n hops before the socket peer.
+ * Entries with a port (`a.b.c.d:port`, `[v6]:port`) count as their bare address.
  */
 export function resolveClientAddress(req: IncomingMessage, trustProxy: boolean | number): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
@@ -335,11 +336,24 @@ export function resolveClientAddress(req: IncomingMessage, trustProxy: boolean |
   const header = req.headers['x-forwarded-for'];
   const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
     .split(',')
-    .map((entry) => entry.trim())
+    .map((entry) => withoutPort(entry.trim()))
     .filter((entry) => isIP(entry) !== 0);
   const chain = [...forwarded, peer];
   if (trustProxy === true) return chain[0]!;
   return chain[Math.max(0, chain.length - 1 - trustProxy)]!;
+}
+
+/**
+ * One `X-Forwarded-For` entry without the port some proxies append: `a.b.c.d:port` gives
+ * `a.b.c.d`, `[v6]:port` and `[v6]` give `v6`. A bare IPv6 address, or anything else, is left
+ * as it is (and must still pass isIP to be used).
+ */
+function withoutPort(entry: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry);
+  if (bracketed) return bracketed[1]!;
+  const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(entry);
+  if (v4) return v4[1]!;
+  return entry;
 }
 
 /**

@@ -399,6 +399,27 @@ describe('client addresses behind a proxy', () => {
     const line = server.logs().find((entry) => entry.endpoint === 'jwks');
     expect(line?.clientAddress).toBe('203.0.113.7');
   });
+
+  it('takes the bare address from X-Forwarded-For entries written with a port', async () => {
+    const server = await serve(workspace(), ['--trust-proxy', '1']);
+    const forwarded = [
+      ['trace-v4-port', '198.51.100.9, 203.0.113.7:4711', '203.0.113.7'],
+      ['trace-v6-port', '198.51.100.9, [2001:db8::1]:443', '2001:db8::1'],
+      ['trace-v6-brackets', '198.51.100.9, [2001:db8::2]', '2001:db8::2'],
+      ['trace-v6-bare', '198.51.100.9, 2001:db8::3', '2001:db8::3'],
+      ['trace-invalid', '198.51.100.9, not-an-address:80', '198.51.100.9'],
+    ] as const;
+    for (const [requestId, header] of forwarded) {
+      await fetch(`${server.publicUrl}/.well-known/jwks.json`, {
+        headers: { 'x-forwarded-for': header, 'x-request-id': requestId },
+      });
+    }
+    await server.stop('SIGTERM');
+    for (const [requestId, , expected] of forwarded) {
+      const line = server.logs().find((entry) => entry.requestId === requestId && entry.endpoint === 'jwks');
+      expect(line?.clientAddress, requestId).toBe(expected);
+    }
+  });
 });
 
 describe('brute-force limits behind a proxy', () => {
@@ -423,6 +444,29 @@ describe('brute-force limits behind a proxy', () => {
     expect(blocked.status).toBe(429);
     expect(blocked.headers.get('retry-after')).toMatch(/^\d+$/);
     expect((await attempt('198.51.100.20', secret)).status).toBe(200);
+  });
+
+  it('count an address forwarded with a port in the same bucket as the bare address', async () => {
+    const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2', TESSERA_FAILURES_PER_ADDRESS: '3' });
+    const secret = await createClient(ws, 'guarded');
+    const server = await serve(ws, ['--trust-proxy', 'true']);
+    const attempt = (address: string, presented: string) =>
+      fetch(`${server.publicUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          authorization: basic('guarded', presented),
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': address,
+        },
+        body: 'grant_type=client_credentials',
+      });
+    expect((await attempt('203.0.113.66:4711', 'guess-number-one')).status).toBe(401);
+    expect((await attempt('203.0.113.66:4712', 'guess-number-two')).status).toBe(401);
+    expect((await attempt('203.0.113.66', secret)).status).toBe(429);
+    expect((await attempt('[2001:db8::66]:443', 'guess-number-one')).status).toBe(401);
+    expect((await attempt('[2001:db8::67]:443', 'guess-number-two')).status).toBe(401);
+    expect((await attempt('2001:db8::68', secret)).status).toBe(429);
+    expect((await attempt('198.51.100.20:4711', secret)).status).toBe(200);
   });
 });
 
