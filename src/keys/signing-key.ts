@@ -6,6 +6,8 @@ import {
   createPublicKey,
   generateKeyPair,
   KeyObject,
+  sign,
+  verify,
   type JsonWebKey as NodeJsonWebKey,
 } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -30,11 +32,13 @@ export type PrivateKeyInput = KeyObject | string | JWK;
 /**
  * Imports a private key once, checks it fits `alg`, and derives its thumbprint kid.
  *
- * @throws TypeError when the key is not private or does not fit the algorithm.
+ * @throws TypeError when the key is not private, does not fit the algorithm, or is a JWK whose public
+ *   members do not match its private part.
  */
 export async function importSigningKey(input: PrivateKeyInput, alg: SigningAlgorithm): Promise<SigningKey> {
   const privateKey = toPrivateKeyObject(input);
   checkKeyFitsAlgorithm(privateKey, alg);
+  if (!(input instanceof KeyObject) && typeof input !== 'string') checkJwkPublicMembers(input, privateKey);
   const jwk = await exportJWK(createPublicKey(privateKey));
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
   return { kid, alg, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' } };
@@ -48,6 +52,25 @@ function toPrivateKeyObject(input: PrivateKeyInput): KeyObject {
   if (typeof input === 'string') return createPrivateKey(input);
   if (typeof input.d !== 'string') throw new TypeError('a signing JWK must include its private part');
   return createPrivateKey({ key: input as NodeJsonWebKey, format: 'jwk' });
+}
+
+const publicMembers = ['n', 'e', 'x', 'y'] as const;
+
+/**
+ * Refuses a private JWK whose public members are not those of its private part: the JWK Set would
+ * publish a key that cannot verify what this one signs. Runs once per import, never per request.
+ */
+function checkJwkPublicMembers(jwk: JWK, privateKey: KeyObject): void {
+  const publicKey = createPublicKey(privateKey);
+  // Node derives an OKP public key from `d`, so a wrong `x` shows up here.
+  const derived = publicKey.export({ format: 'jwk' });
+  const differs = publicMembers.some((name) => jwk[name] !== undefined && jwk[name] !== derived[name]);
+  // Node keeps the RSA and EC public members as given: only a signature tells whether they match `d`.
+  const hash = privateKey.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+  const probe = Buffer.from('tessera signing key check');
+  if (differs || !verify(hash, probe, publicKey, sign(hash, probe, privateKey))) {
+    throw new TypeError('the public members of the signing JWK do not match its private key');
+  }
 }
 
 function checkKeyFitsAlgorithm(key: KeyObject, alg: SigningAlgorithm): void {
