@@ -74,6 +74,40 @@ describe('createGuardedHandler lanes', () => {
     expect(statuses).toEqual(Array<number>(16).fill(200));
   });
 
+  it('runs repeated identical failing credentials one after another, never side by side', async () => {
+    const gate = gatedHandler(() => 401);
+    const guarded = createGuardedHandler(gate.handler, {
+      guard: createBruteForceGuard({ failuresPerAddress: 100, failuresPerClientAndAddress: 100 }),
+      maxUnverifiedPerAddress: 1,
+    });
+    const answers = Array.from({ length: 4 }, () => guarded(basicRequest('nobody', 'guess'), '127.0.0.16'));
+    for (let round = 1; round <= 4; round++) {
+      await flush();
+      await flush();
+      expect(gate.calls).toBe(round);
+      gate.releaseAll();
+    }
+    expect((await Promise.all(answers)).map((response) => response.status)).toEqual([401, 401, 401, 401]);
+    expect(gate.maxRunning).toBe(1);
+  });
+
+  it('answers waiting identical failing credentials 429 once the failures reach the limit', async () => {
+    const gate = gatedHandler(() => 401);
+    const guarded = createGuardedHandler(gate.handler, {
+      guard: createBruteForceGuard({ failuresPerAddress: 2, failuresPerClientAndAddress: 2 }),
+      maxUnverifiedPerAddress: 1,
+    });
+    const answers = Array.from({ length: 5 }, () => guarded(basicRequest('nobody', 'guess'), '127.0.0.17'));
+    for (let round = 0; round < 5; round++) {
+      await flush();
+      await flush();
+      gate.releaseAll();
+    }
+    const statuses = (await Promise.all(answers)).map((response) => response.status);
+    expect(statuses).toEqual([401, 401, 429, 429, 429]);
+    expect(gate.calls).toBe(2);
+  });
+
   it('does not hold back credentials that recently succeeded', async () => {
     const gate = gatedHandler(() => 200);
     const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 1 });

@@ -291,23 +291,35 @@ export function createGuardedHandler(handler: HttpHandler, options: GuardedHandl
     const fingerprint = credentials?.fingerprint;
     if (fingerprint === undefined || isKnown(fingerprint)) return serve(request, address, credentials);
 
-    let inFlight = unverified.get(address);
-    const same = inFlight?.get(fingerprint);
-    if (same) {
-      await same.catch(() => undefined);
-      return serve(request, address, credentials);
-    }
-    if ((inFlight?.size ?? 0) >= maxUnverified) {
-      return tooMany(1, 'Too many unverified client authentications from this address at once.');
-    }
-    if (!inFlight) unverified.set(address, (inFlight = new Map()));
-    const served = serve(request, address, credentials);
-    inFlight.set(fingerprint, served);
-    try {
-      return await served;
-    } finally {
-      inFlight.delete(fingerprint);
-      if (inFlight.size === 0) unverified.delete(address);
+    for (;;) {
+      let inFlight = unverified.get(address);
+      const same = inFlight?.get(fingerprint);
+      if (same) {
+        // Wait for the identical request, then decide again: if it succeeded these credentials
+        // take the fast lane; if it failed, this one takes its turn in the slow lane (or is
+        // blocked by the failure just counted). Waiters never hash side by side, so repeating
+        // one guess (of an unknown client, whose decoy check nothing shares) cannot get around
+        // the per-address cap.
+        await same.catch(() => undefined);
+        if (isKnown(fingerprint)) return serve(request, address, credentials);
+        const again = await guard.check(address, credentials?.clientId);
+        if (again.blocked) {
+          return tooMany(again.retryAfterSeconds, 'Too many failed client authentications from this address.');
+        }
+        continue;
+      }
+      if ((inFlight?.size ?? 0) >= maxUnverified) {
+        return tooMany(1, 'Too many unverified client authentications from this address at once.');
+      }
+      if (!inFlight) unverified.set(address, (inFlight = new Map()));
+      const served = serve(request, address, credentials);
+      inFlight.set(fingerprint, served);
+      try {
+        return await served;
+      } finally {
+        inFlight.delete(fingerprint);
+        if (inFlight.size === 0) unverified.delete(address);
+      }
     }
   };
 }
