@@ -108,6 +108,23 @@ describe('createGuardedHandler lanes', () => {
     expect(gate.calls).toBe(2);
   });
 
+  it('keeps secrets in forms padded past what it reads in the capped lane', async () => {
+    const gate = gatedHandler(() => 401);
+    const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 1 });
+    const padded = (secret: string) =>
+      new Request('http://127.0.0.1/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `grant_type=client_credentials&client_id=victim&client_secret=${secret}&pad=${'x'.repeat(70_000)}`,
+      });
+    const answers = ['a', 'b', 'c'].map((secret) => guarded(padded(secret), '127.0.0.18'));
+    // Reading the copies takes several turns of the event loop.
+    for (let turn = 0; turn < 200 && gate.calls < 3; turn++) await flush();
+    expect(gate.calls).toBe(1);
+    gate.releaseAll();
+    expect((await Promise.all(answers)).map((response) => response.status).sort()).toEqual([401, 429, 429]);
+  });
+
   it('does not hold back credentials that recently succeeded', async () => {
     const gate = gatedHandler(() => 200);
     const guarded = createGuardedHandler(gate.handler, { guard: createBruteForceGuard(), maxUnverifiedPerAddress: 1 });

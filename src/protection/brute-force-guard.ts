@@ -326,7 +326,8 @@ export function createGuardedHandler(handler: HttpHandler, options: GuardedHandl
 
 /** The client id, and an HMAC of the whole credentials to recognise them again. */
 interface Credentials {
-  readonly clientId: string;
+  /** Absent when the body was too large to look for it. */
+  readonly clientId?: string;
   /** Absent when no secret was sent: nothing will be hashed. */
   readonly fingerprint?: string;
 }
@@ -345,6 +346,9 @@ async function credentialsOf(request: HttpRequest, mac: HmacSha256): Promise<Cre
   }
   if (!presented && hasBody(request) && isForm(request)) {
     const form = await formOf(request instanceof Request ? request.clone() : request);
+    // Padding the form past what is read here must not take a secret around the capped lane:
+    // such a body counts as credentials of its own, never seen before.
+    if (form === 'too-large') return { fingerprint: randomBytes(16).toString('base64url') };
     const clientId = form?.get('client_id') ?? presentedAssertionClientId(form?.get('client_assertion'));
     const clientSecret = form?.get('client_secret');
     if (clientId !== undefined && clientSecret !== undefined) presented = { clientId, clientSecret };
@@ -371,10 +375,10 @@ function isForm(request: HttpRequest): boolean {
   return /^application\/x-www-form-urlencoded\b/i.test(request.headers.get('content-type') ?? '');
 }
 
-async function formOf(copy: HttpRequest): Promise<Map<string, string> | undefined> {
+async function formOf(copy: HttpRequest): Promise<Map<string, string> | 'too-large' | undefined> {
   try {
     const body = await readRequestBody(copy, maxCredentialsBody);
-    if (body === 'too-large') return undefined;
+    if (body === 'too-large') return body;
     return parseForm(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch {
     return undefined;

@@ -43,7 +43,9 @@ export async function readRequestBody(request: HttpRequest, maxBytes: number): P
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
+      // Not awaited: on one branch of a tee (a cloned Request) cancel settles only once the
+      // other branch is cancelled too, which would hang the reader here.
+      reader.cancel().catch(() => undefined);
       return 'too-large';
     }
     chunks.push(value);
