@@ -1,6 +1,6 @@
 // Validating JWT access tokens at a resource server, RFC 9068 §4.
 
-import { decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import {
   OAuthError,
   asymmetricJwsAlgorithms,
@@ -153,19 +153,23 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (typeof header.alg !== 'string' || !allowed.has(header.alg)) {
       throw invalid('The access token is signed with an algorithm that is not accepted.');
     }
+    const verifyOptions = {
+      issuer,
+      audience,
+      algorithms: [...allowed],
+      typ: 'at+jwt',
+      clockTolerance,
+      currentDate: new Date(clock.now()),
+      requiredClaims,
+    };
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
-        issuer,
-        audience,
-        algorithms: [...allowed],
-        typ: 'at+jwt',
-        clockTolerance,
-        currentDate: new Date(clock.now()),
-        requiredClaims,
-      }));
+      ({ payload } = await jwtVerify(token, keys, verifyOptions));
     } catch (error) {
-      throw fromVerificationError(error);
+      if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw fromVerificationError(error);
+      // A token without a kid may match several published keys (during a rotation, say): it
+      // is good if one of them verifies it.
+      payload = await verifyWithEachKey(token, error, verifyOptions);
     }
     const { sub, client_id: clientId, jti, scope, iat, exp, aud } = payload;
     if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string') {
@@ -187,6 +191,22 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       keyId: header.kid,
     };
   }
+}
+
+/** Tries every key a JWK Set matched; the first that verifies the signature decides. */
+async function verifyWithEachKey(
+  token: string,
+  matches: errors.JWKSMultipleMatchingKeys,
+  options: JWTVerifyOptions,
+): Promise<JWTPayload> {
+  for await (const key of matches) {
+    try {
+      return (await jwtVerify(token, key, options)).payload;
+    } catch (error) {
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) throw fromVerificationError(error);
+    }
+  }
+  throw fromVerificationError(matches);
 }
 
 /**

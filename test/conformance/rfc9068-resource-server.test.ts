@@ -1,7 +1,7 @@
 // RFC 9068 §4: a resource server validating JWT access tokens from this server, over real HTTP.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base64url } from 'jose';
+import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createManualClock, OAuthError, type OAuthErrorCode } from '../../src/index.js';
 import {
   createAccessTokenVerifier,
@@ -174,6 +174,19 @@ describe('RFC 9068 §4 access-token validation', () => {
     await expectCode(verifier.verify(token, ['invoices:write']), 'insufficient_scope', 403);
     // Bearer challenges name these along with the route's own.
     expect(verifier.requiredScopes).toEqual(['invoices:read']);
+  });
+
+  it('§4 step 5 accepts a token without kid when several published keys match and one of them signed it', async () => {
+    const pairs = await Promise.all([1, 2, 3].map(() => generateKeyPair('RS256', { extractable: true })));
+    const published = await Promise.all(pairs.slice(0, 2).map(async ({ publicKey }) => exportJWK(publicKey)));
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: { keys: published } }));
+    const sign = (privateKey: CryptoKey) =>
+      new SignJWT(goodClaims(clock.now())).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt' }).sign(privateKey);
+    const verified = await verifier.verify(await sign(pairs[1]!.privateKey));
+    expect(verified.keyId).toBeUndefined();
+    expect(verified.scopes).toEqual(['invoices:read']);
+    const error = await expectCode(verifier.verify(await sign(pairs[2]!.privateKey)), 'invalid_token', 401);
+    expect(error.description).toMatch(/signed by an unknown key|signature is invalid/);
   });
 
   it('§2.2 refuses a token without jti', async () => {
