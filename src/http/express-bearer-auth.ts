@@ -7,7 +7,7 @@ import {
   type BearerAuthOptions,
   type VerifiedAccessToken,
 } from '../resource-server/index.js';
-import { sendChallenge } from './node-bearer-auth.js';
+import { readAuthorization, sendChallenge } from './node-bearer-auth.js';
 
 declare global {
   // Express's documented way to add request members: merging into its global namespace.
@@ -36,7 +36,7 @@ export function expressBearerAuth(options: BearerAuthOptions) {
     next: (error?: unknown) => void,
   ): void => {
     authorize({
-      authorization: req.headers.authorization,
+      authorization: readAuthorization(req),
       hasAccessTokenParameter: hasAccessTokenParameter(req.originalUrl ?? req.url ?? '/'),
     }).then(
       (result) => {

@@ -7,6 +7,7 @@ import {
   type BearerAuthOptions,
   type VerifiedAccessToken,
 } from '../resource-server/index.js';
+import { readAuthorization } from './node-bearer-auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,7 +28,7 @@ export function fastifyBearerAuth(options: BearerAuthOptions) {
   const authorize = createBearerAuthorizer(options);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const result = await authorize({
-      authorization: request.headers.authorization,
+      authorization: readAuthorization(request.raw),
       hasAccessTokenParameter: hasAccessTokenParameter(request.url),
     });
     if (result.ok) {

@@ -30,7 +30,7 @@ export function nodeBearerAuth(options: BearerAuthOptions) {
   const authorize = createBearerAuthorizer(options);
   return async <Request extends IncomingMessage>(req: Request, res: ServerResponse): Promise<boolean> => {
     const result = await authorize({
-      authorization: req.headers.authorization,
+      authorization: readAuthorization(req),
       hasAccessTokenParameter: hasAccessTokenParameter(req.url ?? '/'),
     });
     if (result.ok) {
@@ -40,6 +40,17 @@ export function nodeBearerAuth(options: BearerAuthOptions) {
     sendChallenge(res, result.challenge);
     return false;
   };
+}
+
+/**
+ * The `Authorization` header of a node:http request with every copy it carries, joined with
+ * ", " as Fetch joins them. `req.headers.authorization` keeps only the first copy, which would let
+ * a request with the field twice (malformed, RFC 9110 §5.3) through on its first credentials;
+ * joined, a duplicated Bearer credential is refused 400 invalid_request, as in the Hono adapter.
+ */
+export function readAuthorization(req: IncomingMessage): string | undefined {
+  const copies = (req.headersDistinct as IncomingMessage['headersDistinct'] | undefined)?.authorization;
+  return copies === undefined ? req.headers.authorization : copies.join(', ');
 }
 
 /** Writes a challenge to a node:http response. */

@@ -2,7 +2,7 @@
 
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -119,6 +119,27 @@ async function startApi(framework: Framework): Promise<Api> {
   };
 }
 
+/**
+ * Sends `GET /invoices` over a raw connection with an `Authorization` line per value given (fetch
+ * would join them into one field), and reads the answer until the server closes the connection.
+ */
+async function getWithAuthorizations(
+  url: string,
+  authorizations: readonly string[],
+): Promise<{ status: number; wwwAuthenticate: string | null }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port) });
+  const fields = authorizations.map((value) => `Authorization: ${value}\r\n`).join('');
+  socket.end(`GET /invoices HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n${fields}\r\n`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const head = Buffer.concat(chunks).toString('latin1').split('\r\n\r\n')[0]!;
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]),
+    wwwAuthenticate: /^www-authenticate: ?(.*)$/im.exec(head)?.[1] ?? null,
+  };
+}
+
 /** The parameters of a `WWW-Authenticate: Bearer …` challenge. */
 function parseChallenge(header: string | null): Record<string, string> {
   expect(header).toMatch(/^Bearer /);
@@ -208,6 +229,16 @@ describe.each(frameworks)('resource-server middleware for %s', (framework) => {
     const response = await call(`Bearer ${token}`, { path: `/invoices?access_token=${token}` });
     expect(response.status).toBe(400);
     expect(parseChallenge(response.headers.get('www-authenticate')).error).toBe('invalid_request');
+  });
+
+  it.each([
+    ['the same valid token twice', (token: string) => [token, token]],
+    ['a valid token, then another', (token: string) => [token, 'other']],
+  ])('§2.1 answers Authorization sent twice (%s) 400 invalid_request', async (_title, tokens) => {
+    const [first, second] = tokens(await as.issue('invoices:read'));
+    const response = await getWithAuthorizations(api.url, [`Bearer ${first}`, `Bearer ${second}`]);
+    expect(response.status).toBe(400);
+    expect(parseChallenge(response.wwwAuthenticate)).toMatchObject({ realm, error: 'invalid_request' });
   });
 
   it('§3.1 answers an expired token from this server 401 invalid_token once exp has passed', async () => {
