@@ -94,6 +94,18 @@ describe.each(allMounts)('the %s mount', (mount) => {
     expect(((await untyped.json()) as { body: string }).body).toBe('a');
   });
 
+  it('passes a body with a malformed content type to the provider, which judges it', async () => {
+    for (const contentType of ['not a media type', ';;;', 'application/x-www-form-urlencoded; charset']) {
+      const response = await fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: 'abc',
+      });
+      expect(response.status, contentType).toBe(200);
+      expect(await response.json(), contentType).toMatchObject({ body: 'abc', contentType });
+    }
+  });
+
   it('writes the status and headers of the Response', async () => {
     const response = await fetch(`${server.url}/token`);
     expect(response.headers.get('x-echo')).toBe('yes');
@@ -170,6 +182,16 @@ describe.each(allMounts)('the provider through the %s mount', (mount) => {
       new TextEncoder().encode(text).byteLength,
     );
     expect(JSON.parse(text)).toMatchObject({ token_type: 'bearer', expires_in: 1800 });
+  });
+
+  it('§5.2 answers a malformed Content-Type 400 invalid_request, not the framework\'s own error', async () => {
+    const response = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'not a media type', authorization: `Basic ${btoa('test-client:foobar')}` },
+      body: 'grant_type=client_credentials',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
   });
 
   it('§5.2 sends an error response as JSON, and nothing but headers for HEAD', async () => {

@@ -37,6 +37,13 @@ export function fastifyHandler(handler: HttpHandler) {
       payload.resume();
       parsed(null, replacedBody);
     });
+    // Fastify refuses a Content-Type it cannot parse (415) before any parser runs; the body is
+    // still unread then, so the provider gets the request and answers with its own RFC error.
+    instance.setErrorHandler((error, request, reply) => {
+      if ((error as { code?: unknown }).code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.send(error);
+      reply.hijack();
+      handle(handler, request.raw, reply.raw, request.raw.url);
+    });
     instance.all('/*', (request, reply) => {
       reply.hijack();
       // The raw URL keeps any prefix the plugin was registered under, as routers expect.
