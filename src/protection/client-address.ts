@@ -4,7 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * Reduces a socket address to the unit limits count against: an IPv4 address as is (also when
- * written IPv4-mapped, `::ffff:192.0.2.1`), an IPv6 address by its /64 prefix, since one host
+ * written IPv4-mapped, `::ffff:192.0.2.1` or `::ffff:c000:201`), an IPv6 address by its /64 prefix, since one host
  * usually holds a whole /64 and could otherwise rotate through it. Anything else is kept as given.
  */
 export function normalizeClientAddress(address: string | undefined): string {
@@ -21,6 +21,12 @@ export function normalizeClientAddress(address: string | undefined): string {
     tail === undefined
       ? headGroups
       : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const values = groups.map((group) => parseInt(group, 16));
+  // IPv4-mapped written in hex (::ffff:c000:201) is the IPv4 address, not the ::/64 of ::1.
+  if (values.slice(0, 5).every((value) => value === 0) && values[5] === 0xffff) {
+    const [high = 0, low = 0] = values.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
   return `${groups
     .slice(0, 4)
     .map((group) => parseInt(group, 16).toString(16))
