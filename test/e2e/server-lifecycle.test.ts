@@ -423,20 +423,23 @@ describe('client addresses behind a proxy', () => {
 });
 
 describe('brute-force limits behind a proxy', () => {
+  /** A token request for client `guarded`, as forwarded by a proxy for `address`. */
+  const forwardedAttempt = (publicUrl: string, address: string, presented: string) =>
+    fetch(`${publicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: {
+        authorization: basic('guarded', presented),
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-for': address,
+      },
+      body: 'grant_type=client_credentials',
+    });
+
   it('count failures by the forwarded address: the guessing address gets 429, the client from its own address does not', async () => {
     const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2', TESSERA_FAILURES_PER_ADDRESS: '3' });
     const secret = await createClient(ws, 'guarded');
     const server = await serve(ws, ['--trust-proxy', 'true']);
-    const attempt = (address: string, presented: string) =>
-      fetch(`${server.publicUrl}/oauth2/token`, {
-        method: 'POST',
-        headers: {
-          authorization: basic('guarded', presented),
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-forwarded-for': address,
-        },
-        body: 'grant_type=client_credentials',
-      });
+    const attempt = (address: string, presented: string) => forwardedAttempt(server.publicUrl, address, presented);
     const statuses: number[] = [];
     for (let index = 0; index < 4; index++) statuses.push((await attempt('203.0.113.66', 'guess-number-one')).status);
     expect(statuses.slice(0, 2)).toEqual([401, 401]);
@@ -450,16 +453,7 @@ describe('brute-force limits behind a proxy', () => {
     const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2', TESSERA_FAILURES_PER_ADDRESS: '3' });
     const secret = await createClient(ws, 'guarded');
     const server = await serve(ws, ['--trust-proxy', 'true']);
-    const attempt = (address: string, presented: string) =>
-      fetch(`${server.publicUrl}/oauth2/token`, {
-        method: 'POST',
-        headers: {
-          authorization: basic('guarded', presented),
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-forwarded-for': address,
-        },
-        body: 'grant_type=client_credentials',
-      });
+    const attempt = (address: string, presented: string) => forwardedAttempt(server.publicUrl, address, presented);
     expect((await attempt('203.0.113.66:4711', 'guess-number-one')).status).toBe(401);
     expect((await attempt('203.0.113.66:4712', 'guess-number-two')).status).toBe(401);
     expect((await attempt('203.0.113.66', secret)).status).toBe(429);
