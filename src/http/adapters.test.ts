@@ -184,7 +184,7 @@ describe.each(allMounts)('the provider through the %s mount', (mount) => {
     expect(JSON.parse(text)).toMatchObject({ token_type: 'bearer', expires_in: 1800 });
   });
 
-  it('§5.2 answers a malformed Content-Type 400 invalid_request, not the framework\'s own error', async () => {
+  it("§5.2 answers a malformed Content-Type 400 invalid_request, not the framework's own error", async () => {
     const response = await fetch(`${server.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'not a media type', authorization: `Basic ${btoa('test-client:foobar')}` },

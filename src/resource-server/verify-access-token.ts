@@ -1,6 +1,13 @@
 // Validating JWT access tokens at a resource server, RFC 9068 §4.
 
-import { decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import {
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
 import {
   OAuthError,
   asymmetricJwsAlgorithms,

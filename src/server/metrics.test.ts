@@ -68,7 +68,9 @@ describe('tessera_signing_key_age_seconds', () => {
       await Promise.all(processes.map((metrics) => metrics.registry.getMetricsAsJSON())),
     );
     const text = await aggregated.metrics();
-    const age = Number(/^tessera_signing_key_age_seconds\{kid="k1",alg="RS256",state="active"\} ([\d.]+)$/m.exec(text)?.[1]);
+    const age = Number(
+      /^tessera_signing_key_age_seconds\{kid="k1",alg="RS256",state="active"\} ([\d.]+)$/m.exec(text)?.[1],
+    );
     expect(age).toBeGreaterThanOrEqual(100);
     expect(age).toBeLessThan(200);
   });
