@@ -327,33 +327,39 @@ function jsonError(status: number, error: string, description: string): Response
 
 /**
  * The client's address. Untrusted, it is the socket's peer. With `trustProxy` true, the first
- * address of `X-Forwarded-For`; with a number n, the address n hops before the socket peer.
- * Entries with a port (`a.b.c.d:port`, `[v6]:port`) count as their bare address.
+ * IP address of `X-Forwarded-For`; with a number n, the entry n hops before the socket peer.
+ * Entries with a port (`a.b.c.d:port`, `[v6]:port`) count as their bare address. Every non-empty
+ * entry counts as a hop, also one that is not an address (`unknown`, an obfuscated name): a
+ * trusted proxy that writes one must not shift the count into the part the client wrote. When the
+ * entry n hops back is not an address, the client has none (`unknown`).
  */
 export function resolveClientAddress(req: IncomingMessage, trustProxy: boolean | number): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
   if (trustProxy === false || trustProxy === 0) return peer;
   const header = req.headers['x-forwarded-for'];
+  // Empty list elements are not counted (RFC 9110 §5.6.1).
   const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
     .split(',')
-    .map((entry) => withoutPort(entry.trim()))
-    .filter((entry) => isIP(entry) !== 0);
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map(forwardedAddress);
+  if (trustProxy === true) return forwarded.find((entry) => entry !== undefined) ?? peer;
   const chain = [...forwarded, peer];
-  if (trustProxy === true) return chain[0]!;
-  return chain[Math.max(0, chain.length - 1 - trustProxy)]!;
+  return chain[Math.max(0, chain.length - 1 - trustProxy)] ?? 'unknown';
 }
 
 /**
- * One `X-Forwarded-For` entry without the port some proxies append: `a.b.c.d:port` gives
- * `a.b.c.d`, `[v6]:port` and `[v6]` give `v6`. A bare IPv6 address, or anything else, is left
- * as it is (and must still pass isIP to be used).
+ * The IP address of one `X-Forwarded-For` entry, without the port some proxies append:
+ * `a.b.c.d:port` gives `a.b.c.d`, `[v6]:port` and `[v6]` give `v6`. Undefined when the entry is
+ * not an IP address or its port is not one (1 to 65535).
  */
-function withoutPort(entry: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry);
-  if (bracketed) return bracketed[1]!;
-  const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(entry);
-  if (v4) return v4[1]!;
-  return entry;
+function forwardedAddress(entry: string): string | undefined {
+  const match = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^(\d+\.\d+\.\d+\.\d+)(?::(\d{1,5}))?$/.exec(entry);
+  const address = match ? match[1]! : entry;
+  const port = match?.[2];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return undefined;
+  if (match && entry.startsWith('[') ? isIP(address) !== 6 : isIP(address) === 0) return undefined;
+  return address;
 }
 
 /**

@@ -407,7 +407,7 @@ describe('client addresses behind a proxy', () => {
       ['trace-v6-port', '198.51.100.9, [2001:db8::1]:443', '2001:db8::1'],
       ['trace-v6-brackets', '198.51.100.9, [2001:db8::2]', '2001:db8::2'],
       ['trace-v6-bare', '198.51.100.9, 2001:db8::3', '2001:db8::3'],
-      ['trace-invalid', '198.51.100.9, not-an-address:80', '198.51.100.9'],
+      ['trace-invalid', '198.51.100.9, not-an-address:80', 'unknown'],
     ] as const;
     for (const [requestId, header] of forwarded) {
       await fetch(`${server.publicUrl}/.well-known/jwks.json`, {

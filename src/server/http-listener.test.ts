@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { resolveClientAddress } from './http-listener.js';
+
+/** Just what resolveClientAddress reads of a request: the peer and the forwarded header. */
+function request(peer: string | undefined, forwardedFor?: string | string[]): IncomingMessage {
+  const headers = forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor };
+  return { socket: { remoteAddress: peer }, headers } as unknown as IncomingMessage;
+}
+
+describe('resolveClientAddress', () => {
+  it('untrusted, the socket peer is the address whatever X-Forwarded-For says', () => {
+    expect(resolveClientAddress(request('10.0.0.1', '203.0.113.7'), false)).toBe('10.0.0.1');
+    expect(resolveClientAddress(request('10.0.0.1', '203.0.113.7'), 0)).toBe('10.0.0.1');
+  });
+
+  it('trusting one proxy, the entry that proxy wrote, not the ones the client wrote before it', () => {
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9, 203.0.113.7'), 1)).toBe('203.0.113.7');
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9, 203.0.113.7, 10.0.0.2'), 2)).toBe('203.0.113.7');
+  });
+
+  it('repeated header fields are one list, in order', () => {
+    expect(resolveClientAddress(request('10.0.0.1', ['198.51.100.9', '203.0.113.7']), 1)).toBe('203.0.113.7');
+  });
+
+  it('trusting every proxy, the first IP address of the list', () => {
+    expect(resolveClientAddress(request('10.0.0.1', 'unknown, 198.51.100.9, 203.0.113.7'), true)).toBe('198.51.100.9');
+    expect(resolveClientAddress(request('10.0.0.1', 'unknown'), true)).toBe('10.0.0.1');
+    expect(resolveClientAddress(request('10.0.0.1'), true)).toBe('10.0.0.1');
+  });
+
+  it('an entry a trusted proxy wrote that is not an address counts as a hop: the client-written entry before it is not taken', () => {
+    // The proxy could not tell the client's address and wrote `unknown`; 198.51.100.9 came from the client.
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9, unknown'), 1)).toBe('unknown');
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9, _hidden, 10.0.0.2'), 2)).toBe('unknown');
+  });
+
+  it('empty list elements are not counted (RFC 9110 §5.6.1)', () => {
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9, , 203.0.113.7,'), 1)).toBe('203.0.113.7');
+  });
+
+  it('fewer entries than trusted hops: the first one', () => {
+    expect(resolveClientAddress(request('10.0.0.1', '203.0.113.7'), 3)).toBe('203.0.113.7');
+    expect(resolveClientAddress(request('10.0.0.1'), 3)).toBe('10.0.0.1');
+  });
+
+  it.each([
+    ['IPv4 with a port', '203.0.113.7:4711', '203.0.113.7'],
+    ['bracketed IPv6 with a port', '[2001:db8::1]:443', '2001:db8::1'],
+    ['bracketed IPv6 without a port', '[2001:db8::1]', '2001:db8::1'],
+    ['bare IPv6', '2001:db8::1', '2001:db8::1'],
+  ])('%s counts as the bare address', (_title, entry, expected) => {
+    expect(resolveClientAddress(request('10.0.0.1', entry), 1)).toBe(expected);
+  });
+
+  it.each([
+    ['a port past 65535', '203.0.113.7:99999'],
+    ['port 0', '203.0.113.7:0'],
+    ['a six-digit port', '203.0.113.7:000080'],
+    ['an empty port', '203.0.113.7:'],
+    ['an IPv4 address in brackets', '[203.0.113.7]:80'],
+    ['an IPv4 address out of range', '203.0.113.700'],
+    ['a host name', 'proxy.example'],
+  ])('%s is not an address', (_title, entry) => {
+    expect(resolveClientAddress(request('10.0.0.1', entry), 1)).toBe('unknown');
+  });
+
+  it('no peer address and no header: unknown', () => {
+    expect(resolveClientAddress(request(undefined), 1)).toBe('unknown');
+  });
+});
