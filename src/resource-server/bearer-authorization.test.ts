@@ -13,6 +13,9 @@ describe('readBearerToken', () => {
     ['no header', undefined, undefined],
     ['an empty header', '', undefined],
     ['another scheme', 'Basic dXNlcjpwYXNz', undefined],
+    ['another scheme whose parameters mention bearer', 'Digest username="bearer", realm="a, bearer b"', undefined],
+    ['another scheme with a parameter named bearer', 'Example a=1, bearer=2', undefined],
+    ['another scheme with a parameter starting with bearer', 'Example a=1,  bearerish=2', undefined],
     ['a Bearer token', 'Bearer abc.def-ghi_jkl~+/==', 'abc.def-ghi_jkl~+/=='],
     ['the scheme in any case', 'BEARER abc', 'abc'],
     ['several spaces after the scheme', 'Bearer   abc', 'abc'],
@@ -26,8 +29,16 @@ describe('readBearerToken', () => {
     ['padding in the middle', 'Bearer a=b'],
     ['two tokens', 'Bearer a b'],
     ['a quoted token', 'Bearer "abc"'],
-  ])('§2.1 refuses %s as invalid_request', (_title, header) => {
+    ['another scheme, then Bearer (two fields joined)', 'Basic dXNlcjpwYXNz, Bearer abc'],
+    ['another scheme, then a bare Bearer', 'Basic dXNlcjpwYXNz,bearer'],
+    ['another scheme, then Bearer after many spaces', `Basic dXNlcjpwYXNz,${' '.repeat(20)}Bearer abc`],
+  ])('§2.1 and §3.1 refuse %s as invalid_request', (_title, header) => {
     expect(() => readBearerToken(header)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+
+  it('reads a header of quotes and backslashes in one pass and finds no Bearer in it', () => {
+    // A scan that restarted at every quote would take seconds over a large header.
+    expect(readBearerToken(`Basic ${'"\\'.repeat(200_000)}, Bearer`)).toBeUndefined();
   });
 });
 

@@ -47,7 +47,16 @@ const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
 export function readBearerToken(authorization: string | null | undefined): string | undefined {
   if (!authorization) return undefined;
   const match = /^([^ ]+)(?: +(.*))?$/.exec(authorization.trim());
-  if (!match || match[1]!.toLowerCase() !== 'bearer') return undefined;
+  if (!match || match[1]!.toLowerCase() !== 'bearer') {
+    // Fields sent twice arrive joined with commas: Bearer credentials after another scheme's
+    // are a second method in one request (§2), malformed rather than absent (§3.1).
+    if (hasLaterBearerElement(authorization)) {
+      throw new OAuthError('invalidRequest', {
+        description: 'The request offers Bearer credentials together with other credentials.',
+      });
+    }
+    return undefined;
+  }
   const token = match[2];
   if (token === undefined || token === '') {
     throw new OAuthError('invalidRequest', { description: 'The Bearer authorization carries no access token.' });
@@ -57,6 +66,30 @@ export function readBearerToken(authorization: string | null | undefined): strin
   }
   return token;
 }
+
+/**
+ * True when a list element after the first starts with the Bearer scheme (not a `bearer=`
+ * auth-param). Commas inside quoted strings (RFC 9110 §5.6.4) are text. One pass, so a header
+ * full of quotes and backslashes costs no more than its length.
+ */
+function hasLaterBearerElement(value: string): boolean {
+  let quoted = false;
+  for (let index = 0; index < value.length; index++) {
+    const char = value[index];
+    if (quoted) {
+      if (char === '\\') index++;
+      else if (char === '"') quoted = false;
+    } else if (char === '"') {
+      quoted = true;
+    } else if (char === ',') {
+      laterBearerElement.lastIndex = index + 1;
+      if (laterBearerElement.test(value)) return true;
+    }
+  }
+  return false;
+}
+
+const laterBearerElement = /[ \t]*bearer(?:[ \t]|$)/iy;
 
 /**
  * True when the URL's query has an `access_token` parameter. Only the query is read, so a

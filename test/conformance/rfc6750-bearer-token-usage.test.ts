@@ -241,6 +241,15 @@ describe.each(frameworks)('resource-server middleware for %s', (framework) => {
     expect(parseChallenge(response.wwwAuthenticate)).toMatchObject({ realm, error: 'invalid_request' });
   });
 
+  it.each([
+    ['another scheme, then a Bearer token', (token: string) => ['Basic dGVzdDp0ZXN0', `Bearer ${token}`]],
+    ['a Bearer token, then another scheme', (token: string) => [`Bearer ${token}`, 'Basic dGVzdDp0ZXN0']],
+  ])('§2 and §3.1 answer Authorization sent twice (%s) 400 invalid_request', async (_title, fields) => {
+    const response = await getWithAuthorizations(api.url, fields(await as.issue('invoices:read')));
+    expect(response.status).toBe(400);
+    expect(parseChallenge(response.wwwAuthenticate)).toMatchObject({ realm, error: 'invalid_request' });
+  });
+
   it('§3.1 answers an expired token from this server 401 invalid_token once exp has passed', async () => {
     const token = await as.issue('invoices:read');
     const issuedAt = clock.now();
