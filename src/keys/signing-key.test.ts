@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JWK } from 'jose';
 import { generatePrivateKey, importSigningKey, type SigningAlgorithm } from './signing-key.js';
@@ -19,10 +20,34 @@ describe('importSigningKey', () => {
       for (const name of publicMembersOf[jwk.kty!]!) swapped[name] = other[name] as never;
       expect(swapped.d).toBe(jwk.d);
       await expect(importSigningKey(swapped, alg)).rejects.toThrow(
-        new TypeError('the public members of the signing JWK do not match its private key'),
+        new TypeError('the public part of the signing key does not match its private key'),
       );
     },
   );
+
+  it.each<[SigningAlgorithm, 'PEM' | 'KeyObject']>([
+    ['RS256', 'PEM'],
+    ['RS256', 'KeyObject'],
+    ['ES256', 'PEM'],
+    ['ES256', 'KeyObject'],
+  ])('refuses a private %s key given as %s whose public part is that of another key', async (alg, form) => {
+    const jwk = await privateJwk(alg);
+    const other = await privateJwk(alg);
+    const swapped: JWK = { ...jwk };
+    for (const name of publicMembersOf[jwk.kty!]!) swapped[name] = other[name] as never;
+    // Node keeps the given public members, also when the key is written out as PKCS #8.
+    const keyObject = createPrivateKey({ key: swapped as JsonWebKey, format: 'jwk' });
+    const input = form === 'PEM' ? (keyObject.export({ format: 'pem', type: 'pkcs8' }) as string) : keyObject;
+    await expect(importSigningKey(input, alg)).rejects.toThrow(
+      new TypeError('the public part of the signing key does not match its private key'),
+    );
+  });
+
+  it.each<SigningAlgorithm>(['RS256', 'ES256', 'EdDSA'])('imports a sound private %s key given as PEM', async (alg) => {
+    const keyObject = await generatePrivateKey(alg);
+    const key = await importSigningKey(keyObject.export({ format: 'pem', type: 'pkcs8' }) as string, alg);
+    expect(key.publicJwk).toMatchObject(createPublicKey(keyObject).export({ format: 'jwk' }));
+  });
 
   it.each<SigningAlgorithm>(['RS256', 'PS256', 'ES256', 'EdDSA'])(
     'imports a private %s JWK whose public members match, and publishes them',

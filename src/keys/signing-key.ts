@@ -32,13 +32,13 @@ export type PrivateKeyInput = KeyObject | string | JWK;
 /**
  * Imports a private key once, checks it fits `alg`, and derives its thumbprint kid.
  *
- * @throws TypeError when the key is not private, does not fit the algorithm, or is a JWK whose public
- *   members do not match its private part.
+ * @throws TypeError when the key is not private, does not fit the algorithm, or carries a public part
+ *   that does not match its private part.
  */
 export async function importSigningKey(input: PrivateKeyInput, alg: SigningAlgorithm): Promise<SigningKey> {
   const privateKey = toPrivateKeyObject(input);
   checkKeyFitsAlgorithm(privateKey, alg);
-  if (!(input instanceof KeyObject) && typeof input !== 'string') checkJwkPublicMembers(input, privateKey);
+  checkPublicPart(privateKey, input instanceof KeyObject || typeof input === 'string' ? undefined : input);
   const jwk = await exportJWK(createPublicKey(privateKey));
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
   return { kid, alg, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' } };
@@ -57,19 +57,21 @@ function toPrivateKeyObject(input: PrivateKeyInput): KeyObject {
 const publicMembers = ['n', 'e', 'x', 'y'] as const;
 
 /**
- * Refuses a private JWK whose public members are not those of its private part: the JWK Set would
- * publish a key that cannot verify what this one signs. Runs once per import, never per request.
+ * Refuses a private key whose public part is not that of its private part: the JWK Set would
+ * publish a key that cannot verify what this one signs. A JWK, and a PKCS #8 key or KeyObject
+ * made from one, can carry any public members. Runs once per import, never per request.
  */
-function checkJwkPublicMembers(jwk: JWK, privateKey: KeyObject): void {
+function checkPublicPart(privateKey: KeyObject, jwk: JWK | undefined): void {
   const publicKey = createPublicKey(privateKey);
-  // Node derives an OKP public key from `d`, so a wrong `x` shows up here.
+  // Node derives an OKP public key from `d`, so a wrong `x` in a JWK shows up here.
   const derived = publicKey.export({ format: 'jwk' });
-  const differs = publicMembers.some((name) => jwk[name] !== undefined && jwk[name] !== derived[name]);
-  // Node keeps the RSA and EC public members as given: only a signature tells whether they match `d`.
+  const differs =
+    jwk !== undefined && publicMembers.some((name) => jwk[name] !== undefined && jwk[name] !== derived[name]);
+  // Node keeps RSA and EC public members as given: only a signature tells whether they match `d`.
   const hash = privateKey.asymmetricKeyType === 'ed25519' ? null : 'sha256';
   const probe = Buffer.from('tessera signing key check');
   if (differs || !verify(hash, probe, publicKey, sign(hash, probe, privateKey))) {
-    throw new TypeError('the public members of the signing JWK do not match its private key');
+    throw new TypeError('the public part of the signing key does not match its private key');
   }
 }
 
