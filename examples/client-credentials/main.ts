@@ -75,4 +75,11 @@ const server = createServer(
   }),
 );
 answerHalfClosedClients(server);
+// A port that is taken or not ours to use is said in one line, not as a stack trace.
+server.once('error', (error: NodeJS.ErrnoException) => {
+  const reason =
+    error.code === 'EADDRINUSE' ? 'the address is already in use (set PORT to another port)' : error.message;
+  console.error(`cannot listen on ${host}:${port}: ${reason}`);
+  void storage.close().finally(() => process.exit(1));
+});
 server.listen(port, host, () => console.log(`serving on ${host}:${port}`));

@@ -26,14 +26,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startSeed(): Promise<string> {
-  const port = await freePort();
+function spawnSeed(port: number): ChildProcess {
   const { TESSERA_KEY_ENCRYPTION_KEY: _kek, ...env } = workspace.env;
-  child = spawn(process.execPath, ['--import', tsxLoader, main], {
+  return spawn(process.execPath, ['--import', tsxLoader, main], {
     cwd: workspace.dir,
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+async function startSeed(): Promise<string> {
+  const port = await freePort();
+  child = spawnSeed(port);
   let output = '';
   await new Promise<void>((resolve, reject) => {
     child!.stdout!.on('data', (chunk: Buffer) => {
@@ -91,6 +95,22 @@ describe('the seed scenario on SQLite', () => {
     const url = await startSeed();
     const after = ((await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys;
     expect(after.map((key) => key.kid).sort()).toEqual([...kids].sort());
+  });
+
+  it('says in one line that the port is taken and exits 1, without a stack trace', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const seed = spawnSeed((taken.address() as AddressInfo).port);
+      let stderr = '';
+      seed.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(seed, 'exit')) as [number | null];
+      expect(code).toBe(1);
+      expect(stderr).toContain('the address is already in use (set PORT to another port)');
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      taken.close();
+    }
   });
 
   it('does not bring test-client back once it was deleted: the seed runs only on a new database', async () => {
