@@ -20,8 +20,14 @@ const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
  */
 export function clientSecretBasic(authorization: string | undefined): PresentedCredentials | undefined {
   if (authorization === undefined) return undefined;
-  const match = /^basic +(\S*) *$/i.exec(authorization);
-  if (!match) {
+  // Taken apart step by step: a single pattern with two runs of spaces around an optional part
+  // (`basic +(\S*) *$`) tried every split of a long run of spaces before failing.
+  const scheme = /^basic +/i.exec(authorization);
+  if (!scheme) return undefined;
+  const rest = authorization.slice(scheme[0].length);
+  const end = rest.search(/\s/);
+  const encoded = end === -1 ? rest : rest.slice(0, end);
+  if (end !== -1 && !/^ *$/.test(rest.slice(end))) {
     // More after the credentials: a second Authorization field (fields are joined by ", ") or
     // stray words. §5.2 counts multiple credentials as invalid_request, not as no credentials.
     if (holdsMoreCredentials(authorization)) {
@@ -29,7 +35,6 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
     }
     return undefined;
   }
-  const encoded = match[1]!;
   if (encoded === '' || encoded.length % 4 !== 0 || !base64Pattern.test(encoded)) {
     throw malformed('The Basic credentials are not valid base64.');
   }
