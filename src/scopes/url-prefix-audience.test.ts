@@ -25,7 +25,20 @@ describe('urlPrefixAudienceStrategy', () => {
     [['https://api.example.com'], 'https://api.example.com/anything', true],
     [['urn:example:billing'], 'urn:example:billing', true],
     [['urn:example:billing'], 'urn:example:billing:2', false],
-  ])('allowed %j, requested %s: %s', (allowed, requested, expected) => {
+    [['urn:example:billing'], 'foo:example:billing/admin', false],
+    [['api://orders-service/v1'], 'api://orders-service/v1', true],
+    [['api://orders-service/v1'], 'api://orders-service/v1/refunds', false],
+    [['api://orders-service/v1'], 'api://payments-service/v1/refunds', false],
+    [['api://orders-service'], 'other://payments-service/', false],
+    [['spiffe://prod.example/ns/billing'], 'spiffe://evil.example/ns/billing/x', false],
+    [orders, '\u0000https://api.example.com/orders/1', false],
+    [orders, 'https://api.example.com/orders/\n1', false],
+    [orders, 'https://api.example.com/orders/\t1', false],
+    [orders, ' https://api.example.com/orders/1', false],
+    [orders, 'https://API.example.com/orders/1', false],
+    [orders, 'https://api.example.com:443/orders/1', false],
+    [orders, 'https:\\\\api.example.com\\orders\\1', false],
+  ])('allowed %j, requested %j: %s', (allowed, requested, expected) => {
     expect(urlPrefixAudienceStrategy(allowed, requested)).toBe(expected);
   });
 });
