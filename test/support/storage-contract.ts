@@ -1,5 +1,6 @@
 // The storage contract: one suite that every store (memory, SQLite, PostgreSQL) must pass unchanged.
 
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Client } from '../../src/core/index.js';
 import {
@@ -399,6 +400,25 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       it('keeps different jtis apart', async () => {
         expect(await store.markUsed('a-3', t0 + 1000, t0)).toBe(true);
         expect(await store.markUsed('a-4', t0 + 1000, t0)).toBe(true);
+      });
+
+      it('keeps a key of any length or content, and refuses it again', async () => {
+        const long = `9:client-id:${'j'.repeat(20_000)}`;
+        const longTwin = `9:client-id:${'j'.repeat(19_999)}k`;
+        const withNul = 'a-\u0000-nul';
+        for (const key of [long, longTwin, withNul]) {
+          expect(await store.markUsed(key, t0 + 1000, t0)).toBe(true);
+          expect(await store.markUsed(key, t0 + 1000, t0 + 1)).toBe(false);
+        }
+        expect(await store.markUsed('a-\u0000-other', t0 + 1000, t0)).toBe(true);
+      });
+
+      it('keeps a key apart from the SHA-256 form a store may keep another key in', async () => {
+        const long = `9:client-id:${'x'.repeat(5_000)}`;
+        const hashedForm = `sha256:${createHash('sha256').update(long).digest('hex')}`;
+        expect(await store.markUsed(long, t0 + 1000, t0)).toBe(true);
+        expect(await store.markUsed(hashedForm, t0 + 1000, t0)).toBe(true);
+        expect(await store.markUsed(hashedForm, t0 + 1000, t0 + 1)).toBe(false);
       });
 
       it('lets exactly one of many concurrent uses of the same jti through', async () => {

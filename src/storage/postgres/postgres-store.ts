@@ -1,6 +1,6 @@
 // A store in PostgreSQL through a pg Pool: the choice for more than one instance.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Client } from '../../core/index.js';
 import {
@@ -393,6 +393,22 @@ function updateSql(s: string, table: TableColumns<unknown>, key: string): string
   return `UPDATE ${s}.${table.table} SET ${assignments.join(', ')} WHERE ${key} = $${names.indexOf(key) + 1} RETURNING 1`;
 }
 
+/** Longest replay key kept as given; a B-tree entry of PostgreSQL holds at most about 2,700 bytes. */
+const maxPlainReplayKeyBytes = 512;
+const hashedReplayKeyPrefix = 'sha256:';
+
+/**
+ * The replay cache's key as stored. A key PostgreSQL could not keep as given (longer than its
+ * index allows, or holding U+0000) is kept as its SHA-256; so is a key that starts like a
+ * hashed one, so that no key given as is can equal another key's hash.
+ */
+function storedReplayKey(key: string): string {
+  if (Buffer.byteLength(key) <= maxPlainReplayKeyBytes && !holdsNul(key) && !key.startsWith(hashedReplayKeyPrefix)) {
+    return key;
+  }
+  return `${hashedReplayKeyPrefix}${createHash('sha256').update(key).digest('hex')}`;
+}
+
 /**
  * Whether `text` holds U+0000, which PostgreSQL's text type refuses (the query fails). Nothing
  * stored can hold it, so a lookup by such a value finds nothing instead of failing.
@@ -537,7 +553,7 @@ function createOperations(
         `INSERT INTO ${s}.replay_cache AS r (jti, expires_at) VALUES ($1, $2)
          ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE r.expires_at <= $3`,
         // The column holds whole milliseconds; a fraction is rounded up, never shortening the hold.
-        [jti, Math.ceil(expiresAt), now],
+        [storedReplayKey(jti), Math.ceil(expiresAt), now],
       );
       return (result.rowCount ?? 0) > 0;
     },
