@@ -43,8 +43,11 @@ export function jwtAccessTokenStrategy(options: JwtAccessTokenStrategyOptions): 
       return { token, signature: jti };
     },
     async recogniseAccessToken(token: string): Promise<RecognisedAccessToken | undefined> {
+      // Outside the try: a key set that cannot answer (its store unreachable, say) is a failure
+      // to report, not a token that is not ours; read as "not ours", introspection would say
+      // inactive and revocation would answer 200 having revoked nothing.
+      const jwks = createLocalJWKSet({ keys: [...(await keys.getPublicJwks()).keys] });
       try {
-        const jwks = createLocalJWKSet({ keys: [...(await keys.getPublicJwks()).keys] });
         const { payload } = await jwtVerify(token, jwks, {
           issuer,
           typ: 'at+jwt',

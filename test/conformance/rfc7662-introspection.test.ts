@@ -4,6 +4,7 @@ import { SignJWT, decodeJwt } from 'jose';
 import {
   StorageUnavailableError,
   accessTokenIntrospection,
+  accessTokenRevocation,
   bcryptHasher,
   clientCredentialsGrant,
   compose,
@@ -318,6 +319,56 @@ describe('RFC 7662 introspection when the store fails', () => {
     } finally {
       failure = undefined;
     }
+  });
+});
+
+describe.each([
+  ['recorded', false],
+  ['stateless', true],
+] as const)('RFC 7662 introspection and RFC 7009 revocation of a %s JWT when the key set fails', (_mode, stateless) => {
+  let server: RunningServer;
+  let url: string;
+  let failure: Error | undefined;
+
+  beforeAll(async () => {
+    const storage = createMemoryStore({ clients: await lifecycleClients() });
+    const inner = createStaticKeySet([await generateSigningKey('ES256')]);
+    // A fault, not a behaviour under test: the published keys cannot be read while `failure` is set.
+    const keys: KeySet = {
+      ...inner,
+      getPublicJwks: () => (failure ? Promise.reject(failure) : inner.getPublicJwks()),
+    };
+    const provider = compose(
+      { issuer: testIssuer, statelessAccessTokens: stateless },
+      storage,
+      jwtAccessTokenStrategy({ keys, issuer: testIssuer }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+      accessTokenIntrospection,
+      accessTokenRevocation,
+    );
+    server = await startServer(createRouter(provider));
+    url = server.url;
+  });
+  afterAll(() => server.close());
+
+  it('§2.3 answers 503 temporarily_unavailable, not {"active":false}, and RFC 7009 §2.2.1 revocation answers 503, not 200 having revoked nothing', async () => {
+    const token = await issueAccessToken(url, owner);
+    failure = new StorageUnavailableError('connection refused');
+    try {
+      const introspection = await introspectToken(url, owner, token);
+      expect(introspection.status).toBe(503);
+      expect(introspection.body.error).toBe('temporarily_unavailable');
+      const revocation = await revokeToken(url, owner, token);
+      expect(revocation.status).toBe(503);
+    } finally {
+      failure = undefined;
+    }
+    // Nothing was revoked while the keys could not be read: the token is still active, and
+    // revoking it now works.
+    expect((await introspectToken(url, owner, token)).body.active).toBe(true);
+    expect((await revokeToken(url, owner, token)).status).toBe(200);
+    expect((await introspectToken(url, owner, token)).body).toEqual({ active: false });
   });
 });
 
