@@ -14,6 +14,11 @@ describe('hierarchicScopeStrategy', () => {
     [['orders'], 'xorders.read', false],
     [['a', 'b.c'], 'b.c.d', true],
     [[], 'orders', false],
+    [['orders'], 'orders.', false],
+    [['orders'], 'orders..read', false],
+    [['orders'], 'orders.read.', false],
+    [['orders'], 'orders.read..own', false],
+    [['orders.'], 'orders.', true],
   ])('allowed %j, requested %s: %s', (allowed, requested, expected) => {
     expect(hierarchicScopeStrategy(allowed, requested)).toBe(expected);
   });
