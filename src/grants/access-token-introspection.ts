@@ -18,11 +18,20 @@ import { findActiveAccessToken } from './find-access-token.js';
 export type IntrospectionPolicy = (client: Client, token: IntrospectedToken) => boolean;
 
 /**
- * The default policy: a client may introspect the tokens issued to it, and a client whose
- * metadata holds `introspection: true` (a resource server) may introspect any token.
+ * The default policy: a client may introspect the tokens issued to it. A resource server's client
+ * whose metadata holds `introspection: [audience, …]` may introspect the tokens meant for one of
+ * those audiences (RFC 7662 §4: the server must tell whether the token can be used at the
+ * resource server asking); with `introspection: true` it may introspect any token.
  */
-export const defaultIntrospectionPolicy: IntrospectionPolicy = (client, token) =>
-  token.clientId === client.id || client.metadata?.introspection === true;
+export const defaultIntrospectionPolicy: IntrospectionPolicy = (client, token) => {
+  if (token.clientId === client.id) return true;
+  const introspection = client.metadata?.introspection;
+  if (introspection === true) return true;
+  return (
+    Array.isArray(introspection) &&
+    introspection.some((audience) => typeof audience === 'string' && token.audience.includes(audience))
+  );
+};
 
 export interface AccessTokenIntrospectionOptions {
   /** Who may see which token; {@link defaultIntrospectionPolicy} when omitted. */
@@ -69,7 +78,7 @@ export function createAccessTokenIntrospection(options: AccessTokenIntrospection
 
 /**
  * The access-token introspector with the default policy: clients see their own tokens; clients
- * with `metadata.introspection === true` see all.
+ * with `metadata.introspection` an audience list see the tokens for those audiences, with `true` all.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */

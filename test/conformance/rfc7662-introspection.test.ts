@@ -41,6 +41,8 @@ const api = 'https://api.test.example';
 const owner: Credentials = { id: 'owner', secret: 'owner-secret' };
 const other: Credentials = { id: 'other', secret: 'other-secret' };
 const resourceServer: Credentials = { id: 'resource-server', secret: 'rs-secret' };
+const apiServer: Credentials = { id: 'api-server', secret: 'api-secret' };
+const elsewhereServer: Credentials = { id: 'elsewhere-server', secret: 'elsewhere-secret' };
 const lifespan = 1800;
 
 async function lifecycleClients(): Promise<Client[]> {
@@ -50,6 +52,8 @@ async function lifecycleClients(): Promise<Client[]> {
     await client(owner),
     await client(other),
     await client(resourceServer, { metadata: { introspection: true } }),
+    await client(apiServer, { metadata: { introspection: [api] } }),
+    await client(elsewhereServer, { metadata: { introspection: ['https://elsewhere.test.example'] } }),
     publicTestClient,
   ];
 }
@@ -195,6 +199,15 @@ describe.each(mountsAndFormats)('RFC 7662 introspection through %s with %s acces
     const token = await issueAccessToken(url, owner, { scope: 'read' });
     const { body } = await introspectToken(url, resourceServer, token);
     expect(body).toMatchObject({ active: true, client_id: 'owner', scope: 'read' });
+  });
+
+  it('§4 lets a resource server registered for some audiences see the tokens meant for them, and no others', async () => {
+    const forApi = await issueAccessToken(url, owner, { audience: api });
+    expect((await introspectToken(url, apiServer, forApi)).body).toMatchObject({ active: true, aud: api });
+    expect((await introspectToken(url, elsewhereServer, forApi)).body).toEqual({ active: false });
+    // A token with the default audience (the issuer) is not meant for the API.
+    const forIssuer = await issueAccessToken(url, owner);
+    expect((await introspectToken(url, apiServer, forIssuer)).body).toEqual({ active: false });
   });
 
   it.each([['refresh_token'], ['access_token'], ['unknown_type']])(
