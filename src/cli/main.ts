@@ -9,7 +9,7 @@ import { addGlobalOptions } from './config-options.js';
 import { CliError, exitCodes, type ExitCode } from './exit-codes.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
-import { printJson } from './output.js';
+import { printJson, toleratesClosedOutput } from './output.js';
 import { serveCommand } from './serve.js';
 import { introspectCommand, revokeCommand, tokenCommand } from './token.js';
 
@@ -106,6 +106,8 @@ function classify(error: unknown): {
   return { code: exitCodes.failure, kind: 'failure', message };
 }
 
+toleratesClosedOutput(process.stdout);
+toleratesClosedOutput(process.stderr);
 const code = await run(process.argv);
 if (code !== exitCodes.ok || !process.argv.includes('serve')) {
   process.exitCode = code;

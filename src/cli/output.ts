@@ -1,5 +1,18 @@
 // Printing for people (aligned tables) and for scripts (one JSON document per command).
 
+/**
+ * Lets output stop quietly when its reader goes away (`tessera clients list | head -3`): a write to
+ * a closed pipe fails with EPIPE, and what is left to print has nowhere to go. The command still
+ * finishes its work and exits with its own code.
+ */
+export function toleratesClosedOutput(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') return;
+    // Another write failure (a full disk behind a redirect): the output is incomplete.
+    process.exitCode = 1;
+  });
+}
+
 /** Writes one JSON document and a newline to stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

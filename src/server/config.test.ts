@@ -62,7 +62,7 @@ describe('loadConfig', () => {
   it('accepts TESSERA_SHUTDOWN_TIMEOUT=0 (no grace on shutdown) and refuses a negative one', () => {
     expect(loadConfig({ env: { TESSERA_SHUTDOWN_TIMEOUT: '0' } }).server.shutdownTimeout).toBe(0);
     expect(() => loadConfig({ env: { TESSERA_SHUTDOWN_TIMEOUT: '-1' } })).toThrow(
-      'server.shutdownTimeout from environment variable TESSERA_SHUTDOWN_TIMEOUT: must be a whole number of milliseconds, 0 or more',
+      'server.shutdownTimeout from environment variable TESSERA_SHUTDOWN_TIMEOUT: must be a whole number of milliseconds from 0 to 2147481647',
     );
   });
 
@@ -141,6 +141,89 @@ describe('loadConfig', () => {
     }
     expect(message).toContain('(value hidden)');
     expect(message).not.toContain('tiny-secret');
+  });
+
+  it('never shows a value given where a section belongs, since it may be a secret meant for a setting inside', () => {
+    const path = file(
+      'scalar-sections.yaml',
+      'database: postgres://tessera:db-password-1@db.example/tessera\nadmin: admin-token-value-12345\nkeys: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n',
+    );
+    let message = '';
+    try {
+      loadConfig({ file: path });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      `database in ${path}: must be a mapping of settings (url, poolSize, schema, janitorInterval) (got a string)`,
+    );
+    expect(message).toMatch(/admin in .*: must be a mapping of settings/);
+    expect(message).toMatch(/keys in .*: must be a mapping of settings/);
+    for (const secret of ['db-password-1', 'admin-token-value', '00112233']) expect(message).not.toContain(secret);
+  });
+
+  it('names where a bad entry of a list setting came from, without showing the entry', () => {
+    let message = '';
+    try {
+      loadConfig({ file: file('short-hmac.yaml', 'tokens:\n  hmacSecrets: [too-short-hmac-secret]\n') });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/tokens\.hmacSecrets\.0 in .*short-hmac\.yaml: must be at least 32 bytes/);
+    expect(message).not.toContain('too-short-hmac-secret');
+  });
+
+  it.each(['correct horse battery staple', 'admin-token-with-ä-umlaut', 'token=with=inner=equals'])(
+    'refuses an admin token no Bearer header can carry (%s), without showing it',
+    (token) => {
+      let message = '';
+      try {
+        loadConfig({ env: { TESSERA_ADMIN_TOKEN: token } });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain(
+        'admin.token from environment variable TESSERA_ADMIN_TOKEN: must be usable as a Bearer token (RFC 6750)',
+      );
+      expect(message).not.toContain(token);
+    },
+  );
+
+  it('accepts admin tokens in the forms README suggests (base64, base64url, hex)', () => {
+    for (const token of [
+      'q2Jx8V+3/0aZ1bC4dE5fG6hI7jK8lM9nO0pQ1rS2tU4=',
+      'dGVzc2VyYS1hZG1pbi10b2tlbg_-',
+      'a'.repeat(64),
+    ]) {
+      expect(loadConfig({ env: { TESSERA_ADMIN_TOKEN: token } }).admin.token).toBe(token);
+    }
+  });
+
+  it.each([
+    ['TESSERA_HEADERS_TIMEOUT', 'server.headersTimeout', '2147483648', 'from 1 to 2147483647'],
+    ['TESSERA_REQUEST_TIMEOUT', 'server.requestTimeout', '2147483648', 'from 1 to 2147483647'],
+    ['TESSERA_KEEP_ALIVE_TIMEOUT', 'server.keepAliveTimeout', '2147483648', 'from 1 to 2147483647'],
+    ['TESSERA_SHUTDOWN_TIMEOUT', 'server.shutdownTimeout', '2147481648', 'from 0 to 2147481647'],
+    ['TESSERA_FAILURE_WINDOW', 'protection.windowSeconds', '2147484', 'from 1 to 2147483'],
+    ['TESSERA_FAILURE_BLOCK', 'protection.blockSeconds', '2147484', 'from 1 to 2147483'],
+  ])('refuses %s past what a timer holds, naming the limit', (name, key, value, limit) => {
+    expect(() => loadConfig({ env: { [name]: value } })).toThrow(`${key} from environment variable ${name}: must be`);
+    expect(() => loadConfig({ env: { [name]: value } })).toThrow(limit);
+  });
+
+  it('accepts timer settings at their limits', () => {
+    const config = loadConfig({
+      env: {
+        TESSERA_REQUEST_TIMEOUT: '2147483647',
+        TESSERA_HEADERS_TIMEOUT: '2147483647',
+        TESSERA_KEEP_ALIVE_TIMEOUT: '2147483647',
+        TESSERA_SHUTDOWN_TIMEOUT: '2147481647',
+        TESSERA_FAILURE_WINDOW: '2147483',
+        TESSERA_FAILURE_BLOCK: '2147483',
+      },
+    });
+    expect(config.server).toMatchObject({ requestTimeout: 2_147_483_647, shutdownTimeout: 2_147_481_647 });
+    expect(config.protection).toMatchObject({ windowSeconds: 2_147_483, blockSeconds: 2_147_483 });
   });
 
   it('names unknown keys in the file, at the top and in sections', () => {

@@ -15,10 +15,29 @@ const port = (what: string) =>
     .min(0, { error: `must be a whole-number ${what} port from 0 to 65535` })
     .max(65535, { error: `must be a whole-number ${what} port from 0 to 65535` });
 
+// Node's timers hold at most 2^31 − 1 ms; a longer delay is cut to 1 ms, so a setting meant to be
+// long would end at once.
+const timerLimitMs = 2_147_483_647;
+const timerLimitSeconds = Math.floor(timerLimitMs / 1000);
+
 const milliseconds = (what: string) =>
   z
-    .int({ error: `must be a whole number of milliseconds (${what})` })
-    .min(1, { error: `must be a positive whole number of milliseconds (${what})` });
+    .int({ error: `must be a whole number of milliseconds from 1 to ${timerLimitMs} (${what})` })
+    .min(1, { error: `must be a whole number of milliseconds from 1 to ${timerLimitMs} (${what})` })
+    .max(timerLimitMs, { error: `must be a whole number of milliseconds from 1 to ${timerLimitMs} (${what})` });
+
+// The primary process of several workers waits shutdownTimeout + 2 s before it kills them.
+const shutdownLimitMs = timerLimitMs - 2000;
+const shutdownError = `must be a whole number of milliseconds from 0 to ${shutdownLimitMs} (time in-flight requests get on shutdown)`;
+
+const timerSeconds = (unit: string) =>
+  z
+    .int({ error: `must be a whole number of ${unit} from 1 to ${timerLimitSeconds}` })
+    .min(1, { error: `must be a whole number of ${unit} from 1 to ${timerLimitSeconds}` })
+    .max(timerLimitSeconds, { error: `must be a whole number of ${unit} from 1 to ${timerLimitSeconds}` });
+
+// RFC 6750 §2.1 b64token: what an `Authorization: Bearer` header can carry.
+const bearerToken = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 const count = (unit: string, minimum: number) =>
   z
@@ -60,7 +79,7 @@ export const configSchema = z
             error: 'must be a PostgreSQL identifier: letters, digits and _, not starting with a digit',
           })
           .default('public'),
-        // Node's timers hold at most 2^31 − 1 ms; a longer delay fires at once, every millisecond.
+        // A longer delay than a timer holds would fire at once, every millisecond.
         janitorInterval: z
           .int({ error: 'must be a whole number of seconds from 0 (off) to 2147483' })
           .min(0, { error: 'must be a whole number of seconds from 0 (off) to 2147483' })
@@ -87,10 +106,9 @@ export const configSchema = z
         keepAliveTimeout: milliseconds('idle time of a kept-alive connection').default(5_000),
         // 0 is allowed here alone: no grace, in-flight requests are cut off at once.
         shutdownTimeout: z
-          .int({ error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)' })
-          .min(0, {
-            error: 'must be a whole number of milliseconds, 0 or more (time in-flight requests get on shutdown)',
-          })
+          .int({ error: shutdownError })
+          .min(0, { error: shutdownError })
+          .max(shutdownLimitMs, { error: shutdownError })
           .default(10_000),
         maxHeaderSize: z
           .int({ error: 'must be a whole number of bytes from 1024 to 1048576' })
@@ -119,6 +137,10 @@ export const configSchema = z
         token: z
           .string({ error: 'must be a string' })
           .min(16, { error: 'must be at least 16 characters long (use a random string)' })
+          .regex(bearerToken, {
+            error:
+              'must be usable as a Bearer token (RFC 6750): letters, digits and - . _ ~ + / only, optionally ending in =, no spaces',
+          })
           .optional(),
       })
       .prefault({}),
@@ -184,8 +206,9 @@ export const configSchema = z
           defaultBruteForceLimits.failuresPerClientAndAddress,
         ),
         failuresPerAddress: count('failed authentications', 1).default(defaultBruteForceLimits.failuresPerAddress),
-        windowSeconds: count('seconds', 1).default(defaultBruteForceLimits.windowSeconds),
-        blockSeconds: count('seconds', 1).default(defaultBruteForceLimits.blockSeconds),
+        // Counters and blocks in memory expire through timers.
+        windowSeconds: timerSeconds('seconds').default(defaultBruteForceLimits.windowSeconds),
+        blockSeconds: timerSeconds('seconds').default(defaultBruteForceLimits.blockSeconds),
         unverifiedPerAddress: count('credentials in flight', 1).default(defaultMaxUnverifiedPerAddress),
         redisUrl: z
           .string({ error: 'must be a string' })
@@ -328,19 +351,19 @@ export const settings: readonly SettingDefinition[] = [
     key: 'server.requestTimeout',
     env: ['TESSERA_REQUEST_TIMEOUT'],
     kind: 'integer',
-    description: 'Milliseconds a client has to send a whole request.',
+    description: 'Milliseconds a client has to send a whole request, at most 2147483647 (the longest timer).',
   },
   {
     key: 'server.keepAliveTimeout',
     env: ['TESSERA_KEEP_ALIVE_TIMEOUT'],
     kind: 'integer',
-    description: 'Milliseconds an idle kept-alive connection stays open.',
+    description: 'Milliseconds an idle kept-alive connection stays open, at most 2147483647.',
   },
   {
     key: 'server.shutdownTimeout',
     env: ['TESSERA_SHUTDOWN_TIMEOUT'],
     kind: 'integer',
-    description: 'Milliseconds in-flight requests get to finish after SIGTERM/SIGINT.',
+    description: 'Milliseconds in-flight requests get to finish after SIGTERM/SIGINT, at most 2147481647.',
   },
   {
     key: 'server.maxHeaderSize',
@@ -388,7 +411,8 @@ export const settings: readonly SettingDefinition[] = [
     env: ['TESSERA_ADMIN_TOKEN'],
     kind: 'string',
     secret: true,
-    description: 'Bearer token for the admin API and `/metrics`. Without one those answer 401.',
+    description:
+      'Bearer token for the admin API and `/metrics`: at least 16 characters, only those RFC 6750 allows in a Bearer token (letters, digits, `-._~+/`, trailing `=`). Without one those answer 401.',
   },
   {
     key: 'tokens.lifespan',
@@ -478,13 +502,13 @@ export const settings: readonly SettingDefinition[] = [
     key: 'protection.windowSeconds',
     env: ['TESSERA_FAILURE_WINDOW'],
     kind: 'integer',
-    description: 'Seconds over which failures are counted.',
+    description: 'Seconds over which failures are counted, at most 2147483.',
   },
   {
     key: 'protection.blockSeconds',
     env: ['TESSERA_FAILURE_BLOCK'],
     kind: 'integer',
-    description: 'Seconds a source over a limit is answered 429 (`Retry-After`).',
+    description: 'Seconds a source over a limit is answered 429 (`Retry-After`), at most 2147483.',
   },
   {
     key: 'protection.unverifiedPerAddress',
@@ -655,11 +679,35 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, 
       .join('\n  ');
   }
   const setting = settings.find((candidate) => candidate.key === key);
-  const origin = origins.get(key) ?? (key.includes('.') ? origins.get(key.split('.')[0]!) : undefined);
+  const parts = key.split('.');
+  const origin = parts
+    .map((_part, index) => origins.get(parts.slice(0, parts.length - index).join('.')))
+    .find((found) => found !== undefined);
   const value = getPath(input, key);
+  const section = settings.some((candidate) => candidate.key.startsWith(key ? `${key}.` : ''));
+  if (section && issue.code === 'invalid_type') {
+    // A section given as a single value: that value may be a secret meant for a setting inside
+    // (`database: postgres://user:password@…`), so only its kind is named.
+    const inside = settings
+      .filter((candidate) => candidate.key.startsWith(`${key}.`))
+      .map((candidate) => candidate.key.slice(key.length + 1));
+    return `${key}${origin ? ` ${origin}` : ''}: must be a mapping of settings (${inside.join(', ')}) (got ${kindOf(value)})`;
+  }
+  // A value is repeated only for a known setting that is not secret: never for a section, nor
+  // for an entry of a list, which may belong to a secret setting.
   const shown =
-    value === undefined ? '' : setting?.secret ? ' (value hidden)' : ` (got ${JSON.stringify(value)?.slice(0, 80)})`;
+    value === undefined
+      ? ''
+      : setting && !setting.secret
+        ? ` (got ${JSON.stringify(value)?.slice(0, 80)})`
+        : ' (value hidden)';
   return `${key || '(root)'}${origin ? ` ${origin}` : ''}: ${issue.message}${shown}`;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
 }
 
 function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {

@@ -1,0 +1,66 @@
+// How `tessera` writes its output: to a reader that goes away, and as JSON when asked, through the real binary.
+
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bcryptHasher } from '../../src/secrets/index.js';
+import { createSqliteStore } from '../../src/storage/sqlite/index.js';
+import { binary, createWorkspace, runTessera, type Workspace } from './support/tessera-process.js';
+
+let workspace: Workspace;
+
+beforeAll(async () => {
+  workspace = createWorkspace();
+  expect((await runTessera(workspace, ['migrate'])).code).toBe(0);
+  const store = createSqliteStore({ filename: join(workspace.dir, 'data', 'tessera.db') });
+  try {
+    const secretHash = await bcryptHasher({ cost: 4 }).hash('not-used-secret');
+    for (let index = 0; index < 1000; index++) {
+      await store.createClient({
+        id: `reporting-service-of-team-${String(index).padStart(4, '0')}`,
+        secretHash,
+        grantTypes: ['client_credentials'],
+        scopes: ['read', 'write'],
+        // Long rows: the table is larger than what the pipe holds before its reader has to read.
+        audience: ['invoices', 'payments', 'reports', 'customers'].map((api) => `https://${api}.api.example/v1`),
+        createdAt: 1_700_000_000_000,
+      });
+    }
+  } finally {
+    await store.close();
+  }
+});
+afterAll(() => workspace.remove());
+
+/** Runs `tessera <args> | head -c 100` in a shell; resolves with tessera's own exit code and stderr. */
+function runIntoClosedPipe(args: readonly string[]): Promise<{ code: number | null; stderr: string; first: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'bash',
+      ['-c', '"$0" "$@" | head -c 100; exit "${PIPESTATUS[0]}"', process.execPath, binary, ...args],
+      {
+        cwd: workspace.dir,
+        env: workspace.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let first = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (first += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr, first }));
+  });
+}
+
+describe('output to a reader that stops reading', () => {
+  it.each([
+    ['a table', ['clients', 'list']],
+    ['JSON', ['clients', 'list', '--json']],
+  ])('clients list as %s ends quietly with exit 0 when its reader stops reading (| head)', async (_title, args) => {
+    const result = await runIntoClosedPipe(args);
+    expect(result.first.length).toBe(100);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+});
