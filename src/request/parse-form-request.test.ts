@@ -132,7 +132,16 @@ describe('parseForm', () => {
     expect(Object.fromEntries(parseForm(body))).toEqual(expected);
   });
 
-  it.each(['a=1&a=2', 'a=1&a=', 'a=&a=1', 'a=1&%61=2', 'a&a'])('refuses the repeated parameter in %j', (body) => {
+  it.each([
+    ['scope=&scope=read', { scope: 'read' }],
+    ['scope=read&scope=', { scope: 'read' }],
+    ['scope&scope=read', { scope: 'read' }],
+    ['a=&a&%61=', {}],
+  ])('§3.1 treats the parameters without a value in %j as omitted, not as repeats', (body, expected) => {
+    expect(Object.fromEntries(parseForm(body))).toEqual(expected);
+  });
+
+  it.each(['a=1&a=2', 'a=1&a=&a=2', 'a=1&%61=2', '=1&=2'])('§3.2 refuses the repeated parameter in %j', (body) => {
     expect(() => parseForm(body)).toThrow(OAuthError);
   });
 
