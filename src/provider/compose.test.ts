@@ -237,6 +237,27 @@ describe('compose', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_client' });
   });
 
+  it('RFC 6749 §5.2 answers 500 server_error, reported, when the Request given to the provider was already read', async () => {
+    const reported: Error[] = [];
+    const provider = compose(
+      { issuer: 'https://auth.test.example', reportError: (error) => reported.push(error) },
+      createMemoryStore(),
+      opaqueHmacStrategy({ secrets: [secret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    const request = new Request('https://auth.test.example/oauth2/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&client_id=a&client_secret=b',
+    });
+    await request.text();
+    await expect(provider.newAccessRequest(request)).rejects.toMatchObject({ code: 'server_error' });
+    const answer = await provider.handleTokenRequest(request);
+    expect(answer.status).toBe(500);
+    expect(reported).toHaveLength(1);
+  });
+
   it('RFC 6749 §5.1 writes the token response members in order, with a refresh token and extra members when given', () => {
     const provider = compose(
       { issuer: 'https://auth.test.example' },

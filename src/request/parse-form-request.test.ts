@@ -113,6 +113,17 @@ describe('parseFormRequest', () => {
     expect(error.code).toBe('invalid_request');
   });
 
+  it.each([
+    ['already read', async (request: Request) => void (await request.text())],
+    ['locked by a reader', (request: Request) => void request.body!.getReader()],
+  ])('answers a Request whose body was %s with server_error, not invalid_request', async (_title, consume) => {
+    const request = post('grant_type=client_credentials');
+    await consume(request);
+    const error = await failure(parseFormRequest(request, limits));
+    expect(error.code).toBe('server_error');
+    expect(error.status).toBe(500);
+  });
+
   it('accepts an empty body as no parameters', async () => {
     const parsed = await parseFormRequest(post(''), limits);
     expect(parsed.form.size).toBe(0);
