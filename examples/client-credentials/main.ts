@@ -8,7 +8,6 @@ import {
   compose,
   createKeySealer,
   createRotatingKeySet,
-  defaultRoutes,
   jwtAccessTokenStrategy,
   pathnameOf,
 } from '../../src/index.js';
@@ -50,7 +49,14 @@ const kek = resolveKeyEncryptionKey(
 const keys = await createRotatingKeySet({ store: storage, sealer: createKeySealer(kek), algorithm: 'RS256' });
 
 const provider = compose(
-  { issuer, accessTokenLifespan: 30 * 60, reportError: (error) => console.error(error) },
+  {
+    issuer,
+    accessTokenLifespan: 30 * 60,
+    reportError: (error) => console.error(error),
+    // The token endpoint is served at /token: the metadata names it, and private_key_jwt
+    // assertions may name it as their audience at every endpoint.
+    routes: { token: '/token' },
+  },
   // Client records are read through a small cache that forgets a client as soon as it changes.
   cachedClientStore(storage),
   jwtAccessTokenStrategy({ keys, issuer }),
@@ -64,13 +70,12 @@ const tokenHandler = createTokenHandler(provider);
 const server = createServer(
   toNodeHandler(async (request) => {
     const pathname = pathnameOf(request.url);
-    if (pathname === '/token') return tokenHandler(request);
-    if (pathname === '/.well-known/jwks.json') return provider.handleJwksRequest(request);
-    // Introspection, revocation and metadata at the router's default paths; the metadata
-    // names this example's /token as the token endpoint.
-    if (pathname === defaultRoutes.introspection) return provider.handleIntrospectionRequest(request);
-    if (pathname === defaultRoutes.revocation) return provider.handleRevocationRequest(request);
-    if (pathname === defaultRoutes.metadata) return provider.handleMetadataRequest(request, { token: '/token' });
+    if (pathname === provider.routes.token) return tokenHandler(request);
+    if (pathname === provider.routes.jwks) return provider.handleJwksRequest(request);
+    // Introspection, revocation, the JWK Set and metadata at the default paths.
+    if (pathname === provider.routes.introspection) return provider.handleIntrospectionRequest(request);
+    if (pathname === provider.routes.revocation) return provider.handleRevocationRequest(request);
+    if (pathname === provider.routes.metadata) return provider.handleMetadataRequest(request);
     return new Response('not found\n', { status: 404 });
   }),
 );

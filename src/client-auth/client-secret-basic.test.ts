@@ -25,6 +25,8 @@ describe('clientSecretBasic', () => {
     ['a Bearer token', 'Bearer abc'],
     ['a scheme that only starts with Basic', 'Basicx dGVzdDp4'],
     ['the bare scheme name', 'Basic'],
+    ['a basic= auth-param after another scheme', 'Digest x="1", basic=yes'],
+    ['Basic inside a quoted string', 'Digest x="1, Basic dGVzdDp4"'],
   ])('returns undefined for %s', (_title, header) => {
     expect(clientSecretBasic(header)).toBeUndefined();
   });
@@ -44,6 +46,8 @@ describe('clientSecretBasic', () => {
     ['raw bytes that are not UTF-8', `Basic ${Buffer.from([0x69, 0x64, 0x3a, 0xff]).toString('base64')}`],
     ['two Authorization fields, joined as one', `${basic('a:b')}, ${basic('c:d')}`],
     ['a Basic field followed by a Bearer field', `${basic('a:b')}, Bearer abc`],
+    ['a Bearer field followed by a Basic field', `Bearer abc, ${basic('a:b')}`],
+    ['another scheme, then Basic after spaces and a tab', `Digest x="1",  \t${basic('a:b').toLowerCase()}`],
     ['two words after the scheme', `${basic('a:b')} ${basic('c:d').slice(6)}`],
   ])('refuses %s with invalid_request', (_title, header) => {
     let error: unknown;

@@ -1,7 +1,7 @@
 // client_secret_basic: HTTP Basic credentials, form-url-decoded (RFC 6749 §2.3.1).
 
 import { OAuthError } from '../core/index.js';
-import { decodeFormComponent } from '../request/index.js';
+import { decodeFormComponent, hasLaterSchemeElement } from '../request/index.js';
 
 /** Client credentials as presented, before they are checked. */
 export interface PresentedCredentials {
@@ -23,7 +23,14 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
   // Taken apart step by step: a single pattern with two runs of spaces around an optional part
   // (`basic +(\S*) *$`) tried every split of a long run of spaces before failing.
   const scheme = /^basic +/i.exec(authorization);
-  if (!scheme) return undefined;
+  if (!scheme) {
+    // Fields sent twice arrive joined with commas: Basic credentials after another scheme's are
+    // presented all the same, and with the other scheme's make two methods in one request (§2.3).
+    if (hasLaterSchemeElement(authorization, 'basic')) {
+      throw malformed('The Authorization header holds Basic credentials together with other credentials.');
+    }
+    return undefined;
+  }
   const rest = authorization.slice(scheme[0].length);
   const end = rest.search(/\s/);
   const encoded = end === -1 ? rest : rest.slice(0, end);

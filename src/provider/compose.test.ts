@@ -8,6 +8,7 @@ import { createStaticKeySet, generateSigningKey } from '../keys/index.js';
 import { jwtAccessTokenStrategy, opaqueHmacStrategy } from '../tokens/index.js';
 import { accessTokenIntrospection, accessTokenRevocation, clientCredentialsGrant } from '../grants/index.js';
 import { compose } from './compose.js';
+import { createRouter } from './router.js';
 
 const secret = 'a-compose-test-secret-of-at-least-32-bytes';
 
@@ -101,6 +102,34 @@ describe('compose', () => {
         clientCredentialsGrant,
       ),
     ).toThrow(TypeError);
+  });
+
+  it.each([['token'], ['oauth2/token'], ['/token?x=1'], ['']])(
+    'rejects a token route %j that is not a path',
+    (token) => {
+      expect(() =>
+        compose(
+          { issuer: 'https://auth.test.example', routes: { token } },
+          createMemoryStore(),
+          opaqueHmacStrategy({ secrets: [secret] }),
+          bcryptHasher({ cost: 4 }),
+          clientCredentialsGrant,
+        ),
+      ).toThrow(/routes\.token/);
+    },
+  );
+
+  it('RFC 8414 §2 names the token route given to compose() in the metadata, and the router serves it', async () => {
+    const provider = compose(
+      { issuer: 'https://auth.test.example', routes: { token: '/token' } },
+      createMemoryStore(),
+      opaqueHmacStrategy({ secrets: [secret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    expect(provider.getAuthorizationServerMetadata().token_endpoint).toBe('https://auth.test.example/token');
+    const answer = await createRouter(provider)(new Request('https://auth.test.example/token', { method: 'POST' }));
+    expect((await answer.json()).error).toBe('invalid_request');
   });
 
   it('RFC 9068 §2.2 (aud is required) rejects a defaultAudience that names no audience', () => {
@@ -206,6 +235,27 @@ describe('compose', () => {
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Basic realm="test-realm"');
     expect(await response.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
+  it('RFC 6749 §5.2 answers 500 server_error, reported, when the Request given to the provider was already read', async () => {
+    const reported: Error[] = [];
+    const provider = compose(
+      { issuer: 'https://auth.test.example', reportError: (error) => reported.push(error) },
+      createMemoryStore(),
+      opaqueHmacStrategy({ secrets: [secret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    const request = new Request('https://auth.test.example/oauth2/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&client_id=a&client_secret=b',
+    });
+    await request.text();
+    await expect(provider.newAccessRequest(request)).rejects.toMatchObject({ code: 'server_error' });
+    const answer = await provider.handleTokenRequest(request);
+    expect(answer.status).toBe(500);
+    expect(reported).toHaveLength(1);
   });
 
   it('RFC 6749 §5.1 writes the token response members in order, with a refresh token and extra members when given', () => {

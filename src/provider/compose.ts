@@ -14,9 +14,18 @@ import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
 import type { ClientStore, ReplayCache } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { createProvider, type Provider } from './provider.js';
+import { defaultRoutes, type ProviderRoutes } from './routes.js';
 
 /** The config compose() accepts: only `issuer` is required; everything else has a safe default. */
-export type ComposeConfig = Partial<ProviderConfig> & Pick<ProviderConfig, 'issuer'>;
+export type ComposeConfig = Partial<ProviderConfig> &
+  Pick<ProviderConfig, 'issuer'> & {
+    /**
+     * Where the endpoints are served, below the issuer; default {@link defaultRoutes}. The metadata
+     * and {@link createRouter} use them, and the token endpoint's URL is an accepted `aud` of
+     * `private_key_jwt` assertions at every endpoint.
+     */
+    readonly routes?: Partial<ProviderRoutes>;
+  };
 
 /**
  * Composes a provider. Each factory's declared needs are checked against `storage`, `strategy`
@@ -41,7 +50,9 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
   hasher: Hasher | undefined,
   ...factories: ProviderFactory<Storage, Strategy, Hasher>[]
 ): Provider {
-  const fullConfig = withDefaults(config);
+  const { routes, ...settings } = config;
+  const fullConfig = withDefaults(settings);
+  const paths = checkedRoutes(routes);
   if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
     throw new TypeError(
       'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
@@ -94,7 +105,19 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
     // A store that keeps used assertion ids makes private_key_jwt available.
     ...(isReplayCache(storage) ? { replayCache: storage } : {}),
     ...(ownHasher ? { onClose: () => ownHasher.close() } : {}),
+    routes: paths,
   });
+}
+
+/** The default routes with `routes` over them; each must be a path (RFC 3986 §3.3) starting with "/". */
+function checkedRoutes(routes: Partial<ProviderRoutes> | undefined): ProviderRoutes {
+  const paths: ProviderRoutes = { ...defaultRoutes, ...definedOnly(routes ?? {}) };
+  for (const [name, path] of Object.entries(paths)) {
+    if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) {
+      throw new TypeError(`routes.${name} must be a path starting with "/", got ${JSON.stringify(path)}`);
+    }
+  }
+  return paths;
 }
 
 function isReplayCache(storage: ClientStore): storage is ClientStore & ReplayCache {

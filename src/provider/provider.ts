@@ -31,6 +31,16 @@ export interface Provider {
   /** Grant types served, in the order their factories were given. */
   readonly grantTypes: readonly string[];
   readonly strategy: AccessTokenStrategy;
+  /**
+   * Where the endpoints are served, below the issuer. The metadata names these URLs, and a
+   * `private_key_jwt` assertion may name the token endpoint's as its `aud` at every endpoint.
+   */
+  readonly routes: ProviderRoutes;
+  /**
+   * The same provider, served at other paths: what {@link createRouter} uses when given routes,
+   * so the metadata it serves and the assertion audiences accepted agree.
+   */
+  withRoutes(routes: Partial<ProviderRoutes>): Provider;
 
   /**
    * Parses a token request, authenticates the client and lets the grant's handler validate it.
@@ -97,7 +107,7 @@ export interface Provider {
   /** The revocation calls in one: what a `/revoke` route does. */
   handleRevocationRequest(request: HttpRequest): Promise<Response>;
 
-  /** The RFC 8414 metadata of this provider, with endpoint URLs built from `routes`. */
+  /** The RFC 8414 metadata of this provider, with endpoint URLs built from `routes` over {@link Provider.routes}. */
   getAuthorizationServerMetadata(routes?: Partial<ProviderRoutes>): AuthorizationServerMetadata;
   /** Answers `GET /.well-known/oauth-authorization-server` (RFC 8414 §3). */
   handleMetadataRequest(request: HttpRequest, routes?: Partial<ProviderRoutes>): Promise<Response>;
@@ -122,6 +132,8 @@ export interface ProviderParts {
   readonly replayCache?: ReplayCache;
   /** Run by {@link Provider.close}: releases what was made for this provider alone. */
   readonly onClose?: () => void;
+  /** Where the endpoints are served. Default {@link defaultRoutes}. */
+  readonly routes?: ProviderRoutes;
 }
 
 /** Builds a provider from parts compose() has checked. */
@@ -130,6 +142,7 @@ export function createProvider(parts: ProviderParts): Provider {
   const introspectors = parts.introspectors ?? [];
   const revocationHandlers = parts.revocationHandlers ?? [];
   const grantTypes = tokenEndpointHandlers.map((handler) => handler.grantType);
+  const routes = parts.routes ?? defaultRoutes;
   const authentication = {
     clients,
     hasher,
@@ -137,10 +150,10 @@ export function createProvider(parts: ProviderParts): Provider {
     ...(parts.replayCache
       ? {
           assertions: {
-            // RFC 7523 §3: the issuer identifier or the token endpoint URL (under the default routes
-            // here; authenticateClient adds the URL of the endpoint being called).
+            // RFC 7523 §3: the issuer identifier or the token endpoint URL, as the metadata publishes
+            // it (authenticateClient adds the URL of the endpoint being called).
             issuer: config.issuer,
-            audiences: [config.issuer, `${config.issuer}${defaultRoutes.token}`],
+            audiences: [config.issuer, `${config.issuer}${routes.token}`],
             replay: parts.replayCache,
             clock: config.clock,
           },
@@ -155,8 +168,13 @@ export function createProvider(parts: ProviderParts): Provider {
     config,
     grantTypes,
     strategy,
+    routes,
     hasIntrospection: introspectors.length > 0,
     hasRevocation: revocationHandlers.length > 0,
+
+    withRoutes(changes) {
+      return createProvider({ ...parts, routes: { ...routes, ...changes } });
+    },
 
     close() {
       parts.onClose?.();
@@ -310,7 +328,7 @@ export function createProvider(parts: ProviderParts): Provider {
       }
     },
 
-    getAuthorizationServerMetadata(routes = {}) {
+    getAuthorizationServerMetadata(changes = {}) {
       return buildAuthorizationServerMetadata({
         config,
         grantTypes,
@@ -318,15 +336,15 @@ export function createProvider(parts: ProviderParts): Provider {
         hasIntrospection: introspectors.length > 0,
         hasRevocation: revocationHandlers.length > 0,
         acceptsClientAssertions: parts.replayCache !== undefined,
-        routes: { ...defaultRoutes, ...routes },
+        routes: { ...routes, ...changes },
       });
     },
 
-    handleMetadataRequest(request, routes) {
+    handleMetadataRequest(request, changes) {
       try {
         requireGet(request);
         // §3.2: 200 and application/json. The document holds nothing secret, so caches may keep it.
-        const metadata = provider.getAuthorizationServerMetadata(routes);
+        const metadata = provider.getAuthorizationServerMetadata(changes);
         return Promise.resolve(
           new Response(JSON.stringify(metadata), {
             headers: {

@@ -3,7 +3,7 @@
 import { OAuthError } from '../core/index.js';
 import type { HttpRequest } from '../request/index.js';
 import type { Provider } from './provider.js';
-import { defaultRoutes, type ProviderRoutes } from './routes.js';
+import type { ProviderRoutes } from './routes.js';
 import { writeOAuthError } from './write-json.js';
 
 export { defaultRoutes, type ProviderRoutes } from './routes.js';
@@ -30,13 +30,16 @@ export type HttpHandler = (request: HttpRequest) => Promise<Response>;
  * createServer(toNodeHandler(handle)).listen(8080);
  */
 export function createRouter(provider: Provider, routes: Partial<ProviderRoutes> = {}): HttpHandler {
-  const paths = { ...defaultRoutes, ...routes };
+  // The provider learns the paths too: the token endpoint the metadata names is then an accepted
+  // private_key_jwt audience at every endpoint (RFC 7523 §3).
+  const served = Object.keys(routes).length === 0 ? provider : provider.withRoutes(routes);
+  const paths = served.routes;
   const handlers: Record<keyof ProviderRoutes, HttpHandler> = {
-    token: (request) => provider.handleTokenRequest(request),
-    introspection: (request) => provider.handleIntrospectionRequest(request),
-    revocation: (request) => provider.handleRevocationRequest(request),
-    jwks: (request) => provider.handleJwksRequest(request),
-    metadata: (request) => provider.handleMetadataRequest(request, paths),
+    token: (request) => served.handleTokenRequest(request),
+    introspection: (request) => served.handleIntrospectionRequest(request),
+    revocation: (request) => served.handleRevocationRequest(request),
+    jwks: (request) => served.handleJwksRequest(request),
+    metadata: (request) => served.handleMetadataRequest(request),
   };
   const endpoints = endpointPaths(paths, provider.config.issuer);
   return async (request) => {

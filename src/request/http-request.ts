@@ -1,5 +1,7 @@
 // The request the library reads: a web Request, or a lighter object a server adapter builds.
 
+import { OAuthError } from '../core/index.js';
+
 /** Reads request headers the way `Headers.get` does: any case, duplicates joined by ", ". */
 export interface HeaderReader {
   get(name: string): string | null;
@@ -30,11 +32,20 @@ export type HttpRequest = Request | BoundedBodyRequest;
  * Reads the body of either kind of request, stopping as soon as it is over `maxBytes`: the bytes,
  * or `'too-large'`. A request without a body gives no bytes.
  *
+ * @throws OAuthError `server_error` when a web Request's body was already read or is locked.
  * @throws Error when the body cannot be read to its end.
  */
 export async function readRequestBody(request: HttpRequest, maxBytes: number): Promise<Uint8Array | 'too-large'> {
   if ('readBody' in request) return request.readBody(maxBytes);
   if (!request.body) return new Uint8Array(0);
+  if (request.bodyUsed || request.body.locked) {
+    // Something before the library read the body (or holds its reader): the client sent it
+    // whole, so this is a set-up error of the server, answered 500 and reported, not the client's.
+    const cause = new Error(
+      'the request body was already read before it reached Tessera: pass the Request before anything reads its body',
+    );
+    throw new OAuthError('serverError', { hint: cause.message, cause });
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -113,6 +113,17 @@ describe('parseFormRequest', () => {
     expect(error.code).toBe('invalid_request');
   });
 
+  it.each([
+    ['already read', async (request: Request) => void (await request.text())],
+    ['locked by a reader', (request: Request) => void request.body!.getReader()],
+  ])('answers a Request whose body was %s with server_error, not invalid_request', async (_title, consume) => {
+    const request = post('grant_type=client_credentials');
+    await consume(request);
+    const error = await failure(parseFormRequest(request, limits));
+    expect(error.code).toBe('server_error');
+    expect(error.status).toBe(500);
+  });
+
   it('accepts an empty body as no parameters', async () => {
     const parsed = await parseFormRequest(post(''), limits);
     expect(parsed.form.size).toBe(0);
@@ -132,7 +143,16 @@ describe('parseForm', () => {
     expect(Object.fromEntries(parseForm(body))).toEqual(expected);
   });
 
-  it.each(['a=1&a=2', 'a=1&a=', 'a=&a=1', 'a=1&%61=2', 'a&a'])('refuses the repeated parameter in %j', (body) => {
+  it.each([
+    ['scope=&scope=read', { scope: 'read' }],
+    ['scope=read&scope=', { scope: 'read' }],
+    ['scope&scope=read', { scope: 'read' }],
+    ['a=&a&%61=', {}],
+  ])('§3.1 treats the parameters without a value in %j as omitted, not as repeats', (body, expected) => {
+    expect(Object.fromEntries(parseForm(body))).toEqual(expected);
+  });
+
+  it.each(['a=1&a=2', 'a=1&a=&a=2', 'a=1&%61=2', '=1&=2'])('§3.2 refuses the repeated parameter in %j', (body) => {
     expect(() => parseForm(body)).toThrow(OAuthError);
   });
 

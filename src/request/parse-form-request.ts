@@ -96,26 +96,28 @@ function bodyTooLarge(maxBodyBytes: number): OAuthError {
 /**
  * Parses a form body strictly. Exported for endpoints that receive a body some other way.
  *
- * @throws OAuthError `invalid_request` on bad encoding or a repeated parameter.
+ * A parameter without a value is left out, and so is no repeat of one with a value (§3.1).
+ *
+ * @throws OAuthError `invalid_request` on bad encoding or a parameter given a value twice.
  */
 export function parseForm(body: string): Map<string, string> {
   const form = new Map<string, string>();
-  const seen = new Set<string>();
   if (body === '') return form;
   for (const pair of body.split('&')) {
     if (pair === '') continue;
     const separator = pair.indexOf('=');
     const name = decodeOrThrow(separator < 0 ? pair : pair.slice(0, separator));
     const value = decodeOrThrow(separator < 0 ? '' : pair.slice(separator + 1));
+    // §3.1: "Parameters sent without a value MUST be treated as if they were omitted from the
+    // request", so they are not counted as a repeat either (`scope=&scope=read` is `scope=read`).
+    if (value === '') continue;
     // §3.2: "Request and response parameters MUST NOT be included more than once."
-    if (seen.has(name)) {
+    if (form.has(name)) {
       throw new OAuthError('invalidRequest', {
         hint: `The parameter "${printable(name)}" is included more than once.`,
       });
     }
-    seen.add(name);
-    // §3.1: parameters sent without a value are treated as omitted.
-    if (value !== '') form.set(name, value);
+    form.set(name, value);
   }
   return form;
 }

@@ -1,6 +1,7 @@
 // Bearer token usage at a resource server, RFC 6750: reading the token (§2.1) and the challenge (§3).
 
 import { OAuthError, toOAuthError } from '../core/index.js';
+import { hasLaterSchemeElement } from '../request/index.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verify-access-token.js';
 
 /** What a request offers for Bearer authorization, as an adapter reads it. */
@@ -50,7 +51,7 @@ export function readBearerToken(authorization: string | null | undefined): strin
   if (!match || match[1]!.toLowerCase() !== 'bearer') {
     // Fields sent twice arrive joined with commas: Bearer credentials after another scheme's
     // are a second method in one request (§2), malformed rather than absent (§3.1).
-    if (hasLaterBearerElement(authorization)) {
+    if (hasLaterSchemeElement(authorization, 'bearer')) {
       throw new OAuthError('invalidRequest', {
         description: 'The request offers Bearer credentials together with other credentials.',
       });
@@ -66,30 +67,6 @@ export function readBearerToken(authorization: string | null | undefined): strin
   }
   return token;
 }
-
-/**
- * True when a list element after the first starts with the Bearer scheme (not a `bearer=`
- * auth-param). Commas inside quoted strings (RFC 9110 §5.6.4) are text. One pass, so a header
- * full of quotes and backslashes costs no more than its length.
- */
-function hasLaterBearerElement(value: string): boolean {
-  let quoted = false;
-  for (let index = 0; index < value.length; index++) {
-    const char = value[index];
-    if (quoted) {
-      if (char === '\\') index++;
-      else if (char === '"') quoted = false;
-    } else if (char === '"') {
-      quoted = true;
-    } else if (char === ',') {
-      laterBearerElement.lastIndex = index + 1;
-      if (laterBearerElement.test(value)) return true;
-    }
-  }
-  return false;
-}
-
-const laterBearerElement = /[ \t]*bearer(?:[ \t]|$)/iy;
 
 /**
  * True when the URL's query has an `access_token` parameter. Only the query is read, so a

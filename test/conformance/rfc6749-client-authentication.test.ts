@@ -148,6 +148,26 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     expect((await postWithAuthorizationFields(tokenUrl, [valid])).status).toBe(200);
   });
 
+  it('§2.3 refuses body credentials next to Basic credentials in a later Authorization field with invalid_request', async () => {
+    const header = `Bearer abc, ${basicAuthorization('other', 'pw2')}`;
+    const answer = await postForm(
+      tokenUrl,
+      { ...grant, client_id: 'test-client', client_secret: 'foobar' },
+      { authorization: header },
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_request');
+  });
+
+  it('§2.3 counts Basic credentials in a second Authorization field as presented, refusing them with invalid_request', async () => {
+    const answer = await postWithAuthorizationFields(tokenUrl, [
+      'Bearer abc',
+      basicAuthorization('test-client', 'foobar'),
+    ]);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_request');
+  });
+
   it('§2.3.1 ignores client credentials sent in the request URI', async () => {
     const answer = await postForm(`${tokenUrl}?client_id=test-client&client_secret=foobar`, grant);
     expect(answer.status).toBe(401);

@@ -111,7 +111,7 @@ describe.each(mounts)('token request through %s', (mount) => {
     ['grant_type twice', `${validBody}&grant_type=client_credentials`],
     ['client_id twice', `${validBody}&client_id=test-client`],
     ['scope twice', `${validBody}&scope=a&scope=b`],
-    ['a repeat with an empty value', `${validBody}&scope=a&scope=`],
+    ['a repeat around an empty value', `${validBody}&scope=a&scope=&scope=b`],
     ['an unknown parameter twice', `${validBody}&foo=1&foo=2`],
     ['a repeat spelled with percent-encoding', `${validBody}&grant%5Ftype=client_credentials`],
   ])('§3.2 refuses %s with invalid_request', async (_title, body) => {
@@ -183,6 +183,17 @@ describe.each(mounts)('token request through %s', (mount) => {
 
   it('§3.1 treats an empty scope as omitted and grants no scope', async () => {
     const answer = await postForm(tokenUrl, `${validBody}&scope=`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.scope).toBe('');
+  });
+
+  it.each([
+    ['an empty client_secret after the real one', `${validBody}&client_secret=`],
+    ['an empty grant_type before the real one', `grant_type=&${validBody}`],
+    ['an empty scope twice', `${validBody}&scope=&scope=`],
+    ['an empty audience next to none', `${validBody}&audience=&audience`],
+  ])('§3.1 does not count %s as a repeated parameter: it is omitted', async (_title, body) => {
+    const answer = await postForm(tokenUrl, body);
     expect(answer.status).toBe(200);
     expect(answer.body.scope).toBe('');
   });

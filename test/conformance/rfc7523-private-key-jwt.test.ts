@@ -137,6 +137,52 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
     expect(answer.status).toBe(200);
   });
 
+  it.each(['introspect', 'revoke'])(
+    '§3 accepts the token endpoint the metadata publishes, under a moved token route, at /oauth2/%s',
+    async (endpoint) => {
+      const metadata = await (await fetch(`${customPathServer.url}/.well-known/oauth-authorization-server`)).json();
+      expect(metadata.token_endpoint).toBe(`${testIssuer}/token`);
+      const token = String((await requestToken(await assertion('jwt-rsa', rsa))).body.access_token);
+      const answer = await fetch(`${customPathServer.url}/oauth2/${endpoint}`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          token,
+          client_assertion_type: assertionType,
+          client_assertion: await assertion('jwt-rsa', rsa, { aud: metadata.token_endpoint }),
+        }),
+      });
+      expect(answer.status).toBe(200);
+    },
+  );
+
+  it('§3 accepts the token endpoint set by compose() routes behind a proxy that strips the issuer path', async () => {
+    const tenant = `${testIssuer}/tenant`;
+    const { provider } = await createTestProvider({
+      clients: [jwtClient('jwt-rsa', [rsa])],
+      config: { issuer: tenant, routes: { token: '/token' } },
+    });
+    const proxied = await startServer(createRouter(provider), mount);
+    try {
+      const metadata = await (await fetch(`${proxied.url}/.well-known/oauth-authorization-server/tenant`)).json();
+      expect(metadata.token_endpoint).toBe(`${tenant}/token`);
+      const answer = await postForm(`${proxied.url}/oauth2/introspect`, {
+        token: 'anything',
+        client_assertion_type: assertionType,
+        client_assertion: await assertion('jwt-rsa', rsa, { aud: metadata.token_endpoint }),
+      });
+      expect(answer.status).toBe(200);
+      // The default route is no longer the token endpoint, so it is no audience of its own.
+      const stale = await postForm(`${proxied.url}/oauth2/introspect`, {
+        token: 'anything',
+        client_assertion_type: assertionType,
+        client_assertion: await assertion('jwt-rsa', rsa, { aud: `${tenant}/oauth2/token` }),
+      });
+      expect(stale.status).toBe(401);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('§3 rule 3 does not take the audience from the Host header, which the caller chooses', async () => {
     const forOther = await assertion('jwt-rsa', rsa, { aud: 'http://other.example/oauth2/token' });
     const body = new URLSearchParams({

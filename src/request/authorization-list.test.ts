@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { hasLaterSchemeElement } from './authorization-list.js';
+
+describe('hasLaterSchemeElement', () => {
+  it.each([
+    ['Basic after Bearer, joined by ", "', 'Bearer abc, Basic dXNlcjpw', 'basic'],
+    ['Bearer after Basic, without a space', 'Basic dXNlcjpw,bearer', 'bearer'],
+    ['the scheme in upper case after spaces and a tab', 'Digest x="1", \t BASIC dXNlcjpw', 'basic'],
+    ['the scheme after a quoted comma and an escaped quote', 'Digest x="a,\\"b", Bearer abc', 'bearer'],
+  ])('finds %s', (_title, header, scheme) => {
+    expect(hasLaterSchemeElement(header, scheme)).toBe(true);
+  });
+
+  it.each([
+    ['the scheme only in the first element', 'Basic dXNlcjpw', 'basic'],
+    ['an auth-param named like the scheme', 'Digest x="1", basic=yes', 'basic'],
+    ['a scheme that only starts with the name', 'Bearer abc, Basicx dXNlcjpw', 'basic'],
+    ['the scheme inside a quoted string', 'Digest x="1, Bearer abc"', 'bearer'],
+    ['a header that ends in a comma', 'Bearer abc,', 'basic'],
+  ])('does not find %s', (_title, header, scheme) => {
+    expect(hasLaterSchemeElement(header, scheme)).toBe(false);
+  });
+
+  it('reads a header of quotes and backslashes in one pass', () => {
+    // A scan that restarted at every quote would take seconds over a large header.
+    expect(hasLaterSchemeElement(`Bearer ${'"\\'.repeat(200_000)}, Basic`, 'basic')).toBe(false);
+  });
+});

@@ -1,0 +1,46 @@
+// Authorization fields sent more than once arrive as one list, joined by commas (RFC 9110 §5.3, §11.6.2).
+
+/**
+ * True when a list element after the first starts with the auth scheme `scheme` (not an
+ * auth-param named like it, such as `bearer=`). Commas inside quoted strings (RFC 9110 §5.6.4)
+ * are text. One pass, so a header full of quotes and backslashes costs no more than its length.
+ *
+ * @param scheme The scheme name in lower case, e.g. `basic` or `bearer`.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-11.6.2
+ */
+export function hasLaterSchemeElement(value: string, scheme: string): boolean {
+  let quoted = false;
+  for (let index = 0; index < value.length; index++) {
+    const char = value.charCodeAt(index);
+    if (quoted) {
+      if (char === backslash) index++;
+      else if (char === quote) quoted = false;
+    } else if (char === quote) {
+      quoted = true;
+    } else if (char === comma && startsWithScheme(value, index + 1, scheme)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const backslash = 0x5c;
+const quote = 0x22;
+const comma = 0x2c;
+const space = 0x20;
+const tab = 0x09;
+
+/** Whether, after optional spaces and tabs, `value` at `start` holds `scheme` ending the element or followed by white space. */
+function startsWithScheme(value: string, start: number, scheme: string): boolean {
+  let index = start;
+  while (index < value.length && (value.charCodeAt(index) === space || value.charCodeAt(index) === tab)) index++;
+  if (value.length - index < scheme.length) return false;
+  for (let offset = 0; offset < scheme.length; offset++) {
+    const char = value.charCodeAt(index + offset);
+    // ASCII letters only: a scheme is a token, compared without regard to case (§11.1).
+    const lower = char >= 0x41 && char <= 0x5a ? char + 0x20 : char;
+    if (lower !== scheme.charCodeAt(offset)) return false;
+  }
+  const next = index + scheme.length;
+  return next === value.length || value.charCodeAt(next) === space || value.charCodeAt(next) === tab;
+}
