@@ -33,7 +33,8 @@ export type ComposeConfig = Partial<ProviderConfig> &
  *
  * @param hasher verifies client secrets. When omitted: bcrypt behind the verified-secret cache,
  *   which forgets a client when `storage` announces a change to it (see README, security).
- * @throws TypeError for a configuration that cannot work (bad issuer, lifespan ≤ 0, no handler).
+ * @throws TypeError for a configuration that cannot work (bad issuer, lifespan ≤ 0, no handler, a
+ *   token strategy whose `issuer` is not the config's).
  * @example
  * const provider = compose(
  *   { issuer: 'http://localhost:8080', accessTokenLifespan: 30 * 60 },
@@ -56,6 +57,14 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
   if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
     throw new TypeError(
       'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
+    );
+  }
+  // Tokens carry the config's issuer as `iss`; a strategy that requires another spelling (other
+  // case, an explicit default port) would find none of them its own: every introspection would
+  // answer inactive and stateless revocation would revoke nothing.
+  if (strategy.issuer !== undefined && strategy.issuer !== fullConfig.issuer) {
+    throw new TypeError(
+      `the token strategy's issuer "${strategy.issuer}" differs from compose()'s issuer "${fullConfig.issuer}": give both the same text`,
     );
   }
   // The default hasher is this provider's own: it listens to the store until provider.close().
