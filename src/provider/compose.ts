@@ -14,7 +14,7 @@ import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
 import type { ClientStore, ReplayCache } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { createProvider, type Provider } from './provider.js';
-import { defaultRoutes, type ProviderRoutes } from './routes.js';
+import { defaultRoutes, mergeRoutes, type ProviderRoutes } from './routes.js';
 
 /** The config compose() accepts: only `issuer` is required; everything else has a safe default. */
 export type ComposeConfig = Partial<ProviderConfig> &
@@ -53,7 +53,7 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
 ): Provider {
   const { routes, ...settings } = config;
   const fullConfig = withDefaults(settings);
-  const paths = checkedRoutes(routes);
+  const paths = mergeRoutes(defaultRoutes, routes);
   if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
     throw new TypeError(
       'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
@@ -116,17 +116,6 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
     ...(ownHasher ? { onClose: () => ownHasher.close() } : {}),
     routes: paths,
   });
-}
-
-/** The default routes with `routes` over them; each must be a path (RFC 3986 §3.3) starting with "/". */
-function checkedRoutes(routes: Partial<ProviderRoutes> | undefined): ProviderRoutes {
-  const paths: ProviderRoutes = { ...defaultRoutes, ...definedOnly(routes ?? {}) };
-  for (const [name, path] of Object.entries(paths)) {
-    if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) {
-      throw new TypeError(`routes.${name} must be a path starting with "/", got ${JSON.stringify(path)}`);
-    }
-  }
-  return paths;
 }
 
 function isReplayCache(storage: ClientStore): storage is ClientStore & ReplayCache {
