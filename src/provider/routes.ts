@@ -25,13 +25,17 @@ export const defaultRoutes: ProviderRoutes = {
  * @throws TypeError for a route that is not such a path.
  */
 export function mergeRoutes(base: ProviderRoutes, changes: Partial<ProviderRoutes> | undefined): ProviderRoutes {
-  const merged: Record<string, unknown> = { ...base };
-  for (const [name, path] of Object.entries(changes ?? {})) {
+  if (changes === undefined) return base;
+  const merged = { ...base };
+  for (const name of routeNames) {
+    const path: unknown = changes[name];
     if (path === undefined) continue;
     if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) {
       throw new TypeError(`routes.${name} must be a path starting with "/", got ${JSON.stringify(path)}`);
     }
     merged[name] = path;
   }
-  return merged as unknown as ProviderRoutes;
+  return merged;
 }
+
+const routeNames = Object.keys(defaultRoutes) as (keyof ProviderRoutes)[];
