@@ -336,6 +336,56 @@ describe('sendWebResponse', () => {
     expect(answer.text).toBe('{"ok":true}');
   });
 
+  it.each([
+    [
+      'a web Response (the JWK Set)',
+      () => new Response('{"keys":[]}', { headers: { 'content-type': 'application/json' } }),
+    ],
+    ['a written JSON answer (the metadata)', () => writeJson({ keys: [] })],
+  ])(
+    "RFC 9110 §9.3.2 answers HEAD for %s with the GET answer's Content-Length, keeping the connection for the next request",
+    async (_title, make) => {
+      const port = await serve(() => Promise.resolve(make()));
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write('HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const text = await new Promise<string>((resolve) => {
+        let received = '';
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+          if (received.endsWith('{"keys":[]}')) resolve(received);
+        });
+        socket.on('close', () => resolve(received));
+      });
+      socket.destroy();
+      const [head, get] = text.split(/(?=HTTP\/1\.1 )/);
+      expect(get).toBeDefined();
+      expect(head).toMatch(/^content-length: 11$/im);
+      expect(head).not.toMatch(/^connection: close$/im);
+      expect(head).not.toMatch(/^transfer-encoding:/im);
+      expect(get).toMatch(/^content-length: 11$/im);
+    },
+  );
+
+  it('RFC 9112 §6.3 sends an empty answer (revocation 200) with Content-Length: 0, not chunked', async () => {
+    const port = await serve(() => Promise.resolve(new Response(null, { headers: { 'cache-control': 'no-store' } })));
+    const answer = await rawExchange(port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+    expect(answer).toMatch(/^content-length: 0$/im);
+    expect(answer).not.toMatch(/^transfer-encoding:/im);
+  });
+
+  it('RFC 9110 §8.6 sends no Content-Length with a 204', async () => {
+    const port = await serve(() => Promise.resolve(new Response(null, { status: 204 })));
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 204/);
+    expect(answer).not.toMatch(/^content-length:/im);
+  });
+
   it("answers HEAD with the JSON answer's status and headers and no body", async () => {
     const answer = await sent(() => writeJson({ error: 'invalid_request' }, 400), 'HEAD');
     expect(answer.status).toBe(400);

@@ -399,15 +399,23 @@ export async function sendWebResponse(
     headers[name] = value;
   });
   if (extraHeaders) Object.assign(headers, extraHeaders);
-  let body: Buffer | string | undefined;
-  if (method !== 'HEAD') {
-    // Checked before `response.body`, which would build the stream this skips.
-    body = getWrittenBody(response);
-    if (body === undefined && response.body !== null) body = Buffer.from(await response.arrayBuffer());
-    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  // Checked before `response.body`, which would build the stream this skips.
+  let body: Buffer | string | undefined = getWrittenBody(response);
+  if (body === undefined && response.body !== null) body = Buffer.from(await response.arrayBuffer());
+  if (body !== undefined) {
+    // HEAD too: RFC 9110 §9.3.2, a HEAD answer carries the header fields a GET would.
+    headers['content-length'] = String(Buffer.byteLength(body));
+  } else if (method !== 'HEAD' && canHaveContent(response.status)) {
+    // An empty answer (revocation's 200) is sent with its length, not as a chunked stream.
+    headers['content-length'] = '0';
   }
   res.writeHead(response.status, headers);
-  res.end(body);
+  res.end(method === 'HEAD' ? undefined : body);
+}
+
+/** RFC 9110 §8.6: 1xx, 204 and 304 answers carry no Content-Length of a body. */
+function canHaveContent(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
 }
 
 /** Sends a JSON answer nothing has read as a web Response, from its parts. */
@@ -420,12 +428,9 @@ function sendWrittenJson(
   // The parts' own headers are shared, never changed: copied. Object.assign, not a spread: under
   // load a spread copy that then gains content-length cost the server 4 to 5 µs more per answer.
   const headers: Record<string, string> = Object.assign({}, written.headers, extraHeaders);
-  if (method === 'HEAD') {
-    res.writeHead(written.status, headers).end();
-  } else {
-    headers['content-length'] = String(Buffer.byteLength(written.text));
-    res.writeHead(written.status, headers).end(written.text);
-  }
+  // HEAD too: RFC 9110 §9.3.2, a HEAD answer carries the header fields a GET would.
+  headers['content-length'] = String(Buffer.byteLength(written.text));
+  res.writeHead(written.status, headers).end(method === 'HEAD' ? undefined : written.text);
 }
 
 /**

@@ -146,6 +146,38 @@ describe('compose', () => {
     }
   });
 
+  it.each([
+    ['https://AS.example', 'https://as.example'],
+    ['https://as.example:443', 'https://as.example'],
+    ['https://as.example/tenant', 'https://as.example'],
+  ])(
+    'RFC 9068 §4 (iss must match) refuses a JWT strategy whose issuer %j is not the config issuer %j with a TypeError',
+    async (strategyIssuer, configIssuer) => {
+      const keys = createStaticKeySet([await generateSigningKey('ES256')]);
+      expect(() =>
+        compose(
+          { issuer: configIssuer },
+          createMemoryStore(),
+          jwtAccessTokenStrategy({ keys, issuer: strategyIssuer }),
+          bcryptHasher({ cost: 4 }),
+          clientCredentialsGrant,
+        ),
+      ).toThrow(TypeError);
+    },
+  );
+
+  it('accepts a JWT strategy whose issuer differs from the config issuer only by a trailing slash', async () => {
+    const keys = createStaticKeySet([await generateSigningKey('ES256')]);
+    const provider = compose(
+      { issuer: 'https://as.example' },
+      createMemoryStore(),
+      jwtAccessTokenStrategy({ keys, issuer: 'https://as.example/' }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    expect(provider.strategy.issuer).toBe(provider.config.issuer);
+  });
+
   it('RFC 7662 §2.2 / RFC 7009 §2.2: an issuer written with a trailing slash, given to compose() and the JWT strategy alike, issues tokens that introspect as active and can be revoked', async () => {
     const issuer = 'https://auth.test.example/';
     const hasher = bcryptHasher({ cost: 4 });

@@ -14,7 +14,7 @@ import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
 import type { ClientStore, ReplayCache } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { createProvider, type Provider } from './provider.js';
-import { defaultRoutes, type ProviderRoutes } from './routes.js';
+import { defaultRoutes, mergeRoutes, type ProviderRoutes } from './routes.js';
 
 /** The config compose() accepts: only `issuer` is required; everything else has a safe default. */
 export type ComposeConfig = Partial<ProviderConfig> &
@@ -33,7 +33,8 @@ export type ComposeConfig = Partial<ProviderConfig> &
  *
  * @param hasher verifies client secrets. When omitted: bcrypt behind the verified-secret cache,
  *   which forgets a client when `storage` announces a change to it (see README, security).
- * @throws TypeError for a configuration that cannot work (bad issuer, lifespan ≤ 0, no handler).
+ * @throws TypeError for a configuration that cannot work (bad issuer, lifespan ≤ 0, no handler, a
+ *   token strategy whose `issuer` is not the config's).
  * @example
  * const provider = compose(
  *   { issuer: 'http://localhost:8080', accessTokenLifespan: 30 * 60 },
@@ -52,10 +53,18 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
 ): Provider {
   const { routes, ...settings } = config;
   const fullConfig = withDefaults(settings);
-  const paths = checkedRoutes(routes);
+  const paths = mergeRoutes(defaultRoutes, routes);
   if (fullConfig.statelessAccessTokens && strategy.format === 'opaque') {
     throw new TypeError(
       'statelessAccessTokens needs JWT access tokens: an opaque token means nothing without its record',
+    );
+  }
+  // Tokens carry the config's issuer as `iss`; a strategy that requires another spelling (other
+  // case, an explicit default port) would find none of them its own: every introspection would
+  // answer inactive and stateless revocation would revoke nothing.
+  if (strategy.issuer !== undefined && strategy.issuer !== fullConfig.issuer) {
+    throw new TypeError(
+      `the token strategy's issuer "${strategy.issuer}" differs from compose()'s issuer "${fullConfig.issuer}": give both the same text`,
     );
   }
   // The default hasher is this provider's own: it listens to the store until provider.close().
@@ -107,17 +116,6 @@ export function compose<Storage extends ClientStore, Strategy extends AccessToke
     ...(ownHasher ? { onClose: () => ownHasher.close() } : {}),
     routes: paths,
   });
-}
-
-/** The default routes with `routes` over them; each must be a path (RFC 3986 §3.3) starting with "/". */
-function checkedRoutes(routes: Partial<ProviderRoutes> | undefined): ProviderRoutes {
-  const paths: ProviderRoutes = { ...defaultRoutes, ...definedOnly(routes ?? {}) };
-  for (const [name, path] of Object.entries(paths)) {
-    if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) {
-      throw new TypeError(`routes.${name} must be a path starting with "/", got ${JSON.stringify(path)}`);
-    }
-  }
-  return paths;
 }
 
 function isReplayCache(storage: ClientStore): storage is ClientStore & ReplayCache {

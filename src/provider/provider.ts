@@ -21,7 +21,7 @@ import type { AccessTokenStrategy } from '../tokens/index.js';
 import { introspect, toIntrospectionBody, type IntrospectionRequest } from './introspection-endpoint.js';
 import { buildAuthorizationServerMetadata, type AuthorizationServerMetadata } from './metadata-endpoint.js';
 import { revoke, type RevocationRequest } from './revocation-endpoint.js';
-import { defaultRoutes, type ProviderRoutes } from './routes.js';
+import { defaultRoutes, mergeRoutes, type ProviderRoutes } from './routes.js';
 import { readTokenQuery } from './token-query.js';
 import { writeJson, writeOAuthError } from './write-json.js';
 
@@ -173,7 +173,7 @@ export function createProvider(parts: ProviderParts): Provider {
     hasRevocation: revocationHandlers.length > 0,
 
     withRoutes(changes) {
-      return createProvider({ ...parts, routes: { ...routes, ...changes } });
+      return createProvider({ ...parts, routes: mergeRoutes(routes, changes) });
     },
 
     close() {
@@ -336,7 +336,7 @@ export function createProvider(parts: ProviderParts): Provider {
         hasIntrospection: introspectors.length > 0,
         hasRevocation: revocationHandlers.length > 0,
         acceptsClientAssertions: parts.replayCache !== undefined,
-        routes: { ...routes, ...changes },
+        routes: mergeRoutes(routes, changes),
       });
     },
 

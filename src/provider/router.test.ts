@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pathnameOf } from './router.js';
+import { clientCredentialsGrant } from '../grants/index.js';
+import { bcryptHasher } from '../secrets/index.js';
+import { createMemoryStore } from '../storage/memory/index.js';
+import { opaqueHmacStrategy } from '../tokens/index.js';
+import { compose } from './compose.js';
+import { createRouter, pathnameOf } from './router.js';
 
 describe('pathnameOf', () => {
   it.each([
@@ -60,5 +65,32 @@ describe('pathnameOf', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('createRouter', () => {
+  const provider = compose(
+    { issuer: 'https://auth.test.example' },
+    createMemoryStore(),
+    opaqueHmacStrategy({ secrets: ['a-router-test-secret-of-at-least-32-bytes'] }),
+    bcryptHasher({ cost: 4 }),
+    clientCredentialsGrant,
+  );
+
+  it('RFC 8414 §2 names the token route it serves in the metadata it serves, leaving the provider as it was', async () => {
+    const route = createRouter(provider, { token: '/token' });
+    const answer = await route(new Request('https://auth.test.example/.well-known/oauth-authorization-server'));
+    expect(((await answer.json()) as { token_endpoint: string }).token_endpoint).toBe(
+      'https://auth.test.example/token',
+    );
+    expect(provider.routes.token).toBe('/oauth2/token');
+  });
+
+  it('keeps the default for a route given as undefined', () => {
+    expect(provider.withRoutes({ token: undefined }).routes.token).toBe('/oauth2/token');
+  });
+
+  it.each(['token', '/token?x', 'https://other.example/token'])('refuses the route %j with a TypeError', (token) => {
+    expect(() => createRouter(provider, { token })).toThrow(TypeError);
   });
 });

@@ -35,6 +35,11 @@ export interface AccessTokenStrategy {
   readonly format: 'jwt' | 'opaque';
   /** The keys a JWT strategy signs with; the provider publishes them as the JWK Set. */
   readonly keys?: KeySet;
+  /**
+   * The `iss` a strategy requires of the tokens it recognises, when it checks one. compose()
+   * refuses a config whose issuer is spelled otherwise: its tokens would never be recognised.
+   */
+  readonly issuer?: string;
   issueAccessToken(claims: AccessTokenClaims): Promise<IssuedAccessToken>;
   /**
    * Checks a presented token's integrity (not its expiry or revocation).

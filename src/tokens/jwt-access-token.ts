@@ -36,6 +36,7 @@ export function jwtAccessTokenStrategy(options: JwtAccessTokenStrategyOptions): 
   return {
     format: 'jwt',
     keys,
+    issuer,
     async issueAccessToken(claims: AccessTokenClaims): Promise<IssuedAccessToken> {
       const key = await keys.getSigningKey();
       const jti = timeOrderedUuid();

@@ -69,9 +69,11 @@ describe.each(mountsAndFormats)('RFC 7009 revocation through %s with %s access t
   it('§2.2 answers 200 with an empty body and the token is inactive at once', async () => {
     const token = await issueAccessToken(url, owner);
     expect((await introspectToken(url, owner, token)).body.active).toBe(true);
-    const { status, text } = await revokeToken(url, owner, token);
+    const { status, text, headers } = await revokeToken(url, owner, token);
     expect(status).toBe(200);
     expect(text).toBe('');
+    // Sent with its length (RFC 9112 §6.3), not as an empty chunked stream.
+    expect(headers.get('content-length')).toBe('0');
     expect((await introspectToken(url, owner, token)).body).toEqual({ active: false });
     expect((await introspectToken(url, other, token)).body).toEqual({ active: false });
   });

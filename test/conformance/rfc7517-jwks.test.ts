@@ -39,6 +39,9 @@ describe.each(signingAlgorithms)('JWK Set of %s keys', (algorithm) => {
   it('§5 serves the set to GET and HEAD only: POST gets 405 with Allow', async () => {
     const head = await fetch(as.jwksUri, { method: 'HEAD' });
     expect(head.status).toBe(200);
+    // RFC 9110 §9.3.2: the header fields a GET would get, Content-Length included.
+    expect(head.headers.get('content-length')).toBe(response.headers.get('content-length'));
+    expect(head.headers.get('content-length')).not.toBeNull();
     const post = await fetch(as.jwksUri, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET, HEAD');

@@ -56,6 +56,14 @@ describe.each(mounts)('RFC 8414 metadata through %s', (mount) => {
     expect(response.headers.get('cache-control')).toMatch(/max-age=\d+/);
   });
 
+  it('§3.1 answers HEAD with the header fields of GET, Content-Length included (RFC 9110 §9.3.2)', async () => {
+    const get = await fetch(`${server.url}${wellKnown}`);
+    const head = await fetch(`${server.url}${wellKnown}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(await get.text())));
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+  });
+
   it('§3.3 names the issuer the document was fetched for', async () => {
     expect((await getMetadata(server.url)).issuer).toBe(server.url);
   });
