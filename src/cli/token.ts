@@ -157,7 +157,9 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
     throw unreachable(metadataUrl, error);
   }
   if (!response.ok) return fallback;
-  const metadata = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  const parsed = (await response.json().catch(() => undefined)) as unknown;
+  // A body that is not an RFC 8414 metadata object names no endpoints: the default paths are used.
+  const metadata = isObject(parsed) ? parsed : {};
   return {
     issuer: stringOption(metadata.issuer) ?? fallback.issuer,
     token: stringOption(metadata.token_endpoint) ?? fallback.token,
@@ -171,7 +173,14 @@ function unreachable(url: string, error: unknown): CliError {
   return new CliError(`cannot reach ${url}: ${cause}`, exitCodes.failure, 'unreachable');
 }
 
-/** POSTs a form with client authentication; returns the parsed JSON body, or throws the OAuth error. */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * POSTs a form with client authentication; returns the parsed JSON body (`{}` when it is not a
+ * JSON object), or throws the OAuth error.
+ */
 async function postForm(
   url: string,
   form: Record<string, string | undefined>,
@@ -202,12 +211,13 @@ async function postForm(
     throw unreachable(url, error);
   }
   const text = await response.text();
-  let parsed: Record<string, unknown> = {};
+  let json: unknown;
   try {
-    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    json = JSON.parse(text) as unknown;
   } catch {
-    // Not JSON: reported below by status.
+    // Not JSON: an error is reported by its status, a success by the caller.
   }
+  const parsed = isObject(json) ? json : {};
   if (!response.ok) {
     const error = typeof parsed.error === 'string' ? parsed.error : `http_${response.status}`;
     const description = typeof parsed.error_description === 'string' ? `: ${parsed.error_description}` : '';
@@ -218,15 +228,22 @@ async function postForm(
   return parsed;
 }
 
-/** The header and claims of a JWT, decoded without verification; undefined for other tokens. */
-function decodeJwt(token: string): { header: unknown; claims: unknown } | undefined {
+/** A successful answer that lacks what its RFC requires: the server is not one this command can use. */
+function unusableAnswer(url: string, expected: string): CliError {
+  return new CliError(`the server at ${url} answered 200 without ${expected}`, exitCodes.failure, 'invalid_response');
+}
+
+/**
+ * The header and claims of a JWT, decoded without verification; undefined for other tokens,
+ * including three-part tokens whose header or claims are not JSON objects.
+ */
+function decodeJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   try {
-    return {
-      header: JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown,
-      claims: JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown,
-    };
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown;
+    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown;
+    return isObject(header) && isObject(claims) ? { header, claims } : undefined;
   } catch {
     return undefined;
   }
@@ -261,7 +278,11 @@ export function tokenCommand(): Command {
       credentials,
       endpoints.issuer,
     );
-    const accessToken = typeof response.access_token === 'string' ? response.access_token : '';
+    // RFC 6749 §5.1: a successful answer is a JSON object with an access_token.
+    const accessToken = response.access_token;
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      throw unusableAnswer(endpoints.token, 'a JSON object holding an access_token (RFC 6749 §5.1)');
+    }
     const decoded = decodeJwt(accessToken);
     if (options.json === true) {
       printJson({ ...response, ...(decoded ? { claims: decoded.claims } : {}) });
@@ -270,9 +291,9 @@ export function tokenCommand(): Command {
     printFields(response);
     if (decoded) {
       process.stdout.write('\nheader (decoded, not verified):\n');
-      printFields(decoded.header as Record<string, unknown>);
+      printFields(decoded.header);
       process.stdout.write('\nclaims (decoded, not verified):\n');
-      printFields(decoded.claims as Record<string, unknown>);
+      printFields(decoded.claims);
     }
   });
 }
@@ -294,6 +315,10 @@ export function introspectCommand(): Command {
       credentials,
       endpoints.issuer,
     );
+    // RFC 7662 §2.2: the answer is a JSON object whose `active` is a boolean.
+    if (typeof response.active !== 'boolean') {
+      throw unusableAnswer(endpoints.introspection, 'a JSON object holding a boolean "active" (RFC 7662 §2.2)');
+    }
     if (options.json === true) printJson(response);
     else printFields(response);
   });
