@@ -65,6 +65,9 @@ async function clientCredentials(options: Options): Promise<ClientCredentials> {
   if (keyFile) {
     throw new CliError(`--private-key is for private_key_jwt, not ${method}`, exitCodes.usage, 'usage');
   }
+  if (stringOption(options.keyId)) {
+    throw new CliError('--key-id names the key of --private-key; give both, or neither', exitCodes.usage, 'usage');
+  }
   const secret =
     options.clientSecretStdin === true
       ? await readStdin()
@@ -134,13 +137,7 @@ function stringOption(value: unknown): string | undefined {
 async function discoverEndpoints(options: Options): Promise<Endpoints> {
   const issuerText = stringOption(options.issuer) ?? process.env.TESSERA_ISSUER;
   if (!issuerText) throw new CliError('--issuer is required (or TESSERA_ISSUER)', exitCodes.usage, 'usage');
-  let issuer: URL;
-  try {
-    issuer = new URL(issuerText);
-    if (!/^https?:$/.test(issuer.protocol)) throw new TypeError('not http(s)');
-  } catch {
-    throw new CliError(`--issuer: "${issuerText}" is not an http(s) URL`, exitCodes.usage, 'usage');
-  }
+  const issuer = httpUrl(issuerText, '--issuer');
   const base = issuer.href.replace(/\/+$/, '');
   // RFC 8414 §3.1: the well-known segment goes between the host and any issuer path.
   const metadataUrl = `${issuer.origin}${defaultRoutes.metadata}${issuer.pathname.replace(/\/+$/, '')}`;
@@ -166,6 +163,15 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
     introspection: stringOption(metadata.introspection_endpoint) ?? fallback.introspection,
     revocation: stringOption(metadata.revocation_endpoint) ?? fallback.revocation,
   };
+}
+
+/** `text` as an http(s) URL, or a usage error naming `flag`. */
+function httpUrl(text: string, flag: string): URL {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new CliError(`${flag}: "${text}" is not an http(s) URL`, exitCodes.usage, 'usage');
+  }
+  return url;
 }
 
 function unreachable(url: string, error: unknown): CliError {
@@ -249,6 +255,17 @@ function decodeJwt(token: string): { header: Record<string, unknown>; claims: Re
   }
 }
 
+/** Refuses a token and a secret that would both be read from stdin: the first read would take all of it. */
+function checkOneStdinReader(token: string, options: Options): void {
+  if (token === '-' && options.clientSecretStdin === true) {
+    throw new CliError(
+      'the token ("-") and --client-secret-stdin cannot both come from stdin; give the secret in TESSERA_CLIENT_SECRET',
+      exitCodes.usage,
+      'usage',
+    );
+  }
+}
+
 async function tokenArgument(token: string): Promise<string> {
   const value = token === '-' ? await readStdin() : token;
   if (!value) throw new CliError('the token is empty', exitCodes.usage, 'usage');
@@ -266,6 +283,7 @@ export function tokenCommand(): Command {
   ).action(async (options: Options) => {
     const credentials = await clientCredentials(options);
     const given = stringOption(options.tokenEndpoint);
+    if (given) httpUrl(given, '--token-endpoint');
     // With an endpoint given, its URL is the assertion audience (RFC 7523 §3 allows it).
     const endpoints = given ? { token: given, issuer: given } : await discoverEndpoints(options);
     const response = await postForm(
@@ -306,6 +324,7 @@ export function introspectCommand(): Command {
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
+    checkOneStdinReader(token, options);
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
     const endpoints = await discoverEndpoints(options);
@@ -332,6 +351,7 @@ export function revokeCommand(): Command {
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
+    checkOneStdinReader(token, options);
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
     const endpoints = await discoverEndpoints(options);

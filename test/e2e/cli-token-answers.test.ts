@@ -124,3 +124,40 @@ describe('tessera introspect and revoke against odd answers', () => {
     expect(parseJson(result)).toStrictEqual({ revoked: true });
   });
 });
+
+describe('client-side usage errors (exit 2, before any request)', () => {
+  it.each([
+    [
+      'a --token-endpoint that is no URL',
+      ['--token-endpoint', 'notaurl'],
+      '--token-endpoint: "notaurl" is not an http(s) URL',
+    ],
+    [
+      'a --token-endpoint of another scheme',
+      ['--token-endpoint', 'ftp://files.example/token'],
+      '--token-endpoint: "ftp://files.example/token" is not an http(s) URL',
+    ],
+    [
+      '--key-id without --private-key',
+      ['--key-id', 'k1'],
+      '--key-id names the key of --private-key; give both, or neither',
+    ],
+  ])('token with %s', async (_title, flags, message) => {
+    const result = await run(['token', ...client(), ...flags, '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`tessera: ${message}\n`);
+    expect(parseJson(result)).toMatchObject({ error: 'usage', error_description: message });
+  });
+
+  it.each(['introspect', 'revoke'])('%s refuses to read both the token and the secret from stdin', async (command) => {
+    const result = await runTessera(
+      workspace,
+      [command, '--issuer', issuer, '--client-id', 'odd', '--client-secret-stdin', '-'],
+      { input: 'odd-client-secret\nsome-token\n' },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'tessera: the token ("-") and --client-secret-stdin cannot both come from stdin; give the secret in TESSERA_CLIENT_SECRET\n',
+    );
+  });
+});
