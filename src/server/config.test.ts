@@ -128,6 +128,11 @@ describe('loadConfig', () => {
       'protection.redisUrl from environment variable TESSERA_REDIS_URL: must be a valid redis:// or rediss:// URL',
     ],
     [
+      'a bcrypt cost that would take minutes per check',
+      { flags: { 'secrets.bcryptCost': '16' } },
+      'secrets.bcryptCost from flag --bcrypt-cost: must be a whole number from 4 to 15 (got 16)',
+    ],
+    [
       'an issuer with a query',
       { flags: { issuer: 'https://a.example/?x=1' } },
       'issuer from flag --issuer: must have no query or fragment',

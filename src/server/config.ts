@@ -198,10 +198,12 @@ export const configSchema = z
       .prefault({}),
     secrets: z
       .strictObject({
+        // Each step doubles the time of every check of a secret: cost 15 takes seconds, and a
+        // higher one would hold the token endpoint for minutes per request.
         bcryptCost: z
-          .int({ error: 'must be a whole number from 4 to 31' })
-          .min(4, { error: 'must be a whole number from 4 to 31' })
-          .max(31, { error: 'must be a whole number from 4 to 31' })
+          .int({ error: 'must be a whole number from 4 to 15' })
+          .min(4, { error: 'must be a whole number from 4 to 15' })
+          .max(15, { error: 'must be a whole number from 4 to 15' })
           .default(10),
       })
       .prefault({}),
@@ -506,7 +508,7 @@ export const settings: readonly SettingDefinition[] = [
     env: ['TESSERA_BCRYPT_COST'],
     flag: 'bcrypt-cost',
     kind: 'integer',
-    description: 'bcrypt cost for newly hashed client secrets.',
+    description: 'bcrypt cost for newly hashed client secrets, 4 to 15; each step doubles the time of a check.',
   },
   {
     key: 'protection.failuresPerClientAndAddress',
