@@ -37,7 +37,7 @@ export function keysCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (options: Options, command: Command) => {
       const config = configFromOptions(command.optsWithGlobals());
-      const stored = await withStorage(config, (storage) => storage.listSigningKeys());
+      const stored = await withStorage(config, (storage) => storage.listSigningKeys(), { readOnly: true });
       const described = stored.map(describeKey);
       if (options.json === true) printJson({ keys: described });
       else printKeys(described);

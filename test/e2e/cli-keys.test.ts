@@ -1,5 +1,7 @@
-// `tessera keys rotate` through the real binary: a refusal is not a success.
+// `tessera keys` through the real binary: a refusal is not a success, and reading never creates a database.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
 
@@ -31,5 +33,29 @@ describe('tessera keys rotate', () => {
     const result = await runTessera(workspace, ['keys', 'rotate', '--immediate', '--json']);
     expect(result.code).toBe(0);
     expect(parseJson(result)).toMatchObject({ rotated: true });
+  });
+});
+
+describe('tessera keys list', () => {
+  it('says a mistyped SQLite path holds no database (exit 2) and creates nothing', async () => {
+    const result = await runTessera(workspace, [
+      'keys',
+      'list',
+      '--database-url',
+      'sqlite:./typo/tessera.db',
+      '--json',
+    ]);
+    expect(result.code).toBe(2);
+    expect(parseJson(result)).toMatchObject({ error: 'no_database' });
+    expect(result.stderr).toBe(
+      'tessera: there is no SQLite database at ./typo/tessera.db: check --database-url, --data-dir or the configuration, or create it with `tessera migrate`\n',
+    );
+    expect(existsSync(join(workspace.dir, 'typo'))).toBe(false);
+  });
+
+  it('lists the keys of a database that exists', async () => {
+    const result = await runTessera(workspace, ['keys', 'list', '--json']);
+    expect(result.code).toBe(0);
+    expect(parseJson<{ keys: unknown[] }>(result).keys.length).toBeGreaterThan(0);
   });
 });
