@@ -14,6 +14,8 @@ export const exitCodes = {
   conflict: 4,
   /** The authorization server answered with an OAuth error (token, introspect, revoke). */
   refused: 5,
+  /** Not done yet, by design: `keys rotate` found the next key published too recently; try later or use --immediate. */
+  notYet: 6,
 } as const;
 
 export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { describeKey, openKeys, resolveKeyEncryptionKey, resolvePreviousKeyEncryptionKeys } from '../server/index.js';
 import { configFromOptions } from './config-options.js';
+import { CliError, exitCodes } from './exit-codes.js';
 import { printJson, printNote, printTable } from './output.js';
 import { withStorage } from './storage-session.js';
 
@@ -36,7 +37,7 @@ export function keysCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (options: Options, command: Command) => {
       const config = configFromOptions(command.optsWithGlobals());
-      const stored = await withStorage(config, (storage) => storage.listSigningKeys());
+      const stored = await withStorage(config, (storage) => storage.listSigningKeys(), { readOnly: true });
       const described = stored.map(describeKey);
       if (options.json === true) printJson({ keys: described });
       else printKeys(described);
@@ -62,22 +63,31 @@ export function keysCommand(): Command {
         }
       });
       const described = stored.map(describeKey);
+      const outcome = {
+        rotated: result.rotated,
+        ...(result.reason ? { reason: result.reason } : {}),
+        active_kid: result.activeKid,
+        next_kid: result.nextKid,
+        keys: described,
+      };
+      // Refused for now: scripts must not go on as if the key had changed.
+      if (result.reason === 'not-pre-published') {
+        if (options.json !== true) printKeys(described);
+        throw new CliError(
+          `not rotated: the next key ${result.nextKid} has not been published long enough (keys.jwksMaxAge + keys.refreshInterval); use --immediate to rotate anyway`,
+          exitCodes.notYet,
+          'not_rotated',
+          outcome,
+        );
+      }
       if (options.json === true) {
-        printJson({
-          rotated: result.rotated,
-          ...(result.reason ? { reason: result.reason } : {}),
-          active_kid: result.activeKid,
-          next_kid: result.nextKid,
-          keys: described,
-        });
+        printJson(outcome);
         return;
       }
       printNote(
         result.rotated
           ? `rotated: ${result.activeKid} now signs; ${result.nextKid} is published as next`
-          : result.reason === 'not-pre-published'
-            ? `not rotated: the next key ${result.nextKid} has not been published long enough (keys.jwksMaxAge + keys.refreshInterval); use --immediate to rotate anyway`
-            : `not rotated: another instance rotated first; ${result.activeKid} signs`,
+          : `not rotated: another instance rotated first; ${result.activeKid} signs`,
       );
       printKeys(described);
     });

@@ -45,6 +45,9 @@ export function createProgram(): Command {
   return program;
 }
 
+/** Parser outcomes that show help rather than report a mistake. */
+const helpCodes = new Set(['commander.help', 'commander.helpDisplayed', 'commander.version']);
+
 /** Runs `tessera` with `argv` (as `process.argv`) and returns the exit code. */
 export async function run(argv: readonly string[]): Promise<ExitCode> {
   const program = createProgram();
@@ -54,7 +57,12 @@ export async function run(argv: readonly string[]): Promise<ExitCode> {
     return exitCodes.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+      if (error.exitCode === 0) return exitCodes.ok;
+      // The parser has already explained on stderr; scripts asking for JSON get the same as a document.
+      if (wantsJson && !helpCodes.has(error.code)) {
+        printJson({ error: 'usage', error_description: error.message.replace(/^error: /, '') });
+      }
+      return exitCodes.usage;
     }
     const { code, kind, message, details } = classify(error);
     if (wantsJson) printJson({ error: kind, error_description: message, ...details });

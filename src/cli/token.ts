@@ -65,6 +65,9 @@ async function clientCredentials(options: Options): Promise<ClientCredentials> {
   if (keyFile) {
     throw new CliError(`--private-key is for private_key_jwt, not ${method}`, exitCodes.usage, 'usage');
   }
+  if (stringOption(options.keyId)) {
+    throw new CliError('--key-id names the key of --private-key; give both, or neither', exitCodes.usage, 'usage');
+  }
   const secret =
     options.clientSecretStdin === true
       ? await readStdin()
@@ -134,13 +137,7 @@ function stringOption(value: unknown): string | undefined {
 async function discoverEndpoints(options: Options): Promise<Endpoints> {
   const issuerText = stringOption(options.issuer) ?? process.env.TESSERA_ISSUER;
   if (!issuerText) throw new CliError('--issuer is required (or TESSERA_ISSUER)', exitCodes.usage, 'usage');
-  let issuer: URL;
-  try {
-    issuer = new URL(issuerText);
-    if (!/^https?:$/.test(issuer.protocol)) throw new TypeError('not http(s)');
-  } catch {
-    throw new CliError(`--issuer: "${issuerText}" is not an http(s) URL`, exitCodes.usage, 'usage');
-  }
+  const issuer = httpUrl(issuerText, '--issuer');
   const base = issuer.href.replace(/\/+$/, '');
   // RFC 8414 §3.1: the well-known segment goes between the host and any issuer path.
   const metadataUrl = `${issuer.origin}${defaultRoutes.metadata}${issuer.pathname.replace(/\/+$/, '')}`;
@@ -157,7 +154,9 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
     throw unreachable(metadataUrl, error);
   }
   if (!response.ok) return fallback;
-  const metadata = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  const parsed = (await response.json().catch(() => undefined)) as unknown;
+  // A body that is not an RFC 8414 metadata object names no endpoints: the default paths are used.
+  const metadata = isObject(parsed) ? parsed : {};
   return {
     issuer: stringOption(metadata.issuer) ?? fallback.issuer,
     token: stringOption(metadata.token_endpoint) ?? fallback.token,
@@ -166,12 +165,28 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
   };
 }
 
+/** `text` as an http(s) URL, or a usage error naming `flag`. */
+function httpUrl(text: string, flag: string): URL {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new CliError(`${flag}: "${text}" is not an http(s) URL`, exitCodes.usage, 'usage');
+  }
+  return url;
+}
+
 function unreachable(url: string, error: unknown): CliError {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
   return new CliError(`cannot reach ${url}: ${cause}`, exitCodes.failure, 'unreachable');
 }
 
-/** POSTs a form with client authentication; returns the parsed JSON body, or throws the OAuth error. */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * POSTs a form with client authentication; returns the parsed JSON body (`{}` when it is not a
+ * JSON object), or throws the OAuth error.
+ */
 async function postForm(
   url: string,
   form: Record<string, string | undefined>,
@@ -202,12 +217,13 @@ async function postForm(
     throw unreachable(url, error);
   }
   const text = await response.text();
-  let parsed: Record<string, unknown> = {};
+  let json: unknown;
   try {
-    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    json = JSON.parse(text) as unknown;
   } catch {
-    // Not JSON: reported below by status.
+    // Not JSON: an error is reported by its status, a success by the caller.
   }
+  const parsed = isObject(json) ? json : {};
   if (!response.ok) {
     const error = typeof parsed.error === 'string' ? parsed.error : `http_${response.status}`;
     const description = typeof parsed.error_description === 'string' ? `: ${parsed.error_description}` : '';
@@ -218,17 +234,35 @@ async function postForm(
   return parsed;
 }
 
-/** The header and claims of a JWT, decoded without verification; undefined for other tokens. */
-function decodeJwt(token: string): { header: unknown; claims: unknown } | undefined {
+/** A successful answer that lacks what its RFC requires: the server is not one this command can use. */
+function unusableAnswer(url: string, expected: string): CliError {
+  return new CliError(`the server at ${url} answered 200 without ${expected}`, exitCodes.failure, 'invalid_response');
+}
+
+/**
+ * The header and claims of a JWT, decoded without verification; undefined for other tokens,
+ * including three-part tokens whose header or claims are not JSON objects.
+ */
+function decodeJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   try {
-    return {
-      header: JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown,
-      claims: JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown,
-    };
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as unknown;
+    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as unknown;
+    return isObject(header) && isObject(claims) ? { header, claims } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Refuses a token and a secret that would both be read from stdin: the first read would take all of it. */
+function checkOneStdinReader(token: string, options: Options): void {
+  if (token === '-' && options.clientSecretStdin === true) {
+    throw new CliError(
+      'the token ("-") and --client-secret-stdin cannot both come from stdin; give the secret in TESSERA_CLIENT_SECRET',
+      exitCodes.usage,
+      'usage',
+    );
   }
 }
 
@@ -249,6 +283,7 @@ export function tokenCommand(): Command {
   ).action(async (options: Options) => {
     const credentials = await clientCredentials(options);
     const given = stringOption(options.tokenEndpoint);
+    if (given) httpUrl(given, '--token-endpoint');
     // With an endpoint given, its URL is the assertion audience (RFC 7523 §3 allows it).
     const endpoints = given ? { token: given, issuer: given } : await discoverEndpoints(options);
     const response = await postForm(
@@ -261,7 +296,11 @@ export function tokenCommand(): Command {
       credentials,
       endpoints.issuer,
     );
-    const accessToken = typeof response.access_token === 'string' ? response.access_token : '';
+    // RFC 6749 §5.1: a successful answer is a JSON object with an access_token.
+    const accessToken = response.access_token;
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      throw unusableAnswer(endpoints.token, 'a JSON object holding an access_token (RFC 6749 §5.1)');
+    }
     const decoded = decodeJwt(accessToken);
     if (options.json === true) {
       printJson({ ...response, ...(decoded ? { claims: decoded.claims } : {}) });
@@ -270,9 +309,9 @@ export function tokenCommand(): Command {
     printFields(response);
     if (decoded) {
       process.stdout.write('\nheader (decoded, not verified):\n');
-      printFields(decoded.header as Record<string, unknown>);
+      printFields(decoded.header);
       process.stdout.write('\nclaims (decoded, not verified):\n');
-      printFields(decoded.claims as Record<string, unknown>);
+      printFields(decoded.claims);
     }
   });
 }
@@ -285,6 +324,7 @@ export function introspectCommand(): Command {
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
+    checkOneStdinReader(token, options);
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
     const endpoints = await discoverEndpoints(options);
@@ -294,6 +334,10 @@ export function introspectCommand(): Command {
       credentials,
       endpoints.issuer,
     );
+    // RFC 7662 §2.2: the answer is a JSON object whose `active` is a boolean.
+    if (typeof response.active !== 'boolean') {
+      throw unusableAnswer(endpoints.introspection, 'a JSON object holding a boolean "active" (RFC 7662 §2.2)');
+    }
     if (options.json === true) printJson(response);
     else printFields(response);
   });
@@ -307,6 +351,7 @@ export function revokeCommand(): Command {
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
+    checkOneStdinReader(token, options);
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
     const endpoints = await discoverEndpoints(options);

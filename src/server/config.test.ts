@@ -118,6 +118,21 @@ describe('loadConfig', () => {
       'database.url from environment variable DATABASE_URL: must be postgres://',
     ],
     [
+      'a PostgreSQL URL the driver cannot read',
+      { flags: { 'database.url': 'postgres://tessera:pw@[bad/tessera' } },
+      'database.url from flag --database-url: must be a valid URL: postgres://user:password@host:port/database',
+    ],
+    [
+      'a Redis URL that cannot be read',
+      { env: { TESSERA_REDIS_URL: 'redis://:pw@cache.example:99999' } },
+      'protection.redisUrl from environment variable TESSERA_REDIS_URL: must be a valid redis:// or rediss:// URL',
+    ],
+    [
+      'a bcrypt cost that would take minutes per check',
+      { flags: { 'secrets.bcryptCost': '16' } },
+      'secrets.bcryptCost from flag --bcrypt-cost: must be a whole number from 4 to 15 (got 16)',
+    ],
+    [
       'an issuer with a query',
       { flags: { issuer: 'https://a.example/?x=1' } },
       'issuer from flag --issuer: must have no query or fragment',
@@ -130,6 +145,15 @@ describe('loadConfig', () => {
   ])('names key, source, problem and expected form for %s', (_title, sources, message) => {
     expect(() => loadConfig(sources)).toThrow(ConfigError);
     expect(() => loadConfig(sources)).toThrow(message);
+  });
+
+  it.each([
+    'postgres://tessera@/tessera?host=/var/run/postgresql',
+    'postgresql://%2Fvar%2Frun%2Fpostgresql/tessera',
+    'postgres://tessera:p w@db.example/tessera',
+    'postgres://tessera:pw@[::1]:5432/tessera?sslmode=require',
+  ])('accepts a PostgreSQL URL the driver reads: %s', (url) => {
+    expect(loadConfig({ env: { DATABASE_URL: url } }).database.url).toBe(url);
   });
 
   it('never shows the value of a secret setting', () => {

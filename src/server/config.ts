@@ -66,6 +66,11 @@ export const configSchema = z
           .regex(/^(postgres(ql)?:\/\/|sqlite:|memory:$)/, {
             error: 'must be postgres://user@host:port/database, sqlite:<file path> or memory:',
           })
+          // The driver would fail on it at connection time, as if the database were unreachable.
+          .refine((value) => !/^postgres(ql)?:/.test(value) || parsesAsPostgresUrl(value), {
+            error:
+              'must be a valid URL: postgres://user:password@host:port/database, with special characters in the password percent-encoded',
+          })
           .optional(),
         // Two at least: one connection listens for change notifications while another serves.
         poolSize: z
@@ -193,10 +198,12 @@ export const configSchema = z
       .prefault({}),
     secrets: z
       .strictObject({
+        // Each step doubles the time of every check of a secret: cost 15 takes seconds, and a
+        // higher one would hold the token endpoint for minutes per request.
         bcryptCost: z
-          .int({ error: 'must be a whole number from 4 to 31' })
-          .min(4, { error: 'must be a whole number from 4 to 31' })
-          .max(31, { error: 'must be a whole number from 4 to 31' })
+          .int({ error: 'must be a whole number from 4 to 15' })
+          .min(4, { error: 'must be a whole number from 4 to 15' })
+          .max(15, { error: 'must be a whole number from 4 to 15' })
           .default(10),
       })
       .prefault({}),
@@ -213,6 +220,9 @@ export const configSchema = z
         redisUrl: z
           .string({ error: 'must be a string' })
           .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })
+          .refine((value) => URL.canParse(value), {
+            error: 'must be a valid redis:// or rediss:// URL, with special characters in the password percent-encoded',
+          })
           .optional(),
         redisKeyPrefix: nonEmpty('a key prefix').default('tessera'),
         hashConcurrency: count('concurrent hash checks', 1).default(1),
@@ -233,6 +243,20 @@ export const configSchema = z
     path: ['server', 'workers'],
     error: 'must be 1 with database.url memory: (each worker would have a store of its own); use SQLite or PostgreSQL',
   });
+
+/**
+ * Whether the PostgreSQL driver can read `value`: it encodes spaces and stray `%` first, and takes
+ * `user@/database?host=/socket/folder` (an empty host) too.
+ */
+function parsesAsPostgresUrl(value: string): boolean {
+  let text = value;
+  try {
+    if (/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(text)) text = encodeURI(text).replace(/%25(\d\d)/g, '%$1');
+  } catch {
+    return false;
+  }
+  return URL.canParse(text) || URL.canParse(text.replace('@/', '@host/'));
+}
 
 /** The validated configuration. */
 export type ServerConfig = z.infer<typeof configSchema>;
@@ -291,7 +315,7 @@ export const settings: readonly SettingDefinition[] = [
     kind: 'string',
     secret: true,
     description:
-      '`postgres://…` for PostgreSQL, `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.',
+      '`postgres://…` for PostgreSQL (special characters in the password percent-encoded), `sqlite:<path>` for SQLite, `memory:` for a throwaway store. Default `sqlite:<dataDir>/tessera.db`.',
   },
   {
     key: 'database.poolSize',
@@ -484,7 +508,7 @@ export const settings: readonly SettingDefinition[] = [
     env: ['TESSERA_BCRYPT_COST'],
     flag: 'bcrypt-cost',
     kind: 'integer',
-    description: 'bcrypt cost for newly hashed client secrets.',
+    description: 'bcrypt cost for newly hashed client secrets, 4 to 15; each step doubles the time of a check.',
   },
   {
     key: 'protection.failuresPerClientAndAddress',

@@ -380,7 +380,7 @@ describe('configuration errors', () => {
     const fromEnv = await run(['clients', 'list'], { env: { TESSERA_BCRYPT_COST: 'lots' } });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toContain(
-      'secrets.bcryptCost from environment variable TESSERA_BCRYPT_COST: must be a whole number from 4 to 31 (got "lots")',
+      'secrets.bcryptCost from environment variable TESSERA_BCRYPT_COST: must be a whole number from 4 to 15 (got "lots")',
     );
   });
 

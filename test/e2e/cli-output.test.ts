@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bcryptHasher } from '../../src/secrets/index.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
-import { binary, createWorkspace, runTessera, type Workspace } from './support/tessera-process.js';
+import { binary, createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
 
 let workspace: Workspace;
 
@@ -62,5 +62,28 @@ describe('output to a reader that stops reading', () => {
     expect(result.first.length).toBe(100);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+  });
+});
+
+describe('--json on a command line the parser refuses', () => {
+  it.each([
+    ['an unknown flag', ['clients', 'list', '--bogus', '--json'], "unknown option '--bogus'"],
+    ['a missing argument', ['clients', 'show', '--json'], "missing required argument 'client-id'"],
+    ['a value not among the choices', ['token', '--auth-method', 'magic', '--json'], "argument 'magic' is invalid"],
+    ['an unknown command', ['bogus', '--json'], "unknown command 'bogus'"],
+  ])('prints one JSON error document for %s and exits 2', async (_title, args, description) => {
+    const result = await runTessera(workspace, args);
+    expect(result.code).toBe(2);
+    const body = parseJson(result);
+    expect(Object.keys(body)).toStrictEqual(['error', 'error_description']);
+    expect(body.error).toBe('usage');
+    expect(body.error_description).toContain(description);
+    expect(result.stderr).toContain(description);
+  });
+
+  it('prints help, not JSON, for --help', async () => {
+    const result = await runTessera(workspace, ['keys', 'list', '--json', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: tessera keys list/);
   });
 });

@@ -1,0 +1,61 @@
+// `tessera keys` through the real binary: a refusal is not a success, and reading never creates a database.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
+
+let workspace: Workspace;
+
+beforeAll(() => {
+  workspace = createWorkspace();
+});
+afterAll(() => workspace.remove());
+
+describe('tessera keys rotate', () => {
+  it('exits 6 when the next key has not been published long enough, and says why', async () => {
+    // The first keys are made now: the next key is brand new.
+    const human = await runTessera(workspace, ['keys', 'rotate']);
+    expect(human.code).toBe(6);
+    expect(human.stderr).toMatch(
+      /^tessera: not rotated: the next key \S+ has not been published long enough .*use --immediate to rotate anyway\n$/,
+    );
+    expect(human.stdout).toMatch(/^KID +ALG +STATE/);
+
+    const json = await runTessera(workspace, ['keys', 'rotate', '--json']);
+    expect(json.code).toBe(6);
+    const body = parseJson<Record<string, unknown> & { keys: { kid: string; state: string }[] }>(json);
+    expect(body).toMatchObject({ error: 'not_rotated', rotated: false, reason: 'not-pre-published' });
+    expect(body.keys.find((key) => key.state === 'next')?.kid).toBe(body.next_kid);
+  });
+
+  it('exits 0 once it rotates', async () => {
+    const result = await runTessera(workspace, ['keys', 'rotate', '--immediate', '--json']);
+    expect(result.code).toBe(0);
+    expect(parseJson(result)).toMatchObject({ rotated: true });
+  });
+});
+
+describe('tessera keys list', () => {
+  it('says a mistyped SQLite path holds no database (exit 2) and creates nothing', async () => {
+    const result = await runTessera(workspace, [
+      'keys',
+      'list',
+      '--database-url',
+      'sqlite:./typo/tessera.db',
+      '--json',
+    ]);
+    expect(result.code).toBe(2);
+    expect(parseJson(result)).toMatchObject({ error: 'no_database' });
+    expect(result.stderr).toBe(
+      'tessera: there is no SQLite database at ./typo/tessera.db: check --database-url, --data-dir or the configuration, or create it with `tessera migrate`\n',
+    );
+    expect(existsSync(join(workspace.dir, 'typo'))).toBe(false);
+  });
+
+  it('lists the keys of a database that exists', async () => {
+    const result = await runTessera(workspace, ['keys', 'list', '--json']);
+    expect(result.code).toBe(0);
+    expect(parseJson<{ keys: unknown[] }>(result).keys.length).toBeGreaterThan(0);
+  });
+});

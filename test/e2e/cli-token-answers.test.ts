@@ -1,0 +1,163 @@
+// `tessera token`, `introspect` and `revoke` against a server that answers oddly: bodies that are not
+// the JSON objects the RFCs require end with a clear message and the documented exit code.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
+
+let workspace: Workspace;
+let fake: Server;
+let issuer: string;
+/** What the fake server answers, by path; anything else is a 404. */
+let answers: Record<string, { status: number; type?: string; body: string }> = {};
+
+beforeAll(async () => {
+  workspace = createWorkspace();
+  fake = createServer((request, response) => {
+    const answer = answers[new URL(request.url ?? '/', 'http://x').pathname];
+    request.resume();
+    if (!answer) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(answer.status, { 'content-type': answer.type ?? 'application/json' }).end(answer.body);
+  });
+  fake.listen(0, '127.0.0.1');
+  await new Promise((resolve) => fake.once('listening', resolve));
+  issuer = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+});
+beforeEach(() => {
+  answers = {};
+});
+afterAll(() => {
+  fake.close();
+  workspace.remove();
+});
+
+const client = () => ['--issuer', issuer, '--client-id', 'odd', '--client-secret', 'odd-client-secret'];
+const run = (args: readonly string[]) => runTessera(workspace, args);
+const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('tessera token against odd answers', () => {
+  it('falls back to the default endpoints when the metadata is JSON null', async () => {
+    answers = {
+      '/.well-known/oauth-authorization-server': { status: 200, body: 'null' },
+      '/oauth2/token': { status: 200, body: '{"access_token":"opaque-token","token_type":"Bearer"}' },
+    };
+    const result = await run(['token', ...client()]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^access_token\s+opaque-token$/m);
+  });
+
+  it.each([
+    ['JSON null', 'null'],
+    ['a JSON list', '[1]'],
+    ['HTML', '<html>maintenance</html>'],
+  ])('an error answer whose body is %s exits 5 with the status', async (_title, body) => {
+    answers = { '/oauth2/token': { status: 503, body } };
+    const result = await run(['token', ...client(), '--json']);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toBe('tessera: the server answered 503 http_503\n');
+    expect(parseJson(result)).toMatchObject({ error: 'http_503' });
+  });
+
+  it.each([
+    ['JSON null', 'null'],
+    ['a JSON list', '[1]'],
+    ['HTML', '<html>hello</html>'],
+    ['an object without an access_token', '{"token_type":"Bearer"}'],
+  ])('a 200 answer that is %s exits 1 naming what is missing', async (_title, body) => {
+    answers = { '/oauth2/token': { status: 200, body } };
+    const result = await run(['token', ...client()]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `tessera: the server at ${issuer}/oauth2/token answered 200 without a JSON object holding an access_token (RFC 6749 §5.1)\n`,
+    );
+  });
+
+  it.each([
+    ['a header that is JSON null', `${base64url(null)}.${base64url({ sub: 'a' })}.sig`],
+    ['claims that are JSON null', `${base64url({ alg: 'none' })}.${base64url(null)}.sig`],
+    ['claims that are a list', `${base64url({ alg: 'none' })}.${base64url([1])}.sig`],
+  ])('a three-part access token with %s is shown as it is, not decoded', async (_title, token) => {
+    answers = { '/oauth2/token': { status: 200, body: JSON.stringify({ access_token: token, token_type: 'Bearer' }) } };
+    const result = await run(['token', ...client()]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`access_token  ${token}\ntoken_type    Bearer\n`);
+    const json = await run(['token', ...client(), '--json']);
+    expect(json.code).toBe(0);
+    expect(parseJson(json)).toStrictEqual({ access_token: token, token_type: 'Bearer' });
+  });
+});
+
+describe('tessera introspect and revoke against odd answers', () => {
+  it.each([
+    ['JSON null', 'null'],
+    ['a JSON list', '[1]'],
+    ['an object without active', '{"scope":"read"}'],
+  ])('introspect exits 1 on a 200 answer that is %s', async (_title, body) => {
+    answers = { '/oauth2/introspect': { status: 200, body } };
+    const result = await run(['introspect', ...client(), 'some-token']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `tessera: the server at ${issuer}/oauth2/introspect answered 200 without a JSON object holding a boolean "active" (RFC 7662 §2.2)\n`,
+    );
+  });
+
+  it('introspect and revoke exit 5 on an error answer whose body is JSON null', async () => {
+    answers = { '/oauth2/introspect': { status: 401, body: 'null' }, '/oauth2/revoke': { status: 401, body: 'null' } };
+    for (const command of ['introspect', 'revoke']) {
+      const result = await run([command, ...client(), 'some-token']);
+      expect(result.code, command).toBe(5);
+      expect(result.stderr, command).toBe('tessera: the server answered 401 http_401\n');
+    }
+  });
+
+  it('revoke takes any 200 answer as done: RFC 7009 §2.2 says its body is ignored', async () => {
+    answers = { '/oauth2/revoke': { status: 200, type: 'text/html', body: '<p>ok</p>' } };
+    const result = await run(['revoke', ...client(), 'some-token', '--json']);
+    expect(result.code).toBe(0);
+    expect(parseJson(result)).toStrictEqual({ revoked: true });
+  });
+});
+
+describe('client-side usage errors (exit 2, before any request)', () => {
+  it.each([
+    [
+      'a --token-endpoint that is no URL',
+      ['--token-endpoint', 'notaurl'],
+      '--token-endpoint: "notaurl" is not an http(s) URL',
+    ],
+    [
+      'a --token-endpoint of another scheme',
+      ['--token-endpoint', 'ftp://files.example/token'],
+      '--token-endpoint: "ftp://files.example/token" is not an http(s) URL',
+    ],
+    [
+      '--key-id without --private-key',
+      ['--key-id', 'k1'],
+      '--key-id names the key of --private-key; give both, or neither',
+    ],
+  ])('token with %s', async (_title, flags, message) => {
+    const result = await run(['token', ...client(), ...flags, '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`tessera: ${message}\n`);
+    expect(parseJson(result)).toMatchObject({ error: 'usage', error_description: message });
+  });
+
+  it.each(['introspect', 'revoke'])('%s refuses to read both the token and the secret from stdin', async (command) => {
+    const result = await runTessera(
+      workspace,
+      [command, '--issuer', issuer, '--client-id', 'odd', '--client-secret-stdin', '-'],
+      { input: 'odd-client-secret\nsome-token\n' },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'tessera: the token ("-") and --client-secret-stdin cannot both come from stdin; give the secret in TESSERA_CLIENT_SECRET\n',
+    );
+  });
+});
