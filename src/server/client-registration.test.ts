@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
 import type { Client } from '../core/index.js';
-import { bcryptHasher } from '../secrets/index.js';
+import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
+import type { Storage } from '../storage/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
+import { createPostgresStore } from '../storage/postgres/index.js';
+import { createSqliteStore } from '../storage/sqlite/index.js';
 import {
   ClientRegistrationError,
   clientFromMetadata,
@@ -243,4 +250,81 @@ describe('client updates keep what they are not told to change', () => {
       metadata: { tenant: 't1' },
     });
   });
+});
+
+const postgresUnavailable = await probePostgres();
+const sqliteFolder = mkdtempSync(join(tmpdir(), 'tessera-registration-'));
+const postgresSchema = randomSchemaName();
+afterAll(async () => {
+  rmSync(sqliteFolder, { recursive: true, force: true });
+  if (postgresUnavailable === undefined) await dropSchema(postgresSchema);
+});
+
+const stores: [string, () => Storage][] = [
+  ['memory', () => createMemoryStore()],
+  ['SQLite', () => createSqliteStore({ filename: join(sqliteFolder, `${Math.random().toString(36).slice(2)}.db`) })],
+  ...(postgresUnavailable === undefined
+    ? [
+        [
+          'PostgreSQL',
+          () => createPostgresStore({ connectionString: postgresUrl, schema: postgresSchema, maxConnections: 8 }),
+        ] as [string, () => Storage],
+      ]
+    : []),
+];
+
+describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => {
+  async function withStore(work: (storage: Storage) => Promise<void>) {
+    const storage = open();
+    try {
+      await work(storage);
+    } finally {
+      await storage.close();
+    }
+  }
+
+  it('keeps a metadata change made while a secret rotation hashes, and the new secret verifies', () =>
+    withStore(async (storage) => {
+      const id = `rotating-${Math.random().toString(36).slice(2)}`;
+      await registerClient(storage, hasher, { client_id: id, scope: 'before' });
+      let hashing!: () => void;
+      const hashStarted = new Promise<void>((resolve) => (hashing = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const slowHasher: SecretHasher = {
+        ...hasher,
+        hash: async (secret) => {
+          hashing();
+          await released;
+          return hasher.hash(secret);
+        },
+      };
+      const rotation = rotateClientSecret(storage, slowHasher, id);
+      await hashStarted;
+      await updateRegisteredClient(storage, id, { scope: 'after', client_name: 'Renamed' });
+      release();
+      const { clientSecret } = await rotation;
+      const stored = await storage.getClient(id);
+      expect(stored?.scopes).toEqual(['after']);
+      expect(stored?.metadata).toEqual({ client_name: 'Renamed' });
+      expect(await hasher.verify(clientSecret, stored!.secretHash!)).toBe(true);
+    }));
+
+  it('keeps every one of several changes made at once', () =>
+    withStore(async (storage) => {
+      const id = `patched-${Math.random().toString(36).slice(2)}`;
+      await registerClient(storage, hasher, { client_id: id });
+      const changes = {
+        client_name: 'Name',
+        client_uri: 'https://example.com/',
+        tos_uri: 'https://example.com/tos',
+        policy_uri: 'https://example.com/policy',
+        software_id: 'software',
+        software_version: '1.0',
+      };
+      await Promise.all(
+        Object.entries(changes).map(([field, value]) => patchRegisteredClient(storage, id, { [field]: value })),
+      );
+      expect((await storage.getClient(id))?.metadata).toEqual(changes);
+    }));
 });

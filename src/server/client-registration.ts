@@ -4,7 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Client, TokenEndpointAuthMethod } from '../core/index.js';
 import type { SecretHasher } from '../secrets/index.js';
-import { StorageConflictError, type ClientManager } from '../storage/index.js';
+import {
+  StorageConflictError,
+  StorageNotFoundError,
+  type ClientManager,
+  type ClientStore,
+  type Transactional,
+} from '../storage/index.js';
 
 /** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
 export class ClientRegistrationError extends Error {
@@ -17,6 +23,12 @@ export class ClientRegistrationError extends Error {
     super(message);
   }
 }
+
+/**
+ * What registration needs of a store: client management, and transactions so that each change
+ * reads and writes the client in one turn.
+ */
+export type ClientRegistry = ClientManager & Transactional<ClientManager>;
 
 /** Grant types this server can serve to a registered client. */
 export const supportedGrantTypes = ['client_credentials'] as const;
@@ -213,14 +225,15 @@ const clientFields = {
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function updateRegisteredClient(
-  storage: ClientManager,
+  storage: ClientRegistry,
   id: string,
   input: ClientMetadataInput,
 ): Promise<Client> {
-  const existing = await requireClient(storage, id);
   checkClientIdUnchanged(input, id);
-  const described = clientFromMetadata({ ...input, client_id: id }, existing);
-  return storeUpdate(storage, existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+  return changeClient(storage, id, (existing) => {
+    const described = clientFromMetadata({ ...input, client_id: id }, existing);
+    return updatedClient(existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+  });
 }
 
 /**
@@ -230,25 +243,56 @@ export async function updateRegisteredClient(
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function patchRegisteredClient(
-  storage: ClientManager,
+  storage: ClientRegistry,
   id: string,
   changes: ClientMetadataInput,
 ): Promise<Client> {
-  const existing = await requireClient(storage, id);
   checkClientIdUnchanged(changes, id);
   const named = Object.keys(changes).filter((field) => changes[field] !== undefined);
-  // The stored grant types, method and jwks matter only to the rules that tie them together; left
-  // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
-  const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
-    ? {
-        grant_types: existing.grantTypes,
-        token_endpoint_auth_method:
-          existing.tokenEndpointAuthMethod ?? (existing.secretHash ? 'client_secret_basic' : 'none'),
-        ...(existing.jwks ? { jwks: existing.jwks } : {}),
+  return changeClient(storage, id, (existing) => {
+    // The stored grant types, method and jwks matter only to the rules that tie them together; left
+    // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
+    const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
+      ? {
+          grant_types: existing.grantTypes,
+          token_endpoint_auth_method:
+            existing.tokenEndpointAuthMethod ?? (existing.secretHash ? 'client_secret_basic' : 'none'),
+          ...(existing.jwks ? { jwks: existing.jwks } : {}),
+        }
+      : {};
+    const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
+    return updatedClient(existing, described, named);
+  });
+}
+
+/**
+ * Reads the client, derives its new version and writes it, in one transaction holding the client's
+ * lock: a change made meanwhile by another request or instance is never written over with old values.
+ */
+async function changeClient(
+  storage: ClientRegistry,
+  id: string,
+  change: (existing: Client) => Client,
+): Promise<Client> {
+  return storage.transaction(
+    async (tx) => {
+      const client = change(await requireClient(tx, id));
+      try {
+        await tx.updateClient(client);
+      } catch (error) {
+        // Deleted between the read and the write (deleting takes no lock).
+        if (error instanceof StorageNotFoundError) throw notFound(id);
+        throw error;
       }
-    : {};
-  const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
-  return storeUpdate(storage, existing, described, named);
+      return client;
+    },
+    { exclusive: clientLock(id) },
+  );
+}
+
+/** The name of the lock a change of the client holds. */
+function clientLock(id: string): string {
+  return `client:${id}`;
 }
 
 function checkClientIdUnchanged(input: ClientMetadataInput, id: string): void {
@@ -257,13 +301,8 @@ function checkClientIdUnchanged(input: ClientMetadataInput, id: string): void {
   }
 }
 
-/** Stores `existing` with the RFC 7591 fields in `named` taken from `described`, and nothing else changed. */
-async function storeUpdate(
-  storage: ClientManager,
-  existing: Client,
-  described: Client,
-  named: readonly string[],
-): Promise<Client> {
+/** `existing` with the RFC 7591 fields in `named` taken from `described`, and nothing else changed. */
+function updatedClient(existing: Client, described: Client, named: readonly string[]): Client {
   const client: Record<string, unknown> = { ...existing };
   for (const [field, key] of Object.entries(clientFields)) {
     if (!named.includes(field)) continue;
@@ -296,9 +335,7 @@ async function storeUpdate(
       delete client.secretUpdatedAt;
     }
   }
-  const stored = client as unknown as Client;
-  await storage.updateClient(stored);
-  return stored;
+  return client as unknown as Client;
 }
 
 /**
@@ -307,29 +344,41 @@ async function storeUpdate(
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function rotateClientSecret(
-  storage: ClientManager,
+  storage: ClientRegistry,
   hasher: SecretHasher,
   id: string,
   secret?: string,
 ): Promise<ClientWithSecret & { readonly clientSecret: string }> {
-  const existing = await requireClient(storage, id);
-  if (!usesClientSecret(existing.tokenEndpointAuthMethod)) {
-    throw new ClientRegistrationError(
-      'invalid_client_metadata',
-      `client "${id}" authenticates with ${String(existing.tokenEndpointAuthMethod)}, not a secret`,
-    );
-  }
   const clientSecret = checkSecret(secret ?? generateClientSecret());
-  const client: Client = { ...existing, secretHash: await hasher.hash(clientSecret), secretUpdatedAt: Date.now() };
-  await storage.updateClient(client);
+  // Checked once before hashing, so an unknown client is refused without the wait, and again
+  // under the lock: hashing takes long, and the client read before it may have changed since.
+  checkHoldsSecret(await requireClient(storage, id));
+  const secretHash = await hasher.hash(clientSecret);
+  const client = await changeClient(storage, id, (existing) => {
+    checkHoldsSecret(existing);
+    return { ...existing, secretHash, secretUpdatedAt: Date.now() };
+  });
   return { client, clientSecret };
 }
 
+function checkHoldsSecret(client: Client): void {
+  if (!usesClientSecret(client.tokenEndpointAuthMethod)) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `client "${client.id}" authenticates with ${String(client.tokenEndpointAuthMethod)}, not a secret`,
+    );
+  }
+}
+
 /** @throws ClientRegistrationError `not_found` */
-export async function requireClient(storage: ClientManager, id: string): Promise<Client> {
+export async function requireClient(storage: ClientStore, id: string): Promise<Client> {
   const client = await storage.getClient(id);
-  if (!client) throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
+  if (!client) throw notFound(id);
   return client;
+}
+
+function notFound(id: string): ClientRegistrationError {
+  return new ClientRegistrationError('not_found', `client "${id}" does not exist`);
 }
 
 /** A new random client id: 128 bits, base64url. */
