@@ -142,8 +142,9 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
   it('keep the secret across a metadata update and replace it on rotation', async () => {
     const storage = createMemoryStore();
     const { clientSecret } = await registerClient(storage, hasher, { client_id: 'svc', scope: 'a' });
-    const updated = await updateRegisteredClient(storage, 'svc', { scope: 'a b' });
-    expect(updated.scopes).toEqual(['a', 'b']);
+    const updated = await updateRegisteredClient(storage, hasher, 'svc', { scope: 'a b' });
+    expect(updated.client.scopes).toEqual(['a', 'b']);
+    expect(updated).not.toHaveProperty('clientSecret');
     expect(await hasher.verify(clientSecret!, (await storage.getClient('svc'))!.secretHash!)).toBe(true);
 
     const rotated = await rotateClientSecret(storage, hasher, 'svc');
@@ -153,7 +154,7 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
   });
 
   it('report an unknown client as not_found', async () => {
-    await expectRegistrationError(updateRegisteredClient(createMemoryStore(), 'ghost', {}), 'not_found');
+    await expectRegistrationError(updateRegisteredClient(createMemoryStore(), hasher, 'ghost', {}), 'not_found');
     await expectRegistrationError(rotateClientSecret(createMemoryStore(), hasher, 'ghost'), 'not_found');
   });
 
@@ -161,13 +162,40 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
     const storage = createMemoryStore();
     await registerClient(storage, hasher, { client_id: 'svc' });
     const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
-    const updated = await updateRegisteredClient(storage, 'svc', {
+    const updated = await updateRegisteredClient(storage, hasher, 'svc', {
       token_endpoint_auth_method: 'private_key_jwt',
       jwks,
     });
-    expect(updated.secretHash).toBeUndefined();
+    expect(updated.client.secretHash).toBeUndefined();
     expect((await storage.getClient('svc'))?.secretHash).toBeUndefined();
   });
+
+  it.each([
+    ['patchRegisteredClient', patchRegisteredClient],
+    ['updateRegisteredClient', updateRegisteredClient],
+  ])(
+    '%s gives a client moved from private_key_jwt back to a secret-based method a generated secret, returned once',
+    async (_name, change) => {
+      const storage = createMemoryStore();
+      const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
+      await registerClient(storage, hasher, { client_id: 'svc', token_endpoint_auth_method: 'private_key_jwt', jwks });
+      await expectRegistrationError(
+        rotateClientSecret(storage, hasher, 'svc'),
+        'invalid_client_metadata',
+        'switching it to client_secret_basic or client_secret_post gives it a generated secret',
+      );
+      const moved = await change(storage, hasher, 'svc', { token_endpoint_auth_method: 'client_secret_post' });
+      const stored = await storage.getClient('svc');
+      expect(stored?.tokenEndpointAuthMethod).toBe('client_secret_post');
+      expect(moved.clientSecret).toMatch(/^[\w-]{43}$/);
+      expect(await hasher.verify(moved.clientSecret!, stored!.secretHash!)).toBe(true);
+      expect(JSON.stringify(stored)).not.toContain(moved.clientSecret!);
+      // Once it has a secret, another change keeps it and returns none.
+      const again = await change(storage, hasher, 'svc', { token_endpoint_auth_method: 'client_secret_basic' });
+      expect(again).not.toHaveProperty('clientSecret');
+      expect((await storage.getClient('svc'))?.secretHash).toBe(stored?.secretHash);
+    },
+  );
 });
 
 describe('client updates keep what they are not told to change', () => {
@@ -196,52 +224,55 @@ describe('client updates keep what they are not told to change', () => {
 
   it('patchRegisteredClient changes only the named field', async () => {
     const storage = await storeWith(libraryClient);
-    await patchRegisteredClient(storage, 'lib', { scope: 'a b c' });
+    await patchRegisteredClient(storage, hasher, 'lib', { scope: 'a b c' });
     expect(await storage.getClient('lib')).toStrictEqual({ ...libraryClient, scopes: ['a', 'b', 'c'] });
-    await patchRegisteredClient(storage, 'lib', { client_name: 'Renamed', frobnicate: true });
+    await patchRegisteredClient(storage, hasher, 'lib', { client_name: 'Renamed', frobnicate: true });
     expect(await storage.getClient('lib')).toStrictEqual({
       ...libraryClient,
       scopes: ['a', 'b', 'c'],
       metadata: { tenant: 't1', client_name: 'Renamed' },
     });
-    await patchRegisteredClient(storage, 'lib', { client_name: null });
+    await patchRegisteredClient(storage, hasher, 'lib', { client_name: null });
     expect((await storage.getClient('lib'))?.metadata).toStrictEqual({ tenant: 't1' });
   });
 
   it('patchRegisteredClient leaves an unset method and creation date unset', async () => {
     const { tokenEndpointAuthMethod: _method, createdAt: _created, ...unset } = libraryClient;
     const storage = await storeWith(unset);
-    await patchRegisteredClient(storage, 'lib', { audience: 'https://other.example' });
+    await patchRegisteredClient(storage, hasher, 'lib', { audience: 'https://other.example' });
     expect(await storage.getClient('lib')).toStrictEqual({ ...unset, audience: ['https://other.example'] });
   });
 
   it('patchRegisteredClient checks a change against the stored fields it depends on', async () => {
     const storage = await storeWith(libraryClient);
     await expectRegistrationError(
-      patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'private_key_jwt' }),
+      patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'private_key_jwt' }),
       'invalid_client_metadata',
       'private_key_jwt needs jwks',
     );
     await expectRegistrationError(
-      patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'none' }),
+      patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'none' }),
       'invalid_client_metadata',
       'public client',
     );
     await expectRegistrationError(
-      patchRegisteredClient(storage, 'lib', { client_id: 'other' }),
+      patchRegisteredClient(storage, hasher, 'lib', { client_id: 'other' }),
       'invalid_client_metadata',
       'client_id cannot be changed',
     );
     expect(await storage.getClient('lib')).toStrictEqual(libraryClient);
-    await patchRegisteredClient(storage, 'lib', { jwks });
-    await patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'private_key_jwt' });
+    await patchRegisteredClient(storage, hasher, 'lib', { jwks });
+    await patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'private_key_jwt' });
     const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = libraryClient;
     expect(await storage.getClient('lib')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
   });
 
   it('updateRegisteredClient replaces the RFC 7591 metadata and keeps everything else', async () => {
     const storage = await storeWith(libraryClient);
-    await updateRegisteredClient(storage, 'lib', { scope: 'b', token_endpoint_auth_method: 'client_secret_post' });
+    await updateRegisteredClient(storage, hasher, 'lib', {
+      scope: 'b',
+      token_endpoint_auth_method: 'client_secret_post',
+    });
     const { metadata: _metadata, ...rest } = libraryClient;
     expect(await storage.getClient('lib')).toStrictEqual({
       ...rest,
@@ -301,7 +332,7 @@ describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => 
       };
       const rotation = rotateClientSecret(storage, slowHasher, id);
       await hashStarted;
-      await updateRegisteredClient(storage, id, { scope: 'after', client_name: 'Renamed' });
+      await updateRegisteredClient(storage, hasher, id, { scope: 'after', client_name: 'Renamed' });
       release();
       const { clientSecret } = await rotation;
       const stored = await storage.getClient(id);
@@ -323,7 +354,7 @@ describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => 
         software_version: '1.0',
       };
       await Promise.all(
-        Object.entries(changes).map(([field, value]) => patchRegisteredClient(storage, id, { [field]: value })),
+        Object.entries(changes).map(([field, value]) => patchRegisteredClient(storage, hasher, id, { [field]: value })),
       );
       expect((await storage.getClient(id))?.metadata).toEqual(changes);
     }));

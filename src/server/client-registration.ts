@@ -220,17 +220,20 @@ const clientFields = {
 /**
  * Replaces a client's metadata (RFC 7592 §2.2), keeping its secret. What RFC 7591 has no field
  * for (default scopes, metadata entries this server does not understand, fields of other
- * versions, dates) is kept as stored: the request could not have said anything about it.
+ * versions, dates) is kept as stored: the request could not have said anything about it. A
+ * client without a secret that moves to a secret-based method gets a generated one, returned
+ * once.
  *
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function updateRegisteredClient(
   storage: ClientRegistry,
+  hasher: SecretHasher,
   id: string,
   input: ClientMetadataInput,
-): Promise<Client> {
+): Promise<ClientWithSecret> {
   checkClientIdUnchanged(input, id);
-  return changeClient(storage, id, (existing) => {
+  return changeClientMetadata(storage, hasher, id, (existing) => {
     const described = clientFromMetadata({ ...input, client_id: id }, existing);
     return updatedClient(existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
   });
@@ -238,18 +241,20 @@ export async function updateRegisteredClient(
 
 /**
  * Changes only the metadata `changes` names (`tessera clients update`); every other stored field
- * is kept exactly, including ones the caller has no way to name.
+ * is kept exactly, including ones the caller has no way to name. A client without a secret that
+ * moves to a secret-based method gets a generated one, returned once.
  *
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function patchRegisteredClient(
   storage: ClientRegistry,
+  hasher: SecretHasher,
   id: string,
   changes: ClientMetadataInput,
-): Promise<Client> {
+): Promise<ClientWithSecret> {
   checkClientIdUnchanged(changes, id);
   const named = Object.keys(changes).filter((field) => changes[field] !== undefined);
-  return changeClient(storage, id, (existing) => {
+  return changeClientMetadata(storage, hasher, id, (existing) => {
     // The stored grant types, method and jwks matter only to the rules that tie them together; left
     // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
     const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
@@ -265,18 +270,56 @@ export async function patchRegisteredClient(
   });
 }
 
+/** A client's next version, and whether it moved to a secret-based method without having a secret. */
+interface UpdatedClient {
+  readonly client: Client;
+  readonly needsSecret: boolean;
+}
+
+/**
+ * Applies `update` to the stored client under its lock. A secret the new version needs is
+ * generated and hashed before the lock is taken, from a first read; should the client have
+ * changed so that the read under the lock needs one after all, that is done and tried again.
+ */
+async function changeClientMetadata(
+  storage: ClientRegistry,
+  hasher: SecretHasher,
+  id: string,
+  update: (existing: Client) => UpdatedClient,
+): Promise<ClientWithSecret> {
+  let fresh: { readonly clientSecret: string; readonly secretHash: string } | undefined;
+  for (;;) {
+    if (fresh === undefined && update(await requireClient(storage, id)).needsSecret) {
+      const clientSecret = generateClientSecret();
+      fresh = { clientSecret, secretHash: await hasher.hash(clientSecret) };
+    }
+    const secret = fresh;
+    let withSecret: string | undefined;
+    const client = await changeClient(storage, id, (existing) => {
+      const { client: next, needsSecret } = update(existing);
+      if (!needsSecret) return next;
+      if (secret === undefined) return undefined;
+      withSecret = secret.clientSecret;
+      return { ...next, secretHash: secret.secretHash, secretUpdatedAt: Date.now() };
+    });
+    if (client !== undefined) return withSecret !== undefined ? { client, clientSecret: withSecret } : { client };
+  }
+}
+
 /**
  * Reads the client, derives its new version and writes it, in one transaction holding the client's
- * lock: a change made meanwhile by another request or instance is never written over with old values.
+ * lock: a change made meanwhile by another request or instance is never written over with old
+ * values. `change` may answer undefined to write nothing.
  */
-async function changeClient(
+async function changeClient<C extends Client | undefined>(
   storage: ClientRegistry,
   id: string,
-  change: (existing: Client) => Client,
-): Promise<Client> {
+  change: (existing: Client) => C,
+): Promise<C> {
   return storage.transaction(
     async (tx) => {
       const client = change(await requireClient(tx, id));
+      if (client === undefined) return client;
       try {
         await tx.updateClient(client);
       } catch (error) {
@@ -302,7 +345,7 @@ function checkClientIdUnchanged(input: ClientMetadataInput, id: string): void {
 }
 
 /** `existing` with the RFC 7591 fields in `named` taken from `described`, and nothing else changed. */
-function updatedClient(existing: Client, described: Client, named: readonly string[]): Client {
+function updatedClient(existing: Client, described: Client, named: readonly string[]): UpdatedClient {
   const client: Record<string, unknown> = { ...existing };
   for (const [field, key] of Object.entries(clientFields)) {
     if (!named.includes(field)) continue;
@@ -321,21 +364,17 @@ function updatedClient(existing: Client, described: Client, named: readonly stri
     if (Object.keys(metadata).length > 0) client.metadata = metadata;
     else delete client.metadata;
   }
+  let needsSecret = false;
   if (named.includes('token_endpoint_auth_method')) {
     const method = described.tokenEndpointAuthMethod;
-    if (usesClientSecret(method) && existing.secretHash === undefined) {
-      throw new ClientRegistrationError(
-        'invalid_client_metadata',
-        'this client has no secret; rotate-secret first, then switch to a secret-based method',
-      );
-    }
+    needsSecret = usesClientSecret(method) && existing.secretHash === undefined;
     // A client that no longer authenticates with its secret must not keep one that would still verify.
     if (!usesClientSecret(method)) {
       delete client.secretHash;
       delete client.secretUpdatedAt;
     }
   }
-  return client as unknown as Client;
+  return { client: client as unknown as Client, needsSecret };
 }
 
 /**
@@ -365,7 +404,8 @@ function checkHoldsSecret(client: Client): void {
   if (!usesClientSecret(client.tokenEndpointAuthMethod)) {
     throw new ClientRegistrationError(
       'invalid_client_metadata',
-      `client "${client.id}" authenticates with ${String(client.tokenEndpointAuthMethod)}, not a secret`,
+      `client "${client.id}" authenticates with ${String(client.tokenEndpointAuthMethod)}, not a secret; ` +
+        'switching it to client_secret_basic or client_secret_post gives it a generated secret',
     );
   }
 }

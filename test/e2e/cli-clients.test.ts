@@ -295,6 +295,22 @@ describe('tessera clients update on a client stored through the library', () => 
     expect(result.code, result.stderr).toBe(0);
     const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = before;
     expect(await stored('library-jwt')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
+
+    const back = await run([
+      'clients',
+      'update',
+      'library-jwt',
+      '--token-endpoint-auth-method',
+      'client_secret_post',
+      '--bcrypt-cost',
+      '4',
+    ]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toContain('The client secret is shown only this once');
+    const secret = /^client_secret\s+(\S+)$/m.exec(back.stdout)?.[1];
+    const after = await stored('library-jwt');
+    expect(after).toMatchObject({ ...kept, tokenEndpointAuthMethod: 'client_secret_post', jwks });
+    expect(await bcryptHasher({ cost: 4 }).verify(secret!, after!.secretHash!)).toBe(true);
   });
 });
 

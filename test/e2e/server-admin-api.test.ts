@@ -228,6 +228,37 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect((await requestToken(server.publicUrl, 'reports', rotated)).status).toBe(200);
   });
 
+  it('PUT moving a private_key_jwt client to client_secret_basic answers a generated secret once, which gets a token', async () => {
+    const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
+    const created = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'back-to-secret', token_endpoint_auth_method: 'private_key_jwt', jwks }),
+    });
+    expect(created.status).toBe(201);
+    expect(await created.json()).not.toHaveProperty('client_secret');
+    const refused = await admin('/clients/back-to-secret/secret', { method: 'POST' });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error_description: string }).error_description).toContain(
+      'switching it to client_secret_basic or client_secret_post gives it a generated secret',
+    );
+    const moved = await admin('/clients/back-to-secret', {
+      method: 'PUT',
+      body: JSON.stringify({ token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+    expect(moved.status).toBe(200);
+    const body = (await moved.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', client_secret_expires_at: 0 });
+    expect(body).not.toHaveProperty('jwks');
+    expect((await requestToken(server.publicUrl, 'back-to-secret', String(body.client_secret))).status).toBe(200);
+    expect(await (await admin('/clients/back-to-secret')).json()).not.toHaveProperty('client_secret');
+    const again = await admin('/clients/back-to-secret', {
+      method: 'PUT',
+      body: JSON.stringify({ token_endpoint_auth_method: 'client_secret_basic', client_name: 'Back' }),
+    });
+    expect(await again.json()).not.toHaveProperty('client_secret');
+    expect((await requestToken(server.publicUrl, 'back-to-secret', String(body.client_secret))).status).toBe(200);
+  });
+
   it('POST /clients/{id}/secret with no body at all, as curl -X POST sends it (no Content-Length), issues a generated secret', async () => {
     const { port, hostname } = new URL(server.adminUrl!);
     const socket = connect(Number(port), hostname);
