@@ -267,6 +267,27 @@ describe('client updates keep what they are not told to change', () => {
     expect(await storage.getClient('lib')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
   });
 
+  it.each([
+    ['a registered method', libraryClient],
+    [
+      'no registered method (Basic and form-post both accepted)',
+      { ...libraryClient, tokenEndpointAuthMethod: undefined },
+    ],
+  ])(
+    'updateRegisteredClient with the metadata output shows changes nothing (RFC 7592 §2.2), for %s',
+    async (_title, client) => {
+      const { tokenEndpointAuthMethod, ...rest } = client;
+      const stored = (tokenEndpointAuthMethod === undefined ? rest : client) as Client;
+      const storage = await storeWith(stored);
+      await updateRegisteredClient(storage, hasher, 'lib', clientToMetadata(stored));
+      expect(await storage.getClient('lib')).toStrictEqual(stored);
+      await patchRegisteredClient(storage, hasher, 'lib', {
+        token_endpoint_auth_method: clientToMetadata(stored).token_endpoint_auth_method,
+      });
+      expect(await storage.getClient('lib')).toStrictEqual(stored);
+    },
+  );
+
   it('updateRegisteredClient replaces the RFC 7591 metadata and keeps everything else', async () => {
     const storage = await storeWith(libraryClient);
     await updateRegisteredClient(storage, hasher, 'lib', {

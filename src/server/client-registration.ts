@@ -144,7 +144,7 @@ export function clientToMetadata(client: Client): ClientMetadata {
     ...(client.createdAt !== undefined ? { client_id_issued_at: Math.floor(client.createdAt / 1000) } : {}),
     grant_types: [...client.grantTypes],
     scope: client.scopes.join(' '),
-    token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? (client.secretHash ? 'client_secret_basic' : 'none'),
+    token_endpoint_auth_method: shownAuthMethod(client),
     audience: [...client.audience],
     ...(client.jwks ? { jwks: client.jwks } : {}),
   };
@@ -156,6 +156,14 @@ export function clientToMetadata(client: Client): ClientMetadata {
     }
   }
   return client.secretHash !== undefined ? { ...described, client_secret_expires_at: 0 } : described;
+}
+
+/**
+ * The method output names for the client. One stored without a method accepts both Basic and
+ * form-post (or nothing, without a secret); RFC 7591 has no value for that and names its default.
+ */
+function shownAuthMethod(client: Client): TokenEndpointAuthMethod {
+  return client.tokenEndpointAuthMethod ?? (client.secretHash !== undefined ? 'client_secret_basic' : 'none');
 }
 
 /** A newly registered or re-keyed client with its secret, shown exactly once. */
@@ -260,8 +268,7 @@ export async function patchRegisteredClient(
     const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
       ? {
           grant_types: existing.grantTypes,
-          token_endpoint_auth_method:
-            existing.tokenEndpointAuthMethod ?? (existing.secretHash ? 'client_secret_basic' : 'none'),
+          token_endpoint_auth_method: shownAuthMethod(existing),
           ...(existing.jwks ? { jwks: existing.jwks } : {}),
         }
       : {};
@@ -349,6 +356,15 @@ function updatedClient(existing: Client, described: Client, named: readonly stri
   const client: Record<string, unknown> = { ...existing };
   for (const [field, key] of Object.entries(clientFields)) {
     if (!named.includes(field)) continue;
+    // What output shows for a client stored without a method stands for "unset": sending back what
+    // GET gave must not narrow it to Basic only.
+    if (
+      key === 'tokenEndpointAuthMethod' &&
+      existing.tokenEndpointAuthMethod === undefined &&
+      described.tokenEndpointAuthMethod === shownAuthMethod(existing)
+    ) {
+      continue;
+    }
     if (described[key] === undefined) delete client[key];
     else client[key] = described[key];
   }

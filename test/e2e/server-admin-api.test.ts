@@ -2,8 +2,11 @@
 // keys, Prometheus metrics and health; and none of it on the public listener.
 
 import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bcryptHasher } from '../../src/secrets/index.js';
+import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 import {
   basic,
   createWorkspace,
@@ -209,6 +212,37 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect(body).toMatchObject({ scope: 'read write' });
     expect(body).not.toHaveProperty('client_name');
     expect((await requestToken(server.publicUrl, 'reports', secret, { scope: 'write' })).status).toBe(200);
+  });
+
+  it('PUT of what GET gave changes nothing (RFC 7592 §2.2): a client stored without a method still uses client_secret_post', async () => {
+    const store = createSqliteStore({ filename: join(workspace.dir, 'data', 'tessera.db') });
+    try {
+      await store.createClient({
+        id: 'no-method',
+        secretHash: await bcryptHasher({ cost: 4 }).hash('no-method-secret'),
+        grantTypes: ['client_credentials'],
+        scopes: ['read'],
+        audience: [],
+      });
+    } finally {
+      await store.close();
+    }
+    const shown = (await (await admin('/clients/no-method')).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic' });
+    const put = await admin('/clients/no-method', { method: 'PUT', body: JSON.stringify(shown) });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual(shown);
+    const postToken = await fetch(`${server.publicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'no-method',
+        client_secret: 'no-method-secret',
+      }),
+    });
+    expect(postToken.status).toBe(200);
+    expect((await requestToken(server.publicUrl, 'no-method', 'no-method-secret')).status).toBe(200);
   });
 
   it('PUT refuses a client_secret and a changed client_id with 400 invalid_client_metadata', async () => {
