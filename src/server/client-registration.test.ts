@@ -47,6 +47,20 @@ describe('clientFromMetadata', () => {
     });
   });
 
+  it('keeps the RFC 7591 §2 descriptive fields of the right types as they are', () => {
+    const descriptive = {
+      client_name: 'Reports',
+      client_uri: 'https://reports.example/',
+      logo_uri: 'https://reports.example/logo.png',
+      contacts: ['ops@reports.example', 'https://reports.example/contact'],
+      tos_uri: 'http://reports.example/tos',
+      policy_uri: 'https://reports.example/policy',
+      software_id: '4NRB1-0XZABZI9E6-5SM3R',
+      software_version: '2.1',
+    };
+    expect(clientFromMetadata({ client_id: 'a', ...descriptive }).metadata).toStrictEqual(descriptive);
+  });
+
   it('ignores metadata it does not understand (RFC 7591 §2) but keeps descriptive fields', () => {
     const client = clientFromMetadata({ client_id: 'a', client_name: 'A', frobnicate: true });
     expect(clientToMetadata(client)).toMatchObject({ client_name: 'A' });
@@ -58,6 +72,21 @@ describe('clientFromMetadata', () => {
     ['a scope with a quote', { scope: 'read "write"' }, 'scope'],
     ['jwks_uri', { jwks_uri: 'https://example.com/jwks' }, 'jwks_uri'],
     ['an empty grant_types', { grant_types: [] }, 'grant_types'],
+    ['a client_name that is an object', { client_name: { en: 'A' } }, 'client_name must be a string'],
+    ['a client_name that is null', { client_name: null }, 'client_name must be a string'],
+    [
+      'a client_name nested thousands of levels deep',
+      { client_name: JSON.parse(`${'['.repeat(4500)}${']'.repeat(4500)}`) as unknown },
+      'client_name must be a string',
+    ],
+    ['contacts that is a string', { contacts: 'ops@example.com' }, 'contacts must be an array of strings'],
+    ['contacts holding a number', { contacts: ['ops@example.com', 42] }, 'contacts must be an array of strings'],
+    ['a client_uri that is a number', { client_uri: 42 }, 'client_uri must be an absolute http or https URL string'],
+    ['a logo_uri that is not a URL', { logo_uri: 'logo.png' }, 'logo_uri must be an absolute http or https URL'],
+    ['a tos_uri of another scheme', { tos_uri: 'javascript:alert(1)' }, 'tos_uri must be an absolute http or https'],
+    ['a policy_uri that is an array', { policy_uri: ['https://example.com'] }, 'policy_uri must be'],
+    ['a software_id that is a number', { software_id: 7 }, 'software_id must be a string'],
+    ['a software_version that is a boolean', { software_version: true }, 'software_version must be a string'],
   ])('refuses %s as invalid_client_metadata', (_title, input, message) => {
     expect(() => clientFromMetadata(input)).toThrow(ClientRegistrationError);
     expect(() => clientFromMetadata(input)).toThrow(message);

@@ -35,17 +35,52 @@ export const supportedGrantTypes = ['client_credentials'] as const;
 
 const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 
-/** Descriptive RFC 7591 §2 fields kept as they are. */
-const descriptiveFields = [
-  'client_name',
-  'client_uri',
-  'logo_uri',
-  'contacts',
-  'tos_uri',
-  'policy_uri',
-  'software_id',
-  'software_version',
-] as const;
+/**
+ * Descriptive RFC 7591 §2 fields, kept as they are, and what each must be: a string, a URL string
+ * (of a web page or an image, so http or https), or an array of strings.
+ */
+const descriptiveFieldKinds = {
+  client_name: 'string',
+  client_uri: 'URL',
+  logo_uri: 'URL',
+  contacts: 'strings',
+  tos_uri: 'URL',
+  policy_uri: 'URL',
+  software_id: 'string',
+  software_version: 'string',
+} as const satisfies Record<string, 'string' | 'URL' | 'strings'>;
+
+type DescriptiveField = keyof typeof descriptiveFieldKinds;
+
+const descriptiveFields = Object.keys(descriptiveFieldKinds) as DescriptiveField[];
+
+const expectedForm = {
+  string: 'a string',
+  URL: 'an absolute http or https URL string',
+  strings: 'an array of strings',
+} as const;
+
+function isWebUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/** The check of one descriptive field. Null passes here: only an update may send it (to remove the field). */
+function descriptiveFieldSchema(field: DescriptiveField) {
+  const kind = descriptiveFieldKinds[field];
+  const error = `${field} must be ${expectedForm[kind]}`;
+  const schema =
+    kind === 'strings'
+      ? z.array(z.string({ error }), { error })
+      : kind === 'URL'
+        ? z.string({ error }).refine(isWebUrl, { error })
+        : z.string({ error });
+  return schema.nullable().optional();
+}
 
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
@@ -80,6 +115,10 @@ const metadataSchema = z.object({
     })
     .optional(),
   jwks_uri: z.unknown().optional(),
+  ...(Object.fromEntries(descriptiveFields.map((field) => [field, descriptiveFieldSchema(field)])) as Record<
+    DescriptiveField,
+    ReturnType<typeof descriptiveFieldSchema>
+  >),
 });
 
 /** RFC 7591 client metadata as accepted from the CLI or the admin API. */
@@ -102,6 +141,16 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     );
   }
   const metadata = result.data;
+  if (base === undefined) {
+    // RFC 7592 §2.2 lets an update send null to remove a field; a registration has nothing to remove.
+    const nulled = descriptiveFields.find((field) => metadata[field] === null);
+    if (nulled !== undefined) {
+      throw new ClientRegistrationError(
+        'invalid_client_metadata',
+        `${nulled} must be ${expectedForm[descriptiveFieldKinds[nulled]]}`,
+      );
+    }
+  }
   if (metadata.jwks_uri !== undefined) {
     throw new ClientRegistrationError('invalid_client_metadata', 'jwks_uri is not supported; register jwks instead');
   }
@@ -121,7 +170,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
   const extra: Record<string, unknown> = {};
   for (const field of descriptiveFields) {
-    if (input[field] !== undefined) extra[field] = input[field];
+    if (metadata[field] !== undefined) extra[field] = metadata[field];
   }
   return {
     id: metadata.client_id ?? base?.id ?? generateClientId(),

@@ -319,6 +319,22 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect(await response.json()).toMatchObject({ error });
   });
 
+  it.each([
+    ['client_name nested 4,500 levels deep', `{"client_name":${'['.repeat(4500)}${']'.repeat(4500)}}`, 'client_name'],
+    ['client_name null', '{"client_name":null}', 'client_name'],
+    ['contacts as a string', '{"contacts":"ops@example.com"}', 'contacts'],
+    ['client_uri as a number', '{"client_uri":42}', 'client_uri'],
+  ])(
+    'POST /clients refuses %s (RFC 7591 §2 types) with 400 invalid_client_metadata naming the field',
+    async (_title, body, field) => {
+      const response = await admin('/clients', { method: 'POST', body });
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { error: string; error_description: string };
+      expect(answer.error).toBe('invalid_client_metadata');
+      expect(answer.error_description).toContain(`${field} must be`);
+    },
+  );
+
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
       const response = await admin('/clients', { method: 'POST', body });
