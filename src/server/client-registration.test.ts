@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +91,52 @@ describe('clientFromMetadata', () => {
   ])('refuses %s as invalid_client_metadata', (_title, input, message) => {
     expect(() => clientFromMetadata(input)).toThrow(ClientRegistrationError);
     expect(() => clientFromMetadata(input)).toThrow(message);
+  });
+});
+
+describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
+  const publicJwk = ({ publicKey }: { publicKey: KeyObject }) =>
+    publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  const rsa2048 = publicJwk(generateKeyPairSync('rsa', { modulusLength: 2048 }));
+  const p256 = publicJwk(generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const ed25519 = publicJwk(generateKeyPairSync('ed25519'));
+  const privateKeyJwt = (jwks: unknown) => ({ token_endpoint_auth_method: 'private_key_jwt', jwks });
+
+  it('accepts RSA (2048 bits), EC P-256 and Ed25519 public keys, with a matching alg and use "sig"', () => {
+    const jwks = { keys: [{ ...rsa2048, alg: 'PS256', use: 'sig', kid: 'r1' }, p256, { ...ed25519, alg: 'EdDSA' }] };
+    expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
+  });
+
+  it.each([
+    ['a string', 'keys', 'jwks must be a JWK Set'],
+    ['keys that are not an array', { keys: {} }, 'jwks must be a JWK Set'],
+    ['no keys', { keys: [] }, 'jwks must hold at least one key'],
+    ['a key that is a string', { keys: ['key'] }, 'jwks key 1 must be a JSON object'],
+    ['a key that is not a JWK', { keys: [{ kty: 'RSA', foo: 1 }] }, 'jwks key 1 is not a valid public JWK'],
+    ['an unknown key type', { keys: [{ kty: 'XYZ', x: 'AAAA' }] }, 'jwks key 1 is not a valid public JWK'],
+    ['a private member', { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', d: 'AAAA' }] }, 'public keys only'],
+    ['a symmetric key', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }, 'public keys only'],
+    [
+      'a member nested deeply',
+      { keys: [{ ...ed25519, x5c: JSON.parse(`${'['.repeat(4500)}${']'.repeat(4500)}`) as unknown }] },
+      'jwks key 1: member "x5c" must be a string, a number, a boolean or an array of strings',
+    ],
+    [
+      'an RSA key of 1024 bits',
+      { keys: [publicJwk(generateKeyPairSync('rsa', { modulusLength: 1024 }))] },
+      'at least 2048 bits',
+    ],
+    [
+      'an EC key on secp256k1',
+      { keys: [p256, publicJwk(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }))] },
+      'jwks key 2 must be an RSA key, an EC key on P-256, P-384 or P-521, or an Ed25519 key',
+    ],
+    ['an Ed448 key', { keys: [publicJwk(generateKeyPairSync('ed448'))] }, 'jwks key 1 must be an RSA key'],
+    ['an alg the key cannot sign', { keys: [{ ...p256, alg: 'RS256' }] }, 'jwks key 1: alg must be one of ES256'],
+    ['a key for encryption', { keys: [{ ...rsa2048, use: 'enc' }] }, 'jwks key 1: use must be "sig"'],
+  ])('refuses jwks with %s, naming jwks', (_title, jwks, message) => {
+    expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(ClientRegistrationError);
+    expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(message);
   });
 });
 

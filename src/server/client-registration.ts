@@ -1,6 +1,6 @@
 // Client registration for the CLI and the admin API: RFC 7591 client metadata in, hashed secrets at rest.
 
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Client, TokenEndpointAuthMethod } from '../core/index.js';
 import type { SecretHasher } from '../secrets/index.js';
@@ -108,18 +108,79 @@ const metadataSchema = z.object({
   audience: z
     .union([z.string(), z.array(z.string())], { error: 'audience must be a string or an array of strings' })
     .optional(),
-  jwks: z
-    .object({ keys: z.array(z.record(z.string(), z.unknown())) }, { error: 'jwks must be a JWK Set: {"keys": [...]}' })
-    .refine((set) => set.keys.every((key) => !('d' in key) && !('k' in key) && !('p' in key)), {
-      error: 'jwks must hold public keys only',
-    })
-    .optional(),
+  jwks: z.unknown().optional(),
   jwks_uri: z.unknown().optional(),
   ...(Object.fromEntries(descriptiveFields.map((field) => [field, descriptiveFieldSchema(field)])) as Record<
     DescriptiveField,
     ReturnType<typeof descriptiveFieldSchema>
   >),
 });
+
+/** Members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
+const privateKeyMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** The JWS algorithms a key may name in `alg`, by key type and curve; `private_key_jwt` accepts these. */
+function algorithmsFor(key: KeyObject): readonly string[] {
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa') return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+  if (type === 'ed25519') return ['EdDSA', 'Ed25519'];
+  if (type !== 'ec') return [];
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return curve === 'prime256v1'
+    ? ['ES256']
+    : curve === 'secp384r1'
+      ? ['ES384']
+      : curve === 'secp521r1'
+        ? ['ES512']
+        : [];
+}
+
+/**
+ * Checks an RFC 7591 `jwks`: a JWK Set of at least one key, each a public key this server can
+ * verify a client assertion with (RSA of 2048 bits or more, EC on P-256, P-384 or P-521, or
+ * Ed25519), whose `alg` and `use`, when given, allow that.
+ *
+ * @throws ClientRegistrationError `invalid_client_metadata`, naming `jwks`
+ */
+function checkJwks(value: unknown): { readonly keys: readonly Record<string, unknown>[] } {
+  const refuse = (message: string) => new ClientRegistrationError('invalid_client_metadata', `jwks ${message}`);
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw refuse('must be a JWK Set: {"keys": [...]}');
+  }
+  const keys = (value as { keys: unknown[] }).keys;
+  if (keys.length === 0) throw refuse('must hold at least one key');
+  keys.forEach((key, index) => {
+    const which = `key ${index + 1}`;
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw refuse(`${which} must be a JSON object`);
+    const members = key as Record<string, unknown>;
+    if (privateKeyMembers.some((member) => member in members)) throw refuse('must hold public keys only');
+    for (const [member, memberValue] of Object.entries(members)) {
+      const plain = ['string', 'number', 'boolean'].includes(typeof memberValue);
+      const strings = Array.isArray(memberValue) && memberValue.every((entry) => typeof entry === 'string');
+      if (!plain && !strings) {
+        throw refuse(`${which}: member "${member}" must be a string, a number, a boolean or an array of strings`);
+      }
+    }
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: members as NodeJsonWebKey, format: 'jwk' });
+    } catch {
+      throw refuse(`${which} is not a valid public JWK`);
+    }
+    const algorithms = algorithmsFor(publicKey);
+    if (algorithms.length === 0) {
+      throw refuse(`${which} must be an RSA key, an EC key on P-256, P-384 or P-521, or an Ed25519 key`);
+    }
+    if (publicKey.asymmetricKeyType === 'rsa' && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+      throw refuse(`${which}: an RSA key must have at least 2048 bits`);
+    }
+    if (members.alg !== undefined && !algorithms.includes(String(members.alg))) {
+      throw refuse(`${which}: alg must be one of ${algorithms.join(', ')} for this key`);
+    }
+    if (members.use !== undefined && members.use !== 'sig') throw refuse(`${which}: use must be "sig"`);
+  });
+  return value as { keys: Record<string, unknown>[] };
+}
 
 /** RFC 7591 client metadata as accepted from the CLI or the admin API. */
 export type ClientMetadataInput = Record<string, unknown>;
@@ -163,7 +224,10 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
       'token_endpoint_auth_method "none" makes a public client, which may not use client_credentials',
     );
   }
-  if (tokenEndpointAuthMethod === 'private_key_jwt' && !metadata.jwks) {
+  // A set already stored (a change that does not name jwks hands it back) is not judged again.
+  const jwks =
+    metadata.jwks === undefined ? undefined : base?.jwks === metadata.jwks ? base.jwks : checkJwks(metadata.jwks);
+  if (tokenEndpointAuthMethod === 'private_key_jwt' && !jwks) {
     throw new ClientRegistrationError('invalid_client_metadata', 'private_key_jwt needs jwks');
   }
   const audience =
@@ -179,7 +243,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     scopes: (metadata.scope ?? '').split(' ').filter(Boolean),
     audience,
     tokenEndpointAuthMethod,
-    ...(metadata.jwks ? { jwks: metadata.jwks } : {}),
+    ...(jwks ? { jwks } : {}),
     ...(Object.keys(extra).length > 0 ? { metadata: extra } : {}),
     createdAt: base?.createdAt ?? Date.now(),
     ...(base?.secretUpdatedAt !== undefined ? { secretUpdatedAt: base.secretUpdatedAt } : {}),

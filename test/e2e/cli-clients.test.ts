@@ -165,6 +165,11 @@ describe('tessera clients', () => {
       'public keys only',
     ],
     ['jwks that is not JSON', ['--jwks', '{nope'], 'not valid JSON'],
+    [
+      'a JWK Set without keys',
+      ['--token-endpoint-auth-method', 'private_key_jwt', '--jwks', '{"keys":[]}'],
+      'jwks must hold at least one key',
+    ],
     ['contacts that is a string (RFC 7591 §2)', ['--metadata', '{"contacts":"ops@example.com"}'], 'contacts must be'],
     ['a client_uri that is a number (RFC 7591 §2)', ['--metadata', '{"client_uri":42}'], 'client_uri must be'],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {

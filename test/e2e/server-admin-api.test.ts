@@ -335,6 +335,22 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     },
   );
 
+  it.each([
+    ['an empty JWK Set', { keys: [] }, 'jwks must hold at least one key'],
+    ['a key that is not a JWK', { keys: [{ kty: 'RSA', foo: 1 }] }, 'jwks key 1 is not a valid public JWK'],
+    ['keys that are not an array', { keys: 'none' }, 'jwks must be a JWK Set'],
+  ])('POST /clients refuses a private_key_jwt client with %s, naming jwks', async (_title, jwks, message) => {
+    const response = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ token_endpoint_auth_method: 'private_key_jwt', jwks }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: expect.stringContaining(message) as string,
+    });
+  });
+
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
       const response = await admin('/clients', { method: 'POST', body });
