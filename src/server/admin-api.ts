@@ -80,7 +80,7 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
         }
         if (method === 'POST') {
           const body = await readJsonObject(request);
-          const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+          const secret = chosenSecret(body);
           const { client_secret: _ignored, ...metadata } = body;
           // RFC 7591 §3.2.1: the secret appears in this response and nowhere else.
           return json(201, withSecret(await registerClient(storage, hasher, metadata, secret)));
@@ -100,7 +100,7 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
           if (method !== 'POST') return notAllowed('POST');
           // The body is optional: none at all (curl -X POST sends no Content-Length) asks for a generated secret.
           const body = await readJsonObject(request, { optional: true });
-          const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+          const secret = chosenSecret(body);
           return json(200, withSecret(await rotateClientSecret(storage, hasher, id, secret)));
         }
         switch (method) {
@@ -161,6 +161,13 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       throw error;
     }
   };
+}
+
+/** The `client_secret` a body chooses, if any; one that is not a string is refused, never replaced by a generated one. */
+function chosenSecret(body: Record<string, unknown>): string | undefined {
+  const secret = body.client_secret;
+  if (secret === undefined || typeof secret === 'string') return secret;
+  throw new ClientRegistrationError('invalid_client_metadata', 'client_secret must be a string');
 }
 
 /** The client's metadata, and its secret when it was just set: the only time it is shown. */

@@ -351,6 +351,40 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     });
   });
 
+  it.each([
+    ['a number', '12345678'],
+    ['null', 'null'],
+    ['an array', '["a-chosen-secret"]'],
+  ])(
+    'refuses a client_secret that is %s with 400 naming the field, and generates none in its place',
+    async (_title, value) => {
+      const created = await admin('/clients', {
+        method: 'POST',
+        body: `{"client_id":"typed-secret","client_secret":${value}}`,
+      });
+      expect(created.status).toBe(400);
+      expect(await created.json()).toMatchObject({
+        error: 'invalid_client_metadata',
+        error_description: 'client_secret must be a string',
+      });
+      expect((await admin('/clients/typed-secret')).status).toBe(404);
+
+      const registered = await admin('/clients', { method: 'POST', body: '{"client_id":"typed-secret"}' });
+      const secret = String(((await registered.json()) as Record<string, unknown>).client_secret);
+      const rotated = await admin('/clients/typed-secret/secret', {
+        method: 'POST',
+        body: `{"client_secret":${value}}`,
+      });
+      expect(rotated.status).toBe(400);
+      expect(await rotated.json()).toMatchObject({
+        error: 'invalid_client_metadata',
+        error_description: 'client_secret must be a string',
+      });
+      expect((await requestToken(server.publicUrl, 'typed-secret', secret)).status).toBe(200);
+      expect((await admin('/clients/typed-secret', { method: 'DELETE' })).status).toBe(204);
+    },
+  );
+
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
       const response = await admin('/clients', { method: 'POST', body });
