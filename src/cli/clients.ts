@@ -175,19 +175,29 @@ export function clientsCommand(): Command {
       printClient(client, options);
     });
 
-  addMetadataOptions(
-    clients
-      .command('update')
-      .description("change a client's metadata; flags not given keep their value")
-      .argument('<client-id>'),
-    { creating: false },
+  addSettingOptions(
+    addMetadataOptions(
+      clients
+        .command('update')
+        .description(
+          "change a client's metadata; flags not given keep their value. A client without a secret moved to a secret-based method gets a generated one, printed once",
+        )
+        .argument('<client-id>'),
+      { creating: false },
+    ),
+    ['secrets.bcryptCost'],
   ).action(async (clientId: string, options: Options, command: Command) => {
     const config = configFromOptions(command.optsWithGlobals());
     // Only what the flags name is sent: a round trip through metadata would drop what it cannot express.
-    const client = await withStorage(config, (storage) =>
-      patchRegisteredClient(storage, clientId, metadataFromOptions(options)),
+    const updated = await withStorage(config, (storage) =>
+      patchRegisteredClient(
+        storage,
+        bcryptHasher({ cost: config.secrets.bcryptCost }),
+        clientId,
+        metadataFromOptions(options),
+      ),
     );
-    printClient(client, options);
+    printClient(updated.client, options, updated.clientSecret);
   });
 
   clients

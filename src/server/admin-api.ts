@@ -10,6 +10,7 @@ import {
   requireClient,
   rotateClientSecret,
   updateRegisteredClient,
+  type ClientWithSecret,
 } from './client-registration.js';
 import type { ServerKeys } from './build-provider.js';
 import type { ServerMetrics } from './metrics.js';
@@ -79,16 +80,10 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
         }
         if (method === 'POST') {
           const body = await readJsonObject(request);
-          const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
+          const secret = chosenSecret(body);
           const { client_secret: _ignored, ...metadata } = body;
-          const registered = await registerClient(storage, hasher, metadata, secret);
           // RFC 7591 §3.2.1: the secret appears in this response and nowhere else.
-          return json(201, {
-            ...clientToMetadata(registered.client),
-            ...(registered.clientSecret !== undefined
-              ? { client_secret: registered.clientSecret, client_secret_expires_at: 0 }
-              : {}),
-          });
+          return json(201, withSecret(await registerClient(storage, hasher, metadata, secret)));
         }
         return notAllowed('GET, POST');
       }
@@ -105,13 +100,8 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
           if (method !== 'POST') return notAllowed('POST');
           // The body is optional: none at all (curl -X POST sends no Content-Length) asks for a generated secret.
           const body = await readJsonObject(request, { optional: true });
-          const secret = typeof body.client_secret === 'string' ? body.client_secret : undefined;
-          const rotated = await rotateClientSecret(storage, hasher, id, secret);
-          return json(200, {
-            ...clientToMetadata(rotated.client),
-            client_secret: rotated.clientSecret,
-            client_secret_expires_at: 0,
-          });
+          const secret = chosenSecret(body);
+          return json(200, withSecret(await rotateClientSecret(storage, hasher, id, secret)));
         }
         switch (method) {
           case 'GET':
@@ -125,7 +115,8 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
                 'client_secret cannot be set by update; use POST /clients/{id}/secret',
               );
             }
-            return json(200, clientToMetadata(await updateRegisteredClient(storage, id, body)));
+            // A client moved from private_key_jwt to a secret-based method gets a secret, shown here once.
+            return json(200, withSecret(await updateRegisteredClient(storage, hasher, id, body)));
           }
           case 'DELETE':
             if (!(await storage.deleteClient(id)))
@@ -169,6 +160,21 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       }
       throw error;
     }
+  };
+}
+
+/** The `client_secret` a body chooses, if any; one that is not a string is refused, never replaced by a generated one. */
+function chosenSecret(body: Record<string, unknown>): string | undefined {
+  const secret = body.client_secret;
+  if (secret === undefined || typeof secret === 'string') return secret;
+  throw new ClientRegistrationError('invalid_client_metadata', 'client_secret must be a string');
+}
+
+/** The client's metadata, and its secret when it was just set: the only time it is shown. */
+function withSecret({ client, clientSecret }: ClientWithSecret): Record<string, unknown> {
+  return {
+    ...clientToMetadata(client),
+    ...(clientSecret !== undefined ? { client_secret: clientSecret, client_secret_expires_at: 0 } : {}),
   };
 }
 

@@ -1,7 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
 import type { Client } from '../core/index.js';
-import { bcryptHasher } from '../secrets/index.js';
+import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
+import type { Storage } from '../storage/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
+import { createPostgresStore } from '../storage/postgres/index.js';
+import { createSqliteStore } from '../storage/sqlite/index.js';
 import {
   ClientRegistrationError,
   clientFromMetadata,
@@ -40,6 +48,20 @@ describe('clientFromMetadata', () => {
     });
   });
 
+  it('keeps the RFC 7591 §2 descriptive fields of the right types as they are', () => {
+    const descriptive = {
+      client_name: 'Reports',
+      client_uri: 'https://reports.example/',
+      logo_uri: 'https://reports.example/logo.png',
+      contacts: ['ops@reports.example', 'https://reports.example/contact'],
+      tos_uri: 'http://reports.example/tos',
+      policy_uri: 'https://reports.example/policy',
+      software_id: '4NRB1-0XZABZI9E6-5SM3R',
+      software_version: '2.1',
+    };
+    expect(clientFromMetadata({ client_id: 'a', ...descriptive }).metadata).toStrictEqual(descriptive);
+  });
+
   it('ignores metadata it does not understand (RFC 7591 §2) but keeps descriptive fields', () => {
     const client = clientFromMetadata({ client_id: 'a', client_name: 'A', frobnicate: true });
     expect(clientToMetadata(client)).toMatchObject({ client_name: 'A' });
@@ -51,9 +73,70 @@ describe('clientFromMetadata', () => {
     ['a scope with a quote', { scope: 'read "write"' }, 'scope'],
     ['jwks_uri', { jwks_uri: 'https://example.com/jwks' }, 'jwks_uri'],
     ['an empty grant_types', { grant_types: [] }, 'grant_types'],
+    ['a client_name that is an object', { client_name: { en: 'A' } }, 'client_name must be a string'],
+    ['a client_name that is null', { client_name: null }, 'client_name must be a string'],
+    [
+      'a client_name nested thousands of levels deep',
+      { client_name: JSON.parse(`${'['.repeat(4500)}${']'.repeat(4500)}`) as unknown },
+      'client_name must be a string',
+    ],
+    ['contacts that is a string', { contacts: 'ops@example.com' }, 'contacts must be an array of strings'],
+    ['contacts holding a number', { contacts: ['ops@example.com', 42] }, 'contacts must be an array of strings'],
+    ['a client_uri that is a number', { client_uri: 42 }, 'client_uri must be an absolute http or https URL string'],
+    ['a logo_uri that is not a URL', { logo_uri: 'logo.png' }, 'logo_uri must be an absolute http or https URL'],
+    ['a tos_uri of another scheme', { tos_uri: 'javascript:alert(1)' }, 'tos_uri must be an absolute http or https'],
+    ['a policy_uri that is an array', { policy_uri: ['https://example.com'] }, 'policy_uri must be'],
+    ['a software_id that is a number', { software_id: 7 }, 'software_id must be a string'],
+    ['a software_version that is a boolean', { software_version: true }, 'software_version must be a string'],
   ])('refuses %s as invalid_client_metadata', (_title, input, message) => {
     expect(() => clientFromMetadata(input)).toThrow(ClientRegistrationError);
     expect(() => clientFromMetadata(input)).toThrow(message);
+  });
+});
+
+describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
+  const publicJwk = ({ publicKey }: { publicKey: KeyObject }) =>
+    publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  const rsa2048 = publicJwk(generateKeyPairSync('rsa', { modulusLength: 2048 }));
+  const p256 = publicJwk(generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  const ed25519 = publicJwk(generateKeyPairSync('ed25519'));
+  const privateKeyJwt = (jwks: unknown) => ({ token_endpoint_auth_method: 'private_key_jwt', jwks });
+
+  it('accepts RSA (2048 bits), EC P-256 and Ed25519 public keys, with a matching alg and use "sig"', () => {
+    const jwks = { keys: [{ ...rsa2048, alg: 'PS256', use: 'sig', kid: 'r1' }, p256, { ...ed25519, alg: 'EdDSA' }] };
+    expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
+  });
+
+  it.each([
+    ['a string', 'keys', 'jwks must be a JWK Set'],
+    ['keys that are not an array', { keys: {} }, 'jwks must be a JWK Set'],
+    ['no keys', { keys: [] }, 'jwks must hold at least one key'],
+    ['a key that is a string', { keys: ['key'] }, 'jwks key 1 must be a JSON object'],
+    ['a key that is not a JWK', { keys: [{ kty: 'RSA', foo: 1 }] }, 'jwks key 1 is not a valid public JWK'],
+    ['an unknown key type', { keys: [{ kty: 'XYZ', x: 'AAAA' }] }, 'jwks key 1 is not a valid public JWK'],
+    ['a private member', { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', d: 'AAAA' }] }, 'public keys only'],
+    ['a symmetric key', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }, 'public keys only'],
+    [
+      'a member nested deeply',
+      { keys: [{ ...ed25519, x5c: JSON.parse(`${'['.repeat(4500)}${']'.repeat(4500)}`) as unknown }] },
+      'jwks key 1: member "x5c" must be a string, a number, a boolean or an array of strings',
+    ],
+    [
+      'an RSA key of 1024 bits',
+      { keys: [publicJwk(generateKeyPairSync('rsa', { modulusLength: 1024 }))] },
+      'at least 2048 bits',
+    ],
+    [
+      'an EC key on secp256k1',
+      { keys: [p256, publicJwk(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }))] },
+      'jwks key 2 must be an RSA key, an EC key on P-256, P-384 or P-521, or an Ed25519 key',
+    ],
+    ['an Ed448 key', { keys: [publicJwk(generateKeyPairSync('ed448'))] }, 'jwks key 1 must be an RSA key'],
+    ['an alg the key cannot sign', { keys: [{ ...p256, alg: 'RS256' }] }, 'jwks key 1: alg must be one of ES256'],
+    ['a key for encryption', { keys: [{ ...rsa2048, use: 'enc' }] }, 'jwks key 1: use must be "sig"'],
+  ])('refuses jwks with %s, naming jwks', (_title, jwks, message) => {
+    expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(ClientRegistrationError);
+    expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(message);
   });
 });
 
@@ -135,8 +218,9 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
   it('keep the secret across a metadata update and replace it on rotation', async () => {
     const storage = createMemoryStore();
     const { clientSecret } = await registerClient(storage, hasher, { client_id: 'svc', scope: 'a' });
-    const updated = await updateRegisteredClient(storage, 'svc', { scope: 'a b' });
-    expect(updated.scopes).toEqual(['a', 'b']);
+    const updated = await updateRegisteredClient(storage, hasher, 'svc', { scope: 'a b' });
+    expect(updated.client.scopes).toEqual(['a', 'b']);
+    expect(updated).not.toHaveProperty('clientSecret');
     expect(await hasher.verify(clientSecret!, (await storage.getClient('svc'))!.secretHash!)).toBe(true);
 
     const rotated = await rotateClientSecret(storage, hasher, 'svc');
@@ -146,7 +230,7 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
   });
 
   it('report an unknown client as not_found', async () => {
-    await expectRegistrationError(updateRegisteredClient(createMemoryStore(), 'ghost', {}), 'not_found');
+    await expectRegistrationError(updateRegisteredClient(createMemoryStore(), hasher, 'ghost', {}), 'not_found');
     await expectRegistrationError(rotateClientSecret(createMemoryStore(), hasher, 'ghost'), 'not_found');
   });
 
@@ -154,13 +238,40 @@ describe('updateRegisteredClient and rotateClientSecret', () => {
     const storage = createMemoryStore();
     await registerClient(storage, hasher, { client_id: 'svc' });
     const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
-    const updated = await updateRegisteredClient(storage, 'svc', {
+    const updated = await updateRegisteredClient(storage, hasher, 'svc', {
       token_endpoint_auth_method: 'private_key_jwt',
       jwks,
     });
-    expect(updated.secretHash).toBeUndefined();
+    expect(updated.client.secretHash).toBeUndefined();
     expect((await storage.getClient('svc'))?.secretHash).toBeUndefined();
   });
+
+  it.each([
+    ['patchRegisteredClient', patchRegisteredClient],
+    ['updateRegisteredClient', updateRegisteredClient],
+  ])(
+    '%s gives a client moved from private_key_jwt back to a secret-based method a generated secret, returned once',
+    async (_name, change) => {
+      const storage = createMemoryStore();
+      const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
+      await registerClient(storage, hasher, { client_id: 'svc', token_endpoint_auth_method: 'private_key_jwt', jwks });
+      await expectRegistrationError(
+        rotateClientSecret(storage, hasher, 'svc'),
+        'invalid_client_metadata',
+        'switching it to client_secret_basic or client_secret_post gives it a generated secret',
+      );
+      const moved = await change(storage, hasher, 'svc', { token_endpoint_auth_method: 'client_secret_post' });
+      const stored = await storage.getClient('svc');
+      expect(stored?.tokenEndpointAuthMethod).toBe('client_secret_post');
+      expect(moved.clientSecret).toMatch(/^[\w-]{43}$/);
+      expect(await hasher.verify(moved.clientSecret!, stored!.secretHash!)).toBe(true);
+      expect(JSON.stringify(stored)).not.toContain(moved.clientSecret!);
+      // Once it has a secret, another change keeps it and returns none.
+      const again = await change(storage, hasher, 'svc', { token_endpoint_auth_method: 'client_secret_basic' });
+      expect(again).not.toHaveProperty('clientSecret');
+      expect((await storage.getClient('svc'))?.secretHash).toBe(stored?.secretHash);
+    },
+  );
 });
 
 describe('client updates keep what they are not told to change', () => {
@@ -189,52 +300,76 @@ describe('client updates keep what they are not told to change', () => {
 
   it('patchRegisteredClient changes only the named field', async () => {
     const storage = await storeWith(libraryClient);
-    await patchRegisteredClient(storage, 'lib', { scope: 'a b c' });
+    await patchRegisteredClient(storage, hasher, 'lib', { scope: 'a b c' });
     expect(await storage.getClient('lib')).toStrictEqual({ ...libraryClient, scopes: ['a', 'b', 'c'] });
-    await patchRegisteredClient(storage, 'lib', { client_name: 'Renamed', frobnicate: true });
+    await patchRegisteredClient(storage, hasher, 'lib', { client_name: 'Renamed', frobnicate: true });
     expect(await storage.getClient('lib')).toStrictEqual({
       ...libraryClient,
       scopes: ['a', 'b', 'c'],
       metadata: { tenant: 't1', client_name: 'Renamed' },
     });
-    await patchRegisteredClient(storage, 'lib', { client_name: null });
+    await patchRegisteredClient(storage, hasher, 'lib', { client_name: null });
     expect((await storage.getClient('lib'))?.metadata).toStrictEqual({ tenant: 't1' });
   });
 
   it('patchRegisteredClient leaves an unset method and creation date unset', async () => {
     const { tokenEndpointAuthMethod: _method, createdAt: _created, ...unset } = libraryClient;
     const storage = await storeWith(unset);
-    await patchRegisteredClient(storage, 'lib', { audience: 'https://other.example' });
+    await patchRegisteredClient(storage, hasher, 'lib', { audience: 'https://other.example' });
     expect(await storage.getClient('lib')).toStrictEqual({ ...unset, audience: ['https://other.example'] });
   });
 
   it('patchRegisteredClient checks a change against the stored fields it depends on', async () => {
     const storage = await storeWith(libraryClient);
     await expectRegistrationError(
-      patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'private_key_jwt' }),
+      patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'private_key_jwt' }),
       'invalid_client_metadata',
       'private_key_jwt needs jwks',
     );
     await expectRegistrationError(
-      patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'none' }),
+      patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'none' }),
       'invalid_client_metadata',
       'public client',
     );
     await expectRegistrationError(
-      patchRegisteredClient(storage, 'lib', { client_id: 'other' }),
+      patchRegisteredClient(storage, hasher, 'lib', { client_id: 'other' }),
       'invalid_client_metadata',
       'client_id cannot be changed',
     );
     expect(await storage.getClient('lib')).toStrictEqual(libraryClient);
-    await patchRegisteredClient(storage, 'lib', { jwks });
-    await patchRegisteredClient(storage, 'lib', { token_endpoint_auth_method: 'private_key_jwt' });
+    await patchRegisteredClient(storage, hasher, 'lib', { jwks });
+    await patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'private_key_jwt' });
     const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = libraryClient;
     expect(await storage.getClient('lib')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
   });
 
+  it.each([
+    ['a registered method', libraryClient],
+    [
+      'no registered method (Basic and form-post both accepted)',
+      { ...libraryClient, tokenEndpointAuthMethod: undefined },
+    ],
+  ])(
+    'updateRegisteredClient with the metadata output shows changes nothing (RFC 7592 §2.2), for %s',
+    async (_title, client) => {
+      const { tokenEndpointAuthMethod, ...rest } = client;
+      const stored = (tokenEndpointAuthMethod === undefined ? rest : client) as Client;
+      const storage = await storeWith(stored);
+      await updateRegisteredClient(storage, hasher, 'lib', clientToMetadata(stored));
+      expect(await storage.getClient('lib')).toStrictEqual(stored);
+      await patchRegisteredClient(storage, hasher, 'lib', {
+        token_endpoint_auth_method: clientToMetadata(stored).token_endpoint_auth_method,
+      });
+      expect(await storage.getClient('lib')).toStrictEqual(stored);
+    },
+  );
+
   it('updateRegisteredClient replaces the RFC 7591 metadata and keeps everything else', async () => {
     const storage = await storeWith(libraryClient);
-    await updateRegisteredClient(storage, 'lib', { scope: 'b', token_endpoint_auth_method: 'client_secret_post' });
+    await updateRegisteredClient(storage, hasher, 'lib', {
+      scope: 'b',
+      token_endpoint_auth_method: 'client_secret_post',
+    });
     const { metadata: _metadata, ...rest } = libraryClient;
     expect(await storage.getClient('lib')).toStrictEqual({
       ...rest,
@@ -243,4 +378,81 @@ describe('client updates keep what they are not told to change', () => {
       metadata: { tenant: 't1' },
     });
   });
+});
+
+const postgresUnavailable = await probePostgres();
+const sqliteFolder = mkdtempSync(join(tmpdir(), 'tessera-registration-'));
+const postgresSchema = randomSchemaName();
+afterAll(async () => {
+  rmSync(sqliteFolder, { recursive: true, force: true });
+  if (postgresUnavailable === undefined) await dropSchema(postgresSchema);
+});
+
+const stores: [string, () => Storage][] = [
+  ['memory', () => createMemoryStore()],
+  ['SQLite', () => createSqliteStore({ filename: join(sqliteFolder, `${Math.random().toString(36).slice(2)}.db`) })],
+  ...(postgresUnavailable === undefined
+    ? [
+        [
+          'PostgreSQL',
+          () => createPostgresStore({ connectionString: postgresUrl, schema: postgresSchema, maxConnections: 8 }),
+        ] as [string, () => Storage],
+      ]
+    : []),
+];
+
+describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => {
+  async function withStore(work: (storage: Storage) => Promise<void>) {
+    const storage = open();
+    try {
+      await work(storage);
+    } finally {
+      await storage.close();
+    }
+  }
+
+  it('keeps a metadata change made while a secret rotation hashes, and the new secret verifies', () =>
+    withStore(async (storage) => {
+      const id = `rotating-${Math.random().toString(36).slice(2)}`;
+      await registerClient(storage, hasher, { client_id: id, scope: 'before' });
+      let hashing!: () => void;
+      const hashStarted = new Promise<void>((resolve) => (hashing = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const slowHasher: SecretHasher = {
+        ...hasher,
+        hash: async (secret) => {
+          hashing();
+          await released;
+          return hasher.hash(secret);
+        },
+      };
+      const rotation = rotateClientSecret(storage, slowHasher, id);
+      await hashStarted;
+      await updateRegisteredClient(storage, hasher, id, { scope: 'after', client_name: 'Renamed' });
+      release();
+      const { clientSecret } = await rotation;
+      const stored = await storage.getClient(id);
+      expect(stored?.scopes).toEqual(['after']);
+      expect(stored?.metadata).toEqual({ client_name: 'Renamed' });
+      expect(await hasher.verify(clientSecret, stored!.secretHash!)).toBe(true);
+    }));
+
+  it('keeps every one of several changes made at once', () =>
+    withStore(async (storage) => {
+      const id = `patched-${Math.random().toString(36).slice(2)}`;
+      await registerClient(storage, hasher, { client_id: id });
+      const changes = {
+        client_name: 'Name',
+        client_uri: 'https://example.com/',
+        tos_uri: 'https://example.com/tos',
+        policy_uri: 'https://example.com/policy',
+        software_id: 'software',
+        software_version: '1.0',
+      };
+      await Promise.all(
+        Object.entries(changes).map(([field, value]) => patchRegisteredClient(storage, hasher, id, { [field]: value })),
+      );
+      expect((await storage.getClient(id))?.metadata).toEqual(changes);
+    }));
 });

@@ -1,10 +1,16 @@
 // Client registration for the CLI and the admin API: RFC 7591 client metadata in, hashed secrets at rest.
 
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Client, TokenEndpointAuthMethod } from '../core/index.js';
 import type { SecretHasher } from '../secrets/index.js';
-import { StorageConflictError, type ClientManager } from '../storage/index.js';
+import {
+  StorageConflictError,
+  StorageNotFoundError,
+  type ClientManager,
+  type ClientStore,
+  type Transactional,
+} from '../storage/index.js';
 
 /** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
 export class ClientRegistrationError extends Error {
@@ -18,22 +24,63 @@ export class ClientRegistrationError extends Error {
   }
 }
 
+/**
+ * What registration needs of a store: client management, and transactions so that each change
+ * reads and writes the client in one turn.
+ */
+export type ClientRegistry = ClientManager & Transactional<ClientManager>;
+
 /** Grant types this server can serve to a registered client. */
 export const supportedGrantTypes = ['client_credentials'] as const;
 
 const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 
-/** Descriptive RFC 7591 §2 fields kept as they are. */
-const descriptiveFields = [
-  'client_name',
-  'client_uri',
-  'logo_uri',
-  'contacts',
-  'tos_uri',
-  'policy_uri',
-  'software_id',
-  'software_version',
-] as const;
+/**
+ * Descriptive RFC 7591 §2 fields, kept as they are, and what each must be: a string, a URL string
+ * (of a web page or an image, so http or https), or an array of strings.
+ */
+const descriptiveFieldKinds = {
+  client_name: 'string',
+  client_uri: 'URL',
+  logo_uri: 'URL',
+  contacts: 'strings',
+  tos_uri: 'URL',
+  policy_uri: 'URL',
+  software_id: 'string',
+  software_version: 'string',
+} as const satisfies Record<string, 'string' | 'URL' | 'strings'>;
+
+type DescriptiveField = keyof typeof descriptiveFieldKinds;
+
+const descriptiveFields = Object.keys(descriptiveFieldKinds) as DescriptiveField[];
+
+const expectedForm = {
+  string: 'a string',
+  URL: 'an absolute http or https URL string',
+  strings: 'an array of strings',
+} as const;
+
+function isWebUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/** The check of one descriptive field. Null passes here: only an update may send it (to remove the field). */
+function descriptiveFieldSchema(field: DescriptiveField) {
+  const kind = descriptiveFieldKinds[field];
+  const error = `${field} must be ${expectedForm[kind]}`;
+  const schema =
+    kind === 'strings'
+      ? z.array(z.string({ error }), { error })
+      : kind === 'URL'
+        ? z.string({ error }).refine(isWebUrl, { error })
+        : z.string({ error });
+  return schema.nullable().optional();
+}
 
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
@@ -61,14 +108,79 @@ const metadataSchema = z.object({
   audience: z
     .union([z.string(), z.array(z.string())], { error: 'audience must be a string or an array of strings' })
     .optional(),
-  jwks: z
-    .object({ keys: z.array(z.record(z.string(), z.unknown())) }, { error: 'jwks must be a JWK Set: {"keys": [...]}' })
-    .refine((set) => set.keys.every((key) => !('d' in key) && !('k' in key) && !('p' in key)), {
-      error: 'jwks must hold public keys only',
-    })
-    .optional(),
+  jwks: z.unknown().optional(),
   jwks_uri: z.unknown().optional(),
+  ...(Object.fromEntries(descriptiveFields.map((field) => [field, descriptiveFieldSchema(field)])) as Record<
+    DescriptiveField,
+    ReturnType<typeof descriptiveFieldSchema>
+  >),
 });
+
+/** Members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
+const privateKeyMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** The JWS algorithms a key may name in `alg`, by key type and curve; `private_key_jwt` accepts these. */
+function algorithmsFor(key: KeyObject): readonly string[] {
+  const type = key.asymmetricKeyType;
+  if (type === 'rsa') return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+  if (type === 'ed25519') return ['EdDSA', 'Ed25519'];
+  if (type !== 'ec') return [];
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  return curve === 'prime256v1'
+    ? ['ES256']
+    : curve === 'secp384r1'
+      ? ['ES384']
+      : curve === 'secp521r1'
+        ? ['ES512']
+        : [];
+}
+
+/**
+ * Checks an RFC 7591 `jwks`: a JWK Set of at least one key, each a public key this server can
+ * verify a client assertion with (RSA of 2048 bits or more, EC on P-256, P-384 or P-521, or
+ * Ed25519), whose `alg` and `use`, when given, allow that.
+ *
+ * @throws ClientRegistrationError `invalid_client_metadata`, naming `jwks`
+ */
+function checkJwks(value: unknown): { readonly keys: readonly Record<string, unknown>[] } {
+  const refuse = (message: string) => new ClientRegistrationError('invalid_client_metadata', `jwks ${message}`);
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw refuse('must be a JWK Set: {"keys": [...]}');
+  }
+  const keys = (value as { keys: unknown[] }).keys;
+  if (keys.length === 0) throw refuse('must hold at least one key');
+  keys.forEach((key, index) => {
+    const which = `key ${index + 1}`;
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) throw refuse(`${which} must be a JSON object`);
+    const members = key as Record<string, unknown>;
+    if (privateKeyMembers.some((member) => member in members)) throw refuse('must hold public keys only');
+    for (const [member, memberValue] of Object.entries(members)) {
+      const plain = ['string', 'number', 'boolean'].includes(typeof memberValue);
+      const strings = Array.isArray(memberValue) && memberValue.every((entry) => typeof entry === 'string');
+      if (!plain && !strings) {
+        throw refuse(`${which}: member "${member}" must be a string, a number, a boolean or an array of strings`);
+      }
+    }
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: members as NodeJsonWebKey, format: 'jwk' });
+    } catch {
+      throw refuse(`${which} is not a valid public JWK`);
+    }
+    const algorithms = algorithmsFor(publicKey);
+    if (algorithms.length === 0) {
+      throw refuse(`${which} must be an RSA key, an EC key on P-256, P-384 or P-521, or an Ed25519 key`);
+    }
+    if (publicKey.asymmetricKeyType === 'rsa' && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+      throw refuse(`${which}: an RSA key must have at least 2048 bits`);
+    }
+    if (members.alg !== undefined && !algorithms.includes(String(members.alg))) {
+      throw refuse(`${which}: alg must be one of ${algorithms.join(', ')} for this key`);
+    }
+    if (members.use !== undefined && members.use !== 'sig') throw refuse(`${which}: use must be "sig"`);
+  });
+  return value as { keys: Record<string, unknown>[] };
+}
 
 /** RFC 7591 client metadata as accepted from the CLI or the admin API. */
 export type ClientMetadataInput = Record<string, unknown>;
@@ -90,6 +202,16 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     );
   }
   const metadata = result.data;
+  if (base === undefined) {
+    // RFC 7592 §2.2 lets an update send null to remove a field; a registration has nothing to remove.
+    const nulled = descriptiveFields.find((field) => metadata[field] === null);
+    if (nulled !== undefined) {
+      throw new ClientRegistrationError(
+        'invalid_client_metadata',
+        `${nulled} must be ${expectedForm[descriptiveFieldKinds[nulled]]}`,
+      );
+    }
+  }
   if (metadata.jwks_uri !== undefined) {
     throw new ClientRegistrationError('invalid_client_metadata', 'jwks_uri is not supported; register jwks instead');
   }
@@ -102,14 +224,17 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
       'token_endpoint_auth_method "none" makes a public client, which may not use client_credentials',
     );
   }
-  if (tokenEndpointAuthMethod === 'private_key_jwt' && !metadata.jwks) {
+  // A set already stored (a change that does not name jwks hands it back) is not judged again.
+  const jwks =
+    metadata.jwks === undefined ? undefined : base?.jwks === metadata.jwks ? base.jwks : checkJwks(metadata.jwks);
+  if (tokenEndpointAuthMethod === 'private_key_jwt' && !jwks) {
     throw new ClientRegistrationError('invalid_client_metadata', 'private_key_jwt needs jwks');
   }
   const audience =
     typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
   const extra: Record<string, unknown> = {};
   for (const field of descriptiveFields) {
-    if (input[field] !== undefined) extra[field] = input[field];
+    if (metadata[field] !== undefined) extra[field] = metadata[field];
   }
   return {
     id: metadata.client_id ?? base?.id ?? generateClientId(),
@@ -118,7 +243,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     scopes: (metadata.scope ?? '').split(' ').filter(Boolean),
     audience,
     tokenEndpointAuthMethod,
-    ...(metadata.jwks ? { jwks: metadata.jwks } : {}),
+    ...(jwks ? { jwks } : {}),
     ...(Object.keys(extra).length > 0 ? { metadata: extra } : {}),
     createdAt: base?.createdAt ?? Date.now(),
     ...(base?.secretUpdatedAt !== undefined ? { secretUpdatedAt: base.secretUpdatedAt } : {}),
@@ -132,7 +257,7 @@ export function clientToMetadata(client: Client): ClientMetadata {
     ...(client.createdAt !== undefined ? { client_id_issued_at: Math.floor(client.createdAt / 1000) } : {}),
     grant_types: [...client.grantTypes],
     scope: client.scopes.join(' '),
-    token_endpoint_auth_method: client.tokenEndpointAuthMethod ?? (client.secretHash ? 'client_secret_basic' : 'none'),
+    token_endpoint_auth_method: shownAuthMethod(client),
     audience: [...client.audience],
     ...(client.jwks ? { jwks: client.jwks } : {}),
   };
@@ -144,6 +269,14 @@ export function clientToMetadata(client: Client): ClientMetadata {
     }
   }
   return client.secretHash !== undefined ? { ...described, client_secret_expires_at: 0 } : described;
+}
+
+/**
+ * The method output names for the client. One stored without a method accepts both Basic and
+ * form-post (or nothing, without a secret); RFC 7591 has no value for that and names its default.
+ */
+function shownAuthMethod(client: Client): TokenEndpointAuthMethod {
+  return client.tokenEndpointAuthMethod ?? (client.secretHash !== undefined ? 'client_secret_basic' : 'none');
 }
 
 /** A newly registered or re-keyed client with its secret, shown exactly once. */
@@ -208,47 +341,121 @@ const clientFields = {
 /**
  * Replaces a client's metadata (RFC 7592 §2.2), keeping its secret. What RFC 7591 has no field
  * for (default scopes, metadata entries this server does not understand, fields of other
- * versions, dates) is kept as stored: the request could not have said anything about it.
+ * versions, dates) is kept as stored: the request could not have said anything about it. A
+ * client without a secret that moves to a secret-based method gets a generated one, returned
+ * once.
  *
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function updateRegisteredClient(
-  storage: ClientManager,
+  storage: ClientRegistry,
+  hasher: SecretHasher,
   id: string,
   input: ClientMetadataInput,
-): Promise<Client> {
-  const existing = await requireClient(storage, id);
+): Promise<ClientWithSecret> {
   checkClientIdUnchanged(input, id);
-  const described = clientFromMetadata({ ...input, client_id: id }, existing);
-  return storeUpdate(storage, existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+  return changeClientMetadata(storage, hasher, id, (existing) => {
+    const described = clientFromMetadata({ ...input, client_id: id }, existing);
+    return updatedClient(existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+  });
 }
 
 /**
  * Changes only the metadata `changes` names (`tessera clients update`); every other stored field
- * is kept exactly, including ones the caller has no way to name.
+ * is kept exactly, including ones the caller has no way to name. A client without a secret that
+ * moves to a secret-based method gets a generated one, returned once.
  *
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function patchRegisteredClient(
-  storage: ClientManager,
+  storage: ClientRegistry,
+  hasher: SecretHasher,
   id: string,
   changes: ClientMetadataInput,
-): Promise<Client> {
-  const existing = await requireClient(storage, id);
+): Promise<ClientWithSecret> {
   checkClientIdUnchanged(changes, id);
   const named = Object.keys(changes).filter((field) => changes[field] !== undefined);
-  // The stored grant types, method and jwks matter only to the rules that tie them together; left
-  // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
-  const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
-    ? {
-        grant_types: existing.grantTypes,
-        token_endpoint_auth_method:
-          existing.tokenEndpointAuthMethod ?? (existing.secretHash ? 'client_secret_basic' : 'none'),
-        ...(existing.jwks ? { jwks: existing.jwks } : {}),
+  return changeClientMetadata(storage, hasher, id, (existing) => {
+    // The stored grant types, method and jwks matter only to the rules that tie them together; left
+    // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
+    const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
+      ? {
+          grant_types: existing.grantTypes,
+          token_endpoint_auth_method: shownAuthMethod(existing),
+          ...(existing.jwks ? { jwks: existing.jwks } : {}),
+        }
+      : {};
+    const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
+    return updatedClient(existing, described, named);
+  });
+}
+
+/** A client's next version, and whether it moved to a secret-based method without having a secret. */
+interface UpdatedClient {
+  readonly client: Client;
+  readonly needsSecret: boolean;
+}
+
+/**
+ * Applies `update` to the stored client under its lock. A secret the new version needs is
+ * generated and hashed before the lock is taken, from a first read; should the client have
+ * changed so that the read under the lock needs one after all, that is done and tried again.
+ */
+async function changeClientMetadata(
+  storage: ClientRegistry,
+  hasher: SecretHasher,
+  id: string,
+  update: (existing: Client) => UpdatedClient,
+): Promise<ClientWithSecret> {
+  let fresh: { readonly clientSecret: string; readonly secretHash: string } | undefined;
+  for (;;) {
+    if (fresh === undefined && update(await requireClient(storage, id)).needsSecret) {
+      const clientSecret = generateClientSecret();
+      fresh = { clientSecret, secretHash: await hasher.hash(clientSecret) };
+    }
+    const secret = fresh;
+    let withSecret: string | undefined;
+    const client = await changeClient(storage, id, (existing) => {
+      const { client: next, needsSecret } = update(existing);
+      if (!needsSecret) return next;
+      if (secret === undefined) return undefined;
+      withSecret = secret.clientSecret;
+      return { ...next, secretHash: secret.secretHash, secretUpdatedAt: Date.now() };
+    });
+    if (client !== undefined) return withSecret !== undefined ? { client, clientSecret: withSecret } : { client };
+  }
+}
+
+/**
+ * Reads the client, derives its new version and writes it, in one transaction holding the client's
+ * lock: a change made meanwhile by another request or instance is never written over with old
+ * values. `change` may answer undefined to write nothing.
+ */
+async function changeClient<C extends Client | undefined>(
+  storage: ClientRegistry,
+  id: string,
+  change: (existing: Client) => C,
+): Promise<C> {
+  return storage.transaction(
+    async (tx) => {
+      const client = change(await requireClient(tx, id));
+      if (client === undefined) return client;
+      try {
+        await tx.updateClient(client);
+      } catch (error) {
+        // Deleted between the read and the write (deleting takes no lock).
+        if (error instanceof StorageNotFoundError) throw notFound(id);
+        throw error;
       }
-    : {};
-  const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
-  return storeUpdate(storage, existing, described, named);
+      return client;
+    },
+    { exclusive: clientLock(id) },
+  );
+}
+
+/** The name of the lock a change of the client holds. */
+function clientLock(id: string): string {
+  return `client:${id}`;
 }
 
 function checkClientIdUnchanged(input: ClientMetadataInput, id: string): void {
@@ -257,16 +464,20 @@ function checkClientIdUnchanged(input: ClientMetadataInput, id: string): void {
   }
 }
 
-/** Stores `existing` with the RFC 7591 fields in `named` taken from `described`, and nothing else changed. */
-async function storeUpdate(
-  storage: ClientManager,
-  existing: Client,
-  described: Client,
-  named: readonly string[],
-): Promise<Client> {
+/** `existing` with the RFC 7591 fields in `named` taken from `described`, and nothing else changed. */
+function updatedClient(existing: Client, described: Client, named: readonly string[]): UpdatedClient {
   const client: Record<string, unknown> = { ...existing };
   for (const [field, key] of Object.entries(clientFields)) {
     if (!named.includes(field)) continue;
+    // What output shows for a client stored without a method stands for "unset": sending back what
+    // GET gave must not narrow it to Basic only.
+    if (
+      key === 'tokenEndpointAuthMethod' &&
+      existing.tokenEndpointAuthMethod === undefined &&
+      described.tokenEndpointAuthMethod === shownAuthMethod(existing)
+    ) {
+      continue;
+    }
     if (described[key] === undefined) delete client[key];
     else client[key] = described[key];
   }
@@ -282,23 +493,17 @@ async function storeUpdate(
     if (Object.keys(metadata).length > 0) client.metadata = metadata;
     else delete client.metadata;
   }
+  let needsSecret = false;
   if (named.includes('token_endpoint_auth_method')) {
     const method = described.tokenEndpointAuthMethod;
-    if (usesClientSecret(method) && existing.secretHash === undefined) {
-      throw new ClientRegistrationError(
-        'invalid_client_metadata',
-        'this client has no secret; rotate-secret first, then switch to a secret-based method',
-      );
-    }
+    needsSecret = usesClientSecret(method) && existing.secretHash === undefined;
     // A client that no longer authenticates with its secret must not keep one that would still verify.
     if (!usesClientSecret(method)) {
       delete client.secretHash;
       delete client.secretUpdatedAt;
     }
   }
-  const stored = client as unknown as Client;
-  await storage.updateClient(stored);
-  return stored;
+  return { client: client as unknown as Client, needsSecret };
 }
 
 /**
@@ -307,29 +512,42 @@ async function storeUpdate(
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
 export async function rotateClientSecret(
-  storage: ClientManager,
+  storage: ClientRegistry,
   hasher: SecretHasher,
   id: string,
   secret?: string,
 ): Promise<ClientWithSecret & { readonly clientSecret: string }> {
-  const existing = await requireClient(storage, id);
-  if (!usesClientSecret(existing.tokenEndpointAuthMethod)) {
-    throw new ClientRegistrationError(
-      'invalid_client_metadata',
-      `client "${id}" authenticates with ${String(existing.tokenEndpointAuthMethod)}, not a secret`,
-    );
-  }
   const clientSecret = checkSecret(secret ?? generateClientSecret());
-  const client: Client = { ...existing, secretHash: await hasher.hash(clientSecret), secretUpdatedAt: Date.now() };
-  await storage.updateClient(client);
+  // Checked once before hashing, so an unknown client is refused without the wait, and again
+  // under the lock: hashing takes long, and the client read before it may have changed since.
+  checkHoldsSecret(await requireClient(storage, id));
+  const secretHash = await hasher.hash(clientSecret);
+  const client = await changeClient(storage, id, (existing) => {
+    checkHoldsSecret(existing);
+    return { ...existing, secretHash, secretUpdatedAt: Date.now() };
+  });
   return { client, clientSecret };
 }
 
+function checkHoldsSecret(client: Client): void {
+  if (!usesClientSecret(client.tokenEndpointAuthMethod)) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `client "${client.id}" authenticates with ${String(client.tokenEndpointAuthMethod)}, not a secret; ` +
+        'switching it to client_secret_basic or client_secret_post gives it a generated secret',
+    );
+  }
+}
+
 /** @throws ClientRegistrationError `not_found` */
-export async function requireClient(storage: ClientManager, id: string): Promise<Client> {
+export async function requireClient(storage: ClientStore, id: string): Promise<Client> {
   const client = await storage.getClient(id);
-  if (!client) throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
+  if (!client) throw notFound(id);
   return client;
+}
+
+function notFound(id: string): ClientRegistrationError {
+  return new ClientRegistrationError('not_found', `client "${id}" does not exist`);
 }
 
 /** A new random client id: 128 bits, base64url. */

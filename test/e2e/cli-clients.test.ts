@@ -165,6 +165,13 @@ describe('tessera clients', () => {
       'public keys only',
     ],
     ['jwks that is not JSON', ['--jwks', '{nope'], 'not valid JSON'],
+    [
+      'a JWK Set without keys',
+      ['--token-endpoint-auth-method', 'private_key_jwt', '--jwks', '{"keys":[]}'],
+      'jwks must hold at least one key',
+    ],
+    ['contacts that is a string (RFC 7591 §2)', ['--metadata', '{"contacts":"ops@example.com"}'], 'contacts must be'],
+    ['a client_uri that is a number (RFC 7591 §2)', ['--metadata', '{"client_uri":42}'], 'client_uri must be'],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
     const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
     expect(result.code).toBe(2);
@@ -295,6 +302,22 @@ describe('tessera clients update on a client stored through the library', () => 
     expect(result.code, result.stderr).toBe(0);
     const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = before;
     expect(await stored('library-jwt')).toStrictEqual({ ...kept, tokenEndpointAuthMethod: 'private_key_jwt', jwks });
+
+    const back = await run([
+      'clients',
+      'update',
+      'library-jwt',
+      '--token-endpoint-auth-method',
+      'client_secret_post',
+      '--bcrypt-cost',
+      '4',
+    ]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toContain('The client secret is shown only this once');
+    const secret = /^client_secret\s+(\S+)$/m.exec(back.stdout)?.[1];
+    const after = await stored('library-jwt');
+    expect(after).toMatchObject({ ...kept, tokenEndpointAuthMethod: 'client_secret_post', jwks });
+    expect(await bcryptHasher({ cost: 4 }).verify(secret!, after!.secretHash!)).toBe(true);
   });
 });
 

@@ -2,8 +2,11 @@
 // keys, Prometheus metrics and health; and none of it on the public listener.
 
 import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bcryptHasher } from '../../src/secrets/index.js';
+import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 import {
   basic,
   createWorkspace,
@@ -211,6 +214,37 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect((await requestToken(server.publicUrl, 'reports', secret, { scope: 'write' })).status).toBe(200);
   });
 
+  it('PUT of what GET gave changes nothing (RFC 7592 §2.2): a client stored without a method still uses client_secret_post', async () => {
+    const store = createSqliteStore({ filename: join(workspace.dir, 'data', 'tessera.db') });
+    try {
+      await store.createClient({
+        id: 'no-method',
+        secretHash: await bcryptHasher({ cost: 4 }).hash('no-method-secret'),
+        grantTypes: ['client_credentials'],
+        scopes: ['read'],
+        audience: [],
+      });
+    } finally {
+      await store.close();
+    }
+    const shown = (await (await admin('/clients/no-method')).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic' });
+    const put = await admin('/clients/no-method', { method: 'PUT', body: JSON.stringify(shown) });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toEqual(shown);
+    const postToken = await fetch(`${server.publicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'no-method',
+        client_secret: 'no-method-secret',
+      }),
+    });
+    expect(postToken.status).toBe(200);
+    expect((await requestToken(server.publicUrl, 'no-method', 'no-method-secret')).status).toBe(200);
+  });
+
   it('PUT refuses a client_secret and a changed client_id with 400 invalid_client_metadata', async () => {
     for (const body of [{ client_secret: 'x'.repeat(20) }, { client_id: 'other' }]) {
       const response = await admin('/clients/reports', { method: 'PUT', body: JSON.stringify(body) });
@@ -226,6 +260,37 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect(rotated).not.toBe(secret);
     expect((await requestToken(server.publicUrl, 'reports', secret)).status).toBe(401);
     expect((await requestToken(server.publicUrl, 'reports', rotated)).status).toBe(200);
+  });
+
+  it('PUT moving a private_key_jwt client to client_secret_basic answers a generated secret once, which gets a token', async () => {
+    const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
+    const created = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'back-to-secret', token_endpoint_auth_method: 'private_key_jwt', jwks }),
+    });
+    expect(created.status).toBe(201);
+    expect(await created.json()).not.toHaveProperty('client_secret');
+    const refused = await admin('/clients/back-to-secret/secret', { method: 'POST' });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error_description: string }).error_description).toContain(
+      'switching it to client_secret_basic or client_secret_post gives it a generated secret',
+    );
+    const moved = await admin('/clients/back-to-secret', {
+      method: 'PUT',
+      body: JSON.stringify({ token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+    expect(moved.status).toBe(200);
+    const body = (await moved.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', client_secret_expires_at: 0 });
+    expect(body).not.toHaveProperty('jwks');
+    expect((await requestToken(server.publicUrl, 'back-to-secret', String(body.client_secret))).status).toBe(200);
+    expect(await (await admin('/clients/back-to-secret')).json()).not.toHaveProperty('client_secret');
+    const again = await admin('/clients/back-to-secret', {
+      method: 'PUT',
+      body: JSON.stringify({ token_endpoint_auth_method: 'client_secret_basic', client_name: 'Back' }),
+    });
+    expect(await again.json()).not.toHaveProperty('client_secret');
+    expect((await requestToken(server.publicUrl, 'back-to-secret', String(body.client_secret))).status).toBe(200);
   });
 
   it('POST /clients/{id}/secret with no body at all, as curl -X POST sends it (no Content-Length), issues a generated secret', async () => {
@@ -253,6 +318,72 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect(response.status).toBe(status);
     expect(await response.json()).toMatchObject({ error });
   });
+
+  it.each([
+    ['client_name nested 4,500 levels deep', `{"client_name":${'['.repeat(4500)}${']'.repeat(4500)}}`, 'client_name'],
+    ['client_name null', '{"client_name":null}', 'client_name'],
+    ['contacts as a string', '{"contacts":"ops@example.com"}', 'contacts'],
+    ['client_uri as a number', '{"client_uri":42}', 'client_uri'],
+  ])(
+    'POST /clients refuses %s (RFC 7591 §2 types) with 400 invalid_client_metadata naming the field',
+    async (_title, body, field) => {
+      const response = await admin('/clients', { method: 'POST', body });
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { error: string; error_description: string };
+      expect(answer.error).toBe('invalid_client_metadata');
+      expect(answer.error_description).toContain(`${field} must be`);
+    },
+  );
+
+  it.each([
+    ['an empty JWK Set', { keys: [] }, 'jwks must hold at least one key'],
+    ['a key that is not a JWK', { keys: [{ kty: 'RSA', foo: 1 }] }, 'jwks key 1 is not a valid public JWK'],
+    ['keys that are not an array', { keys: 'none' }, 'jwks must be a JWK Set'],
+  ])('POST /clients refuses a private_key_jwt client with %s, naming jwks', async (_title, jwks, message) => {
+    const response = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ token_endpoint_auth_method: 'private_key_jwt', jwks }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: expect.stringContaining(message) as string,
+    });
+  });
+
+  it.each([
+    ['a number', '12345678'],
+    ['null', 'null'],
+    ['an array', '["a-chosen-secret"]'],
+  ])(
+    'refuses a client_secret that is %s with 400 naming the field, and generates none in its place',
+    async (_title, value) => {
+      const created = await admin('/clients', {
+        method: 'POST',
+        body: `{"client_id":"typed-secret","client_secret":${value}}`,
+      });
+      expect(created.status).toBe(400);
+      expect(await created.json()).toMatchObject({
+        error: 'invalid_client_metadata',
+        error_description: 'client_secret must be a string',
+      });
+      expect((await admin('/clients/typed-secret')).status).toBe(404);
+
+      const registered = await admin('/clients', { method: 'POST', body: '{"client_id":"typed-secret"}' });
+      const secret = String(((await registered.json()) as Record<string, unknown>).client_secret);
+      const rotated = await admin('/clients/typed-secret/secret', {
+        method: 'POST',
+        body: `{"client_secret":${value}}`,
+      });
+      expect(rotated.status).toBe(400);
+      expect(await rotated.json()).toMatchObject({
+        error: 'invalid_client_metadata',
+        error_description: 'client_secret must be a string',
+      });
+      expect((await requestToken(server.publicUrl, 'typed-secret', secret)).status).toBe(200);
+      expect((await admin('/clients/typed-secret', { method: 'DELETE' })).status).toBe(204);
+    },
+  );
 
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
