@@ -71,6 +71,8 @@ describe('clientFromMetadata', () => {
   it.each([
     ['a client_id with a space', { client_id: 'a b' }, 'client_id'],
     ['a scope with a quote', { scope: 'read "write"' }, 'scope'],
+    ['the client_id "."', { client_id: '.' }, 'client_id cannot be "." or ".."'],
+    ['the client_id ".."', { client_id: '..' }, 'client_id cannot be "." or ".."'],
     ['jwks_uri', { jwks_uri: 'https://example.com/jwks' }, 'jwks_uri'],
     ['an empty grant_types', { grant_types: [] }, 'grant_types'],
     ['a client_name that is an object', { client_name: { en: 'A' } }, 'client_name must be a string'],

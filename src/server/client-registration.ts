@@ -202,6 +202,13 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     );
   }
   const metadata = result.data;
+  if (base === undefined && (metadata.client_id === '.' || metadata.client_id === '..')) {
+    // URLs drop such a path segment (RFC 3986 §5.2.4), even percent-encoded, so /clients/{id} could never reach it.
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      'client_id cannot be "." or "..": no admin API path could address that client',
+    );
+  }
   if (base === undefined) {
     // RFC 7592 §2.2 lets an update send null to remove a field; a registration has nothing to remove.
     const nulled = descriptiveFields.find((field) => metadata[field] === null);

@@ -172,6 +172,7 @@ describe('tessera clients', () => {
     ],
     ['contacts that is a string (RFC 7591 §2)', ['--metadata', '{"contacts":"ops@example.com"}'], 'contacts must be'],
     ['a client_uri that is a number (RFC 7591 §2)', ['--metadata', '{"client_uri":42}'], 'client_uri must be'],
+    ['the client id ".."', ['--client-id', '..'], 'client_id cannot be "." or ".."'],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
     const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
     expect(result.code).toBe(2);

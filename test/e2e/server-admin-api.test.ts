@@ -313,6 +313,8 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     ['an unsupported grant type', { grant_types: ['password'] }, 400, 'invalid_client_metadata'],
     ['a scope that is not a string', { scope: ['read'] }, 400, 'invalid_client_metadata'],
     ['a taken client_id', { client_id: 'reports' }, 409, 'conflict'],
+    ['the client_id "..", which no path reaches', { client_id: '..' }, 400, 'invalid_client_metadata'],
+    ['the client_id ".", which no path reaches', { client_id: '.' }, 400, 'invalid_client_metadata'],
   ])('POST /clients refuses %s', async (_title, body, status, error) => {
     const response = await admin('/clients', { method: 'POST', body: JSON.stringify(body) });
     expect(response.status).toBe(status);
