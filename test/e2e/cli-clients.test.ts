@@ -179,6 +179,27 @@ describe('tessera clients', () => {
     expect(result.stderr).toContain(message);
   });
 
+  it.each([
+    ['an inline array', '[1]'],
+    ['inline null', 'null'],
+    ['an inline number', '42'],
+    ['an inline string', '"client"'],
+    ['a file holding an array', 'array.json'],
+    ['a file holding null', 'null.json'],
+  ])('refuses --metadata that is %s with exit 2: it must be a JSON object', async (_title, value) => {
+    writeFileSync(join(workspace.dir, 'array.json'), '[1]');
+    writeFileSync(join(workspace.dir, 'null.json'), 'null');
+    for (const command of [
+      ['clients', 'create', '--client-id', 'not-an-object'],
+      ['clients', 'update', 'svc'],
+    ]) {
+      const result = await run([...command, '--metadata', value]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--metadata: must be a JSON object');
+    }
+    expect((await run(['clients', 'show', 'not-an-object'])).code).toBe(3);
+  });
+
   it('lists clients as a table and as JSON', async () => {
     const human = await run(['clients', 'list']);
     expect(human.code).toBe(0);
