@@ -38,6 +38,8 @@ function addMetadataOptions(command: Command, { creating }: { creating: boolean 
     .option('--audience <audiences>', 'audience values the client may request, space- or comma-separated')
     .option('--jwks <file-or-json>', 'jwks: a JWK Set file, or the JWK Set as inline JSON')
     .option('--client-name <name>', 'client_name')
+    .option('--introspection', 'let the client introspect any token, not only its own (a resource server)')
+    .option('--no-introspection', 'let the client introspect only its own tokens')
     .option('--metadata <file-or-json>', 'RFC 7591 client metadata as a JSON file or inline JSON; flags override it')
     .option('--json', 'print JSON');
 }
@@ -55,6 +57,7 @@ function metadataFromOptions(options: Options): ClientMetadataInput {
   if (typeof options.audience === 'string') metadata.audience = splitList(options.audience);
   if (typeof options.jwks === 'string') metadata.jwks = readJsonArgument(options.jwks, '--jwks');
   if (typeof options.clientName === 'string') metadata.client_name = options.clientName;
+  if (typeof options.introspection === 'boolean') metadata.introspection = options.introspection;
   return metadata;
 }
 

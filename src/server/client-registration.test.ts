@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
 import type { Client } from '../core/index.js';
+import { defaultIntrospectionPolicy } from '../grants/index.js';
 import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
 import type { Storage } from '../storage/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
@@ -60,6 +61,18 @@ describe('clientFromMetadata', () => {
       software_version: '2.1',
     };
     expect(clientFromMetadata({ client_id: 'a', ...descriptive }).metadata).toStrictEqual(descriptive);
+  });
+
+  it('keeps introspection where the default introspection policy (RFC 7662 §2.1) reads it', () => {
+    const token = { clientId: 'someone-else' } as Parameters<typeof defaultIntrospectionPolicy>[1];
+    const resourceServer = clientFromMetadata({ client_id: 'api', introspection: true });
+    expect(resourceServer.metadata).toStrictEqual({ introspection: true });
+    expect(clientToMetadata(resourceServer)).toMatchObject({ introspection: true });
+    expect(defaultIntrospectionPolicy(resourceServer, token)).toBe(true);
+    expect(defaultIntrospectionPolicy(clientFromMetadata({ client_id: 'api', introspection: false }), token)).toBe(
+      false,
+    );
+    expect(() => clientFromMetadata({ introspection: 'yes' })).toThrow('introspection must be true or false');
   });
 
   it('ignores metadata it does not understand (RFC 7591 §2) but keeps descriptive fields', () => {

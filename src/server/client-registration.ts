@@ -36,10 +36,12 @@ export const supportedGrantTypes = ['client_credentials'] as const;
 const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 
 /**
- * Descriptive RFC 7591 §2 fields, kept as they are, and what each must be: a string, a URL string
- * (of a web page or an image, so http or https), or an array of strings.
+ * The fields kept in the client's metadata, as they are, and what each must be. The descriptive
+ * RFC 7591 §2 ones are strings, URL strings (of a web page or an image, so http or https) or an
+ * array of strings; `introspection: true` lets the client introspect any token
+ * (`defaultIntrospectionPolicy` reads it there).
  */
-const descriptiveFieldKinds = {
+const metadataFieldKinds = {
   client_name: 'string',
   client_uri: 'URL',
   logo_uri: 'URL',
@@ -48,16 +50,18 @@ const descriptiveFieldKinds = {
   policy_uri: 'URL',
   software_id: 'string',
   software_version: 'string',
-} as const satisfies Record<string, 'string' | 'URL' | 'strings'>;
+  introspection: 'boolean',
+} as const satisfies Record<string, 'string' | 'URL' | 'strings' | 'boolean'>;
 
-type DescriptiveField = keyof typeof descriptiveFieldKinds;
+type MetadataField = keyof typeof metadataFieldKinds;
 
-const descriptiveFields = Object.keys(descriptiveFieldKinds) as DescriptiveField[];
+const metadataFields = Object.keys(metadataFieldKinds) as MetadataField[];
 
 const expectedForm = {
   string: 'a string',
   URL: 'an absolute http or https URL string',
   strings: 'an array of strings',
+  boolean: 'true or false',
 } as const;
 
 function isWebUrl(value: string): boolean {
@@ -69,16 +73,18 @@ function isWebUrl(value: string): boolean {
   }
 }
 
-/** The check of one descriptive field. Null passes here: only an update may send it (to remove the field). */
-function descriptiveFieldSchema(field: DescriptiveField) {
-  const kind = descriptiveFieldKinds[field];
+/** The check of one metadata field. Null passes here: only an update may send it (to remove the field). */
+function metadataFieldSchema(field: MetadataField) {
+  const kind = metadataFieldKinds[field];
   const error = `${field} must be ${expectedForm[kind]}`;
   const schema =
-    kind === 'strings'
-      ? z.array(z.string({ error }), { error })
-      : kind === 'URL'
-        ? z.string({ error }).refine(isWebUrl, { error })
-        : z.string({ error });
+    kind === 'boolean'
+      ? z.boolean({ error })
+      : kind === 'strings'
+        ? z.array(z.string({ error }), { error })
+        : kind === 'URL'
+          ? z.string({ error }).refine(isWebUrl, { error })
+          : z.string({ error });
   return schema.nullable().optional();
 }
 
@@ -110,9 +116,9 @@ const metadataSchema = z.object({
     .optional(),
   jwks: z.unknown().optional(),
   jwks_uri: z.unknown().optional(),
-  ...(Object.fromEntries(descriptiveFields.map((field) => [field, descriptiveFieldSchema(field)])) as Record<
-    DescriptiveField,
-    ReturnType<typeof descriptiveFieldSchema>
+  ...(Object.fromEntries(metadataFields.map((field) => [field, metadataFieldSchema(field)])) as Record<
+    MetadataField,
+    ReturnType<typeof metadataFieldSchema>
   >),
 });
 
@@ -211,11 +217,11 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   }
   if (base === undefined) {
     // RFC 7592 §2.2 lets an update send null to remove a field; a registration has nothing to remove.
-    const nulled = descriptiveFields.find((field) => metadata[field] === null);
+    const nulled = metadataFields.find((field) => metadata[field] === null);
     if (nulled !== undefined) {
       throw new ClientRegistrationError(
         'invalid_client_metadata',
-        `${nulled} must be ${expectedForm[descriptiveFieldKinds[nulled]]}`,
+        `${nulled} must be ${expectedForm[metadataFieldKinds[nulled]]}`,
       );
     }
   }
@@ -240,7 +246,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   const audience =
     typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
   const extra: Record<string, unknown> = {};
-  for (const field of descriptiveFields) {
+  for (const field of metadataFields) {
     if (metadata[field] !== undefined) extra[field] = metadata[field];
   }
   return {
@@ -363,7 +369,7 @@ export async function updateRegisteredClient(
   checkClientIdUnchanged(input, id);
   return changeClientMetadata(storage, hasher, id, (existing) => {
     const described = clientFromMetadata({ ...input, client_id: id }, existing);
-    return updatedClient(existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+    return updatedClient(existing, described, [...Object.keys(clientFields), ...metadataFields]);
   });
 }
 
@@ -488,10 +494,10 @@ function updatedClient(existing: Client, described: Client, named: readonly stri
     if (described[key] === undefined) delete client[key];
     else client[key] = described[key];
   }
-  const descriptive = descriptiveFields.filter((field) => named.includes(field));
-  if (descriptive.length > 0) {
+  const kept = metadataFields.filter((field) => named.includes(field));
+  if (kept.length > 0) {
     const metadata: Record<string, unknown> = { ...existing.metadata };
-    for (const field of descriptive) {
+    for (const field of kept) {
       // RFC 7592 §2.2: a null value asks for the field to be removed.
       const value = described.metadata?.[field];
       if (value === undefined || value === null) delete metadata[field];

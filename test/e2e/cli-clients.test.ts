@@ -200,6 +200,25 @@ describe('tessera clients', () => {
     expect((await run(['clients', 'show', 'not-an-object'])).code).toBe(3);
   });
 
+  it('registers a client that may introspect any token with --introspection (or in --metadata), and update turns it off', async () => {
+    const created = await run(['clients', 'create', '--client-id', 'resource-api', '--introspection', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(parseJson(created)).toMatchObject({ introspection: true });
+    const fromMetadata = await run([
+      'clients',
+      'create',
+      '--client-id',
+      'resource-api-2',
+      '--metadata',
+      '{"introspection":true}',
+      '--json',
+    ]);
+    expect(parseJson(fromMetadata)).toMatchObject({ introspection: true });
+    const off = await run(['clients', 'update', 'resource-api', '--no-introspection', '--json']);
+    expect(parseJson(off)).toMatchObject({ introspection: false });
+    for (const id of ['resource-api', 'resource-api-2']) expect((await run(['clients', 'delete', id])).code).toBe(0);
+  });
+
   it('lists clients as a table and as JSON', async () => {
     const human = await run(['clients', 'list']);
     expect(human.code).toBe(0);

@@ -387,6 +387,44 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     },
   );
 
+  it("registers a client with introspection: true, which may then introspect other clients' tokens (RFC 7662 §2.1)", async () => {
+    const register = async (body: Record<string, unknown>) => {
+      const response = await admin('/clients', { method: 'POST', body: JSON.stringify(body) });
+      expect(response.status).toBe(201);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    const api = await register({ client_id: 'introspecting-api', introspection: true });
+    expect(api).toMatchObject({ introspection: true });
+    const caller = await register({ client_id: 'introspected-caller' });
+    const token = await requestToken(server.publicUrl, 'introspected-caller', String(caller.client_secret));
+    const introspect = async () => {
+      const response = await fetch(`${server.publicUrl}/oauth2/introspect`, {
+        method: 'POST',
+        headers: {
+          authorization: basic('introspecting-api', String(api.client_secret)),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token: String(token.body.access_token) }),
+      });
+      return ((await response.json()) as { active: boolean }).active;
+    };
+    expect(await introspect()).toBe(true);
+    const shown = (await (await admin('/clients/introspecting-api')).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ introspection: true });
+    const turnedOff = await admin('/clients/introspecting-api', {
+      method: 'PUT',
+      body: JSON.stringify({ ...shown, introspection: false }),
+    });
+    expect(await turnedOff.json()).toMatchObject({ introspection: false });
+    expect(await introspect()).toBe(false);
+    const refused = await admin('/clients', { method: 'POST', body: '{"introspection":"yes"}' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: 'introspection must be true or false',
+    });
+  });
+
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
       const response = await admin('/clients', { method: 'POST', body });
