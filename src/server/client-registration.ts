@@ -208,14 +208,14 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     );
   }
   const metadata = result.data;
-  if (base === undefined && (metadata.client_id === '.' || metadata.client_id === '..')) {
-    // URLs drop such a path segment (RFC 3986 §5.2.4), even percent-encoded, so /clients/{id} could never reach it.
-    throw new ClientRegistrationError(
-      'invalid_client_metadata',
-      'client_id cannot be "." or "..": no admin API path could address that client',
-    );
-  }
   if (base === undefined) {
+    if (metadata.client_id === '.' || metadata.client_id === '..') {
+      // URLs drop such a path segment (RFC 3986 §5.2.4), even percent-encoded, so /clients/{id} could never reach it.
+      throw new ClientRegistrationError(
+        'invalid_client_metadata',
+        'client_id cannot be "." or "..": no admin API path could address that client',
+      );
+    }
     // RFC 7592 §2.2 lets an update send null to remove a field; a registration has nothing to remove.
     const nulled = metadataFields.find((field) => metadata[field] === null);
     if (nulled !== undefined) {
@@ -530,10 +530,10 @@ export async function rotateClientSecret(
   id: string,
   secret?: string,
 ): Promise<ClientWithSecret & { readonly clientSecret: string }> {
-  const clientSecret = checkSecret(secret ?? generateClientSecret());
   // Checked once before hashing, so an unknown client is refused without the wait, and again
   // under the lock: hashing takes long, and the client read before it may have changed since.
   checkHoldsSecret(await requireClient(storage, id));
+  const clientSecret = checkSecret(secret ?? generateClientSecret());
   const secretHash = await hasher.hash(clientSecret);
   const client = await changeClient(storage, id, (existing) => {
     checkHoldsSecret(existing);
