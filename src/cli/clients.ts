@@ -1,6 +1,6 @@
 // `tessera clients …`: register, list, show, update and delete clients, and rotate their secrets.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Client } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
@@ -38,6 +38,9 @@ function addMetadataOptions(command: Command, { creating }: { creating: boolean 
     .option('--audience <audiences>', 'audience values the client may request, space- or comma-separated')
     .option('--jwks <file-or-json>', 'jwks: a JWK Set file, or the JWK Set as inline JSON')
     .option('--client-name <name>', 'client_name')
+    .option('--introspection', 'let the client introspect any token, not only its own (a resource server)')
+    .option('--no-introspection', 'let the client introspect only its own tokens')
+    .option('--introspection-audience <list>', 'let the client introspect the tokens meant for these audiences')
     .option('--metadata <file-or-json>', 'RFC 7591 client metadata as a JSON file or inline JSON; flags override it')
     .option('--json', 'print JSON');
 }
@@ -55,6 +58,10 @@ function metadataFromOptions(options: Options): ClientMetadataInput {
   if (typeof options.audience === 'string') metadata.audience = splitList(options.audience);
   if (typeof options.jwks === 'string') metadata.jwks = readJsonArgument(options.jwks, '--jwks');
   if (typeof options.clientName === 'string') metadata.client_name = options.clientName;
+  if (typeof options.introspection === 'boolean') metadata.introspection = options.introspection;
+  if (typeof options.introspectionAudience === 'string') {
+    metadata.introspection = splitList(options.introspectionAudience);
+  }
   return metadata;
 }
 
@@ -62,17 +69,42 @@ function splitList(value: string): string[] {
   return value.split(/[\s,]+/).filter(Boolean);
 }
 
-/** Reads inline JSON, or a file holding JSON. */
-function readJsonArgument(value: string, flag: string): unknown {
-  const text = value.trim().startsWith('{') ? value : readArgumentFile(value, flag);
+/** Reads a JSON object given inline, or a file holding one. */
+function readJsonArgument(value: string, flag: '--metadata' | '--jwks'): Record<string, unknown> {
+  const example = flag === '--jwks' ? '{"keys":[…]}' : '{"client_name":"…"}';
+  const inline = /^\s*[[{]/.test(value) || (!isReadableFile(value) && parsesAsJson(value));
+  const text = inline ? value : readArgumentFile(value, flag);
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch {
     throw new CliError(
-      `${flag}: not valid JSON (give a file path or inline JSON such as '{"keys":[…]}')`,
+      `${flag}: not valid JSON (give a file path or inline JSON such as '${example}')`,
       exitCodes.usage,
       'usage',
     );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CliError(`${flag}: must be a JSON object, such as '${example}'`, exitCodes.usage, 'usage');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function isReadableFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** True for JSON text such as `null`, `42` or `"text"`: meant inline, though it does not start like an object. */
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

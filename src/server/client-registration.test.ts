@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
 import type { Client } from '../core/index.js';
+import { defaultIntrospectionPolicy } from '../grants/index.js';
 import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
 import type { Storage } from '../storage/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
@@ -62,6 +63,32 @@ describe('clientFromMetadata', () => {
     expect(clientFromMetadata({ client_id: 'a', ...descriptive }).metadata).toStrictEqual(descriptive);
   });
 
+  it('keeps introspection where the default introspection policy (RFC 7662 §2.1) reads it', () => {
+    const token = { clientId: 'someone-else' } as Parameters<typeof defaultIntrospectionPolicy>[1];
+    const resourceServer = clientFromMetadata({ client_id: 'api', introspection: true });
+    expect(resourceServer.metadata).toStrictEqual({ introspection: true });
+    expect(clientToMetadata(resourceServer)).toMatchObject({ introspection: true });
+    expect(defaultIntrospectionPolicy(resourceServer, token)).toBe(true);
+    expect(defaultIntrospectionPolicy(clientFromMetadata({ client_id: 'api', introspection: false }), token)).toBe(
+      false,
+    );
+    expect(() => clientFromMetadata({ introspection: 'yes' })).toThrow(
+      'introspection must be true, false or a non-empty array of audience strings',
+    );
+  });
+
+  it('keeps an introspection audience list, which lets the client see only the tokens for those audiences (RFC 7662 §4)', () => {
+    const api = clientFromMetadata({ client_id: 'api', introspection: ['https://api.example'] });
+    expect(clientToMetadata(api)).toMatchObject({ introspection: ['https://api.example'] });
+    const token = (audience: string[]) =>
+      ({ clientId: 'someone-else', audience }) as unknown as Parameters<typeof defaultIntrospectionPolicy>[1];
+    expect(defaultIntrospectionPolicy(api, token(['https://api.example']))).toBe(true);
+    expect(defaultIntrospectionPolicy(api, token(['https://other.example']))).toBe(false);
+    for (const introspection of [[], [''], [42], 'https://api.example']) {
+      expect(() => clientFromMetadata({ client_id: 'api', introspection })).toThrow('introspection must be');
+    }
+  });
+
   it('ignores metadata it does not understand (RFC 7591 §2) but keeps descriptive fields', () => {
     const client = clientFromMetadata({ client_id: 'a', client_name: 'A', frobnicate: true });
     expect(clientToMetadata(client)).toMatchObject({ client_name: 'A' });
@@ -71,6 +98,8 @@ describe('clientFromMetadata', () => {
   it.each([
     ['a client_id with a space', { client_id: 'a b' }, 'client_id'],
     ['a scope with a quote', { scope: 'read "write"' }, 'scope'],
+    ['the client_id "."', { client_id: '.' }, 'client_id cannot be "." or ".."'],
+    ['the client_id ".."', { client_id: '..' }, 'client_id cannot be "." or ".."'],
     ['jwks_uri', { jwks_uri: 'https://example.com/jwks' }, 'jwks_uri'],
     ['an empty grant_types', { grant_types: [] }, 'grant_types'],
     ['a client_name that is an object', { client_name: { en: 'A' } }, 'client_name must be a string'],

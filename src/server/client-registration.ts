@@ -36,10 +36,12 @@ export const supportedGrantTypes = ['client_credentials'] as const;
 const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 
 /**
- * Descriptive RFC 7591 §2 fields, kept as they are, and what each must be: a string, a URL string
- * (of a web page or an image, so http or https), or an array of strings.
+ * The fields kept in the client's metadata, as they are, and what each must be. The descriptive
+ * RFC 7591 §2 ones are strings, URL strings (of a web page or an image, so http or https) or an
+ * array of strings; `introspection: true` lets the client introspect any token, a list of
+ * audiences the tokens meant for them (`defaultIntrospectionPolicy` reads it there).
  */
-const descriptiveFieldKinds = {
+const metadataFieldKinds = {
   client_name: 'string',
   client_uri: 'URL',
   logo_uri: 'URL',
@@ -48,16 +50,18 @@ const descriptiveFieldKinds = {
   policy_uri: 'URL',
   software_id: 'string',
   software_version: 'string',
-} as const satisfies Record<string, 'string' | 'URL' | 'strings'>;
+  introspection: 'introspection',
+} as const satisfies Record<string, 'string' | 'URL' | 'strings' | 'introspection'>;
 
-type DescriptiveField = keyof typeof descriptiveFieldKinds;
+type MetadataField = keyof typeof metadataFieldKinds;
 
-const descriptiveFields = Object.keys(descriptiveFieldKinds) as DescriptiveField[];
+const metadataFields = Object.keys(metadataFieldKinds) as MetadataField[];
 
 const expectedForm = {
   string: 'a string',
   URL: 'an absolute http or https URL string',
   strings: 'an array of strings',
+  introspection: 'true, false or a non-empty array of audience strings',
 } as const;
 
 function isWebUrl(value: string): boolean {
@@ -69,16 +73,20 @@ function isWebUrl(value: string): boolean {
   }
 }
 
-/** The check of one descriptive field. Null passes here: only an update may send it (to remove the field). */
-function descriptiveFieldSchema(field: DescriptiveField) {
-  const kind = descriptiveFieldKinds[field];
+/** The check of one metadata field. Null passes here: only an update may send it (to remove the field). */
+function metadataFieldSchema(field: MetadataField) {
+  const kind = metadataFieldKinds[field];
   const error = `${field} must be ${expectedForm[kind]}`;
   const schema =
-    kind === 'strings'
-      ? z.array(z.string({ error }), { error })
-      : kind === 'URL'
-        ? z.string({ error }).refine(isWebUrl, { error })
-        : z.string({ error });
+    kind === 'introspection'
+      ? z
+          .union([z.boolean(), z.array(z.string({ error }), { error })], { error })
+          .refine((value) => typeof value === 'boolean' || (value.length > 0 && !value.includes('')), { error })
+      : kind === 'strings'
+        ? z.array(z.string({ error }), { error })
+        : kind === 'URL'
+          ? z.string({ error }).refine(isWebUrl, { error })
+          : z.string({ error });
   return schema.nullable().optional();
 }
 
@@ -110,9 +118,9 @@ const metadataSchema = z.object({
     .optional(),
   jwks: z.unknown().optional(),
   jwks_uri: z.unknown().optional(),
-  ...(Object.fromEntries(descriptiveFields.map((field) => [field, descriptiveFieldSchema(field)])) as Record<
-    DescriptiveField,
-    ReturnType<typeof descriptiveFieldSchema>
+  ...(Object.fromEntries(metadataFields.map((field) => [field, metadataFieldSchema(field)])) as Record<
+    MetadataField,
+    ReturnType<typeof metadataFieldSchema>
   >),
 });
 
@@ -203,12 +211,19 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   }
   const metadata = result.data;
   if (base === undefined) {
+    if (metadata.client_id === '.' || metadata.client_id === '..') {
+      // URLs drop such a path segment (RFC 3986 §5.2.4), even percent-encoded, so /clients/{id} could never reach it.
+      throw new ClientRegistrationError(
+        'invalid_client_metadata',
+        'client_id cannot be "." or "..": no admin API path could address that client',
+      );
+    }
     // RFC 7592 §2.2 lets an update send null to remove a field; a registration has nothing to remove.
-    const nulled = descriptiveFields.find((field) => metadata[field] === null);
+    const nulled = metadataFields.find((field) => metadata[field] === null);
     if (nulled !== undefined) {
       throw new ClientRegistrationError(
         'invalid_client_metadata',
-        `${nulled} must be ${expectedForm[descriptiveFieldKinds[nulled]]}`,
+        `${nulled} must be ${expectedForm[metadataFieldKinds[nulled]]}`,
       );
     }
   }
@@ -233,7 +248,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   const audience =
     typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
   const extra: Record<string, unknown> = {};
-  for (const field of descriptiveFields) {
+  for (const field of metadataFields) {
     if (metadata[field] !== undefined) extra[field] = metadata[field];
   }
   return {
@@ -356,7 +371,7 @@ export async function updateRegisteredClient(
   checkClientIdUnchanged(input, id);
   return changeClientMetadata(storage, hasher, id, (existing) => {
     const described = clientFromMetadata({ ...input, client_id: id }, existing);
-    return updatedClient(existing, described, [...Object.keys(clientFields), ...descriptiveFields]);
+    return updatedClient(existing, described, [...Object.keys(clientFields), ...metadataFields]);
   });
 }
 
@@ -481,10 +496,10 @@ function updatedClient(existing: Client, described: Client, named: readonly stri
     if (described[key] === undefined) delete client[key];
     else client[key] = described[key];
   }
-  const descriptive = descriptiveFields.filter((field) => named.includes(field));
-  if (descriptive.length > 0) {
+  const kept = metadataFields.filter((field) => named.includes(field));
+  if (kept.length > 0) {
     const metadata: Record<string, unknown> = { ...existing.metadata };
-    for (const field of descriptive) {
+    for (const field of kept) {
       // RFC 7592 §2.2: a null value asks for the field to be removed.
       const value = described.metadata?.[field];
       if (value === undefined || value === null) delete metadata[field];
@@ -517,10 +532,10 @@ export async function rotateClientSecret(
   id: string,
   secret?: string,
 ): Promise<ClientWithSecret & { readonly clientSecret: string }> {
-  const clientSecret = checkSecret(secret ?? generateClientSecret());
   // Checked once before hashing, so an unknown client is refused without the wait, and again
   // under the lock: hashing takes long, and the client read before it may have changed since.
   checkHoldsSecret(await requireClient(storage, id));
+  const clientSecret = checkSecret(secret ?? generateClientSecret());
   const secretHash = await hasher.hash(clientSecret);
   const client = await changeClient(storage, id, (existing) => {
     checkHoldsSecret(existing);

@@ -172,10 +172,60 @@ describe('tessera clients', () => {
     ],
     ['contacts that is a string (RFC 7591 §2)', ['--metadata', '{"contacts":"ops@example.com"}'], 'contacts must be'],
     ['a client_uri that is a number (RFC 7591 §2)', ['--metadata', '{"client_uri":42}'], 'client_uri must be'],
+    ['the client id ".."', ['--client-id', '..'], 'client_id cannot be "." or ".."'],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
     const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    ['an inline array', '[1]'],
+    ['inline null', 'null'],
+    ['an inline number', '42'],
+    ['an inline string', '"client"'],
+    ['a file holding an array', 'array.json'],
+    ['a file holding null', 'null.json'],
+  ])('refuses --metadata that is %s with exit 2: it must be a JSON object', async (_title, value) => {
+    writeFileSync(join(workspace.dir, 'array.json'), '[1]');
+    writeFileSync(join(workspace.dir, 'null.json'), 'null');
+    for (const command of [
+      ['clients', 'create', '--client-id', 'not-an-object'],
+      ['clients', 'update', 'svc'],
+    ]) {
+      const result = await run([...command, '--metadata', value]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--metadata: must be a JSON object');
+    }
+    expect((await run(['clients', 'show', 'not-an-object'])).code).toBe(3);
+  });
+
+  it('registers a client that may introspect any token with --introspection (or in --metadata), and update turns it off', async () => {
+    const created = await run(['clients', 'create', '--client-id', 'resource-api', '--introspection', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(parseJson(created)).toMatchObject({ introspection: true });
+    const fromMetadata = await run([
+      'clients',
+      'create',
+      '--client-id',
+      'resource-api-2',
+      '--metadata',
+      '{"introspection":true}',
+      '--json',
+    ]);
+    expect(parseJson(fromMetadata)).toMatchObject({ introspection: true });
+    const off = await run(['clients', 'update', 'resource-api', '--no-introspection', '--json']);
+    expect(parseJson(off)).toMatchObject({ introspection: false });
+    const narrowed = await run([
+      'clients',
+      'update',
+      'resource-api',
+      '--introspection-audience',
+      'https://api.example,https://api2.example',
+      '--json',
+    ]);
+    expect(parseJson(narrowed)).toMatchObject({ introspection: ['https://api.example', 'https://api2.example'] });
+    for (const id of ['resource-api', 'resource-api-2']) expect((await run(['clients', 'delete', id])).code).toBe(0);
   });
 
   it('lists clients as a table and as JSON', async () => {

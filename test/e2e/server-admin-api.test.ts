@@ -1,6 +1,7 @@
 // The admin listener of `tessera serve`: bearer-token guard, RFC 7591/7592-shaped client management,
 // keys, Prometheus metrics and health; and none of it on the public listener.
 
+import { decodeJwt } from 'jose';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -313,6 +314,8 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     ['an unsupported grant type', { grant_types: ['password'] }, 400, 'invalid_client_metadata'],
     ['a scope that is not a string', { scope: ['read'] }, 400, 'invalid_client_metadata'],
     ['a taken client_id', { client_id: 'reports' }, 409, 'conflict'],
+    ['the client_id "..", which no path reaches', { client_id: '..' }, 400, 'invalid_client_metadata'],
+    ['the client_id ".", which no path reaches', { client_id: '.' }, 400, 'invalid_client_metadata'],
   ])('POST /clients refuses %s', async (_title, body, status, error) => {
     const response = await admin('/clients', { method: 'POST', body: JSON.stringify(body) });
     expect(response.status).toBe(status);
@@ -384,6 +387,57 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
       expect((await admin('/clients/typed-secret', { method: 'DELETE' })).status).toBe(204);
     },
   );
+
+  it("registers a client with introspection: true, which may then introspect other clients' tokens (RFC 7662 §2.1)", async () => {
+    const register = async (body: Record<string, unknown>) => {
+      const response = await admin('/clients', { method: 'POST', body: JSON.stringify(body) });
+      expect(response.status).toBe(201);
+      return (await response.json()) as Record<string, unknown>;
+    };
+    const api = await register({ client_id: 'introspecting-api', introspection: true });
+    expect(api).toMatchObject({ introspection: true });
+    const caller = await register({ client_id: 'introspected-caller' });
+    const token = await requestToken(server.publicUrl, 'introspected-caller', String(caller.client_secret));
+    const introspect = async () => {
+      const response = await fetch(`${server.publicUrl}/oauth2/introspect`, {
+        method: 'POST',
+        headers: {
+          authorization: basic('introspecting-api', String(api.client_secret)),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token: String(token.body.access_token) }),
+      });
+      return ((await response.json()) as { active: boolean }).active;
+    };
+    expect(await introspect()).toBe(true);
+    const shown = (await (await admin('/clients/introspecting-api')).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ introspection: true });
+    const turnedOff = await admin('/clients/introspecting-api', {
+      method: 'PUT',
+      body: JSON.stringify({ ...shown, introspection: false }),
+    });
+    expect(await turnedOff.json()).toMatchObject({ introspection: false });
+    expect(await introspect()).toBe(false);
+    // RFC 7662 §4: limited to audiences, it sees the tokens meant for them only.
+    const [tokenAudience] = ([] as unknown[]).concat(decodeJwt(String(token.body.access_token)).aud);
+    for (const [audiences, active] of [
+      [[String(tokenAudience)], true],
+      [['https://elsewhere.example'], false],
+    ] as const) {
+      const limited = await admin('/clients/introspecting-api', {
+        method: 'PUT',
+        body: JSON.stringify({ ...shown, introspection: audiences }),
+      });
+      expect(await limited.json()).toMatchObject({ introspection: audiences });
+      expect(await introspect()).toBe(active);
+    }
+    const refused = await admin('/clients', { method: 'POST', body: '{"introspection":"yes"}' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: 'introspection must be true, false or a non-empty array of audience strings',
+    });
+  });
 
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
