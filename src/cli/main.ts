@@ -118,7 +118,8 @@ toleratesClosedOutput(process.stdout);
 toleratesClosedOutput(process.stderr);
 const code = await run(process.argv);
 if (code !== exitCodes.ok || !process.argv.includes('serve')) {
-  process.exitCode = code;
+  // A command that succeeded but could not write its output has already set exit code 1.
+  process.exitCode = code === exitCodes.ok ? (process.exitCode ?? code) : code;
   // Nothing should keep the process alive after a command; if something does, do not hang.
-  setTimeout(() => process.exit(code), 5000).unref();
+  setTimeout(() => process.exit(), 5000).unref();
 }

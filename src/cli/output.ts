@@ -6,10 +6,15 @@
  * finishes its work and exits with its own code.
  */
 export function toleratesClosedOutput(stream: NodeJS.WriteStream): void {
+  let reported = false;
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') return;
     // Another write failure (a full disk behind a redirect): the output is incomplete.
     process.exitCode = 1;
+    if (stream !== process.stderr && !reported) {
+      reported = true;
+      process.stderr.write(`tessera: cannot write the output: ${error.code ?? error.message}\n`);
+    }
   });
 }
 
