@@ -9,7 +9,7 @@ import { addGlobalOptions } from './config-options.js';
 import { CliError, exitCodes, type ExitCode } from './exit-codes.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
-import { printJson, toleratesClosedOutput } from './output.js';
+import { printable, printJson, toleratesClosedOutput } from './output.js';
 import { serveCommand } from './serve.js';
 import { introspectCommand, revokeCommand, tokenCommand } from './token.js';
 
@@ -66,7 +66,7 @@ export async function run(argv: readonly string[]): Promise<ExitCode> {
     }
     const { code, kind, message, details } = classify(error);
     if (wantsJson) printJson({ error: kind, error_description: message, ...details });
-    process.stderr.write(`tessera: ${message}\n`);
+    process.stderr.write(`tessera: ${printable(message, { keepLineBreaks: true })}\n`);
     return code;
   }
 }

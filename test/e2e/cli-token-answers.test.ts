@@ -187,3 +187,31 @@ describe('a server that does not answer', () => {
     expect(result.stderr).toBe('tessera: --timeout: must be a number of seconds above 0, at most 2147483\n');
   });
 });
+
+describe('text from the server on a terminal', () => {
+  it('shows control characters in an error description as escapes, not as terminal commands', async () => {
+    answers = {
+      '/oauth2/token': {
+        status: 400,
+        body: JSON.stringify({ error: 'invalid_scope', error_description: 'bad\u001b[2J\u0007scope' }),
+      },
+    };
+    const result = await run(['token', ...client()]);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toBe('tessera: the server answered 400 invalid_scope: bad\\x1b[2J\\x07scope\n');
+  });
+
+  it('shows control characters in the fields of a token answer as escapes; --json keeps them JSON-encoded', async () => {
+    answers = {
+      '/oauth2/token': {
+        status: 200,
+        body: JSON.stringify({ access_token: 'opaque', token_type: 'Bearer', note: 'a\u001b]0;title\u0007b\nc' }),
+      },
+    };
+    const human = await run(['token', ...client()]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^note {10}a\\x1b\]0;title\\x07b\\x0ac$/m);
+    const json = await run(['token', ...client(), '--json']);
+    expect(parseJson(json).note).toBe('a\u001b]0;title\u0007b\nc');
+  });
+});
