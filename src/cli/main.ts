@@ -9,7 +9,7 @@ import { addGlobalOptions } from './config-options.js';
 import { CliError, exitCodes, type ExitCode } from './exit-codes.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
-import { printJson, toleratesClosedOutput } from './output.js';
+import { printable, printJson, toleratesClosedOutput } from './output.js';
 import { serveCommand } from './serve.js';
 import { introspectCommand, revokeCommand, tokenCommand } from './token.js';
 
@@ -66,7 +66,7 @@ export async function run(argv: readonly string[]): Promise<ExitCode> {
     }
     const { code, kind, message, details } = classify(error);
     if (wantsJson) printJson({ error: kind, error_description: message, ...details });
-    process.stderr.write(`tessera: ${message}\n`);
+    process.stderr.write(`tessera: ${printable(message, { keepLineBreaks: true })}\n`);
     return code;
   }
 }
@@ -118,7 +118,8 @@ toleratesClosedOutput(process.stdout);
 toleratesClosedOutput(process.stderr);
 const code = await run(process.argv);
 if (code !== exitCodes.ok || !process.argv.includes('serve')) {
-  process.exitCode = code;
+  // A command that succeeded but could not write its output has already set exit code 1.
+  process.exitCode = code === exitCodes.ok ? (process.exitCode ?? code) : code;
   // Nothing should keep the process alive after a command; if something does, do not hang.
-  setTimeout(() => process.exit(code), 5000).unref();
+  setTimeout(() => process.exit(), 5000).unref();
 }

@@ -6,10 +6,15 @@
  * finishes its work and exits with its own code.
  */
 export function toleratesClosedOutput(stream: NodeJS.WriteStream): void {
+  let reported = false;
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') return;
     // Another write failure (a full disk behind a redirect): the output is incomplete.
     process.exitCode = 1;
+    if (stream !== process.stderr && !reported) {
+      reported = true;
+      process.stderr.write(`tessera: cannot write the output: ${error.code ?? error.message}\n`);
+    }
   });
 }
 
@@ -18,25 +23,37 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * `text` safe to show on a terminal: control characters, which a server or a client's metadata
+ * could use to move the cursor or rewrite the screen, are shown as `\x1b`-style escapes. Line
+ * breaks are kept only when `keepLineBreaks` is set.
+ */
+export function printable(text: string, { keepLineBreaks = false } = {}): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (character) =>
+    keepLineBreaks && character === '\n' ? character : `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** Writes rows as an aligned table under upper-case headings. */
 export function printTable(columns: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = columns.map((column, index) =>
-    Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)),
-  );
+  const cleanRows = rows.map((row) => columns.map((_column, index) => printable(row[index] ?? '')));
+  const widths = columns.map((column, index) => Math.max(column.length, ...cleanRows.map((row) => row[index]!.length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((cell, index) => (index === cells.length - 1 ? cell : cell.padEnd(widths[index]!)))
       .join('  ')
       .trimEnd();
-  const output = [line(columns.map((column) => column.toUpperCase())), ...rows.map(line)];
+  const output = [line(columns.map((column) => column.toUpperCase())), ...cleanRows.map(line)];
   process.stdout.write(`${output.join('\n')}\n`);
 }
 
 /** Writes `key  value` lines, values JSON-encoded when not strings. */
 export function printFields(fields: Readonly<Record<string, unknown>>): void {
-  const entries = Object.entries(fields).filter(([, value]) => value !== undefined);
+  const entries = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => [printable(key), printable(formatValue(value))] as const);
   const width = Math.max(0, ...entries.map(([key]) => key.length));
-  const lines = entries.map(([key, value]) => `${key.padEnd(width)}  ${formatValue(value)}`);
+  const lines = entries.map(([key, value]) => `${key.padEnd(width)}  ${value}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -49,5 +66,5 @@ export function formatValue(value: unknown): string {
 
 /** A note for people on stderr, so stdout stays clean for pipes. */
 export function printNote(message: string): void {
-  process.stderr.write(`${message}\n`);
+  process.stderr.write(`${printable(message, { keepLineBreaks: true })}\n`);
 }

@@ -38,7 +38,44 @@ function addClientOptions(command: Command): Command {
         'how to send the client credentials (private_key_jwt with --private-key)',
       ).choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
     )
+    .option('--timeout <seconds>', `seconds to wait for each answer of the server (default ${defaultTimeoutSeconds})`)
     .option('--json', 'print JSON');
+}
+
+const defaultTimeoutSeconds = 30;
+/** The longest a timer holds, in whole seconds. */
+const maxTimeoutSeconds = 2_147_483;
+
+/** The --timeout value in seconds, or a usage error. */
+function timeoutOf(options: Options): number {
+  if (options.timeout === undefined) return defaultTimeoutSeconds;
+  const text = String(options.timeout).trim();
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(seconds > 0 && seconds <= maxTimeoutSeconds)) {
+    throw new CliError(
+      `--timeout: must be a number of seconds above 0, at most ${maxTimeoutSeconds}`,
+      exitCodes.usage,
+      'usage',
+    );
+  }
+  return seconds;
+}
+
+/** One HTTP exchange, its whole body read within the time allowed. */
+async function exchange(
+  url: string,
+  init: RequestInit,
+  timeoutSeconds: number,
+): Promise<{ readonly status: number; readonly ok: boolean; readonly text: string }> {
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(Math.ceil(timeoutSeconds * 1000)) });
+    return { status: response.status, ok: response.ok, text: await response.text() };
+  } catch (error) {
+    if (error instanceof Error && error.name === 'TimeoutError') {
+      throw new CliError(`no answer from ${url} within ${timeoutSeconds} s (--timeout)`, exitCodes.failure, 'timeout');
+    }
+    throw unreachable(url, error);
+  }
 }
 
 /** How the client proves who it is: a secret, or a key that signs a fresh assertion per request. */
@@ -147,14 +184,14 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
     introspection: `${base}${defaultRoutes.introspection}`,
     revocation: `${base}${defaultRoutes.revocation}`,
   };
-  let response: Response;
-  try {
-    response = await fetch(metadataUrl, { headers: { accept: 'application/json' } });
-  } catch (error) {
-    throw unreachable(metadataUrl, error);
-  }
+  const response = await exchange(metadataUrl, { headers: { accept: 'application/json' } }, timeoutOf(options));
   if (!response.ok) return fallback;
-  const parsed = (await response.json().catch(() => undefined)) as unknown;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(response.text) as unknown;
+  } catch {
+    // Not JSON: no endpoints named.
+  }
   // A body that is not an RFC 8414 metadata object names no endpoints: the default paths are used.
   const metadata = isObject(parsed) ? parsed : {};
   return {
@@ -192,6 +229,7 @@ async function postForm(
   form: Record<string, string | undefined>,
   credentials: ClientCredentials,
   audience: string,
+  timeoutSeconds: number,
 ): Promise<Record<string, unknown>> {
   const body = new URLSearchParams();
   for (const [name, value] of Object.entries(form)) if (value !== undefined) body.set(name, value);
@@ -210,16 +248,10 @@ async function postForm(
     const encode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
     headers.authorization = `Basic ${Buffer.from(`${encode(credentials.id)}:${encode(credentials.secret)}`).toString('base64')}`;
   }
-  let response: Response;
-  try {
-    response = await fetch(url, { method: 'POST', headers, body });
-  } catch (error) {
-    throw unreachable(url, error);
-  }
-  const text = await response.text();
+  const response = await exchange(url, { method: 'POST', headers, body }, timeoutSeconds);
   let json: unknown;
   try {
-    json = JSON.parse(text) as unknown;
+    json = JSON.parse(response.text) as unknown;
   } catch {
     // Not JSON: an error is reported by its status, a success by the caller.
   }
@@ -281,6 +313,7 @@ export function tokenCommand(): Command {
       .option('--audience <audience>', 'audience to request')
       .option('--token-endpoint <url>', 'token endpoint to use instead of the one in the metadata'),
   ).action(async (options: Options) => {
+    timeoutOf(options);
     const credentials = await clientCredentials(options);
     const given = stringOption(options.tokenEndpoint);
     if (given) httpUrl(given, '--token-endpoint');
@@ -295,6 +328,7 @@ export function tokenCommand(): Command {
       },
       credentials,
       endpoints.issuer,
+      timeoutOf(options),
     );
     // RFC 6749 §5.1: a successful answer is a JSON object with an access_token.
     const accessToken = response.access_token;
@@ -325,6 +359,7 @@ export function introspectCommand(): Command {
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
     checkOneStdinReader(token, options);
+    timeoutOf(options);
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
     const endpoints = await discoverEndpoints(options);
@@ -333,6 +368,7 @@ export function introspectCommand(): Command {
       { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
       credentials,
       endpoints.issuer,
+      timeoutOf(options),
     );
     // RFC 7662 §2.2: the answer is a JSON object whose `active` is a boolean.
     if (typeof response.active !== 'boolean') {
@@ -352,6 +388,7 @@ export function revokeCommand(): Command {
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
     checkOneStdinReader(token, options);
+    timeoutOf(options);
     const credentials = await clientCredentials(options);
     const value = await tokenArgument(token);
     const endpoints = await discoverEndpoints(options);
@@ -360,6 +397,7 @@ export function revokeCommand(): Command {
       { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
       credentials,
       endpoints.issuer,
+      timeoutOf(options),
     );
     // RFC 7009 §2.2: 200 means the token is revoked or was never valid; the server does not say which.
     if (options.json === true) printJson({ revoked: true });

@@ -258,6 +258,16 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes a section with only comments under it as setting nothing', () => {
+    const path = file('empty-section.yaml', 'admin:\n  # token: from the environment\nserver:\n  port: 9000\n');
+    const config = loadConfig({ file: path });
+    expect(config.admin).toMatchObject({ enabled: true, port: 8081 });
+    expect(config.server.port).toBe(9000);
+    expect(() => loadConfig({ file: file('null-leaf.yaml', 'server:\n  port:\n') })).toThrow(
+      /server\.port in .*null-leaf\.yaml: must be a whole-number TCP port/,
+    );
+  });
+
   it('refuses a file that is a list rather than a mapping', () => {
     expect(() => loadConfig({ file: file('list.yaml', '- a\n- b\n') })).toThrow('must hold a mapping of settings');
   });

@@ -664,7 +664,11 @@ function readConfigFile(file: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`configuration file ${file} must hold a mapping of settings, e.g. "server:\\n  port: 8080"`);
   }
-  return parsed as Record<string, unknown>;
+  // A section with nothing but comments under it (`admin:`) reads as null: it sets nothing.
+  const sections = new Set(
+    settings.filter((setting) => setting.key.includes('.')).map((setting) => setting.key.split('.')[0]),
+  );
+  return Object.fromEntries(Object.entries(parsed).filter(([name, value]) => !(value === null && sections.has(name))));
 }
 
 /** Turns an environment or flag string into the type its setting expects; anything odd is left for the schema to reject. */

@@ -87,3 +87,25 @@ describe('--json on a command line the parser refuses', () => {
     expect(result.stdout).toMatch(/^Usage: tessera keys list/);
   });
 });
+
+describe('output that cannot be written', () => {
+  it('says so on stderr and exits 1 when stdout is a full disk', async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(
+        'bash',
+        ['-c', '"$0" "$@" > /dev/full', process.execPath, binary, 'clients', 'list', '--json'],
+        {
+          cwd: workspace.dir,
+          env: workspace.env,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(result.stderr).toBe('tessera: cannot write the output: ENOSPC\n');
+    expect(result.code).toBe(1);
+  });
+});

@@ -10,7 +10,7 @@ let workspace: Workspace;
 let fake: Server;
 let issuer: string;
 /** What the fake server answers, by path; anything else is a 404. */
-let answers: Record<string, { status: number; type?: string; body: string }> = {};
+let answers: Record<string, { status: number; type?: string; body: string } | 'never'> = {};
 
 beforeAll(async () => {
   workspace = createWorkspace();
@@ -21,6 +21,7 @@ beforeAll(async () => {
       response.writeHead(404).end();
       return;
     }
+    if (answer === 'never') return;
     response.writeHead(answer.status, { 'content-type': answer.type ?? 'application/json' }).end(answer.body);
   });
   fake.listen(0, '127.0.0.1');
@@ -31,6 +32,7 @@ beforeEach(() => {
   answers = {};
 });
 afterAll(() => {
+  fake.closeAllConnections();
   fake.close();
   workspace.remove();
 });
@@ -159,5 +161,57 @@ describe('client-side usage errors (exit 2, before any request)', () => {
     expect(result.stderr).toBe(
       'tessera: the token ("-") and --client-secret-stdin cannot both come from stdin; give the secret in TESSERA_CLIENT_SECRET\n',
     );
+  });
+});
+
+describe('a server that does not answer', () => {
+  it('token gives up after --timeout seconds with exit 1', async () => {
+    answers = { '/.well-known/oauth-authorization-server': 'never' };
+    const result = await run(['token', ...client(), '--timeout', '1', '--json']);
+    expect(result.code).toBe(1);
+    const message = `no answer from ${issuer}/.well-known/oauth-authorization-server within 1 s (--timeout)`;
+    expect(result.stderr).toBe(`tessera: ${message}\n`);
+    expect(parseJson(result)).toStrictEqual({ error: 'timeout', error_description: message });
+  });
+
+  it('introspect gives up the same way when the endpoint does not answer', async () => {
+    answers = { '/oauth2/introspect': 'never' };
+    const result = await run(['introspect', ...client(), '--timeout', '0.5', 'some-token']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`tessera: no answer from ${issuer}/oauth2/introspect within 0.5 s (--timeout)\n`);
+  });
+
+  it.each(['0', '-1', 'soon', '2147484'])('refuses --timeout %s (exit 2)', async (value) => {
+    const result = await run(['token', ...client(), `--timeout=${value}`]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('tessera: --timeout: must be a number of seconds above 0, at most 2147483\n');
+  });
+});
+
+describe('text from the server on a terminal', () => {
+  it('shows control characters in an error description as escapes, not as terminal commands', async () => {
+    answers = {
+      '/oauth2/token': {
+        status: 400,
+        body: JSON.stringify({ error: 'invalid_scope', error_description: 'bad\u001b[2J\u0007scope' }),
+      },
+    };
+    const result = await run(['token', ...client()]);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toBe('tessera: the server answered 400 invalid_scope: bad\\x1b[2J\\x07scope\n');
+  });
+
+  it('shows control characters in the fields of a token answer as escapes; --json keeps them JSON-encoded', async () => {
+    answers = {
+      '/oauth2/token': {
+        status: 200,
+        body: JSON.stringify({ access_token: 'opaque', token_type: 'Bearer', note: 'a\u001b]0;title\u0007b\nc' }),
+      },
+    };
+    const human = await run(['token', ...client()]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^note {10}a\\x1b\]0;title\\x07b\\x0ac$/m);
+    const json = await run(['token', ...client(), '--json']);
+    expect(parseJson(json).note).toBe('a\u001b]0;title\u0007b\nc');
   });
 });
