@@ -197,7 +197,7 @@ describe('loadConfig', () => {
     expect(message).not.toContain('too-short-hmac-secret');
   });
 
-  it.each(['correct horse battery staple', 'admin-token-with-ä-umlaut', 'token=with=inner=equals'])(
+  it.each(['correct horse battery staple', 'admin-token-with-ä-umlaut', 'admin-token-with\ttab-in-it'])(
     'refuses an admin token no Bearer header can carry (%s), without showing it',
     (token) => {
       let message = '';
@@ -213,8 +213,10 @@ describe('loadConfig', () => {
     },
   );
 
-  it('accepts admin tokens in the forms README suggests (base64, base64url, hex)', () => {
+  it('accepts admin tokens in the forms README suggests (base64, base64url, hex), and any other visible ASCII the admin API reads', () => {
     for (const token of [
+      'token=with=inner=equals',
+      'older-token-with-!#$%&*',
       'q2Jx8V+3/0aZ1bC4dE5fG6hI7jK8lM9nO0pQ1rS2tU4=',
       'dGVzc2VyYS1hZG1pbi10b2tlbg_-',
       'a'.repeat(64),
