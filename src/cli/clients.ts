@@ -135,6 +135,9 @@ function printClient(client: Client, options: Options, secret?: string): void {
   if (secret !== undefined) printNote('The client secret is shown only this once; it is stored only as a hash.');
 }
 
+/** The most clients one `clients list` prints. */
+const maxListLimit = 1_000_000;
+
 /** Builds the `clients` command group. */
 export function clientsCommand(): Command {
   const clients = new Command('clients').description('register and manage OAuth clients (RFC 7591 metadata)');
@@ -169,11 +172,15 @@ export function clientsCommand(): Command {
     .action(async (options: Options, command: Command) => {
       const config = configFromOptions(command.optsWithGlobals());
       const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 1) {
-        throw new CliError('--limit: must be a whole number of 1 or more', exitCodes.usage, 'usage');
+      // Bounded so that every store can take it (SQLite and PostgreSQL refuse a 64-bit overflow).
+      if (!Number.isInteger(limit) || limit < 1 || limit > maxListLimit) {
+        throw new CliError(`--limit: must be a whole number from 1 to ${maxListLimit}`, exitCodes.usage, 'usage');
       }
-      const found = await withStorage(config, (storage) =>
-        storage.listClients({ limit, ...(typeof options.after === 'string' ? { after: options.after } : {}) }),
+      const found = await withStorage(
+        config,
+        (storage) =>
+          storage.listClients({ limit, ...(typeof options.after === 'string' ? { after: options.after } : {}) }),
+        { readOnly: true },
       );
       const metadata = found.map(clientToMetadata);
       if (options.json === true) {
@@ -203,7 +210,7 @@ export function clientsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (clientId: string, options: Options, command: Command) => {
       const config = configFromOptions(command.optsWithGlobals());
-      const client = await withStorage(config, (storage) => requireClient(storage, clientId));
+      const client = await withStorage(config, (storage) => requireClient(storage, clientId), { readOnly: true });
       printClient(client, options);
     });
 

@@ -1,6 +1,6 @@
 // `tessera migrate` and `tessera clients …` against a SQLite file, through the real binary.
 
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../../src/core/index.js';
@@ -227,6 +227,25 @@ describe('tessera clients', () => {
     expect(parseJson(narrowed)).toMatchObject({ introspection: ['https://api.example', 'https://api2.example'] });
     for (const id of ['resource-api', 'resource-api-2']) expect((await run(['clients', 'delete', id])).code).toBe(0);
   });
+
+  it.each([['0'], ['-1'], ['1.5'], ['99999999999999999999'], ['1000001']])(
+    'refuses clients list --limit %s as a usage error (exit 2), before asking the store',
+    async (limit) => {
+      const result = await run(['clients', 'list', '--limit', limit]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--limit: must be a whole number from 1 to 1000000');
+    },
+  );
+
+  it.each([['list'], ['show', 'svc']])(
+    'clients %s on a mistyped SQLite path says there is no database (exit 2) and creates nothing',
+    async (...command) => {
+      const result = await run(['clients', ...command, '--database-url', 'sqlite:./typo/tessera.db']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('there is no SQLite database at ./typo/tessera.db');
+      expect(existsSync(join(workspace.dir, 'typo'))).toBe(false);
+    },
+  );
 
   it('lists clients as a table and as JSON', async () => {
     const human = await run(['clients', 'list']);
