@@ -1,6 +1,5 @@
 // The one place where the server chooses its parts: store, hasher, key set, token strategy and endpoints.
 
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   createKeySealer,
@@ -23,6 +22,7 @@ import type { MigrationReport, MigrationStep, Storage } from '../storage/index.j
 import { createPostgresStore, migratePostgres } from '../storage/postgres/index.js';
 import { createSqliteStore, migrateSqlite } from '../storage/sqlite/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
+import { makeDirectory } from '../storage/make-directory.js';
 import { jwtAccessTokenStrategy, opaqueHmacStrategy, type AccessTokenStrategy } from '../tokens/index.js';
 import { ConfigError, resolveIssuer, type ServerConfig } from './config.js';
 import { describeDatabaseUrl } from './logger.js';
@@ -78,7 +78,7 @@ export async function openStorage(
     case 'memory':
       return { storage: createMemoryStore(), ...target, migration: { fromVersion: 0, toVersion: 0, applied: [] } };
     case 'sqlite': {
-      mkdirSync(dirname(target.filename), { recursive: true });
+      makeDirectory(dirname(target.filename));
       const storage = createSqliteStore({ filename: target.filename, onMigrationStep });
       return { storage, kind: 'sqlite', location: target.location, migration: storage.migration };
     }

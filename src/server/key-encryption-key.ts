@@ -1,6 +1,7 @@
 // Where the key-encryption key comes from: configuration, or (development only) a file in the data folder.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { makeDirectory } from '../storage/make-directory.js';
 import { join } from 'node:path';
 import { generateKeyEncryptionKey, parseKeyEncryptionKey, type KeyEncryptionKey } from '../keys/index.js';
 import { ConfigError, type ServerConfig } from './config.js';
@@ -38,7 +39,7 @@ export function resolveKeyEncryptionKey(
       throw new ConfigError(`${file}: ${(error as Error).message}`);
     }
   }
-  mkdirSync(config.dataDir, { recursive: true });
+  makeDirectory(config.dataDir);
   const kek = generateKeyEncryptionKey();
   writeFileSync(file, `${Buffer.from(kek.key).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);

@@ -59,3 +59,15 @@ describe('tessera keys list', () => {
     expect(parseJson<{ keys: unknown[] }>(result).keys.length).toBeGreaterThan(0);
   });
 });
+
+describe.runIf(process.platform === 'linux')('a data folder the kernel will not create', () => {
+  // Node's recursive mkdir never returns for a path under /proc; these commands once hung there.
+  it.each([
+    ['migrate', ['migrate', '--data-dir', '/proc/tessera-no-such/data']],
+    ['keys rotate', ['keys', 'rotate', '--dev', '--data-dir', '/proc/tessera-no-such/data']],
+  ])('%s exits 1 and names the folder instead of hanging', async (_name, args) => {
+    const result = await runTessera(workspace, args);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("tessera: ENOENT: no such file or directory, mkdir '/proc/tessera-no-such'\n");
+  });
+});

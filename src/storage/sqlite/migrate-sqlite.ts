@@ -1,7 +1,7 @@
 // The explicit migration call behind `tessera migrate` for a SQLite file.
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { makeDirectory } from '../make-directory.js';
 import { dirname } from 'node:path';
 import type { MigrationReport, MigrationStep } from '../index.js';
 import { applySqliteMigrations } from './migrate.js';
@@ -26,7 +26,7 @@ export interface MigrateSqliteOptions {
 export function migrateSqlite(options: MigrateSqliteOptions): Promise<MigrationReport> {
   try {
     if (options.filename !== ':memory:' && !options.filename.startsWith('file:')) {
-      mkdirSync(dirname(options.filename), { recursive: true });
+      makeDirectory(dirname(options.filename));
     }
     const db = new Database(options.filename);
     try {

@@ -2,7 +2,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { makeDirectory } from '../make-directory.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -407,7 +407,7 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
   const { filename } = options;
   try {
     if (isFile(filename)) {
-      mkdirSync(dirname(filename), { recursive: true });
+      makeDirectory(dirname(filename));
     }
     const db = new Database(filename);
     db.pragma('journal_mode = WAL');
