@@ -191,6 +191,26 @@ describe('createGuardedHandler lanes', () => {
     expect(calls).toBe(1);
   });
 
+  it('leaves a Request whose body was already read to the handler, which answers it', async () => {
+    let calls = 0;
+    const guarded = createGuardedHandler(
+      () => {
+        calls++;
+        return Promise.resolve(new Response('{"error":"server_error"}', { status: 500 }));
+      },
+      { guard: createBruteForceGuard() },
+    );
+    const request = new Request('http://127.0.0.1/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&client_id=a&client_secret=b',
+    });
+    await request.text();
+    const response = await guarded(request, '127.0.0.15');
+    expect(response.status).toBe(500);
+    expect(calls).toBe(1);
+  });
+
   it('refuses limits that cannot work', () => {
     expect(() => createBruteForceGuard({ failuresPerAddress: 0 })).toThrow(TypeError);
     expect(() => createBruteForceGuard({ blockSeconds: 1.5 })).toThrow(TypeError);

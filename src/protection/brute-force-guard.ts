@@ -344,7 +344,9 @@ async function credentialsOf(request: HttpRequest, mac: HmacSha256): Promise<Cre
   } catch {
     presented = undefined;
   }
-  if (!presented && hasBody(request) && isForm(request)) {
+  // A web Request whose body was already read cannot be copied: the handler answers it, and
+  // reports it, as it answers any such request.
+  if (!presented && hasBody(request) && isForm(request) && !bodyAlreadyTaken(request)) {
     const form = await formOf(request instanceof Request ? request.clone() : request);
     // Padding the form past what is read here must not take a secret around the capped lane:
     // such a body counts as credentials of its own, never seen before.
@@ -369,6 +371,10 @@ async function credentialsOf(request: HttpRequest, mac: HmacSha256): Promise<Cre
 
 function hasBody(request: HttpRequest): boolean {
   return request instanceof Request ? request.body !== null : request.method !== 'GET' && request.method !== 'HEAD';
+}
+
+function bodyAlreadyTaken(request: HttpRequest): boolean {
+  return request instanceof Request && (request.bodyUsed || request.body?.locked === true);
 }
 
 function isForm(request: HttpRequest): boolean {
