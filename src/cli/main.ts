@@ -42,16 +42,41 @@ export function createProgram(): Command {
     }
   };
   inherit(program);
+  program.hook('preAction', (_program, action) => {
+    ranCommands.set(program, action);
+  });
   return program;
+}
+
+/** The command each program went on to run, once its arguments parsed. */
+const ranCommands = new WeakMap<Command, Command>();
+
+/**
+ * Whether the output should be JSON. Once the arguments parsed, the command's own `--json` flag
+ * says so (a value such as `--client-id --json` does not count); when they did not parse, any
+ * `--json` before `--` does.
+ */
+function asksForJson(program: Command, argv: readonly string[]): boolean {
+  const command = ranCommands.get(program);
+  if (command) return command.opts().json === true;
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** The name of the command `program` ran, as `clients show`; undefined when none ran. */
+export function ranCommandName(program: Command): string | undefined {
+  const names: string[] = [];
+  for (let command = ranCommands.get(program) ?? null; command && command !== program; command = command.parent) {
+    names.unshift(command.name());
+  }
+  return names.length > 0 ? names.join(' ') : undefined;
 }
 
 /** Parser outcomes that show help rather than report a mistake. */
 const helpCodes = new Set(['commander.help', 'commander.helpDisplayed', 'commander.version']);
 
 /** Runs `tessera` with `argv` (as `process.argv`) and returns the exit code. */
-export async function run(argv: readonly string[]): Promise<ExitCode> {
-  const program = createProgram();
-  const wantsJson = argv.includes('--json');
+export async function run(argv: readonly string[], program = createProgram()): Promise<ExitCode> {
   try {
     await program.parseAsync([...argv]);
     return exitCodes.ok;
@@ -59,13 +84,13 @@ export async function run(argv: readonly string[]): Promise<ExitCode> {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return exitCodes.ok;
       // The parser has already explained on stderr; scripts asking for JSON get the same as a document.
-      if (wantsJson && !helpCodes.has(error.code)) {
+      if (asksForJson(program, argv) && !helpCodes.has(error.code)) {
         printJson({ error: 'usage', error_description: error.message.replace(/^error: /, '') });
       }
       return exitCodes.usage;
     }
     const { code, kind, message, details } = classify(error);
-    if (wantsJson) printJson({ error: kind, error_description: message, ...details });
+    if (asksForJson(program, argv)) printJson({ error: kind, error_description: message, ...details });
     process.stderr.write(`tessera: ${printable(message, { keepLineBreaks: true })}\n`);
     return code;
   }
@@ -116,8 +141,9 @@ function classify(error: unknown): {
 
 toleratesClosedOutput(process.stdout);
 toleratesClosedOutput(process.stderr);
-const code = await run(process.argv);
-if (code !== exitCodes.ok || !process.argv.includes('serve')) {
+const program = createProgram();
+const code = await run(process.argv, program);
+if (code !== exitCodes.ok || ranCommandName(program) !== 'serve') {
   // A command that succeeded but could not write its output has already set exit code 1.
   process.exitCode = code === exitCodes.ok ? (process.exitCode ?? code) : code;
   // Nothing should keep the process alive after a command; if something does, do not hang.

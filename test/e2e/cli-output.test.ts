@@ -88,6 +88,31 @@ describe('--json on a command line the parser refuses', () => {
   });
 });
 
+describe('--json that is not the flag', () => {
+  it('answers in words when --json is the value of another flag', async () => {
+    const result = await runTessera(workspace, ['clients', 'show', '--database-url', '--json', 'reporting']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^tessera: /);
+  });
+
+  it('answers in words when --json comes after --', async () => {
+    const result = await runTessera(workspace, ['clients', 'show', 'no-such-client', '--', '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('too many arguments');
+  });
+
+  it('answers in JSON when a command given --json fails after parsing', async () => {
+    const result = await runTessera(workspace, ['clients', 'show', 'no-such-client', '--json']);
+    expect(result.code).toBe(3);
+    expect(parseJson(result)).toStrictEqual({
+      error: 'not_found',
+      error_description: 'client "no-such-client" does not exist',
+    });
+  });
+});
+
 describe('output that cannot be written', () => {
   it('says so on stderr and exits 1 when stdout is a full disk', async () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
