@@ -3,6 +3,7 @@
 // checkout it runs src/cli/main.ts: compiled once into node_modules/.cache with esbuild (the
 // compiler tsx uses) and recompiled whenever a source file is newer, or through tsx when
 // esbuild is not at hand.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,7 +15,9 @@ const compiled = join(root, 'dist', 'cli', 'main.js');
 if (!existsSync(source)) {
   await import(pathToFileURL(compiled).href);
 } else {
-  const bundle = join(root, 'node_modules', '.cache', 'tessera-cli', 'main.mjs');
+  // One bundle per checkout: checkouts that share one node_modules (a symlink) must not run each other's code.
+  const checkout = createHash('sha256').update(root).digest('hex').slice(0, 16);
+  const bundle = join(root, 'node_modules', '.cache', 'tessera-cli', checkout, 'main.mjs');
   let entry;
   try {
     entry = await freshBundle(bundle);
