@@ -63,10 +63,6 @@ describe('authenticateClient', () => {
     ['Basic and body secrets together', input({ client_id: 'open', client_secret: 'secret' }, basic('open', 'secret'))],
     ['a body client_id differing from Basic', input({ client_id: 'basic' }, basic('open', 'secret'))],
     ['a client_secret without client_id', input({ client_secret: 'secret' })],
-    [
-      'an assertion next to Basic',
-      input({ client_assertion: 'x', client_assertion_type: 'y' }, basic('open', 'secret')),
-    ],
   ])('refuses %s with invalid_request', async (_title, credentials) => {
     const error = await failure(authenticateClient(credentials, dependencies));
     expect(error.code).toBe('invalid_request');
@@ -81,6 +77,14 @@ describe('authenticateClient', () => {
     ['Basic credentials for a body client', input({}, basic('post', 'secret'))],
     ['a secret for a public client', input({ client_id: 'public', client_secret: 'secret' })],
     ['a client assertion', input({ client_id: 'open', client_assertion: 'x', client_assertion_type: 'y' })],
+    [
+      'an assertion next to Basic (RFC 7521 §4.2.1)',
+      input({ client_assertion: 'x', client_assertion_type: 'y' }, basic('open', 'secret')),
+    ],
+    [
+      'an assertion next to a body secret (RFC 7521 §4.2.1)',
+      input({ client_id: 'open', client_secret: 'secret', client_assertion: 'x', client_assertion_type: 'y' }),
+    ],
     [
       'a jwt-bearer assertion where no replay cache was given (RFC 7523 §3 rule 7 could not be kept)',
       input({

@@ -45,10 +45,11 @@ export interface ClientAuthenticationInput {
  * Secrets come as `client_secret_basic` or `client_secret_post`; with `dependencies.assertions`,
  * a `private_key_jwt` client assertion is accepted too.
  *
- * @throws OAuthError `invalid_request` when more than one method is used or the Basic, body or
+ * @throws OAuthError `invalid_request` when both secret methods are used or the Basic, body or
  *   assertion client ids differ; `invalid_client` (401, with `WWW-Authenticate`) when no
- *   credentials are given, the client is unknown, the secret is wrong, the assertion fails a
- *   check of RFC 7523 §3, or the method is not the registered one.
+ *   credentials are given, a client assertion comes with a secret (RFC 7521 §4.2.1), the client
+ *   is unknown, the secret is wrong, the assertion fails a check of RFC 7523 §3, or the method is
+ *   not the registered one.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
@@ -71,11 +72,9 @@ export async function authenticateClient(
   const assertion = input.form.get('client_assertion');
   const assertionType = input.form.get('client_assertion_type');
   if (assertion !== undefined || assertionType !== undefined) {
-    if (basic || post) {
-      throw new OAuthError('invalidRequest', {
-        hint: 'Use either a client assertion or a client secret, not both.',
-      });
-    }
+    // RFC 7521 §4.2.1: "if more than one client authentication mechanism is used", the error
+    // "MUST be the invalid_client error code" (401, with the Basic challenge when Basic was sent).
+    if (basic || post) throw invalidClient(realm, 'Use either a client assertion or a client secret, not both.');
     // RFC 7521 §4.2: both parameters are REQUIRED.
     if (assertion === undefined || assertionType === undefined) {
       throw new OAuthError('invalidRequest', { hint: 'client_assertion and client_assertion_type go together.' });

@@ -203,7 +203,7 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     expect(answer.status).toBe(200);
   });
 
-  it('§2.3 refuses a client assertion next to a client secret with invalid_request', async () => {
+  it('§2.3 (RFC 7521 §4.2.1) refuses a client assertion next to a client secret with 401 invalid_client', async () => {
     const answer = await postForm(tokenUrl, {
       ...grant,
       client_id: 'test-client',
@@ -211,8 +211,8 @@ describe.each(mounts)('client authentication through %s', (mount) => {
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: 'e30.e30.',
     });
-    expect(answer.status).toBe(400);
-    expect(answer.body.error).toBe('invalid_request');
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toBe('invalid_client');
   });
 
   it.each([

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter, type Client } from '../../src/index.js';
-import { mounts, postForm, startServer, type RunningServer } from '../support/harness.js';
+import { basicAuthorization, mounts, postForm, startServer, type RunningServer } from '../support/harness.js';
 import { createTestProvider, registeredClient, testIssuer } from '../support/test-provider.js';
 
 const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -329,6 +329,25 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
     });
     expect(answer.status).toBe(401);
     expect(answer.body.error).toBe('invalid_client');
+  });
+
+  it('RFC 7521 §4.2.1 refuses a valid assertion sent with a client_secret in the body with 401 invalid_client', async () => {
+    await expectInvalidClient(await assertion('jwt-rsa', rsa), { client_id: 'jwt-rsa', client_secret: 'guess' });
+  });
+
+  it('RFC 7521 §4.2.1 refuses a valid assertion sent with Basic credentials with 401 invalid_client and a Basic challenge', async () => {
+    const answer = await postForm(
+      tokenUrl,
+      {
+        grant_type: 'client_credentials',
+        client_assertion_type: assertionType,
+        client_assertion: await assertion('secret-client', rsa),
+      },
+      { authorization: basicAuthorization('secret-client', 'secret-value') },
+    );
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toBe('invalid_client');
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Basic realm="[^"]+"$/);
   });
 
   it('RFC 7521 §4.2 refuses client_assertion without client_assertion_type with invalid_request', async () => {
