@@ -125,8 +125,9 @@ export async function verifyClientAssertion(
   // Kept until the assertion could no longer be accepted, tolerance included. The key names the
   // client too, so two clients' ids never collide.
   const key = `${client.id.length}:${client.id}:${payload.jti}`;
-  // exp may have a fraction (RFC 7519 §2, NumericDate); stores keep whole milliseconds.
-  const expiresAt = Math.ceil((exp + assertionClockToleranceSeconds) * 1000);
+  // jose judges exp against the current whole second, so an exp with a fraction (RFC 7519 §2,
+  // NumericDate) is accepted until the end of the second it falls in: kept that long too.
+  const expiresAt = Math.ceil(exp + assertionClockToleranceSeconds) * 1000;
   if (!(await options.replay.markUsed(key, expiresAt, nowMs))) {
     throw new ClientAssertionError('The client assertion was already used.');
   }
