@@ -24,6 +24,12 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
   // (`basic +(\S*) *$`) tried every split of a long run of spaces before failing.
   const scheme = /^basic +/i.exec(authorization);
   if (!scheme) {
+    // The Basic scheme, then a tab or other white space: Basic credentials all the same, laid out
+    // against RFC 7235 §2.1 (spaces only). Read as none, credentials in the body would pass as the
+    // only method while the header names a client too (§2.3).
+    if (/^basic\s/i.test(authorization)) {
+      throw malformed('Only spaces may separate the Basic scheme from the credentials.');
+    }
     // Fields sent twice arrive joined with commas: Basic credentials after another scheme's are
     // presented all the same, and with the other scheme's make two methods in one request (§2.3).
     if (hasLaterSchemeElement(authorization, 'basic')) {
@@ -34,13 +40,14 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
   const rest = authorization.slice(scheme[0].length);
   const end = rest.search(/\s/);
   const encoded = end === -1 ? rest : rest.slice(0, end);
-  if (end !== -1 && !/^ *$/.test(rest.slice(end))) {
+  if (end !== -1 && !/^[ \t]*$/.test(rest.slice(end))) {
     // More after the credentials: a second Authorization field (fields are joined by ", ") or
     // stray words. §5.2 counts multiple credentials as invalid_request, not as no credentials.
     if (holdsMoreCredentials(authorization)) {
       throw malformed('The Authorization header holds more than one set of Basic credentials.');
     }
-    return undefined;
+    // A tab or other white space, then more: still Basic credentials presented, not none.
+    throw malformed('The Basic credentials are followed by more than spaces.');
   }
   if (encoded === '' || encoded.length % 4 !== 0 || !base64Pattern.test(encoded)) {
     throw malformed('The Basic credentials are not valid base64.');

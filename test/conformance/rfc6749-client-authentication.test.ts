@@ -168,6 +168,22 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     expect(answer.body.error).toBe('invalid_request');
   });
 
+  it.each([
+    ['a tab and a word after them', (basic: string) => `${basic}\tx`],
+    ['a tab between the scheme and them', (basic: string) => basic.replace('Basic ', 'Basic\t')],
+  ])(
+    '§2.3 refuses body credentials next to Basic credentials with %s (RFC 7235 §2.1) with invalid_request',
+    async (_title, layout) => {
+      const answer = await postForm(
+        tokenUrl,
+        { ...grant, client_id: 'test-client', client_secret: 'foobar' },
+        { authorization: layout(basicAuthorization('other', 'pw2')) },
+      );
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_request');
+    },
+  );
+
   it('§2.3.1 ignores client credentials sent in the request URI', async () => {
     const answer = await postForm(`${tokenUrl}?client_id=test-client&client_secret=foobar`, grant);
     expect(answer.status).toBe(401);
