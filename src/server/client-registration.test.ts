@@ -136,6 +136,11 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
     expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
   });
 
+  it('RFC 7517 §5 ignores JWK Set members other than keys: they are not kept', () => {
+    const jwks = { keys: [p256], comment: 'rotated monthly', extra: { nested: [1, 2] } };
+    expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual({ keys: [p256] });
+  });
+
   it.each([
     ['a string', 'keys', 'jwks must be a JWK Set'],
     ['keys that are not an array', { keys: {} }, 'jwks must be a JWK Set'],
@@ -465,6 +470,24 @@ describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => 
       expect(stored?.scopes).toEqual(['after']);
       expect(stored?.metadata).toEqual({ client_name: 'Renamed' });
       expect(await hasher.verify(clientSecret, stored!.secretHash!)).toBe(true);
+    }));
+
+  it('RFC 7517 §5: a JWK Set member other than keys, nested too deeply to be written, is ignored, not a failed write', () =>
+    withStore(async (storage) => {
+      const id = `nested-${Math.random().toString(36).slice(2)}`;
+      const key = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+      const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) as unknown;
+      await registerClient(storage, hasher, {
+        client_id: id,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [key], deep },
+      });
+      expect((await storage.getClient(id))?.jwks).toStrictEqual({ keys: [key] });
+      await updateRegisteredClient(storage, hasher, id, {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [key], deep },
+      });
+      expect((await storage.getClient(id))?.jwks).toStrictEqual({ keys: [key] });
     }));
 
   it('keeps every one of several changes made at once', () =>

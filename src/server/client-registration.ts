@@ -146,7 +146,7 @@ function algorithmsFor(key: KeyObject): readonly string[] {
 /**
  * Checks an RFC 7591 `jwks`: a JWK Set of at least one key, each a public key this server can
  * verify a client assertion with (RSA of 2048 bits or more, EC on P-256, P-384 or P-521, or
- * Ed25519), whose `alg` and `use`, when given, allow that.
+ * Ed25519), whose `alg` and `use`, when given, allow that. Returns the set with its keys alone.
  *
  * @throws ClientRegistrationError `invalid_client_metadata`, naming `jwks`
  */
@@ -187,7 +187,9 @@ function checkJwks(value: unknown): { readonly keys: readonly Record<string, unk
     }
     if (members.use !== undefined && members.use !== 'sig') throw refuse(`${which}: use must be "sig"`);
   });
-  return value as { keys: Record<string, unknown>[] };
+  // RFC 7517 §5: other members of the set are ignored, so they are not stored either (nor can one
+  // nested too deeply to be written fail the registration).
+  return { keys: keys as Record<string, unknown>[] };
 }
 
 /** RFC 7591 client metadata as accepted from the CLI or the admin API. */
