@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
 import type { Client } from '../core/index.js';
@@ -15,6 +16,7 @@ import {
   ClientRegistrationError,
   clientFromMetadata,
   clientToMetadata,
+  deleteRegisteredClient,
   patchRegisteredClient,
   registerClient,
   rotateClientSecret,
@@ -488,6 +490,70 @@ describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => 
         jwks: { keys: [key], deep },
       });
       expect((await storage.getClient(id))?.jwks).toStrictEqual({ keys: [key] });
+    }));
+
+  it('RFC 7592 §2.3: a delete waits for a change already under way, which never writes the deleted client over one registered again', () =>
+    withStore(async (storage) => {
+      const id = `recreated-${Math.random().toString(36).slice(2)}`;
+      const first = await registerClient(storage, hasher, { client_id: id, scope: 'old' });
+      // The change pauses once, inside its transaction, right after reading the client.
+      let reading!: () => void;
+      const read = new Promise<void>((resolve) => (reading = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let paused = false;
+      const pausing = new Proxy(storage, {
+        get(target, property) {
+          const value = Reflect.get(target, property) as unknown;
+          if (property !== 'transaction') return typeof value === 'function' ? value.bind(target) : value;
+          const transaction: Storage['transaction'] = (work, options) =>
+            target.transaction(
+              (tx) =>
+                work(
+                  new Proxy(tx, {
+                    get(inner, name) {
+                      const member = Reflect.get(inner, name) as unknown;
+                      if (name !== 'getClient' || paused) {
+                        return typeof member === 'function' ? member.bind(inner) : member;
+                      }
+                      return async (clientId: string) => {
+                        const found = await inner.getClient(clientId);
+                        paused = true;
+                        reading();
+                        await released;
+                        return found;
+                      };
+                    },
+                  }),
+                ),
+              options,
+            );
+          return transaction;
+        },
+      });
+      const update = updateRegisteredClient(pausing, hasher, id, { scope: 'changed' }).catch(() => undefined);
+      await read;
+      const recreated = deleteRegisteredClient(storage, id).then(() =>
+        registerClient(storage, hasher, { client_id: id, scope: 'new' }),
+      );
+      // Unless the delete waits for the change, it and the new registration are done by now.
+      await Promise.race([recreated, delay(300)]);
+      release();
+      await update;
+      const second = await recreated;
+      const stored = await storage.getClient(id);
+      expect(stored?.scopes).toEqual(['new']);
+      expect(await hasher.verify(second.clientSecret!, stored!.secretHash!)).toBe(true);
+      expect(await hasher.verify(first.clientSecret!, stored!.secretHash!)).toBe(false);
+    }));
+
+  it('deleteRegisteredClient reports an unknown client as not_found', () =>
+    withStore(async (storage) => {
+      await expectRegistrationError(
+        deleteRegisteredClient(storage, 'ghost'),
+        'not_found',
+        'client "ghost" does not exist',
+      );
     }));
 
   it('keeps every one of several changes made at once', () =>

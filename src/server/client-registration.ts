@@ -460,7 +460,7 @@ async function changeClient<C extends Client | undefined>(
       try {
         await tx.updateClient(client);
       } catch (error) {
-        // Deleted between the read and the write (deleting takes no lock).
+        // Deleted between the read and the write by a caller of the store's own deleteClient, which takes no lock.
         if (error instanceof StorageNotFoundError) throw notFound(id);
         throw error;
       }
@@ -470,7 +470,19 @@ async function changeClient<C extends Client | undefined>(
   );
 }
 
-/** The name of the lock a change of the client holds. */
+/**
+ * Deletes a client (RFC 7592 §2.3) under the lock its changes hold: a change already under way
+ * finishes first, and can never write the deleted client's values (its secret among them) over a
+ * client registered again under the same id.
+ *
+ * @throws ClientRegistrationError `not_found`
+ */
+export async function deleteRegisteredClient(storage: ClientRegistry, id: string): Promise<void> {
+  const deleted = await storage.transaction((tx) => tx.deleteClient(id), { exclusive: clientLock(id) });
+  if (!deleted) throw notFound(id);
+}
+
+/** The name of the lock a change or a deletion of the client holds. */
 function clientLock(id: string): string {
   return `client:${id}`;
 }
