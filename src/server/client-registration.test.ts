@@ -86,7 +86,7 @@ describe('clientFromMetadata', () => {
       ({ clientId: 'someone-else', audience }) as unknown as Parameters<typeof defaultIntrospectionPolicy>[1];
     expect(defaultIntrospectionPolicy(api, token(['https://api.example']))).toBe(true);
     expect(defaultIntrospectionPolicy(api, token(['https://other.example']))).toBe(false);
-    for (const introspection of [[], [''], [42], 'https://api.example']) {
+    for (const introspection of [[], [''], [42], 'https://api.example', ['https://api.example other']]) {
       expect(() => clientFromMetadata({ client_id: 'api', introspection })).toThrow('introspection must be');
     }
   });
@@ -123,6 +123,28 @@ describe('clientFromMetadata', () => {
     expect(() => clientFromMetadata(input)).toThrow(ClientRegistrationError);
     expect(() => clientFromMetadata(input)).toThrow(message);
   });
+});
+
+describe('clientFromMetadata and audience', () => {
+  it('splits an audience string on spaces, as a token request names audiences', () => {
+    expect(clientFromMetadata({ audience: 'https://a.example  https://b.example' }).audience).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+  });
+
+  it.each([
+    ['an empty audience', ['https://a.example', '']],
+    ['an audience holding a space', ['https://a.example https://b.example']],
+  ])(
+    'RFC 7591 §3.2.2: refuses an array with %s, which no token request could name, as invalid_client_metadata',
+    (_title, audience) => {
+      expect(() => clientFromMetadata({ audience })).toThrow(ClientRegistrationError);
+      expect(() => clientFromMetadata({ audience })).toThrow(
+        'audience must be a space-separated string or an array of audience values, none empty or holding a space',
+      );
+    },
+  );
 });
 
 describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {

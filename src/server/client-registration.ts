@@ -61,8 +61,16 @@ const expectedForm = {
   string: 'a string',
   URL: 'an absolute http or https URL string',
   strings: 'an array of strings',
-  introspection: 'true, false or a non-empty array of audience strings',
+  introspection: 'true, false or a non-empty array of audience strings, none empty or holding a space',
 } as const;
+
+/**
+ * A token request names its audiences space-separated, so a listed audience that is empty or holds
+ * a space could never be requested, nor be the audience of a token.
+ */
+function isAudienceValue(value: string): boolean {
+  return value !== '' && !value.includes(' ');
+}
 
 function isWebUrl(value: string): boolean {
   try {
@@ -81,7 +89,9 @@ function metadataFieldSchema(field: MetadataField) {
     kind === 'introspection'
       ? z
           .union([z.boolean(), z.array(z.string({ error }), { error })], { error })
-          .refine((value) => typeof value === 'boolean' || (value.length > 0 && !value.includes('')), { error })
+          .refine((value) => typeof value === 'boolean' || (value.length > 0 && value.every(isAudienceValue)), {
+            error,
+          })
       : kind === 'strings'
         ? z.array(z.string({ error }), { error })
         : kind === 'URL'
@@ -115,6 +125,9 @@ const metadataSchema = z.object({
     .optional(),
   audience: z
     .union([z.string(), z.array(z.string())], { error: 'audience must be a string or an array of strings' })
+    .refine((value) => typeof value === 'string' || value.every(isAudienceValue), {
+      error: 'audience must be a space-separated string or an array of audience values, none empty or holding a space',
+    })
     .optional(),
   jwks: z.unknown().optional(),
   jwks_uri: z.unknown().optional(),
