@@ -6,6 +6,7 @@ import type { Client } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
 import {
   clientToMetadata,
+  deleteRegisteredClient,
   patchRegisteredClient,
   registerClient,
   requireClient,
@@ -246,8 +247,7 @@ export function clientsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (clientId: string, options: Options, command: Command) => {
       const config = configFromOptions(command.optsWithGlobals());
-      const deleted = await withStorage(config, (storage) => storage.deleteClient(clientId));
-      if (!deleted) throw new CliError(`client "${clientId}" does not exist`, exitCodes.notFound, 'not_found');
+      await withStorage(config, (storage) => deleteRegisteredClient(storage, clientId));
       if (options.json === true) printJson({ client_id: clientId, deleted: true });
       else printNote(`deleted client ${clientId}`);
     });

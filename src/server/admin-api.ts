@@ -6,6 +6,7 @@ import { StorageUnavailableError, type Storage, type StoredSigningKey } from '..
 import {
   ClientRegistrationError,
   clientToMetadata,
+  deleteRegisteredClient,
   registerClient,
   requireClient,
   rotateClientSecret,
@@ -119,8 +120,7 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
             return json(200, withSecret(await updateRegisteredClient(storage, hasher, id, body)));
           }
           case 'DELETE':
-            if (!(await storage.deleteClient(id)))
-              throw new ClientRegistrationError('not_found', `client "${id}" does not exist`);
+            await deleteRegisteredClient(storage, id);
             return new Response(null, { status: 204 });
           default:
             return notAllowed('GET, PUT, DELETE');

@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
 import type { Client } from '../core/index.js';
@@ -15,6 +16,7 @@ import {
   ClientRegistrationError,
   clientFromMetadata,
   clientToMetadata,
+  deleteRegisteredClient,
   patchRegisteredClient,
   registerClient,
   rotateClientSecret,
@@ -84,7 +86,7 @@ describe('clientFromMetadata', () => {
       ({ clientId: 'someone-else', audience }) as unknown as Parameters<typeof defaultIntrospectionPolicy>[1];
     expect(defaultIntrospectionPolicy(api, token(['https://api.example']))).toBe(true);
     expect(defaultIntrospectionPolicy(api, token(['https://other.example']))).toBe(false);
-    for (const introspection of [[], [''], [42], 'https://api.example']) {
+    for (const introspection of [[], [''], [42], 'https://api.example', ['https://api.example other']]) {
       expect(() => clientFromMetadata({ client_id: 'api', introspection })).toThrow('introspection must be');
     }
   });
@@ -123,6 +125,28 @@ describe('clientFromMetadata', () => {
   });
 });
 
+describe('clientFromMetadata and audience', () => {
+  it('splits an audience string on spaces, as a token request names audiences', () => {
+    expect(clientFromMetadata({ audience: 'https://a.example  https://b.example' }).audience).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+  });
+
+  it.each([
+    ['an empty audience', ['https://a.example', '']],
+    ['an audience holding a space', ['https://a.example https://b.example']],
+  ])(
+    'RFC 7591 §3.2.2: refuses an array with %s, which no token request could name, as invalid_client_metadata',
+    (_title, audience) => {
+      expect(() => clientFromMetadata({ audience })).toThrow(ClientRegistrationError);
+      expect(() => clientFromMetadata({ audience })).toThrow(
+        'audience must be a space-separated string or an array of audience values, none empty or holding a space',
+      );
+    },
+  );
+});
+
 describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
   const publicJwk = ({ publicKey }: { publicKey: KeyObject }) =>
     publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
@@ -134,6 +158,11 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
   it('accepts RSA (2048 bits), EC P-256 and Ed25519 public keys, with a matching alg and use "sig"', () => {
     const jwks = { keys: [{ ...rsa2048, alg: 'PS256', use: 'sig', kid: 'r1' }, p256, { ...ed25519, alg: 'EdDSA' }] };
     expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
+  });
+
+  it('RFC 7517 §5 ignores JWK Set members other than keys: they are not kept', () => {
+    const jwks = { keys: [p256], comment: 'rotated monthly', extra: { nested: [1, 2] } };
+    expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual({ keys: [p256] });
   });
 
   it.each([
@@ -465,6 +494,88 @@ describe.each(stores)('concurrent changes of one client (%s)', (_name, open) => 
       expect(stored?.scopes).toEqual(['after']);
       expect(stored?.metadata).toEqual({ client_name: 'Renamed' });
       expect(await hasher.verify(clientSecret, stored!.secretHash!)).toBe(true);
+    }));
+
+  it('RFC 7517 §5: a JWK Set member other than keys, nested too deeply to be written, is ignored, not a failed write', () =>
+    withStore(async (storage) => {
+      const id = `nested-${Math.random().toString(36).slice(2)}`;
+      const key = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+      const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) as unknown;
+      await registerClient(storage, hasher, {
+        client_id: id,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [key], deep },
+      });
+      expect((await storage.getClient(id))?.jwks).toStrictEqual({ keys: [key] });
+      await updateRegisteredClient(storage, hasher, id, {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [key], deep },
+      });
+      expect((await storage.getClient(id))?.jwks).toStrictEqual({ keys: [key] });
+    }));
+
+  it('RFC 7592 §2.3: a delete waits for a change already under way, which never writes the deleted client over one registered again', () =>
+    withStore(async (storage) => {
+      const id = `recreated-${Math.random().toString(36).slice(2)}`;
+      const first = await registerClient(storage, hasher, { client_id: id, scope: 'old' });
+      // The change pauses once, inside its transaction, right after reading the client.
+      let reading!: () => void;
+      const read = new Promise<void>((resolve) => (reading = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let paused = false;
+      const pausing = new Proxy(storage, {
+        get(target, property) {
+          const value = Reflect.get(target, property) as unknown;
+          if (property !== 'transaction') return typeof value === 'function' ? value.bind(target) : value;
+          const transaction: Storage['transaction'] = (work, options) =>
+            target.transaction(
+              (tx) =>
+                work(
+                  new Proxy(tx, {
+                    get(inner, name) {
+                      const member = Reflect.get(inner, name) as unknown;
+                      if (name !== 'getClient' || paused) {
+                        return typeof member === 'function' ? member.bind(inner) : member;
+                      }
+                      return async (clientId: string) => {
+                        const found = await inner.getClient(clientId);
+                        paused = true;
+                        reading();
+                        await released;
+                        return found;
+                      };
+                    },
+                  }),
+                ),
+              options,
+            );
+          return transaction;
+        },
+      });
+      const update = updateRegisteredClient(pausing, hasher, id, { scope: 'changed' }).catch(() => undefined);
+      await read;
+      const recreated = deleteRegisteredClient(storage, id).then(() =>
+        registerClient(storage, hasher, { client_id: id, scope: 'new' }),
+      );
+      // Unless the delete waits for the change, it and the new registration are done by now.
+      await Promise.race([recreated, delay(300)]);
+      release();
+      await update;
+      const second = await recreated;
+      const stored = await storage.getClient(id);
+      expect(stored?.scopes).toEqual(['new']);
+      expect(await hasher.verify(second.clientSecret!, stored!.secretHash!)).toBe(true);
+      expect(await hasher.verify(first.clientSecret!, stored!.secretHash!)).toBe(false);
+    }));
+
+  it('deleteRegisteredClient reports an unknown client as not_found', () =>
+    withStore(async (storage) => {
+      await expectRegistrationError(
+        deleteRegisteredClient(storage, 'ghost'),
+        'not_found',
+        'client "ghost" does not exist',
+      );
     }));
 
   it('keeps every one of several changes made at once', () =>

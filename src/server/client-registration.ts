@@ -61,8 +61,16 @@ const expectedForm = {
   string: 'a string',
   URL: 'an absolute http or https URL string',
   strings: 'an array of strings',
-  introspection: 'true, false or a non-empty array of audience strings',
+  introspection: 'true, false or a non-empty array of audience strings, none empty or holding a space',
 } as const;
+
+/**
+ * A token request names its audiences space-separated, so a listed audience that is empty or holds
+ * a space could never be requested, nor be the audience of a token.
+ */
+function isAudienceValue(value: string): boolean {
+  return value !== '' && !value.includes(' ');
+}
 
 function isWebUrl(value: string): boolean {
   try {
@@ -81,7 +89,9 @@ function metadataFieldSchema(field: MetadataField) {
     kind === 'introspection'
       ? z
           .union([z.boolean(), z.array(z.string({ error }), { error })], { error })
-          .refine((value) => typeof value === 'boolean' || (value.length > 0 && !value.includes('')), { error })
+          .refine((value) => typeof value === 'boolean' || (value.length > 0 && value.every(isAudienceValue)), {
+            error,
+          })
       : kind === 'strings'
         ? z.array(z.string({ error }), { error })
         : kind === 'URL'
@@ -115,6 +125,9 @@ const metadataSchema = z.object({
     .optional(),
   audience: z
     .union([z.string(), z.array(z.string())], { error: 'audience must be a string or an array of strings' })
+    .refine((value) => typeof value === 'string' || value.every(isAudienceValue), {
+      error: 'audience must be a space-separated string or an array of audience values, none empty or holding a space',
+    })
     .optional(),
   jwks: z.unknown().optional(),
   jwks_uri: z.unknown().optional(),
@@ -146,7 +159,7 @@ function algorithmsFor(key: KeyObject): readonly string[] {
 /**
  * Checks an RFC 7591 `jwks`: a JWK Set of at least one key, each a public key this server can
  * verify a client assertion with (RSA of 2048 bits or more, EC on P-256, P-384 or P-521, or
- * Ed25519), whose `alg` and `use`, when given, allow that.
+ * Ed25519), whose `alg` and `use`, when given, allow that. Returns the set with its keys alone.
  *
  * @throws ClientRegistrationError `invalid_client_metadata`, naming `jwks`
  */
@@ -187,7 +200,9 @@ function checkJwks(value: unknown): { readonly keys: readonly Record<string, unk
     }
     if (members.use !== undefined && members.use !== 'sig') throw refuse(`${which}: use must be "sig"`);
   });
-  return value as { keys: Record<string, unknown>[] };
+  // RFC 7517 §5: other members of the set are ignored, so they are not stored either (nor can one
+  // nested too deeply to be written fail the registration).
+  return { keys: keys as Record<string, unknown>[] };
 }
 
 /** RFC 7591 client metadata as accepted from the CLI or the admin API. */
@@ -458,7 +473,7 @@ async function changeClient<C extends Client | undefined>(
       try {
         await tx.updateClient(client);
       } catch (error) {
-        // Deleted between the read and the write (deleting takes no lock).
+        // Deleted between the read and the write by a caller of the store's own deleteClient, which takes no lock.
         if (error instanceof StorageNotFoundError) throw notFound(id);
         throw error;
       }
@@ -468,7 +483,19 @@ async function changeClient<C extends Client | undefined>(
   );
 }
 
-/** The name of the lock a change of the client holds. */
+/**
+ * Deletes a client (RFC 7592 §2.3) under the lock its changes hold: a change already under way
+ * finishes first, and can never write the deleted client's values (its secret among them) over a
+ * client registered again under the same id.
+ *
+ * @throws ClientRegistrationError `not_found`
+ */
+export async function deleteRegisteredClient(storage: ClientRegistry, id: string): Promise<void> {
+  const deleted = await storage.transaction((tx) => tx.deleteClient(id), { exclusive: clientLock(id) });
+  if (!deleted) throw notFound(id);
+}
+
+/** The name of the lock a change or a deletion of the client holds. */
 function clientLock(id: string): string {
   return `client:${id}`;
 }

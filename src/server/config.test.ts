@@ -156,6 +156,45 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { DATABASE_URL: url } }).database.url).toBe(url);
   });
 
+  it('RFC 3986 §3.2.1: refuses an issuer with a user name or password, without showing it, since every token would publish it', () => {
+    let message = '';
+    try {
+      loadConfig({ env: { TESSERA_ISSUER: 'https://ops:issuer-password-1@auth.example.com' } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(
+      'issuer from environment variable TESSERA_ISSUER: must have no user name or password (RFC 3986 §3.2.1)',
+    );
+    expect(message).toContain('(value hidden)');
+    expect(message).not.toContain('issuer-password-1');
+  });
+
+  it.each([
+    ['a space in the path', 'https://auth.example.com/a b', 'https://auth.example.com/a%20b'],
+    ['a dot segment', 'https://auth.example.com/tenant/..', 'https://auth.example.com'],
+    ['a backslash', 'https://auth.example.com\\tenant', 'https://auth.example.com/tenant'],
+    ['an upper-case host', 'https://AUTH.example.com', 'https://auth.example.com'],
+    ['the default port', 'https://auth.example.com:443/tenant', 'https://auth.example.com/tenant'],
+    ['a full-width letter in the host', 'https://\uff41uth.example.com', 'https://auth.example.com'],
+  ])(
+    'RFC 8414 §3.3: refuses an issuer with %s, which tokens and the metadata would carry as written, naming the URL form',
+    (_title, issuer, written) => {
+      expect(() => loadConfig({ flags: { issuer } })).toThrow(
+        `issuer from flag --issuer: must be written as the URL parser writes it, "${written}"`,
+      );
+    },
+  );
+
+  it.each([
+    'https://auth.example.com',
+    'https://auth.example.com/',
+    'https://auth.example.com/tenant/',
+    'http://[::1]:8080',
+  ])('accepts the issuer %s, written as the URL parser writes it (trailing slashes aside)', (issuer) => {
+    expect(loadConfig({ flags: { issuer } }).issuer).toBe(issuer);
+  });
+
   it('never shows the value of a secret setting', () => {
     let message = '';
     try {

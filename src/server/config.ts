@@ -56,7 +56,21 @@ export const configSchema = z
       .default('production'),
     issuer: z
       .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL such as https://auth.example.com' })
+      // Every token and the metadata publish the issuer: a password in it would be published too
+      // (and it is no secret setting, so it is not hidden in messages either, save this one).
+      .refine((value) => !URL.canParse(value) || (new URL(value).username === '' && new URL(value).password === ''), {
+        error: 'must have no user name or password (RFC 3986 §3.2.1): every token and the metadata publish the issuer',
+        params: { hideValue: true },
+        abort: true,
+      })
       .refine((value) => !/[?#]/.test(value), { error: 'must have no query or fragment (RFC 8414 §2)' })
+      // Tokens (`iss`) and the metadata carry the issuer as written, and the endpoint URLs in the
+      // metadata are built from it: a spelling the URL parser changes would publish endpoints
+      // and an issuer that differ from the URLs clients reach (RFC 8414 §3.3 compares them as strings).
+      .refine((value) => !URL.canParse(value) || /[?#]/.test(value) || canonicalUrl(value) === stripSlashes(value), {
+        error: (issue) =>
+          `must be written as the URL parser writes it, "${canonicalUrl(String(issue.input))}": tokens and the metadata carry the issuer as written (RFC 8414 §3.3)`,
+      })
       .optional(),
     allowInsecureIssuer: z.boolean({ error: 'must be true or false' }).default(false),
     dataDir: nonEmpty('a directory path').default('./data'),
@@ -244,6 +258,15 @@ export const configSchema = z
     error: 'must be 1 with database.url memory: (each worker would have a store of its own); use SQLite or PostgreSQL',
   });
 
+/** `url` as the URL parser writes it, without trailing slashes (the issuer drops them). */
+function canonicalUrl(url: string): string {
+  return stripSlashes(new URL(url).href);
+}
+
+function stripSlashes(text: string): string {
+  return text.replace(/\/+$/, '');
+}
+
 /**
  * Whether the PostgreSQL driver can read `value`: it encodes spaces and stray `%` first, and takes
  * `user@/database?host=/socket/folder` (an empty host) too.
@@ -292,7 +315,7 @@ export const settings: readonly SettingDefinition[] = [
     flag: 'issuer',
     kind: 'string',
     description:
-      'The issuer URL: `iss` of every token and base of metadata. Default `http://localhost:<bound public port>`; set it for production and for several instances.',
+      'The issuer URL: `iss` of every token and base of metadata, so written as the URL parser writes it (lower-case host, no default port, no spaces, no user name or password) and published as written. Default `http://localhost:<bound public port>`; set it for production and for several instances.',
   },
   {
     key: 'allowInsecureIssuer',
@@ -723,10 +746,11 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, 
   }
   // A value is repeated only for a known setting that is not secret: never for a section, nor
   // for an entry of a list, which may belong to a secret setting.
+  const hidden = issue.code === 'custom' && issue.params?.hideValue === true;
   const shown =
     value === undefined
       ? ''
-      : setting && !setting.secret
+      : setting && !setting.secret && !hidden
         ? ` (got ${JSON.stringify(value)?.slice(0, 80)})`
         : ' (value hidden)';
   return `${key || '(root)'}${origin ? ` ${origin}` : ''}: ${issue.message}${shown}`;

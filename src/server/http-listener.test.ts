@@ -1,6 +1,12 @@
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { resolveClientAddress } from './http-listener.js';
+import { resolveClientAddress, startListener } from './http-listener.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
 
 /** Just what resolveClientAddress reads of a request: the peer and the forwarded header. */
 function request(peer: string | undefined, forwardedFor?: string | string[]): IncomingMessage {
@@ -68,4 +74,63 @@ describe('resolveClientAddress', () => {
   it('no peer address and no header: unknown', () => {
     expect(resolveClientAddress(request(undefined), 1)).toBe('unknown');
   });
+});
+
+describe('startListener and a client that goes away mid-body', () => {
+  async function cutOff(how: 'end' | 'reset') {
+    const lines: string[] = [];
+    const destination = new PassThrough();
+    destination.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    const metrics = createMetrics({ defaultMetrics: false });
+    let handled = 0;
+    const listener = await startListener({
+      name: 'public',
+      host: '127.0.0.1',
+      port: 0,
+      headersTimeout: 5000,
+      requestTimeout: 10_000,
+      keepAliveTimeout: 5000,
+      maxHeaderSize: 16_384,
+      maxBodyBytes: 65_536,
+      trustProxy: false,
+      logger: createLogger({ level: 'info', destination }),
+      metrics,
+      endpointOf: () => 'token',
+      handler: () => {
+        handled++;
+        return Promise.resolve(new Response('{}', { headers: { 'content-type': 'application/json' } }));
+      },
+    });
+    try {
+      const socket = connect(listener.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(
+        'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=',
+      );
+      await delay(100);
+      if (how === 'reset') socket.resetAndDestroy();
+      else socket.end();
+      socket.on('error', () => undefined);
+      const deadline = Date.now() + 5000;
+      while ((await metrics.requests.get()).values.length === 0 && Date.now() < deadline) await delay(20);
+      await delay(200);
+      return { counted: (await metrics.requests.get()).values, lines, handled };
+    } finally {
+      await listener.close(0);
+    }
+  }
+
+  it.each(['end', 'reset'] as const)(
+    'RFC 9112 §6.3: a body cut off by the client (%s) is counted once as aborted, never as a server error, and never reaches the handler',
+    async (how) => {
+      const { counted, lines, handled } = await cutOff(how);
+      expect(counted.map(({ labels, value }) => ({ ...labels, value }))).toStrictEqual([
+        { listener: 'public', endpoint: 'token', outcome: 'aborted', value: 1 },
+      ]);
+      expect(handled).toBe(0);
+      const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logged.filter((line) => line.level === 'error')).toStrictEqual([]);
+      expect(logged.find((line) => line.msg === 'request')).toMatchObject({ status: 499, outcome: 'aborted' });
+    },
+  );
 });

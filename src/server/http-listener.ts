@@ -83,9 +83,14 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
   let closing = false;
   const drained: (() => void)[] = [];
 
+  // Sockets with a request being served: a parse error on one (a body cut off) is not another request.
+  const busySockets = new WeakSet<Duplex>();
+
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight++;
+    busySockets.add(req.socket);
     res.once('close', () => {
+      busySockets.delete(req.socket);
       inFlight--;
       if (inFlight === 0) for (const resolve of drained.splice(0)) resolve();
     });
@@ -104,6 +109,13 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     let clientId: string | undefined;
     try {
       const body = await readBody(req, options.maxBodyBytes);
+      if (body === 'aborted') {
+        // The client went away: nothing to answer, and no failure of the server.
+        status = clientClosedStatus;
+        outcome = 'aborted';
+        res.destroy();
+        return;
+      }
       let response: Response;
       if (body === 'too-large') {
         response = jsonError(413, 'invalid_request', 'The request body is too large.');
@@ -163,6 +175,11 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
   server.keepAliveTimeout = options.keepAliveTimeout;
   answerHalfClosedClients(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET') {
+      // The client reset the connection: there is no one to answer.
+      socket.destroy();
+      return;
+    }
     // Oversized headers, timeouts and malformed requests: answer if the socket still can.
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     if (socket.writable) {
@@ -172,7 +189,11 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     } else {
       socket.destroy();
     }
-    metrics.requests.inc({ listener: options.name, endpoint: 'unknown', outcome: `http_${status}` });
+    // A request already being served on this socket (its body cut off by the client's end) is
+    // counted once, where it is served.
+    if (!busySockets.has(socket)) {
+      metrics.requests.inc({ listener: options.name, endpoint: 'unknown', outcome: `http_${status}` });
+    }
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     // Not a proxy: CONNECT gets an answer rather than a dropped connection.
@@ -215,8 +236,14 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
   };
 }
 
-/** Reads the whole body, or reports that it is larger than allowed. GET and HEAD have none. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined | 'too-large'> {
+/** The status logged for a request whose client went away before sending all of it (nginx's "client closed request"). */
+const clientClosedStatus = 499;
+
+/**
+ * Reads the whole body, or reports that it is larger than allowed, or that the client closed the
+ * connection before sending all of it. GET and HEAD have none.
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined | 'too-large' | 'aborted'> {
   if (req.method === 'GET' || req.method === 'HEAD') return undefined;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
@@ -225,15 +252,20 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      req.resume();
-      return 'too-large';
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > limit) {
+        req.resume();
+        return 'too-large';
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (!req.complete) return 'aborted';
+    throw error;
   }
-  return Buffer.concat(chunks);
+  return req.complete ? Buffer.concat(chunks) : 'aborted';
 }
 
 /** The web Request for `req`, or undefined for a method the fetch API refuses (CONNECT, TRACE, TRACK). */

@@ -435,7 +435,8 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({
       error: 'invalid_client_metadata',
-      error_description: 'introspection must be true, false or a non-empty array of audience strings',
+      error_description:
+        'introspection must be true, false or a non-empty array of audience strings, none empty or holding a space',
     });
   });
 
