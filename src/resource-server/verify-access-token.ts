@@ -185,6 +185,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     if (scope !== undefined && typeof scope !== 'string') {
       throw invalid('The access token has a malformed scope claim.');
     }
+    // RFC 7519 §4.1.3: one string, or an array of strings. jose only looks for ours among the
+    // members, so a token whose other members are not strings would pass as malformed audiences.
+    if (Array.isArray(aud) && aud.some((member) => typeof member !== 'string')) {
+      throw invalid('The access token has a malformed aud claim.');
+    }
     return {
       issuer,
       subject: sub,

@@ -206,6 +206,17 @@ describe('RFC 9068 §4 access-token validation', () => {
   });
 
   it.each([
+    ['a number', [apiAudience, 5]],
+    ['an object', [{ aud: apiAudience }, apiAudience]],
+    ['null', [apiAudience, null]],
+  ])('§4 (RFC 7519 §4.1.3) refuses an aud array holding %s beside this resource server', async (_title, aud) => {
+    const key = await as.keys.getSigningKey();
+    const token = await signWith(key, goodClaims(clock.now(), { aud: aud as string[] }));
+    const error = await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
+    expect(error.description).toBe('The access token has a malformed aud claim.');
+  });
+
+  it.each([
     ['an empty string', ''],
     ['one word', 'not-a-jwt'],
     ['three junk parts', 'a.b.c'],
