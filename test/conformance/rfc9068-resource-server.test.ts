@@ -314,6 +314,18 @@ describe('revocation checked through introspection (RFC 7662)', () => {
     await expect(verifier.verify(token)).resolves.toBeDefined();
   });
 
+  it.each([
+    ['an endpoint that is not a URL', { endpoint: 'introspect' }],
+    ['an endpoint that is not http(s)', { endpoint: 'ftp://auth.test.example/introspect' }],
+    ['an empty clientId', { clientId: '' }],
+    ['an unknown authMethod', { authMethod: 'private_key_jwt' }],
+    ['a timeout of 0', { timeout: 0 }],
+    ['a timeout of NaN', { timeout: Number.NaN }],
+  ])('RFC 7662 §2.1 refuses, when the verifier is made, introspection options with %s', (_title, change) => {
+    const options = verifierOptions({ introspection: { ...introspection(), ...change } as never });
+    expect(() => createAccessTokenVerifier(options)).toThrow(TypeError);
+  });
+
   it('RFC 7662 §2.3 answers temporarily_unavailable when the introspection call is refused', async () => {
     const token = await as.issue();
     const verifier = createAccessTokenVerifier(
