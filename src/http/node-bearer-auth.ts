@@ -53,8 +53,13 @@ export function readAuthorization(req: IncomingMessage): string | undefined {
   return copies === undefined ? req.headers.authorization : copies.join(', ');
 }
 
-/** Writes a challenge to a node:http response. */
+/**
+ * Writes a challenge to a node:http response. When something else has answered meanwhile (a
+ * timeout middleware, while the verifier waited on the JWK Set, say) nothing is written: writing
+ * would throw, and in Express that error would escape as an unhandled rejection.
+ */
 export function sendChallenge(res: ServerResponse, challenge: BearerChallenge): void {
+  if (res.headersSent) return;
   res.writeHead(challenge.status, { ...challenge.headers });
   res.end(challenge.body ?? undefined);
 }

@@ -22,4 +22,23 @@ describe('createStaticKeySet', () => {
       kid: generated.kid,
     });
   });
+
+  it.each([
+    ['a fraction of a second', 0.5],
+    ['a negative number', -1],
+    ['NaN', Number.NaN],
+    ['Infinity', Infinity],
+  ])(
+    'RFC 9111 §1.2.2 refuses a jwksMaxAge of %s: Cache-Control max-age takes whole seconds',
+    async (_title, jwksMaxAge) => {
+      const key = await generateSigningKey('ES256');
+      expect(() => createStaticKeySet([key], jwksMaxAge)).toThrow(TypeError);
+    },
+  );
+
+  it('accepts a jwksMaxAge of 0 and of whole seconds', async () => {
+    const key = await generateSigningKey('ES256');
+    expect(createStaticKeySet([key], 0).jwksMaxAge).toBe(0);
+    expect(createStaticKeySet([key], 600).jwksMaxAge).toBe(600);
+  });
 });

@@ -23,12 +23,14 @@ export interface KeySet {
 /**
  * A key set that never changes: the first key signs, all are published.
  *
+ * @throws TypeError without keys, or for a `jwksMaxAge` that is not a whole number of seconds.
  * @example
  * const keys = createStaticKeySet([await importSigningKey(pem, 'RS256')]);
  */
 export function createStaticKeySet(keys: readonly SigningKey[], jwksMaxAge = 300): KeySet {
   const [active] = keys;
   if (!active) throw new TypeError('a key set needs at least one signing key');
+  checkJwksMaxAge(jwksMaxAge);
   // A key made by hand may carry private members in its publicJwk: they are never published.
   const jwks: JwkSet = { keys: keys.map((key) => publicJwkMembers(key.publicJwk)) };
   return {
@@ -37,6 +39,19 @@ export function createStaticKeySet(keys: readonly SigningKey[], jwksMaxAge = 300
     algorithms: [...new Set(keys.map((key) => key.alg))],
     jwksMaxAge,
   };
+}
+
+/**
+ * The JWKS endpoint sends `jwksMaxAge` as `Cache-Control: max-age`, whose value is delta-seconds,
+ * digits only (RFC 9111 §1.2.2, §5.2.2.1): a fraction, a negative number or NaN would be an
+ * invalid directive, which caches treat as already stale.
+ *
+ * @throws TypeError when `jwksMaxAge` is not a whole number of seconds, 0 or more.
+ */
+export function checkJwksMaxAge(jwksMaxAge: number): void {
+  if (!Number.isSafeInteger(jwksMaxAge) || jwksMaxAge < 0) {
+    throw new TypeError(`jwksMaxAge must be a whole number of seconds, 0 or more, got ${String(jwksMaxAge)}`);
+  }
 }
 
 /** JWK members that carry private key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */

@@ -344,6 +344,8 @@ describe('rotating key set', () => {
   it.each([
     ['rotationPeriod 0', { rotationPeriod: 0 }],
     ['negative jwksMaxAge', { jwksMaxAge: -1 }],
+    ['a jwksMaxAge of a fraction of a second (RFC 9111 §1.2.2: max-age takes whole seconds)', { jwksMaxAge: 0.5 }],
+    ['jwksMaxAge NaN', { jwksMaxAge: Number.NaN }],
     ['maxTokenLifetime NaN', { maxTokenLifetime: Number.NaN }],
     ['refreshInterval Infinity', { refreshInterval: Infinity }],
     ['an unknown algorithm', { algorithm: 'HS256' as never }],

@@ -4,7 +4,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { systemClock, type Clock } from '../core/index.js';
 import type { ChangeFeed, SigningKeyStore, StoredSigningKey, Transactional } from '../storage/index.js';
 import type { KeySealer } from './key-encryption.js';
-import { publicJwkMembers, type JwkSet, type KeySet } from './key-set.js';
+import { checkJwksMaxAge, publicJwkMembers, type JwkSet, type KeySet } from './key-set.js';
 import {
   generateSigningKey,
   importSigningKey,
@@ -142,7 +142,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     throw new TypeError(`algorithm must be one of ${signingAlgorithms.join(', ')}`);
   }
   checkDuration('rotationPeriod', rotationPeriod, { positive: true, infinite: true });
-  checkDuration('jwksMaxAge', jwksMaxAge, { positive: false, infinite: false });
+  checkJwksMaxAge(jwksMaxAge);
   checkDuration('maxTokenLifetime', maxTokenLifetime, { positive: true, infinite: false });
   checkDuration('refreshInterval', refreshInterval, { positive: true, infinite: false });
 

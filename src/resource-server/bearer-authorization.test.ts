@@ -82,6 +82,23 @@ describe('createBearerAuthorizer', () => {
     expect(() => createBearerAuthorizer({ verifier: refusing, realm: 'a"b' })).toThrow(TypeError);
   });
 
+  it.each([
+    ['a space', 'invoices read'],
+    ['a quote', 'a"b'],
+    ['a line break', 'a\r\nX-Injected: 1'],
+    ['nothing', ''],
+  ])(
+    'RFC 6750 §3 refuses, when created, a route scope holding %s, which the scope attribute cannot carry',
+    (_title, scope) => {
+      expect(() => createBearerAuthorizer({ verifier: refusing, requiredScopes: ['ok', scope] })).toThrow(TypeError);
+    },
+  );
+
+  it("RFC 6750 §3 refuses, when created, a verifier's own scope the scope attribute cannot carry", () => {
+    const verifier: AccessTokenVerifier = { ...refusing, requiredScopes: ['a"b'] };
+    expect(() => createBearerAuthorizer({ verifier })).toThrow(TypeError);
+  });
+
   it('finds an access_token query parameter', () => {
     expect(hasAccessTokenParameter('/x?access_token=abc')).toBe(true);
     expect(hasAccessTokenParameter('/x?a=1&access%5Ftoken=abc')).toBe(true);

@@ -83,7 +83,8 @@ export function hasAccessTokenParameter(url: string): boolean {
  * Creates the framework-neutral core of the resource-server middleware: it reads the token,
  * verifies it and either returns the verified token or the RFC 6750 §3 challenge to answer with.
  *
- * @throws TypeError when the realm cannot be written in a quoted string.
+ * @throws TypeError when the realm cannot be written in a quoted string, or a required scope (the
+ *   route's or the verifier's) is not an RFC 6749 §3.3 scope name.
  * @example
  * const authorize = createBearerAuthorizer({ verifier, realm: 'invoices', requiredScopes: ['invoices:read'] });
  * const result = await authorize({ authorization: request.headers.get('authorization') });
@@ -96,6 +97,10 @@ export function createBearerAuthorizer(
   if (!isQuotable(realm)) throw new TypeError('realm must be printable ASCII without quotes or backslashes');
   // §3: an insufficient_scope challenge names every scope needed, the verifier's own included.
   const challengeScopes = [...new Set([...(verifier.requiredScopes ?? []), ...requiredScopes])];
+  // Checked now, not per request: they go quoted into the challenge's scope attribute.
+  for (const scope of challengeScopes) {
+    if (!isScopeToken(scope)) throw new TypeError(`${JSON.stringify(scope)} is not a valid scope name (RFC 6749 §3.3)`);
+  }
 
   return async (request) => {
     let token: string | undefined;
@@ -165,6 +170,11 @@ export function bearerChallengeResponse(challenge: BearerChallenge): Response {
 
 function isQuotable(value: string): boolean {
   return /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/.test(value);
+}
+
+/** RFC 6749 §3.3 scope-token, which RFC 6750 §3 puts in the quoted `scope` attribute. */
+function isScopeToken(value: unknown): boolean {
+  return typeof value === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(value);
 }
 
 /** §3: error_description uses %x20-21 / %x23-5B / %x5D-7E only. */

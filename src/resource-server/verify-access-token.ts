@@ -85,7 +85,8 @@ export interface AccessTokenVerifier {
 /**
  * Creates a verifier for JWT access tokens of one authorization server, for one resource server.
  *
- * @throws TypeError for an algorithm that is not an asymmetric JWS algorithm, or a bad scope name.
+ * @throws TypeError for an algorithm that is not an asymmetric JWS algorithm, a bad scope name, or
+ *   introspection options that cannot work (an endpoint that is not an http(s) URL, say).
  * @example
  * const verifier = createAccessTokenVerifier({
  *   issuer: 'https://auth.example.com',
@@ -119,6 +120,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) {
     throw new TypeError('clockTolerance must be a non-negative number of seconds');
   }
+  if (introspection) checkIntrospectionOptions(introspection);
   const keys = toKeyResolver(options.jwks);
   const allowed = new Set<string>(algorithms);
 
@@ -184,6 +186,11 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
     if (scope !== undefined && typeof scope !== 'string') {
       throw invalid('The access token has a malformed scope claim.');
+    }
+    // RFC 7519 §4.1.3: one string, or an array of strings. jose only looks for ours among the
+    // members, so a token whose other members are not strings would pass as malformed audiences.
+    if (Array.isArray(aud) && aud.some((member) => typeof member !== 'string')) {
+      throw invalid('The access token has a malformed aud claim.');
     }
     return {
       issuer,
@@ -279,6 +286,27 @@ function fromVerificationError(error: unknown): OAuthError {
     return invalid('The access token is signed with an algorithm that is not accepted.', error);
   }
   return invalid('The access token is malformed.', error);
+}
+
+/**
+ * Options of the introspection call that can never work, refused when the verifier is made: at
+ * request time each would be a 503 temporarily_unavailable for every token, blamed on the network.
+ */
+function checkIntrospectionOptions(options: IntrospectionCheckOptions): void {
+  const { endpoint, clientId, clientSecret, authMethod, timeout } = options;
+  const url = endpoint instanceof URL ? endpoint : URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new TypeError('introspection.endpoint must be an http(s) URL');
+  }
+  if (typeof clientId !== 'string' || clientId === '' || typeof clientSecret !== 'string') {
+    throw new TypeError('introspection.clientId and introspection.clientSecret must be strings');
+  }
+  if (authMethod !== undefined && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
+    throw new TypeError('introspection.authMethod must be client_secret_basic or client_secret_post');
+  }
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+    throw new TypeError('introspection.timeout must be a positive number of seconds');
+  }
 }
 
 /** RFC 6749 §3.3 scope tokens; they also appear quoted in `WWW-Authenticate` (RFC 6750 §3). */

@@ -8,10 +8,11 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createManualClock } from '../../src/index.js';
+import { createManualClock, OAuthError } from '../../src/index.js';
 import {
   createAccessTokenVerifier,
   createRemoteJwkSet,
+  type AccessTokenVerifier,
   type BearerAuthOptions,
 } from '../../src/resource-server/index.js';
 import { nodeBearerAuth } from '../../src/http/node-bearer-auth.js';
@@ -263,6 +264,72 @@ describe.each(frameworks)('resource-server middleware for %s', (framework) => {
       });
     } finally {
       clock.set(issuedAt);
+    }
+  });
+});
+
+describe('RFC 6750 §3 challenges when another handler answered first', () => {
+  /** Refuses every token, after a while: long enough for the handler before it to answer. */
+  const slowRefusal: AccessTokenVerifier = {
+    verify: () => new Promise((_resolve, reject) => setTimeout(() => reject(new OAuthError('invalidToken')), 60)),
+  };
+
+  async function listen(server: Server): Promise<string> {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('node:http: the guard resolves false and writes nothing, instead of rejecting', async () => {
+    const guard = nodeBearerAuth({ verifier: slowRefusal, realm });
+    let outcome: Promise<boolean> | undefined;
+    const server = createServer((req, res) => {
+      outcome = guard(req, res);
+      // A timeout answers while the verifier is still at work.
+      setTimeout(() => res.writeHead(503).end('timed out'), 10);
+    });
+    const url = await listen(server);
+    try {
+      const response = await fetch(`${url}/invoices`, { headers: { Authorization: 'Bearer abc' } });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      await expect(outcome).resolves.toBe(false);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('Express: no unhandled rejection once a timeout middleware has answered', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    const app = express();
+    app.get(
+      '/invoices',
+      (_req, res, next) => {
+        setTimeout(() => {
+          if (!res.headersSent) res.status(503).end('timed out');
+        }, 10);
+        next();
+      },
+      expressBearerAuth({ verifier: slowRefusal, realm }),
+      (_req, res) => {
+        res.end('ok');
+      },
+    );
+    const server = createServer(app);
+    const url = await listen(server);
+    try {
+      const response = await fetch(`${url}/invoices`, { headers: { Authorization: 'Bearer abc' } });
+      expect(response.status).toBe(503);
+      // Past the verifier's answer, and a turn more for a rejection to be reported.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

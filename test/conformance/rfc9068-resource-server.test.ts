@@ -206,6 +206,17 @@ describe('RFC 9068 §4 access-token validation', () => {
   });
 
   it.each([
+    ['a number', [apiAudience, 5]],
+    ['an object', [{ aud: apiAudience }, apiAudience]],
+    ['null', [apiAudience, null]],
+  ])('§4 (RFC 7519 §4.1.3) refuses an aud array holding %s beside this resource server', async (_title, aud) => {
+    const key = await as.keys.getSigningKey();
+    const token = await signWith(key, goodClaims(clock.now(), { aud: aud as string[] }));
+    const error = await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
+    expect(error.description).toBe('The access token has a malformed aud claim.');
+  });
+
+  it.each([
     ['an empty string', ''],
     ['one word', 'not-a-jwt'],
     ['three junk parts', 'a.b.c'],
@@ -301,6 +312,18 @@ describe('revocation checked through introspection (RFC 7662)', () => {
       verifierOptions({ introspection: { ...introspection(), authMethod: 'client_secret_post' } }),
     );
     await expect(verifier.verify(token)).resolves.toBeDefined();
+  });
+
+  it.each([
+    ['an endpoint that is not a URL', { endpoint: 'introspect' }],
+    ['an endpoint that is not http(s)', { endpoint: 'ftp://auth.test.example/introspect' }],
+    ['an empty clientId', { clientId: '' }],
+    ['an unknown authMethod', { authMethod: 'private_key_jwt' }],
+    ['a timeout of 0', { timeout: 0 }],
+    ['a timeout of NaN', { timeout: Number.NaN }],
+  ])('RFC 7662 §2.1 refuses, when the verifier is made, introspection options with %s', (_title, change) => {
+    const options = verifierOptions({ introspection: { ...introspection(), ...change } as never });
+    expect(() => createAccessTokenVerifier(options)).toThrow(TypeError);
   });
 
   it('RFC 7662 §2.3 answers temporarily_unavailable when the introspection call is refused', async () => {
