@@ -290,6 +290,22 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect((await store.getAccessTokenRecord('sig-taken'))?.clientId).toBe('client-a');
       });
 
+      it('refuses only a record that cannot be kept (a BigInt claim), among many created at once', async () => {
+        const fresh = Array.from({ length: 10 }, (_, i) => `sig-beside-${i}`);
+        const calls = [
+          ...fresh.slice(0, 5).map((signature) => store.createAccessTokenRecord(tokenRecord(signature))),
+          store.createAccessTokenRecord(tokenRecord('sig-bigint', { extraClaims: { n: 10n } })),
+          ...fresh.slice(5).map((signature) => store.createAccessTokenRecord(tokenRecord(signature))),
+        ];
+        const outcomes = await Promise.allSettled(calls);
+        expect(outcomes[5]).toMatchObject({ status: 'rejected', reason: expect.any(TypeError) });
+        expect([...outcomes.slice(0, 5), ...outcomes.slice(6)].map((outcome) => outcome.status)).toEqual(
+          Array.from({ length: 10 }, () => 'fulfilled'),
+        );
+        for (const signature of fresh) expect(await store.getAccessTokenRecord(signature)).toBeDefined();
+        expect(await store.getAccessTokenRecord('sig-bigint')).toBeUndefined();
+      });
+
       it('deletes a record once, answering false the second time', async () => {
         await store.createAccessTokenRecord(tokenRecord('sig-del'));
         expect(await store.deleteAccessTokenRecord('sig-del')).toBe(true);
