@@ -198,6 +198,20 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect((await store.listClients({ after: 'd-2' })).map((c) => c.id)).toEqual([]);
       });
 
+      it('lists ids beyond U+FFFF after U+FF5E, as code points sort (not as UTF-16 units do)', async () => {
+        // UTF-16 puts U+1F510 (a surrogate pair, 0xD83D 0xDD10) before U+FF5E; code points do not.
+        for (const id of ['\u{1F510}', '\uFF5E', 'z']) await store.createClient(client(id));
+        expect((await store.listClients()).map((c) => c.id)).toEqual(['z', '\uFF5E', '\u{1F510}']);
+        expect((await store.listClients({ after: '\uFF5E' })).map((c) => c.id)).toEqual(['\u{1F510}']);
+        expect((await store.listClients({ after: '\u{1F510}' })).map((c) => c.id)).toEqual([]);
+      });
+
+      it('lists nothing for a limit below 1', async () => {
+        for (const id of ['a', 'b', 'c']) await store.createClient(client(id));
+        expect(await store.listClients({ limit: 0 })).toEqual([]);
+        expect(await store.listClients({ limit: -1 })).toEqual([]);
+      });
+
       it('lists whole clients, not just ids', async () => {
         await store.createClient(fullClient);
         expect(await store.listClients()).toStrictEqual([fullClient]);

@@ -97,8 +97,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       return Promise.resolve(true);
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
-      const ids = [...clients.keys()].filter((id) => after === undefined || id > after).sort();
-      return Promise.resolve(ids.slice(0, limit).map((id) => clients.get(id)!));
+      // By code point, as the SQL stores sort: JavaScript's own comparison goes by UTF-16 unit.
+      const ids = [...clients.keys()]
+        .filter((id) => after === undefined || compareCodePoints(id, after) > 0)
+        .sort(compareCodePoints);
+      return Promise.resolve(ids.slice(0, Math.max(0, Math.floor(limit))).map((id) => clients.get(id)!));
     },
 
     createAccessTokenRecord(record) {
@@ -286,4 +289,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
   };
   return store;
+}
+
+/**
+ * Orders two strings by code point, as SQLite (UTF-8 bytes) and PostgreSQL (`COLLATE "C"`) do.
+ * UTF-16 units agree with code points except that surrogates (U+D800–U+DFFF, which encode code
+ * points above U+FFFF) sort below U+E000–U+FFFF; moving them above those units fixes the order.
+ */
+function compareCodePoints(a: string, b: string): number {
+  const shared = Math.min(a.length, b.length);
+  for (let i = 0; i < shared; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }
