@@ -563,6 +563,39 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.getClient('inside')).toBeUndefined();
       });
 
+      it('never acknowledges a write made outside a transaction that its rollback then takes back', async () => {
+        await store.createClient(client('contested', { scopes: ['before'] }));
+        await store.createAccessTokenRecord(tokenRecord('sig-contested', { clientId: 'before' }));
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let inside!: () => void;
+        const entered = new Promise<void>((resolve) => (inside = resolve));
+        const failing = store.transaction(async (tx) => {
+          await tx.deleteClient('contested');
+          await tx.deleteAccessTokenRecord('sig-contested');
+          inside();
+          await held;
+          throw new Error('rolled back');
+        });
+        await entered;
+        // Neither the deletions nor their rollback may be seen half-way from outside.
+        const read = store.getClient('contested');
+        const outsideClient = store.createClient(client('contested', { scopes: ['outside'] }));
+        const outsideRecord = store.createAccessTokenRecord(tokenRecord('sig-contested', { clientId: 'outside' }));
+        await yieldTurns();
+        release();
+        await expect(failing).rejects.toThrow('rolled back');
+        const [createdClient, createdRecord] = await Promise.allSettled([outsideClient, outsideRecord]);
+        expect((await read)?.scopes).toEqual(['before']);
+        const client_ = await store.getClient('contested');
+        const record = await store.getAccessTokenRecord('sig-contested');
+        // Whatever a store answered the outside writes, what it acknowledged is what is kept.
+        if (createdClient?.status === 'fulfilled') expect(client_?.scopes).toEqual(['outside']);
+        else expect(client_?.scopes).toEqual(['before']);
+        if (createdRecord?.status === 'fulfilled') expect(record?.clientId).toBe('outside');
+        else expect(record?.clientId).toBe('before');
+      });
+
       it('takes back records created inside failing work, and keeps many created at once outside it meanwhile', async () => {
         let release!: () => void;
         const held = new Promise<void>((resolve) => (release = resolve));
