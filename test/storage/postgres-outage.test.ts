@@ -24,7 +24,12 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
   let store: PostgresStorage;
   let schema: string;
 
-  const openThroughProxy = async (timeouts = { connectionTimeoutMs: 1000, queryTimeoutMs: 1000 }) => {
+  const openThroughProxy = async (
+    timeouts: { connectionTimeoutMs: number; queryTimeoutMs: number; listenHeartbeatMs?: number } = {
+      connectionTimeoutMs: 1000,
+      queryTimeoutMs: 1000,
+    },
+  ) => {
     proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     const url = new URL(postgresUrl);
     url.port = String(proxy.port);
@@ -102,5 +107,35 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
       expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
     await proxy.open();
     await vi.waitFor(() => expect(store.getClient('x')).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
+  });
+
+  it('replaces a notification connection that silently stops answering, and tells { kind: all } once listening again', async () => {
+    // The network drops the established connections without a reset: no error ever reaches the
+    // socket, so only a check that expects an answer notices.
+    await openThroughProxy({ connectionTimeoutMs: 1000, queryTimeoutMs: 5000, listenHeartbeatMs: 200 });
+    const seen: StorageChange[] = [];
+    store.subscribeToChanges((change) => seen.push(change));
+    await store.whenListening();
+    proxy.freeze();
+    const peer = createPostgresStore({ connectionString: postgresUrl, schema });
+    try {
+      await peer.createClient(client('changed-while-frozen'));
+    } finally {
+      await peer.close();
+    }
+    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 5_000, interval: 50 });
+    // Listening again on a fresh connection: the next change is heard as it is made.
+    await store.whenListening();
+    seen.length = 0;
+    const next = createPostgresStore({ connectionString: postgresUrl, schema });
+    try {
+      await next.deleteClient('changed-while-frozen');
+    } finally {
+      await next.close();
+    }
+    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'client', clientId: 'changed-while-frozen' }), {
+      timeout: 5_000,
+      interval: 20,
+    });
   });
 });

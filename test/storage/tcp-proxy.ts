@@ -10,10 +10,18 @@ export interface TcpProxy {
   close(): Promise<void>;
   /** Accepts connections but forwards nothing, as a network that swallows packets would. */
   blackhole(): void;
+  /**
+   * Keeps every open connection but forwards nothing more on it, without closing it, as a network
+   * that silently drops an established connection would; new connections are forwarded. `open()`
+   * cuts the frozen ones.
+   */
+  freeze(): void;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<readonly [net.Socket, net.Socket]>();
+  const frozen = new Set<net.Socket>();
   let swallowing = false;
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
@@ -27,7 +35,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
+    const pair = [client, upstream] as const;
+    pairs.add(pair);
+    client.on('close', () => {
+      pairs.delete(pair);
+      upstream.destroy();
+    });
     upstream.on('close', () => client.destroy());
   });
   const listen = (port: number): Promise<number> =>
@@ -43,6 +56,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     port,
     async open() {
       swallowing = false;
+      for (const socket of frozen) socket.destroy();
+      frozen.clear();
       if (!server.listening) await listen(port);
     },
     async close() {
@@ -51,6 +66,16 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         : Promise.resolve();
       for (const socket of sockets) socket.destroy();
       await closed;
+    },
+    freeze() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+        frozen.add(client).add(upstream);
+      }
+      pairs.clear();
     },
     blackhole() {
       swallowing = true;

@@ -38,6 +38,12 @@ export type PostgresStoreOptions = PostgresConnectionOptions & {
   readonly schema?: string;
   /** Longest wait for a broken change-notification connection to be retried. Default 5000 ms. */
   readonly listenReconnectMaxDelayMs?: number;
+  /**
+   * How often the change-notification connection must answer a check; one that has not answered
+   * within this long is replaced, so a connection the network silently dropped is noticed within
+   * twice this. Default 10000 ms.
+   */
+  readonly listenHeartbeatMs?: number;
   /** Told of each migration step applied on first use. */
   readonly onMigrationStep?: (step: MigrationStep) => void;
   /** Told of connection errors that were absorbed (an idle connection dropped), for logging. */
@@ -107,6 +113,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     // One connection is kept for change notifications; the others serve queries.
     throw new TypeError(`maxConnections must be an integer of at least 2, got ${String(options.maxConnections)}`);
   }
+  const listenHeartbeatMs = options.listenHeartbeatMs ?? 10_000;
+  if (!(Number.isFinite(listenHeartbeatMs) && listenHeartbeatMs >= 1)) {
+    throw new TypeError(
+      `listenHeartbeatMs must be a number of milliseconds of at least 1, got ${String(listenHeartbeatMs)}`,
+    );
+  }
   const pool =
     options.pool ??
     new pg.Pool({
@@ -143,6 +155,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     pool,
     channel,
     maxDelayMs: options.listenReconnectMaxDelayMs ?? 5000,
+    heartbeatMs: listenHeartbeatMs,
     onNotification(payload) {
       const message = parsePayload(payload);
       // Our own changes were told to local subscribers when they were made.
