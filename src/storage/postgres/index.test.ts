@@ -18,6 +18,7 @@ import {
 } from '../index.js';
 import { createPostgresStore, migratePostgres, type PostgresStorage } from './index.js';
 import { postgresMigrations } from './migrations.js';
+import { advisoryLockKey } from './sql-names.js';
 
 const unavailable = await probePostgres();
 const tokenRecord = (signature: string) => ({
@@ -116,6 +117,26 @@ if (unavailable !== undefined) {
         toVersion: latest,
         applied: [],
       });
+    });
+
+    it('gives up, as unavailable, waiting for a migration lock another session holds past lockTimeoutMs', async () => {
+      const schema = randomSchemaName();
+      cleanups.push(() => dropSchema(schema));
+      const holder = new pg.Client({ connectionString: postgresUrl });
+      await holder.connect();
+      cleanups.push(() => holder.end());
+      // Another migrator that never finishes (stuck, or its host gone without closing its session).
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [advisoryLockKey(`tessera:migrate:${schema}`)]);
+      const started = performance.now();
+      const waited = migratePostgres({ connectionString: postgresUrl, schema, lockTimeoutMs: 300 });
+      await expect(waited).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(waited).rejects.toThrow(/migration lock/);
+      expect(performance.now() - started).toBeLessThan(5000);
+      // Once the lock is free, the same call migrates.
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      expect((await migratePostgres({ connectionString: postgresUrl, schema, lockTimeoutMs: 300 })).toVersion).toBe(
+        latest,
+      );
     });
 
     it('keeps every table in its own schema', async () => {
