@@ -167,7 +167,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
   const migrate = (): Promise<MigrationReport> => {
     if (closed) return Promise.reject(new StorageUnavailableError('the PostgreSQL store is closed'));
-    migration ??= applyPostgresMigrations(pool, schema, options.onMigrationStep).then(
+    // A store that made its own pool waits for the lock no longer than for any query.
+    const lockTimeoutMs = options.pool === undefined ? (options.queryTimeoutMs ?? 10_000) : undefined;
+    migration ??= applyPostgresMigrations(pool, schema, options.onMigrationStep, undefined, lockTimeoutMs).then(
       (report) => {
         migrated = true;
         return report;
