@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cachedClientStore } from '../../src/protection/cached-client-store.js';
 import { StorageUnavailableError, type StorageChange } from '../../src/storage/index.js';
 import { createPostgresStore, type PostgresStorage } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from './postgres-test-database.js';
@@ -137,5 +138,31 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
       timeout: 5_000,
       interval: 20,
     });
+  });
+
+  it('drops what caches read before the first LISTEN took effect: a change made meanwhile was never notified', async () => {
+    await openThroughProxy();
+    await store.createClient({ ...client('early'), scopes: ['old'] });
+    // The LISTEN statement reaches the database late (a slow network, a busy pool).
+    proxy.holdSent('LISTEN');
+    const cache = cachedClientStore(store);
+    try {
+      expect((await cache.getClient('early'))?.scopes).toEqual(['old']);
+      // Another instance changes the client before this one listens: the notification goes nowhere.
+      const peer = createPostgresStore({ connectionString: postgresUrl, schema });
+      try {
+        await peer.updateClient({ ...client('early'), scopes: ['new'] });
+      } finally {
+        await peer.close();
+      }
+      proxy.release();
+      await store.whenListening();
+      await vi.waitFor(async () => expect((await cache.getClient('early'))?.scopes).toEqual(['new']), {
+        timeout: 3_000,
+        interval: 50,
+      });
+    } finally {
+      cache.closeClientCache();
+    }
   });
 });

@@ -16,12 +16,23 @@ export interface TcpProxy {
    * cuts the frozen ones.
    */
   freeze(): void;
+  /**
+   * Holds back, from now on, what a client sends once it sends bytes containing `text` (a
+   * statement, say), on that connection only, until {@link TcpProxy.release}: the statement
+   * reaches the database late, as on a slow network.
+   */
+  holdSent(text: string): void;
+  /** Forwards everything held back, in order, and holds nothing more. */
+  release(): void;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const pairs = new Set<readonly [net.Socket, net.Socket]>();
   const frozen = new Set<net.Socket>();
+  /** Bytes held back per upstream connection, in the order they were sent. */
+  const held = new Map<net.Socket, Buffer[]>();
+  let holdText: string | undefined;
   let swallowing = false;
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
@@ -33,7 +44,13 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     if (swallowing) return;
     const upstream = net.connect(targetPort, targetHost);
     track(upstream);
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (frozen.has(client)) return;
+      const waiting = held.get(upstream);
+      if (waiting) waiting.push(chunk);
+      else if (holdText !== undefined && chunk.includes(holdText)) held.set(upstream, [chunk]);
+      else upstream.write(chunk);
+    });
     upstream.pipe(client);
     const pair = [client, upstream] as const;
     pairs.add(pair);
@@ -69,13 +86,20 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     freeze() {
       for (const [client, upstream] of pairs) {
-        client.unpipe(upstream);
         upstream.unpipe(client);
         client.pause();
         upstream.pause();
         frozen.add(client).add(upstream);
       }
       pairs.clear();
+    },
+    holdSent(text) {
+      holdText = text;
+    },
+    release() {
+      holdText = undefined;
+      for (const [upstream, chunks] of held) for (const chunk of chunks) upstream.write(chunk);
+      held.clear();
     },
     blackhole() {
       swallowing = true;

@@ -16,6 +16,11 @@ export interface ChangeListenerOptions {
   readonly onNotification: (payload: string | undefined) => void;
   /** Called when listening resumes after a gap in which notifications may have been lost. */
   readonly onMissedChanges: () => void;
+  /**
+   * Asked when LISTEN first takes effect: whether anything was read before, which a cache may
+   * hold although a change made since was notified to nobody. Answers true once per such read.
+   */
+  readonly readBeforeListening: () => boolean;
   readonly onConnectionError: (error: Error) => void;
 }
 
@@ -26,6 +31,8 @@ export interface ChangeListener {
   stop(): Promise<void>;
   /** Resolves once LISTEN is in effect. */
   whenListening(): Promise<void>;
+  /** Whether LISTEN is in effect now. */
+  isListening(): boolean;
 }
 
 /**
@@ -119,7 +126,9 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
         client = connection;
         attempt = 0;
         scheduleHeartbeat(connection);
-        if (missed) {
+        // Both asked, so that the read is accounted for either way.
+        const readBefore = options.readBeforeListening();
+        if (missed || readBefore) {
           missed = false;
           options.onMissedChanges();
         }
@@ -166,6 +175,7 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
         current.release(true);
       }
     },
+    isListening: () => client !== undefined,
     whenListening() {
       if (client !== undefined) return Promise.resolve();
       return new Promise((resolve) => waiters.push(resolve));

@@ -139,6 +139,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   let closed = false;
   let migration: Promise<MigrationReport> | undefined;
   let migrated = false;
+  /**
+   * Set when a read starts while someone is subscribed but LISTEN is not yet in effect: what it
+   * read may be cached, and a change committed before LISTEN took effect is notified to nobody.
+   */
+  let readWhileNotListening = false;
 
   const deliver = (change: StorageChange): void => {
     for (const listener of listeners) {
@@ -162,6 +167,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       if (message !== undefined && message.origin !== origin) deliver(message.change);
     },
     onMissedChanges: () => deliver({ kind: 'all' }),
+    readBeforeListening: () => {
+      const read = readWhileNotListening;
+      readWhileNotListening = false;
+      return read;
+    },
     onConnectionError: (error) => options.onConnectionError?.(error),
   });
 
@@ -191,6 +201,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const poolQueryable: Queryable = {
     async query(text, values) {
       await ready();
+      if (listeners.size > 0 && text.startsWith('SELECT') && !changeListener.isListening())
+        readWhileNotListening = true;
       try {
         return await pool.query<Row>(text, values);
       } catch (error) {
