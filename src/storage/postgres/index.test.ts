@@ -18,7 +18,7 @@ import {
 } from '../index.js';
 import { createPostgresStore, migratePostgres, type PostgresStorage } from './index.js';
 import { postgresMigrations } from './migrations.js';
-import { advisoryLockKey } from './sql-names.js';
+import { advisoryLockKey, changeChannel } from './sql-names.js';
 
 const unavailable = await probePostgres();
 const tokenRecord = (signature: string) => ({
@@ -238,6 +238,38 @@ if (unavailable !== undefined) {
         timeout: 10_000,
         interval: 20,
       });
+    });
+
+    it('tells { kind: all } for a notification of a kind it does not know, without its key or unreadable, as SQLite does', async () => {
+      const schema = randomSchemaName();
+      const store = openStore(schema);
+      await store.ping();
+      const seen: StorageChange[] = [];
+      store.subscribeToChanges((change) => seen.push(change));
+      await store.whenListening();
+      // What a newer instance on the same schema, or a damaged payload, could send.
+      for (const change of [
+        { kind: 'client-secret', clientId: 'a' },
+        { kind: 'client' },
+        { kind: 'client', clientId: 7 },
+        { kind: 'access-token' },
+        { kind: 'client', clientId: 'known' },
+      ]) {
+        await adminQuery('SELECT pg_notify($1, $2)', [
+          changeChannel(schema),
+          JSON.stringify({ o: 'other', c: change }),
+        ]);
+      }
+      await adminQuery('SELECT pg_notify($1, $2)', [changeChannel(schema), 'not json']);
+      await vi.waitFor(() => expect(seen).toHaveLength(6), { timeout: 10_000, interval: 20 });
+      expect(seen).toEqual([
+        { kind: 'all' },
+        { kind: 'all' },
+        { kind: 'all' },
+        { kind: 'all' },
+        { kind: 'client', clientId: 'known' },
+        { kind: 'all' },
+      ]);
     });
 
     it('does not tell its own subscribers a change twice', async () => {

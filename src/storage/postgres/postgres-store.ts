@@ -164,7 +164,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     onNotification(payload) {
       const message = parsePayload(payload);
       // Our own changes were told to local subscribers when they were made.
-      if (message !== undefined && message.origin !== origin) deliver(message.change);
+      if (message.origin !== origin) deliver(message.change);
     },
     onMissedChanges: () => deliver({ kind: 'all' }),
     readBeforeListening: () => {
@@ -347,15 +347,34 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return store;
 }
 
-function parsePayload(payload: string | undefined): { origin: string; change: StorageChange } | undefined {
-  if (payload === undefined) return undefined;
+/** A notification this version cannot read: something changed, what is unknown. */
+const unreadable = { origin: '', change: { kind: 'all' } } as const;
+
+function parsePayload(payload: string | undefined): { origin: string; change: StorageChange } {
+  if (payload === undefined) return unreadable;
   try {
-    const { o, c } = JSON.parse(payload) as { o?: unknown; c?: { kind?: unknown } };
-    if (typeof o !== 'string' || typeof c?.kind !== 'string') return undefined;
-    return { origin: o, change: c as StorageChange };
+    const { o, c } = JSON.parse(payload) as { o?: unknown; c?: unknown };
+    if (typeof o !== 'string') return unreadable;
+    return { origin: o, change: toStorageChange(c) };
   } catch {
-    return undefined;
+    return unreadable;
   }
+}
+
+/**
+ * The change a notification names, rebuilt from its known fields. A kind this version does not
+ * know (sent by a newer instance on the same schema), or one without its key, is told as
+ * `{ kind: 'all' }`: caches ignore what they do not understand, and would keep what it changed.
+ */
+function toStorageChange(change: unknown): StorageChange {
+  const { kind, clientId, signature } = (typeof change === 'object' && change !== null ? change : {}) as Record<
+    string,
+    unknown
+  >;
+  if (kind === 'client' && typeof clientId === 'string') return { kind, clientId };
+  if (kind === 'access-token' && typeof signature === 'string') return { kind, signature };
+  if (kind === 'signing-keys' || kind === 'hmac-secrets' || kind === 'all') return { kind };
+  return { kind: 'all' };
 }
 
 function insertSql(s: string, table: TableColumns<unknown>): string {
