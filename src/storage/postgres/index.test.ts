@@ -139,6 +139,31 @@ if (unavailable !== undefined) {
       );
     });
 
+    it('migrates and serves as a role that owns its schema but may not create schemas in the database', async () => {
+      // Least privilege, as managed databases often give: the schema is made for the role beforehand.
+      const schema = randomSchemaName();
+      const role = `${schema}_role`;
+      await adminQuery(`CREATE ROLE "${role}" LOGIN`);
+      cleanups.push(() => adminQuery(`DROP ROLE IF EXISTS "${role}"`).then(() => undefined));
+      await adminQuery(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+      cleanups.push(() => dropSchema(schema));
+      const { rows } = await adminQuery<{ allowed: boolean }>(
+        "SELECT has_database_privilege($1, current_database(), 'CREATE') AS allowed",
+        [role],
+      );
+      expect(rows[0]?.allowed).toBe(false);
+      const url = new URL(postgresUrl);
+      url.username = role;
+      url.password = '';
+
+      const report = await migratePostgres({ connectionString: url.toString(), schema });
+      expect(report.toVersion).toBe(latest);
+      const store = createPostgresStore({ connectionString: url.toString(), schema, maxConnections: 2 });
+      cleanups.push(() => store.close());
+      await store.createClient({ id: 'least-privilege', grantTypes: [], scopes: [], audience: [] });
+      expect(await store.getClient('least-privilege')).toBeDefined();
+    });
+
     it('keeps every table in its own schema', async () => {
       const schema = randomSchemaName();
       await openStore(schema).ping();

@@ -43,7 +43,10 @@ export async function applyPostgresMigrations(
   try {
     await takeLock(client, lockKey, schema, lockTimeoutMs);
     try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      // CREATE SCHEMA needs the CREATE privilege on the database even when the schema exists: a
+      // role given only its own schema (least privilege) must not need it.
+      const { rowCount } = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
+      if (rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
         version integer PRIMARY KEY,
         name text NOT NULL,
