@@ -164,6 +164,35 @@ if (unavailable !== undefined) {
       expect(await store.getClient('least-privilege')).toBeDefined();
     });
 
+    it('serves as a role that may only read and write the tables of a schema migrated beforehand', async () => {
+      // A migration role runs `tessera migrate`; the server runs as a role without DDL rights.
+      const schema = randomSchemaName();
+      const role = `${schema}_dml`;
+      await migratePostgres({ connectionString: postgresUrl, schema });
+      cleanups.push(() => dropSchema(schema));
+      await adminQuery(`CREATE ROLE "${role}" LOGIN`);
+      cleanups.push(async () => {
+        await adminQuery(`DROP OWNED BY "${role}"`);
+        await adminQuery(`DROP ROLE IF EXISTS "${role}"`);
+      });
+      await adminQuery(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await adminQuery(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+      const url = new URL(postgresUrl);
+      url.username = role;
+      url.password = '';
+
+      expect(await migratePostgres({ connectionString: url.toString(), schema })).toEqual({
+        fromVersion: latest,
+        toVersion: latest,
+        applied: [],
+      });
+      const store = createPostgresStore({ connectionString: url.toString(), schema, maxConnections: 2 });
+      cleanups.push(() => store.close());
+      await store.ping();
+      await store.createClient({ id: 'dml-only', grantTypes: [], scopes: [], audience: [] });
+      expect(await store.getClient('dml-only')).toBeDefined();
+    });
+
     it('keeps every table in its own schema', async () => {
       const schema = randomSchemaName();
       await openStore(schema).ping();

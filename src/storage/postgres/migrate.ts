@@ -45,13 +45,23 @@ export async function applyPostgresMigrations(
     try {
       // CREATE SCHEMA needs the CREATE privilege on the database even when the schema exists: a
       // role given only its own schema (least privilege) must not need it.
-      const { rowCount } = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [schema]);
-      if (rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
+      const { rowCount: schemas } = await client.query('SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1', [
+        schema,
+      ]);
+      if (!schemas) await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+      // Likewise CREATE TABLE needs the CREATE privilege on the schema even when the table exists:
+      // a role that may only read and write a schema migrated beforehand must not need it.
+      const { rowCount: migrationTables } = await client.query(
+        "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = 'schema_migrations'",
+        [schema],
+      );
+      if (!migrationTables) {
+        await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+          version integer PRIMARY KEY,
+          name text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      }
       const readVersions = async (): Promise<number[]> =>
         (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map(
           (row) => row.version,
