@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cachedClientStore } from '../../src/protection/cached-client-store.js';
 import { StorageUnavailableError, type StorageChange } from '../../src/storage/index.js';
 import { createPostgresStore, type PostgresStorage } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from './postgres-test-database.js';
@@ -24,7 +25,12 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
   let store: PostgresStorage;
   let schema: string;
 
-  const openThroughProxy = async (timeouts = { connectionTimeoutMs: 1000, queryTimeoutMs: 1000 }) => {
+  const openThroughProxy = async (
+    timeouts: { connectionTimeoutMs: number; queryTimeoutMs: number; listenHeartbeatMs?: number } = {
+      connectionTimeoutMs: 1000,
+      queryTimeoutMs: 1000,
+    },
+  ) => {
     proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     const url = new URL(postgresUrl);
     url.port = String(proxy.port);
@@ -102,5 +108,61 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
       expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(StorageUnavailableError) });
     await proxy.open();
     await vi.waitFor(() => expect(store.getClient('x')).resolves.toBeUndefined(), { timeout: 10_000, interval: 50 });
+  });
+
+  it('replaces a notification connection that silently stops answering, and tells { kind: all } once listening again', async () => {
+    // The network drops the established connections without a reset: no error ever reaches the
+    // socket, so only a check that expects an answer notices.
+    await openThroughProxy({ connectionTimeoutMs: 1000, queryTimeoutMs: 5000, listenHeartbeatMs: 200 });
+    const seen: StorageChange[] = [];
+    store.subscribeToChanges((change) => seen.push(change));
+    await store.whenListening();
+    proxy.freeze();
+    const peer = createPostgresStore({ connectionString: postgresUrl, schema });
+    try {
+      await peer.createClient(client('changed-while-frozen'));
+    } finally {
+      await peer.close();
+    }
+    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'all' }), { timeout: 5_000, interval: 50 });
+    // Listening again on a fresh connection: the next change is heard as it is made.
+    await store.whenListening();
+    seen.length = 0;
+    const next = createPostgresStore({ connectionString: postgresUrl, schema });
+    try {
+      await next.deleteClient('changed-while-frozen');
+    } finally {
+      await next.close();
+    }
+    await vi.waitFor(() => expect(seen).toContainEqual({ kind: 'client', clientId: 'changed-while-frozen' }), {
+      timeout: 5_000,
+      interval: 20,
+    });
+  });
+
+  it('drops what caches read before the first LISTEN took effect: a change made meanwhile was never notified', async () => {
+    await openThroughProxy();
+    await store.createClient({ ...client('early'), scopes: ['old'] });
+    // The LISTEN statement reaches the database late (a slow network, a busy pool).
+    proxy.holdSent('LISTEN');
+    const cache = cachedClientStore(store);
+    try {
+      expect((await cache.getClient('early'))?.scopes).toEqual(['old']);
+      // Another instance changes the client before this one listens: the notification goes nowhere.
+      const peer = createPostgresStore({ connectionString: postgresUrl, schema });
+      try {
+        await peer.updateClient({ ...client('early'), scopes: ['new'] });
+      } finally {
+        await peer.close();
+      }
+      proxy.release();
+      await store.whenListening();
+      await vi.waitFor(async () => expect((await cache.getClient('early'))?.scopes).toEqual(['new']), {
+        timeout: 3_000,
+        interval: 50,
+      });
+    } finally {
+      cache.closeClientCache();
+    }
   });
 });

@@ -198,6 +198,20 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect((await store.listClients({ after: 'd-2' })).map((c) => c.id)).toEqual([]);
       });
 
+      it('lists ids beyond U+FFFF after U+FF5E, as code points sort (not as UTF-16 units do)', async () => {
+        // UTF-16 puts U+1F510 (a surrogate pair, 0xD83D 0xDD10) before U+FF5E; code points do not.
+        for (const id of ['\u{1F510}', '\uFF5E', 'z']) await store.createClient(client(id));
+        expect((await store.listClients()).map((c) => c.id)).toEqual(['z', '\uFF5E', '\u{1F510}']);
+        expect((await store.listClients({ after: '\uFF5E' })).map((c) => c.id)).toEqual(['\u{1F510}']);
+        expect((await store.listClients({ after: '\u{1F510}' })).map((c) => c.id)).toEqual([]);
+      });
+
+      it('lists nothing for a limit below 1', async () => {
+        for (const id of ['a', 'b', 'c']) await store.createClient(client(id));
+        expect(await store.listClients({ limit: 0 })).toEqual([]);
+        expect(await store.listClients({ limit: -1 })).toEqual([]);
+      });
+
       it('lists whole clients, not just ids', async () => {
         await store.createClient(fullClient);
         expect(await store.listClients()).toStrictEqual([fullClient]);
@@ -288,6 +302,22 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         ).toBe(true);
         for (const signature of fresh) expect(await store.getAccessTokenRecord(signature)).toBeDefined();
         expect((await store.getAccessTokenRecord('sig-taken'))?.clientId).toBe('client-a');
+      });
+
+      it('refuses only a record that cannot be kept (a BigInt claim), among many created at once', async () => {
+        const fresh = Array.from({ length: 10 }, (_, i) => `sig-beside-${i}`);
+        const calls = [
+          ...fresh.slice(0, 5).map((signature) => store.createAccessTokenRecord(tokenRecord(signature))),
+          store.createAccessTokenRecord(tokenRecord('sig-bigint', { extraClaims: { n: 10n } })),
+          ...fresh.slice(5).map((signature) => store.createAccessTokenRecord(tokenRecord(signature))),
+        ];
+        const outcomes = await Promise.allSettled(calls);
+        expect(outcomes[5]).toMatchObject({ status: 'rejected', reason: expect.any(TypeError) });
+        expect([...outcomes.slice(0, 5), ...outcomes.slice(6)].map((outcome) => outcome.status)).toEqual(
+          Array.from({ length: 10 }, () => 'fulfilled'),
+        );
+        for (const signature of fresh) expect(await store.getAccessTokenRecord(signature)).toBeDefined();
+        expect(await store.getAccessTokenRecord('sig-bigint')).toBeUndefined();
       });
 
       it('deletes a record once, answering false the second time', async () => {
@@ -531,6 +561,39 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await outside;
         expect(await store.getClient('outside')).toBeDefined();
         expect(await store.getClient('inside')).toBeUndefined();
+      });
+
+      it('never acknowledges a write made outside a transaction that its rollback then takes back', async () => {
+        await store.createClient(client('contested', { scopes: ['before'] }));
+        await store.createAccessTokenRecord(tokenRecord('sig-contested', { clientId: 'before' }));
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        let inside!: () => void;
+        const entered = new Promise<void>((resolve) => (inside = resolve));
+        const failing = store.transaction(async (tx) => {
+          await tx.deleteClient('contested');
+          await tx.deleteAccessTokenRecord('sig-contested');
+          inside();
+          await held;
+          throw new Error('rolled back');
+        });
+        await entered;
+        // Neither the deletions nor their rollback may be seen half-way from outside.
+        const read = store.getClient('contested');
+        const outsideClient = store.createClient(client('contested', { scopes: ['outside'] }));
+        const outsideRecord = store.createAccessTokenRecord(tokenRecord('sig-contested', { clientId: 'outside' }));
+        await yieldTurns();
+        release();
+        await expect(failing).rejects.toThrow('rolled back');
+        const [createdClient, createdRecord] = await Promise.allSettled([outsideClient, outsideRecord]);
+        expect((await read)?.scopes).toEqual(['before']);
+        const client_ = await store.getClient('contested');
+        const record = await store.getAccessTokenRecord('sig-contested');
+        // Whatever a store answered the outside writes, what it acknowledged is what is kept.
+        if (createdClient?.status === 'fulfilled') expect(client_?.scopes).toEqual(['outside']);
+        else expect(client_?.scopes).toEqual(['before']);
+        if (createdRecord?.status === 'fulfilled') expect(record?.clientId).toBe('outside');
+        else expect(record?.clientId).toBe('before');
       });
 
       it('takes back records created inside failing work, and keeps many created at once outside it meanwhile', async () => {

@@ -1,5 +1,6 @@
 // In-memory storage: for tests and the how-to scenario. Everything is lost on exit.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Client } from '../../core/index.js';
 import {
   StorageConflictError,
@@ -47,6 +48,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const usedJtis = new Map<string, number>();
   const listeners = new Set<(change: StorageChange) => void>();
   let lockChain: Promise<unknown> = Promise.resolve();
+  /** Transactions running or waiting their turn. */
+  let transactions = 0;
+  /** Set inside a transaction's work, whose calls to the outer store must not wait for it. */
+  const insideTransaction = new AsyncLocalStorage<true>();
   let closed = false;
 
   for (const client of options.clients ?? []) clients.set(client.id, client);
@@ -97,8 +102,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       return Promise.resolve(true);
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
-      const ids = [...clients.keys()].filter((id) => after === undefined || id > after).sort();
-      return Promise.resolve(ids.slice(0, limit).map((id) => clients.get(id)!));
+      // By code point, as the SQL stores sort: JavaScript's own comparison goes by UTF-16 unit.
+      const ids = [...clients.keys()]
+        .filter((id) => after === undefined || compareCodePoints(id, after) > 0)
+        .sort(compareCodePoints);
+      return Promise.resolve(ids.slice(0, Math.max(0, Math.floor(limit))).map((id) => clients.get(id)!));
     },
 
     createAccessTokenRecord(record) {
@@ -263,8 +271,27 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     }
   };
 
+  /**
+   * The outer store's operations. While a transaction runs they wait for it to end, as on the SQL
+   * stores: its writes are not seen half-way, and its rollback cannot take back (or restore over)
+   * a write made meanwhile that was already acknowledged.
+   */
+  const outerOperations = (): ReturnType<typeof operationsFor> => {
+    const operations: Record<string, unknown> = {};
+    for (const [name, operation] of Object.entries(operationsFor(immediate)) as [
+      string,
+      (...args: unknown[]) => Promise<unknown>,
+    ][]) {
+      operations[name] = (...args: unknown[]) =>
+        transactions === 0 || insideTransaction.getStore()
+          ? operation(...args)
+          : lockChain.then(() => operation(...args));
+    }
+    return operations as ReturnType<typeof operationsFor>;
+  };
+
   const store: Storage = {
-    ...operationsFor(immediate),
+    ...outerOperations(),
 
     subscribeToChanges(listener) {
       listeners.add(listener);
@@ -280,10 +307,37 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     transaction(work) {
       // One transaction at a time is all the isolation a single process needs.
-      const run = lockChain.then(() => runUndoably(work));
+      transactions++;
+      const run = lockChain
+        .then(() => insideTransaction.run(true, () => runUndoably(work)))
+        .finally(() => {
+          transactions--;
+          // Nothing else needs the context: on Node 20 it costs a hook on every promise while enabled.
+          if (transactions === 0) insideTransaction.disable();
+        });
       lockChain = run.catch(() => undefined);
       return run;
     },
   };
   return store;
+}
+
+/**
+ * Orders two strings by code point, as SQLite (UTF-8 bytes) and PostgreSQL (`COLLATE "C"`) do.
+ * UTF-16 units agree with code points except that surrogates (U+D800–U+DFFF, which encode code
+ * points above U+FFFF) sort below U+E000–U+FFFF; moving them above those units fixes the order.
+ */
+function compareCodePoints(a: string, b: string): number {
+  const shared = Math.min(a.length, b.length);
+  for (let i = 0; i < shared; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }

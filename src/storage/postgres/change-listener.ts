@@ -8,9 +8,19 @@ export interface ChangeListenerOptions {
   readonly channel: string;
   /** Longest pause between reconnection attempts. */
   readonly maxDelayMs: number;
+  /**
+   * How often the listening connection must answer a `SELECT 1`; one that has not answered by
+   * the next check is given up and replaced.
+   */
+  readonly heartbeatMs: number;
   readonly onNotification: (payload: string | undefined) => void;
   /** Called when listening resumes after a gap in which notifications may have been lost. */
   readonly onMissedChanges: () => void;
+  /**
+   * Asked when LISTEN first takes effect: whether anything was read before, which a cache may
+   * hold although a change made since was notified to nobody. Answers true once per such read.
+   */
+  readonly readBeforeListening: () => boolean;
   readonly onConnectionError: (error: Error) => void;
 }
 
@@ -21,11 +31,18 @@ export interface ChangeListener {
   stop(): Promise<void>;
   /** Resolves once LISTEN is in effect. */
   whenListening(): Promise<void>;
+  /** Whether LISTEN is in effect now. */
+  isListening(): boolean;
 }
 
 /**
  * Keeps one pool connection LISTENing. When it drops, it reconnects with a doubling pause (from
  * 100 ms up to `maxDelayMs`) and, once back, reports that changes may have been missed.
+ *
+ * A connection that a network silently stops carrying (no reset, so no error ever reaches the
+ * socket) would otherwise look alive for as long as TCP keepalive takes to notice, hours by
+ * default, while every notification is lost: the connection is asked a `SELECT 1` every
+ * `heartbeatMs`, and one that has not answered within `heartbeatMs` counts as dropped.
  */
 export function createChangeListener(options: ChangeListenerOptions): ChangeListener {
   let running = false;
@@ -35,6 +52,33 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
   let attempt = 0;
   let missed = false;
   let waiters: (() => void)[] = [];
+  /** The wait for the next check, or for the answer to the current one. */
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const stopHeartbeat = (): void => {
+    if (heartbeat !== undefined) clearTimeout(heartbeat);
+    heartbeat = undefined;
+  };
+
+  const scheduleHeartbeat = (connection: pg.PoolClient): void => {
+    stopHeartbeat();
+    heartbeat = setTimeout(() => {
+      if (client !== connection) return;
+      heartbeat = setTimeout(
+        () =>
+          drop(connection, new Error(`the notification connection did not answer within ${options.heartbeatMs} ms`)),
+        options.heartbeatMs,
+      );
+      heartbeat.unref();
+      connection.query('SELECT 1').then(
+        () => {
+          if (client === connection) scheduleHeartbeat(connection);
+        },
+        (error: unknown) => drop(connection, error instanceof Error ? error : new Error('the heartbeat query failed')),
+      );
+    }, options.heartbeatMs);
+    heartbeat.unref();
+  };
 
   const onNotification = (message: pg.Notification): void => {
     if (message.channel === options.channel) options.onNotification(message.payload);
@@ -43,6 +87,7 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
   const drop = (dropped: pg.PoolClient, error: Error): void => {
     if (client !== dropped) return;
     client = undefined;
+    stopHeartbeat();
     dropped.off('notification', onNotification);
     dropped.release(error);
     options.onConnectionError(error);
@@ -80,7 +125,10 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
         }
         client = connection;
         attempt = 0;
-        if (missed) {
+        scheduleHeartbeat(connection);
+        // Both asked, so that the read is accounted for either way.
+        const readBefore = options.readBeforeListening();
+        if (missed || readBefore) {
           missed = false;
           options.onMissedChanges();
         }
@@ -115,6 +163,7 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
       if (running) return;
       const current = client;
       client = undefined;
+      stopHeartbeat();
       missed = false;
       attempt = 0;
       if (current !== undefined) {
@@ -126,6 +175,7 @@ export function createChangeListener(options: ChangeListenerOptions): ChangeList
         current.release(true);
       }
     },
+    isListening: () => client !== undefined,
     whenListening() {
       if (client !== undefined) return Promise.resolve();
       return new Promise((resolve) => waiters.push(resolve));

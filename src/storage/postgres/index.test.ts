@@ -18,6 +18,7 @@ import {
 } from '../index.js';
 import { createPostgresStore, migratePostgres, type PostgresStorage } from './index.js';
 import { postgresMigrations } from './migrations.js';
+import { advisoryLockKey, changeChannel } from './sql-names.js';
 
 const unavailable = await probePostgres();
 const tokenRecord = (signature: string) => ({
@@ -116,6 +117,80 @@ if (unavailable !== undefined) {
         toVersion: latest,
         applied: [],
       });
+    });
+
+    it('gives up, as unavailable, waiting for a migration lock another session holds past lockTimeoutMs', async () => {
+      const schema = randomSchemaName();
+      cleanups.push(() => dropSchema(schema));
+      const holder = new pg.Client({ connectionString: postgresUrl });
+      await holder.connect();
+      cleanups.push(() => holder.end());
+      // Another migrator that never finishes (stuck, or its host gone without closing its session).
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [advisoryLockKey(`tessera:migrate:${schema}`)]);
+      const started = performance.now();
+      const waited = migratePostgres({ connectionString: postgresUrl, schema, lockTimeoutMs: 300 });
+      await expect(waited).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(waited).rejects.toThrow(/migration lock/);
+      expect(performance.now() - started).toBeLessThan(5000);
+      // Once the lock is free, the same call migrates.
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      expect((await migratePostgres({ connectionString: postgresUrl, schema, lockTimeoutMs: 300 })).toVersion).toBe(
+        latest,
+      );
+    });
+
+    it('migrates and serves as a role that owns its schema but may not create schemas in the database', async () => {
+      // Least privilege, as managed databases often give: the schema is made for the role beforehand.
+      const schema = randomSchemaName();
+      const role = `${schema}_role`;
+      await adminQuery(`CREATE ROLE "${role}" LOGIN`);
+      cleanups.push(() => adminQuery(`DROP ROLE IF EXISTS "${role}"`).then(() => undefined));
+      await adminQuery(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+      cleanups.push(() => dropSchema(schema));
+      const { rows } = await adminQuery<{ allowed: boolean }>(
+        "SELECT has_database_privilege($1, current_database(), 'CREATE') AS allowed",
+        [role],
+      );
+      expect(rows[0]?.allowed).toBe(false);
+      const url = new URL(postgresUrl);
+      url.username = role;
+      url.password = '';
+
+      const report = await migratePostgres({ connectionString: url.toString(), schema });
+      expect(report.toVersion).toBe(latest);
+      const store = createPostgresStore({ connectionString: url.toString(), schema, maxConnections: 2 });
+      cleanups.push(() => store.close());
+      await store.createClient({ id: 'least-privilege', grantTypes: [], scopes: [], audience: [] });
+      expect(await store.getClient('least-privilege')).toBeDefined();
+    });
+
+    it('serves as a role that may only read and write the tables of a schema migrated beforehand', async () => {
+      // A migration role runs `tessera migrate`; the server runs as a role without DDL rights.
+      const schema = randomSchemaName();
+      const role = `${schema}_dml`;
+      await migratePostgres({ connectionString: postgresUrl, schema });
+      cleanups.push(() => dropSchema(schema));
+      await adminQuery(`CREATE ROLE "${role}" LOGIN`);
+      cleanups.push(async () => {
+        await adminQuery(`DROP OWNED BY "${role}"`);
+        await adminQuery(`DROP ROLE IF EXISTS "${role}"`);
+      });
+      await adminQuery(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await adminQuery(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+      const url = new URL(postgresUrl);
+      url.username = role;
+      url.password = '';
+
+      expect(await migratePostgres({ connectionString: url.toString(), schema })).toEqual({
+        fromVersion: latest,
+        toVersion: latest,
+        applied: [],
+      });
+      const store = createPostgresStore({ connectionString: url.toString(), schema, maxConnections: 2 });
+      cleanups.push(() => store.close());
+      await store.ping();
+      await store.createClient({ id: 'dml-only', grantTypes: [], scopes: [], audience: [] });
+      expect(await store.getClient('dml-only')).toBeDefined();
     });
 
     it('keeps every table in its own schema', async () => {
@@ -217,6 +292,38 @@ if (unavailable !== undefined) {
         timeout: 10_000,
         interval: 20,
       });
+    });
+
+    it('tells { kind: all } for a notification of a kind it does not know, without its key or unreadable, as SQLite does', async () => {
+      const schema = randomSchemaName();
+      const store = openStore(schema);
+      await store.ping();
+      const seen: StorageChange[] = [];
+      store.subscribeToChanges((change) => seen.push(change));
+      await store.whenListening();
+      // What a newer instance on the same schema, or a damaged payload, could send.
+      for (const change of [
+        { kind: 'client-secret', clientId: 'a' },
+        { kind: 'client' },
+        { kind: 'client', clientId: 7 },
+        { kind: 'access-token' },
+        { kind: 'client', clientId: 'known' },
+      ]) {
+        await adminQuery('SELECT pg_notify($1, $2)', [
+          changeChannel(schema),
+          JSON.stringify({ o: 'other', c: change }),
+        ]);
+      }
+      await adminQuery('SELECT pg_notify($1, $2)', [changeChannel(schema), 'not json']);
+      await vi.waitFor(() => expect(seen).toHaveLength(6), { timeout: 10_000, interval: 20 });
+      expect(seen).toEqual([
+        { kind: 'all' },
+        { kind: 'all' },
+        { kind: 'all' },
+        { kind: 'all' },
+        { kind: 'client', clientId: 'known' },
+        { kind: 'all' },
+      ]);
     });
 
     it('does not tell its own subscribers a change twice', async () => {

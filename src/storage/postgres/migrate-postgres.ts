@@ -14,6 +14,11 @@ export type MigratePostgresOptions = (
   readonly schema?: string;
   /** Told of each step as it is applied, e.g. to print a line per step. */
   readonly onStep?: (step: MigrationStep) => void;
+  /**
+   * Longest wait for another session's migration of the same schema to let go of its lock, after
+   * which the call fails with {@link StorageUnavailableError}. Default 30000 ms.
+   */
+  readonly lockTimeoutMs?: number;
 };
 
 /**
@@ -28,6 +33,9 @@ export type MigratePostgresOptions = (
  */
 export async function migratePostgres(options: MigratePostgresOptions): Promise<MigrationReport> {
   const schema = checkSchemaName(options.schema ?? 'public');
+  if (options.lockTimeoutMs !== undefined && !(Number.isFinite(options.lockTimeoutMs) && options.lockTimeoutMs >= 0)) {
+    throw new TypeError(`lockTimeoutMs must be a number of milliseconds, got ${String(options.lockTimeoutMs)}`);
+  }
   const pool =
     options.pool ??
     new pg.Pool({
@@ -39,7 +47,7 @@ export async function migratePostgres(options: MigratePostgresOptions): Promise<
   const onError = (): void => undefined;
   pool.on('error', onError);
   try {
-    return await applyPostgresMigrations(pool, schema, options.onStep);
+    return await applyPostgresMigrations(pool, schema, options.onStep, undefined, options.lockTimeoutMs);
   } finally {
     pool.off('error', onError);
     if (options.pool === undefined) await pool.end();

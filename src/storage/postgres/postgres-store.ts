@@ -38,6 +38,12 @@ export type PostgresStoreOptions = PostgresConnectionOptions & {
   readonly schema?: string;
   /** Longest wait for a broken change-notification connection to be retried. Default 5000 ms. */
   readonly listenReconnectMaxDelayMs?: number;
+  /**
+   * How often the change-notification connection must answer a check; one that has not answered
+   * within this long is replaced, so a connection the network silently dropped is noticed within
+   * twice this. Default 10000 ms.
+   */
+  readonly listenHeartbeatMs?: number;
   /** Told of each migration step applied on first use. */
   readonly onMigrationStep?: (step: MigrationStep) => void;
   /** Told of connection errors that were absorbed (an idle connection dropped), for logging. */
@@ -107,6 +113,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     // One connection is kept for change notifications; the others serve queries.
     throw new TypeError(`maxConnections must be an integer of at least 2, got ${String(options.maxConnections)}`);
   }
+  const listenHeartbeatMs = options.listenHeartbeatMs ?? 10_000;
+  if (!(Number.isFinite(listenHeartbeatMs) && listenHeartbeatMs >= 1)) {
+    throw new TypeError(
+      `listenHeartbeatMs must be a number of milliseconds of at least 1, got ${String(listenHeartbeatMs)}`,
+    );
+  }
   const pool =
     options.pool ??
     new pg.Pool({
@@ -127,6 +139,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   let closed = false;
   let migration: Promise<MigrationReport> | undefined;
   let migrated = false;
+  /**
+   * Set when a read starts while someone is subscribed but LISTEN is not yet in effect: what it
+   * read may be cached, and a change committed before LISTEN took effect is notified to nobody.
+   */
+  let readWhileNotListening = false;
 
   const deliver = (change: StorageChange): void => {
     for (const listener of listeners) {
@@ -143,18 +160,26 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     pool,
     channel,
     maxDelayMs: options.listenReconnectMaxDelayMs ?? 5000,
+    heartbeatMs: listenHeartbeatMs,
     onNotification(payload) {
       const message = parsePayload(payload);
       // Our own changes were told to local subscribers when they were made.
-      if (message !== undefined && message.origin !== origin) deliver(message.change);
+      if (message.origin !== origin) deliver(message.change);
     },
     onMissedChanges: () => deliver({ kind: 'all' }),
+    readBeforeListening: () => {
+      const read = readWhileNotListening;
+      readWhileNotListening = false;
+      return read;
+    },
     onConnectionError: (error) => options.onConnectionError?.(error),
   });
 
   const migrate = (): Promise<MigrationReport> => {
     if (closed) return Promise.reject(new StorageUnavailableError('the PostgreSQL store is closed'));
-    migration ??= applyPostgresMigrations(pool, schema, options.onMigrationStep).then(
+    // A store that made its own pool waits for the lock no longer than for any query.
+    const lockTimeoutMs = options.pool === undefined ? (options.queryTimeoutMs ?? 10_000) : undefined;
+    migration ??= applyPostgresMigrations(pool, schema, options.onMigrationStep, undefined, lockTimeoutMs).then(
       (report) => {
         migrated = true;
         return report;
@@ -176,6 +201,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   const poolQueryable: Queryable = {
     async query(text, values) {
       await ready();
+      if (listeners.size > 0 && text.startsWith('SELECT') && !changeListener.isListening())
+        readWhileNotListening = true;
       try {
         return await pool.query<Row>(text, values);
       } catch (error) {
@@ -320,15 +347,34 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   return store;
 }
 
-function parsePayload(payload: string | undefined): { origin: string; change: StorageChange } | undefined {
-  if (payload === undefined) return undefined;
+/** A notification this version cannot read: something changed, what is unknown. */
+const unreadable = { origin: '', change: { kind: 'all' } } as const;
+
+function parsePayload(payload: string | undefined): { origin: string; change: StorageChange } {
+  if (payload === undefined) return unreadable;
   try {
-    const { o, c } = JSON.parse(payload) as { o?: unknown; c?: { kind?: unknown } };
-    if (typeof o !== 'string' || typeof c?.kind !== 'string') return undefined;
-    return { origin: o, change: c as StorageChange };
+    const { o, c } = JSON.parse(payload) as { o?: unknown; c?: unknown };
+    if (typeof o !== 'string') return unreadable;
+    return { origin: o, change: toStorageChange(c) };
   } catch {
-    return undefined;
+    return unreadable;
   }
+}
+
+/**
+ * The change a notification names, rebuilt from its known fields. A kind this version does not
+ * know (sent by a newer instance on the same schema), or one without its key, is told as
+ * `{ kind: 'all' }`: caches ignore what they do not understand, and would keep what it changed.
+ */
+function toStorageChange(change: unknown): StorageChange {
+  const { kind, clientId, signature } = (typeof change === 'object' && change !== null ? change : {}) as Record<
+    string,
+    unknown
+  >;
+  if (kind === 'client' && typeof clientId === 'string') return { kind, clientId };
+  if (kind === 'access-token' && typeof signature === 'string') return { kind, signature };
+  if (kind === 'signing-keys' || kind === 'hmac-secrets' || kind === 'all') return { kind };
+  return { kind: 'all' };
 }
 
 function insertSql(s: string, table: TableColumns<unknown>): string {

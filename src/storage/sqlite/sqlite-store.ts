@@ -203,8 +203,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
     });
     await walSync?.sync();
     pending.forEach((entry, i) => {
-      if (outcome[i]) entry.resolve();
-      else entry.reject(new StorageConflictError('access token record already exists'));
+      const result = outcome[i];
+      if (result === true) entry.resolve();
+      else if (result === false) entry.reject(new StorageConflictError('access token record already exists'));
+      else entry.reject(result?.error);
     });
   });
 
@@ -734,22 +736,36 @@ function toStorageChange(row: ChangeLogRow): StorageChange {
   return { kind: 'all' };
 }
 
-/** Per record of a batch, in order: written, or refused as already existing. */
-type BatchOutcome = readonly boolean[];
+/** Per record of a batch, in order: written, refused as already existing, or refused for its own fault. */
+type BatchOutcome = readonly (boolean | { readonly error: unknown })[];
 
 /**
  * Writes a batch of access-token records in one transaction, so one commit (and one WAL sync
  * after it under `synchronous = FULL`) serves them all. A record whose signature exists (or came earlier in the
  * same batch) is skipped by ON CONFLICT DO NOTHING and reported as refused; the others are kept.
+ * A record that cannot be kept for a fault of its own (a claim JSON cannot carry, a value its
+ * column refuses) is reported with its error and the others are still kept: a failed statement
+ * takes back only itself. An error that means the database cannot serve fails the whole batch.
  */
 function insertAccessTokenBatch(statements: Statements, batch: readonly AccessTokenRecord[]): BatchOutcome {
   if (batch.length === 1)
     return [statements.insertAccessToken.run(toRowValues(accessTokenColumns, batch[0]!)).changes > 0];
   statements.begin.run();
   try {
-    const outcome = batch.map(
-      (record) => statements.insertAccessToken.run(toRowValues(accessTokenColumns, record)).changes > 0,
-    );
+    const outcome = batch.map((record): BatchOutcome[number] => {
+      try {
+        return statements.insertAccessToken.run(toRowValues(accessTokenColumns, record)).changes > 0;
+      } catch (error) {
+        // Busy, I/O, full disk: not this record's fault, and SQLite may have ended the transaction.
+        if (
+          isBusy(error) ||
+          toStorageError(error) instanceof StorageUnavailableError ||
+          !statements.begin.database.inTransaction
+        )
+          throw error;
+        return { error };
+      }
+    });
     statements.commit.run();
     return outcome;
   } catch (error) {
