@@ -26,12 +26,16 @@ export function printJson(value: unknown): void {
 /**
  * `text` safe to show on a terminal: control characters, which a server or a client's metadata
  * could use to move the cursor or rewrite the screen, are shown as `\x1b`-style escapes. Line
- * breaks are kept only when `keepLineBreaks` is set.
+ * breaks are kept only when `keepLineBreaks` is set. Bidirectional controls and marks, which can
+ * reorder what follows them so a table shows other text than it holds, and the Unicode line and
+ * paragraph separators are shown as `\u202e`-style escapes.
  */
 export function printable(text: string, { keepLineBreaks = false } = {}): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (character) =>
-    keepLineBreaks && character === '\n' ? character : `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (character) => {
+    if (keepLineBreaks && character === '\n') return character;
+    const code = character.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }
 
 /** Writes rows as an aligned table under upper-case headings. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OAuthError } from '../core/index.js';
 import { clientSecretBasic } from './client-secret-basic.js';
+import { decodeFormComponent } from '../request/form-encoding.js';
 
 const basic = (text: string) => `Basic ${Buffer.from(text, 'utf8').toString('base64')}`;
 
@@ -117,6 +118,12 @@ describe('clientSecretBasic', () => {
     ['a space and a tab between the scheme and the credentials', `Basic \t${Buffer.from('id:s').toString('base64')}`],
   ])('RFC 6749 §2.3 / RFC 7235 §2.1 refuses %s as malformed Basic credentials, not as none', (_title, header) => {
     expect(() => clientSecretBasic(header)).toThrow(OAuthError);
+  });
+
+  it('RFC 6749 §2.3.1 / Appendix B keeps a leading byte order mark in the client id, as the form body does', () => {
+    const fromBasic = clientSecretBasic(basic('\uFEFFid:\uFEFFsecret'));
+    expect(fromBasic).toEqual({ clientId: '\uFEFFid', clientSecret: '\uFEFFsecret' });
+    expect(fromBasic?.clientId).toBe(decodeFormComponent('%EF%BB%BFid'));
   });
 
   it('§2.3.1 still reads credentials followed by spaces and a tab', () => {

@@ -54,7 +54,7 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
   }
   let decoded: string;
   try {
-    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded, 'base64'));
+    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(encoded, 'base64'));
   } catch {
     throw malformed('The Basic credentials are not valid UTF-8.');
   }

@@ -206,13 +206,20 @@ export function createProvider(parts: ProviderParts): Provider {
           headers: { 'WWW-Authenticate': `Basic realm="${config.realm}"` },
         });
       }
+      const scope = form.get('scope');
+      const requestedScopes = splitSpaceDelimited(scope);
+      // §3.3: a scope is one or more scope-tokens. A value of only spaces names none, yet it is a
+      // value (§3.1 omits only an empty one), so it is malformed rather than a request for defaults.
+      if (scope !== undefined && requestedScopes.length === 0) {
+        throw new OAuthError('invalidScope', { hint: 'The scope parameter holds only spaces.' });
+      }
       const accessRequest: AccessRequest = {
         id: randomUUID(),
         requestedAt: config.clock.now(),
         grantType,
         client,
         clientAuthenticationMethod: method,
-        requestedScopes: splitSpaceDelimited(form.get('scope')),
+        requestedScopes,
         grantedScopes: [],
         requestedAudience: splitSpaceDelimited(form.get('audience')),
         grantedAudience: [],

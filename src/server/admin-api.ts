@@ -73,8 +73,10 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       }
       if (pathname === '/clients') {
         if (method === 'GET') {
-          // Listing is for operators: an odd limit is brought into 1..1000 rather than refused.
-          const limit = Math.min(Math.max(Math.floor(Number(searchParams.get('limit') ?? 100) || 100), 1), 1000);
+          // Listing is for operators: an odd limit is brought into 1..1000 rather than refused; one
+          // that is absent, empty or not a number is the default. 0 is a number, so it becomes 1.
+          const asked = Number(searchParams.get('limit') || 100);
+          const limit = Math.min(Math.max(Math.floor(Number.isNaN(asked) ? 100 : asked), 1), 1000);
           const after = searchParams.get('after') ?? undefined;
           const clients = await storage.listClients({ ...(after ? { after } : {}), limit });
           return json(200, { clients: clients.map(clientToMetadata) });

@@ -147,6 +147,34 @@ describe('clientFromMetadata and audience', () => {
   );
 });
 
+describe('clientFromMetadata and repeated list values', () => {
+  it.each([
+    ['grant_types', { grant_types: ['client_credentials', 'client_credentials'] }],
+    ['scope', { scope: 'orders.read profile orders.read' }],
+    ['audience', { audience: ['https://a.example', 'https://b.example', 'https://a.example'] }],
+    ['audience', { audience: 'https://a.example https://a.example' }],
+  ])(
+    'RFC 7591 §2 / §3.2.2: refuses %s naming a value twice as invalid_client_metadata instead of storing it twice',
+    (field, metadata) => {
+      let thrown: unknown;
+      try {
+        clientFromMetadata(metadata);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ClientRegistrationError);
+      expect((thrown as ClientRegistrationError).kind).toBe('invalid_client_metadata');
+      expect((thrown as ClientRegistrationError).message).toContain(`${field} names`);
+    },
+  );
+
+  it('still accepts each value once, and repeated spaces between them', () => {
+    const client = clientFromMetadata({ scope: 'a  b', audience: 'https://a.example  https://b.example' });
+    expect(client.scopes).toEqual(['a', 'b']);
+    expect(client.audience).toEqual(['https://a.example', 'https://b.example']);
+  });
+});
+
 describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
   const publicJwk = ({ publicKey }: { publicKey: KeyObject }) =>
     publicKey.export({ format: 'jwk' }) as Record<string, unknown>;

@@ -247,6 +247,24 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   }
   const tokenEndpointAuthMethod: TokenEndpointAuthMethod = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
   const grantTypes = metadata.grant_types ?? ['client_credentials'];
+  const scopes = (metadata.scope ?? '').split(' ').filter(Boolean);
+  const audience =
+    typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
+  // Each list names a set; a value named twice is refused, not stored twice nor silently merged.
+  const lists: [string, readonly string[]][] = [
+    ['grant_types', grantTypes],
+    ['scope', scopes],
+    ['audience', audience],
+  ];
+  for (const [field, values] of lists) {
+    const repeated = values.find((value, index) => values.indexOf(value) !== index);
+    if (repeated !== undefined) {
+      throw new ClientRegistrationError(
+        'invalid_client_metadata',
+        `${field} names ${JSON.stringify(repeated.slice(0, 60))} more than once`,
+      );
+    }
+  }
   if (tokenEndpointAuthMethod === 'none' && grantTypes.includes('client_credentials')) {
     // RFC 6749 §4.4: only confidential clients may use the client credentials grant.
     throw new ClientRegistrationError(
@@ -260,8 +278,6 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   if (tokenEndpointAuthMethod === 'private_key_jwt' && !jwks) {
     throw new ClientRegistrationError('invalid_client_metadata', 'private_key_jwt needs jwks');
   }
-  const audience =
-    typeof metadata.audience === 'string' ? metadata.audience.split(' ').filter(Boolean) : (metadata.audience ?? []);
   const extra: Record<string, unknown> = {};
   for (const field of metadataFields) {
     if (metadata[field] !== undefined) extra[field] = metadata[field];
@@ -270,7 +286,7 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     id: metadata.client_id ?? base?.id ?? generateClientId(),
     ...(base?.secretHash !== undefined ? { secretHash: base.secretHash } : {}),
     grantTypes,
-    scopes: (metadata.scope ?? '').split(' ').filter(Boolean),
+    scopes,
     audience,
     tokenEndpointAuthMethod,
     ...(jwks ? { jwks } : {}),

@@ -90,6 +90,27 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { TESSERA_WORKERS: '2' } }).server.workers).toBe(2);
   });
 
+  it.each([
+    ['the default hosts (0.0.0.0 covers 127.0.0.1)', {}],
+    ['one host', { 'server.host': '127.0.0.1' }],
+    ['an IPv6 wildcard', { 'server.host': '::', 'admin.host': '::1' }],
+  ])('refuses an admin port equal to the public port on %s, which could never both be bound', (_title, hosts) => {
+    const flags = { 'server.port': '9000', 'admin.port': '9000', ...hosts };
+    expect(() => loadConfig({ flags })).toThrow(ConfigError);
+    expect(() => loadConfig({ flags })).toThrow(/admin\.port from flag --admin-port: must differ from server\.port/);
+  });
+
+  it.each([
+    ['both ephemeral (0)', { 'server.port': '0', 'admin.port': '0' }],
+    [
+      'two specific addresses',
+      { 'server.host': '127.0.0.1', 'admin.host': '127.0.0.2', 'server.port': '9000', 'admin.port': '9000' },
+    ],
+    ['the admin API turned off', { 'admin.enabled': 'false', 'server.port': '9000', 'admin.port': '9000' }],
+  ])('accepts the same port with %s', (_title, flags) => {
+    expect(loadConfig({ flags }).admin.port).toBe(Number(flags['admin.port']));
+  });
+
   it('splits TESSERA_HMAC_SECRETS on commas, newest first', () => {
     const a = 'a'.repeat(32);
     const b = 'b'.repeat(32);

@@ -256,7 +256,22 @@ export const configSchema = z
   .refine((config) => config.server.workers === 1 || config.database.url !== 'memory:', {
     path: ['server', 'workers'],
     error: 'must be 1 with database.url memory: (each worker would have a store of its own); use SQLite or PostgreSQL',
+  })
+  // Two listeners cannot share a fixed port on one address; 0 asks the system for a free port each.
+  .refine((config) => !config.admin.enabled || config.admin.port === 0 || !sharesAddress(config), {
+    path: ['admin', 'port'],
+    error:
+      'must differ from server.port when both listen on the same address (a wildcard such as 0.0.0.0 covers every address)',
   });
+
+/** True when the public and admin listeners would bind one port on a common address. */
+function sharesAddress(config: { server: { host: string; port: number }; admin: { host: string; port: number } }) {
+  if (config.server.port !== config.admin.port) return false;
+  const wildcards = ['0.0.0.0', '::', '[::]'];
+  const server = config.server.host.toLowerCase();
+  const admin = config.admin.host.toLowerCase();
+  return server === admin || wildcards.includes(server) || wildcards.includes(admin);
+}
 
 /** `url` as the URL parser writes it, without trailing slashes (the issuer drops them). */
 function canonicalUrl(url: string): string {

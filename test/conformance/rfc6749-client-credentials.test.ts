@@ -171,6 +171,15 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
     (scope, granted) => expectScopeDecision(wildcardUrl, scope, granted),
   );
 
+  it.each([' ', '   '])(
+    '§3.3 refuses the scope %j, which holds no scope-token, with invalid_scope instead of granting the defaults',
+    async (scope) => {
+      const answer = await request(exactUrl, 'defaults', { scope });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_scope');
+    },
+  );
+
   it('§3.3 grants the client default scopes when no scope is requested', async () => {
     const answer = await request(exactUrl, 'defaults');
     expect(answer.status).toBe(200);

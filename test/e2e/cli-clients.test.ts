@@ -483,3 +483,23 @@ describe('configuration errors', () => {
     expect(result.stderr).not.toContain('short-and-secret');
   });
 });
+
+describe('clients show with a client_name that could reorder the terminal', () => {
+  it('shows bidirectional controls, marks and Unicode line separators as \\u escapes, not raw', async () => {
+    const name = 'Billing\u202eevil\u202c \u2066x\u2069 \u200fy \u2028z';
+    const created = await run(['clients', 'create', '--client-id', 'bidi-name', '--client-name', name, '--json']);
+    expect(created.code).toBe(0);
+    try {
+      const shown = await run(['clients', 'show', 'bidi-name']);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toContain('Billing\\u202eevil\\u202c \\u2066x\\u2069 \\u200fy \\u2028z');
+      expect(shown.stdout).not.toMatch(/[\u200e\u200f\u2028-\u202e\u2066-\u2069]/);
+      // What --json prints is data, not a table: it keeps the name as stored.
+      expect(
+        parseJson<{ client_name: string }>(await run(['clients', 'show', 'bidi-name', '--json'])).client_name,
+      ).toBe(name);
+    } finally {
+      await run(['clients', 'delete', 'bidi-name']);
+    }
+  });
+});

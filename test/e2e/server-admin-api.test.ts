@@ -519,10 +519,12 @@ describe('GET /clients pagination', () => {
   it.each([
     ['2.9', 2],
     ['-5', 1],
-    ['0', 7],
+    ['0', 1],
+    ['-0', 1],
     ['abc', 7],
+    ['', 7],
   ])(
-    'brings limit=%s into 1..1000 (not a number or 0: the default 100) instead of refusing it',
+    'brings limit=%j into 1..1000 (0 is 1, as -5 is; empty or not a number: the default 100) instead of refusing it',
     async (limit, expected) => {
       // Clients made by later tests sort after these; only this block's are compared.
       const page = await listIds(`?after=page-&limit=${limit}`);
