@@ -219,6 +219,7 @@ describe.each(frameworks)('resource-server middleware for %s', (framework) => {
     ['a Bearer scheme without a token', 'Bearer'],
     ['a token with characters outside b64token', 'Bearer abc,def'],
     ['a token followed by more words', 'Bearer abc def'],
+    ['a tab between the scheme and the token', 'Bearer\tabc'],
   ])('§2.1 answers %s 400 invalid_request', async (_title, authorization) => {
     const response = await call(authorization);
     expect(response.status).toBe(400);
