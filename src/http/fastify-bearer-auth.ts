@@ -35,6 +35,9 @@ export function fastifyBearerAuth(options: BearerAuthOptions) {
       request.auth = result.auth;
       return;
     }
+    // Another hook (a timeout, say) answered while the token was checked: a second send would
+    // only log "Reply was already sent" as an error.
+    if (reply.sent) return;
     const { status, headers, body } = result.challenge;
     await reply
       .code(status)

@@ -47,8 +47,16 @@ const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
  */
 export function readBearerToken(authorization: string | null | undefined): string | undefined {
   if (!authorization) return undefined;
-  const match = /^([^ ]+)(?: +(.*))?$/.exec(authorization.trim());
+  const trimmed = authorization.trim();
+  const match = /^([^ ]+)(?: +(.*))?$/.exec(trimmed);
   if (!match || match[1]!.toLowerCase() !== 'bearer') {
+    // The Bearer scheme, then a tab or other white space: a token presented against the §2.1
+    // syntax (`"Bearer" 1*SP b64token`), so malformed (§3.1), never read as no credentials.
+    if (/^bearer\s/i.test(trimmed)) {
+      throw new OAuthError('invalidRequest', {
+        description: 'Only spaces may separate the Bearer scheme from the access token.',
+      });
+    }
     // Fields sent twice arrive joined with commas: Bearer credentials after another scheme's
     // are a second method in one request (§2), malformed rather than absent (§3.1).
     if (hasLaterSchemeElement(authorization, 'bearer')) {

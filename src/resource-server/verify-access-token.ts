@@ -238,7 +238,11 @@ async function verifyWithEachKey(
  * });
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
-export function verifyAccessToken(token: string, options: AccessTokenVerifierOptions): Promise<VerifiedAccessToken> {
+export async function verifyAccessToken(
+  token: string,
+  options: AccessTokenVerifierOptions,
+): Promise<VerifiedAccessToken> {
+  // Async, so options that cannot work reject the promise instead of throwing before it exists.
   return createAccessTokenVerifier(options).verify(token);
 }
 

@@ -219,6 +219,7 @@ describe.each(frameworks)('resource-server middleware for %s', (framework) => {
     ['a Bearer scheme without a token', 'Bearer'],
     ['a token with characters outside b64token', 'Bearer abc,def'],
     ['a token followed by more words', 'Bearer abc def'],
+    ['a tab between the scheme and the token', 'Bearer\tabc'],
   ])('§2.1 answers %s 400 invalid_request', async (_title, authorization) => {
     const response = await call(authorization);
     expect(response.status).toBe(400);
@@ -297,6 +298,34 @@ describe('RFC 6750 §3 challenges when another handler answered first', () => {
     } finally {
       server.closeAllConnections();
       server.close();
+    }
+  });
+
+  it('Fastify: no error and no second answer once an earlier hook has answered', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    const logged: string[] = [];
+    const app = Fastify({
+      logger: { level: 'warn', stream: { write: (line: string) => void logged.push(line) } },
+    });
+    app.addHook('onRequest', async (_request, reply) => {
+      setTimeout(() => {
+        if (!reply.sent) void reply.code(503).send('timed out');
+      }, 10);
+    });
+    app.get('/invoices', { preHandler: fastifyBearerAuth({ verifier: slowRefusal, realm }) }, () => 'ok');
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const response = await fetch(`${url}/invoices`, { headers: { Authorization: 'Bearer abc' } });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(unhandled).toEqual([]);
+      expect(logged).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+      await app.close();
     }
   });
 

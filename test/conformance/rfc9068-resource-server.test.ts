@@ -91,6 +91,21 @@ describe('RFC 9068 §4 access-token validation', () => {
     );
   });
 
+  it('§4 verifyAccessToken rejects its promise, never throws, for options that cannot work', async () => {
+    const token = await as.issue('invoices:read');
+    let pending: Promise<unknown> | undefined;
+    expect(() => {
+      pending = verifyAccessToken(token, {
+        issuer: testIssuer,
+        audience: apiAudience,
+        jwks: as.jwksUri,
+        introspection: { endpoint: 'ftp://auth.example.com/introspect', clientId: 'api', clientSecret: 's' },
+        clock,
+      });
+    }).not.toThrow();
+    await expect(pending).rejects.toBeInstanceOf(TypeError);
+  });
+
   it.each(badTokenKinds)('§4 refuses a token with %s as invalid_token', async (kind) => {
     const token = await forgeToken(kind, as.keys, clock.now());
     const error = await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
