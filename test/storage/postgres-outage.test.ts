@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cachedClientStore } from '../../src/protection/cached-client-store.js';
 import { StorageUnavailableError, type StorageChange } from '../../src/storage/index.js';
-import { createPostgresStore, type PostgresStorage } from '../../src/storage/postgres/index.js';
+import { createPostgresStore, migratePostgres, type PostgresStorage } from '../../src/storage/postgres/index.js';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from './postgres-test-database.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -166,3 +166,29 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL outage${unavailable ? `: 
     }
   });
 });
+
+describe.skipIf(unavailable !== undefined)(
+  `tessera migrate on a network that stops carrying a statement${unavailable ? `: ${unavailable}` : ''}`,
+  () => {
+    it('fails as unavailable once a statement has waited queryTimeoutMs, instead of waiting forever', async () => {
+      const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+      const schema = randomSchemaName();
+      try {
+        const url = new URL(postgresUrl);
+        url.port = String(proxy.port);
+        // The lock statement leaves, and its answer never comes: no error reaches the socket.
+        proxy.holdSent('pg_try_advisory_lock');
+        const migrating = migratePostgres({ connectionString: url.toString(), schema, queryTimeoutMs: 300 });
+        await expect(migrating).rejects.toBeInstanceOf(StorageUnavailableError);
+        proxy.release();
+      } finally {
+        await proxy.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('refuses a queryTimeoutMs that cannot work', async () => {
+      await expect(migratePostgres({ connectionString: postgresUrl, queryTimeoutMs: 0 })).rejects.toThrow(TypeError);
+    });
+  },
+);

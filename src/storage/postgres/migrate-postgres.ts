@@ -19,7 +19,17 @@ export type MigratePostgresOptions = (
    * which the call fails with {@link StorageUnavailableError}. Default 30000 ms.
    */
   readonly lockTimeoutMs?: number;
+  /**
+   * Longest wait for the answer to any one statement on the pool this call makes (not on your
+   * pool), after which the call fails with {@link StorageUnavailableError}: a connection the
+   * network silently dropped mid-migration must not hang it. Default 300000 ms, room for a long
+   * step on a large table.
+   */
+  readonly queryTimeoutMs?: number;
 };
+
+/** Five minutes: a step may rewrite a large table, but a dead connection must not wait forever. */
+const defaultMigrationQueryTimeoutMs = 300_000;
 
 /**
  * Applies every pending migration under an advisory lock, so that instances starting at the same
@@ -36,12 +46,18 @@ export async function migratePostgres(options: MigratePostgresOptions): Promise<
   if (options.lockTimeoutMs !== undefined && !(Number.isFinite(options.lockTimeoutMs) && options.lockTimeoutMs >= 0)) {
     throw new TypeError(`lockTimeoutMs must be a number of milliseconds, got ${String(options.lockTimeoutMs)}`);
   }
+  const queryTimeoutMs = options.queryTimeoutMs ?? defaultMigrationQueryTimeoutMs;
+  if (!(Number.isFinite(queryTimeoutMs) && queryTimeoutMs >= 1)) {
+    throw new TypeError(`queryTimeoutMs must be a number of milliseconds of at least 1, got ${String(queryTimeoutMs)}`);
+  }
   const pool =
     options.pool ??
     new pg.Pool({
       connectionString: options.connectionString,
       max: 1,
       connectionTimeoutMillis: 5000,
+      query_timeout: queryTimeoutMs,
+      keepAlive: true,
       application_name: 'tessera migrate',
     });
   const onError = (): void => undefined;
