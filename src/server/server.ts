@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import type { GuardedHandler } from '../protection/index.js';
 import { defaultRoutes, endpointPaths } from '../provider/index.js';
-import type { Storage } from '../storage/index.js';
+import { StorageUnavailableError, type Storage } from '../storage/index.js';
 import { createJanitor, type Janitor } from '../storage/janitor.js';
 import { createAdminApi, adminEndpointOf } from './admin-api.js';
 import {
@@ -191,7 +191,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       janitor = createJanitor({
         store: storage,
         intervalMs: config.database.janitorInterval * 1000,
-        onError: () => undefined,
+        // An unreachable store is already logged once a second by the storage wrapper; anything
+        // else (a permission refused, say) would otherwise leave expired records piling up unseen.
+        onError: (error) => {
+          if (!(error instanceof StorageUnavailableError)) {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            logger.warn({ err: describeError(failure) }, 'janitor could not purge expired records');
+          }
+        },
         onRun: (purged) => {
           if (purged > 0) logger.info({ purged }, 'janitor purged expired records');
         },
