@@ -121,6 +121,22 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.getClient(fullClient.id)).toStrictEqual(fullClient);
       });
 
+      it('keeps a client as written when its caller later changes the object it passed in or got back', async () => {
+        const written = structuredClone(fullClient) as { -readonly [K in keyof Client]: Client[K] };
+        await store.createClient(written);
+        written.scopes = ['changed'];
+        (written.audience as string[]).push('https://injected.example');
+        const read = (await store.getClient(fullClient.id)) as unknown as { scopes: string[]; audience: string[] };
+        // A store may hand out a frozen object (changing it throws) or a copy of its own.
+        try {
+          read.scopes.push('changed-after-read');
+          read.audience = [];
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+        expect(await store.getClient(fullClient.id)).toStrictEqual(fullClient);
+      });
+
       it('adds no fields to a client that left its optional ones out', async () => {
         const minimal = client('minimal');
         await store.createClient(minimal);

@@ -54,7 +54,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const insideTransaction = new AsyncLocalStorage<true>();
   let closed = false;
 
-  for (const client of options.clients ?? []) clients.set(client.id, client);
+  for (const client of options.clients ?? []) clients.set(client.id, keptCopy(client));
 
   const deliver = (change: StorageChange): void => {
     for (const listener of listeners) {
@@ -77,7 +77,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (clients.has(client.id)) {
         return Promise.reject(new StorageConflictError(`client "${client.id}" already exists`));
       }
-      clients.set(client.id, client);
+      clients.set(client.id, keptCopy(client));
       journal.undo(restore(clients, client.id, undefined));
       // A cache may remember that the id was unknown.
       journal.notify({ kind: 'client', clientId: client.id });
@@ -88,7 +88,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`client "${client.id}" does not exist`));
       }
-      clients.set(client.id, client);
+      clients.set(client.id, keptCopy(client));
       journal.undo(restore(clients, client.id, previous));
       journal.notify({ kind: 'client', clientId: client.id });
       return Promise.resolve();
@@ -145,7 +145,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (signingKeys.has(key.kid)) {
         return Promise.reject(new StorageConflictError(`signing key "${key.kid}" already exists`));
       }
-      signingKeys.set(key.kid, key);
+      signingKeys.set(key.kid, keptCopy(key));
       journal.undo(restore(signingKeys, key.kid, undefined));
       journal.notify({ kind: 'signing-keys' });
       return Promise.resolve();
@@ -155,7 +155,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`signing key "${key.kid}" does not exist`));
       }
-      signingKeys.set(key.kid, key);
+      signingKeys.set(key.kid, keptCopy(key));
       journal.undo(restore(signingKeys, key.kid, previous));
       journal.notify({ kind: 'signing-keys' });
       return Promise.resolve();
@@ -340,4 +340,20 @@ function compareCodePoints(a: string, b: string): number {
 function codePointRank(unit: number): number {
   if (unit < 0xd800) return unit;
   return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+/**
+ * What the store keeps of a client or key record: a copy made when it is written, frozen, and
+ * handed out as it is. A caller changing the object it passed in, or one it got back, cannot
+ * change what is stored (changing a returned one throws), and reads make no copy.
+ */
+function keptCopy<T>(value: T): T {
+  return deepFreeze(structuredClone(value));
+}
+
+function deepFreeze<T>(value: T): T {
+  // Typed arrays cannot be frozen; they are copies the caller never saw.
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value;
+  for (const member of Object.values(value)) deepFreeze(member);
+  return Object.freeze(value);
 }
