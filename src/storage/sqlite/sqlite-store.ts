@@ -2,10 +2,10 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { makeDirectory } from '../make-directory.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDirectory } from '../make-directory.js';
 import type { Client } from '../../core/index.js';
 import {
   StorageConflictError,
