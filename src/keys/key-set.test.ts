@@ -9,12 +9,20 @@ describe('createStaticKeySet', () => {
     // A caller who exported the private key to fill publicJwk: every private member is in it.
     const careless: SigningKey = {
       ...generated,
-      publicJwk: { ...(await exportJWK(generated.privateKey)), kid: generated.kid, alg: 'RS256', use: 'sig' },
+      // `priv` as an AKP (post-quantum) private key would carry it.
+      publicJwk: {
+        ...(await exportJWK(generated.privateKey)),
+        priv: 'c2VlZA',
+        kid: generated.kid,
+        alg: 'RS256',
+        use: 'sig',
+      },
     };
     expect(careless.publicJwk).toHaveProperty('d');
     const { keys } = await createStaticKeySet([careless]).getPublicJwks();
     expect(keys).toHaveLength(1);
-    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']) expect(keys[0]).not.toHaveProperty(member);
+    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'])
+      expect(keys[0]).not.toHaveProperty(member);
     expect(keys[0]).toMatchObject({
       kty: 'RSA',
       n: generated.publicJwk.n,

@@ -54,8 +54,12 @@ export function checkJwksMaxAge(jwksMaxAge: number): void {
   }
 }
 
-/** JWK members that carry private key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
-const privateJwkMembers = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
+/**
+ * JWK members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037
+ * §2), and `priv`, the private seed of the post-quantum AKP key type, so that such a key is never
+ * published whole should one reach a key set.
+ */
+export const privateJwkMembers: ReadonlySet<string> = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv']);
 
 /** The public members of a JWK: private members are dropped, wherever the JWK came from. */
 export function publicJwkMembers(jwk: Readonly<Record<string, unknown>>): JWK {

@@ -203,6 +203,11 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
     ['a private member', { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', d: 'AAAA' }] }, 'public keys only'],
     ['a symmetric key', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }, 'public keys only'],
     [
+      'an AKP private seed',
+      { keys: [{ kty: 'AKP', alg: 'ML-DSA-44', pub: 'AAAA', priv: 'AAAA' }] },
+      'public keys only',
+    ],
+    [
       'a member nested deeply',
       { keys: [{ ...ed25519, x5c: JSON.parse(`${'['.repeat(4500)}${']'.repeat(4500)}`) as unknown }] },
       'jwks key 1: member "x5c" must be a string, a number, a boolean or an array of strings',

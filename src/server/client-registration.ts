@@ -3,6 +3,7 @@
 import { createPublicKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Client, TokenEndpointAuthMethod } from '../core/index.js';
+import { privateJwkMembers } from '../keys/key-set.js';
 import type { SecretHasher } from '../secrets/index.js';
 import {
   StorageConflictError,
@@ -137,9 +138,6 @@ const metadataSchema = z.object({
   >),
 });
 
-/** Members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4). */
-const privateKeyMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
 /** The JWS algorithms a key may name in `alg`, by key type and curve; `private_key_jwt` accepts these. */
 function algorithmsFor(key: KeyObject): readonly string[] {
   const type = key.asymmetricKeyType;
@@ -174,7 +172,8 @@ function checkJwks(value: unknown): { readonly keys: readonly Record<string, unk
     const which = `key ${index + 1}`;
     if (typeof key !== 'object' || key === null || Array.isArray(key)) throw refuse(`${which} must be a JSON object`);
     const members = key as Record<string, unknown>;
-    if (privateKeyMembers.some((member) => member in members)) throw refuse('must hold public keys only');
+    if (Object.keys(members).some((member) => privateJwkMembers.has(member)))
+      throw refuse('must hold public keys only');
     for (const [member, memberValue] of Object.entries(members)) {
       const plain = ['string', 'number', 'boolean'].includes(typeof memberValue);
       const strings = Array.isArray(memberValue) && memberValue.every((entry) => typeof entry === 'string');
