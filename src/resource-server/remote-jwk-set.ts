@@ -49,7 +49,7 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
     cooldownDuration: cooldown * 1000,
     timeoutDuration: timeout * 1000,
   });
-  return async (protectedHeader, token) => {
+  const resolver: KeyResolver = async (protectedHeader, token) => {
     try {
       return await remote(protectedHeader, token);
     } catch (error) {
@@ -60,6 +60,8 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
       throw new KeySourceError('the JWK Set could not be fetched or read', { cause: error });
     }
   };
+  // The verifier reads the cached set to bind each key to one algorithm (RFC 8725 §3.1).
+  return Object.defineProperty(resolver, 'jwks', { value: () => remote.jwks() });
 }
 
 /** A resolver over a JWK Set held in memory, for tests and for servers configured with keys. */

@@ -121,7 +121,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     throw new TypeError('clockTolerance must be a non-negative number of seconds');
   }
   if (introspection) checkIntrospectionOptions(introspection);
-  const keys = toKeyResolver(options.jwks);
+  const keys = pinKeyAlgorithms(toKeyResolver(options.jwks), algorithms);
   const allowed = new Set<string>(algorithms);
 
   return {
@@ -252,6 +252,97 @@ function toKeyResolver(jwks: AccessTokenVerifierOptions['jwks']): KeyResolver {
   return createLocalJwkSet(jwks);
 }
 
+/**
+ * The token's `alg` is not the one algorithm its key is used with (RFC 8725 §3.1), though the key
+ * matched its `kid` and key type.
+ */
+class KeyAlgorithmMismatch extends Error {
+  override readonly name = 'KeyAlgorithmMismatch';
+}
+
+/** A key source whose current JWK Set can be read (jose's local and remote sets, ours). */
+type KeySetResolver = KeyResolver & { readonly jwks?: () => JSONWebKeySet | undefined };
+
+/**
+ * The one algorithm a key without `alg` is used with, or undefined when none of `algorithms` fits
+ * it. EC keys by their curve; Ed25519 keys with EdDSA (Ed25519 when only that name is accepted);
+ * RSA keys with RS256, or when RS256 is not accepted, the first RSA algorithm of `algorithms`.
+ */
+function impliedAlgorithm(jwk: Record<string, unknown>, algorithms: readonly string[]): string | undefined {
+  const accepted = (alg: string) => (algorithms.includes(alg) ? alg : undefined);
+  switch (jwk.kty) {
+    case 'RSA':
+      return accepted('RS256') ?? algorithms.find((alg) => /^(RS|PS)(256|384|512)$/.test(alg));
+    case 'EC': {
+      const byCurve: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' };
+      const alg = typeof jwk.crv === 'string' && Object.hasOwn(byCurve, jwk.crv) ? byCurve[jwk.crv] : undefined;
+      return alg === undefined ? undefined : accepted(alg);
+    }
+    case 'OKP':
+      return jwk.crv === 'Ed25519' ? (accepted('EdDSA') ?? accepted('Ed25519')) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The JWK Set with each key bound to one algorithm: a key with `alg` keeps it, a key without gets
+ * the algorithm its type implies, and one without an implied algorithm is left out. Anything that
+ * is not a JWK Set is returned as it is, for jose to refuse.
+ */
+function pinnedJwkSet(jwks: JSONWebKeySet, algorithms: readonly string[]): JSONWebKeySet {
+  if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) return jwks;
+  const keys = [];
+  for (const jwk of jwks.keys as unknown[]) {
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return jwks;
+    const member = jwk as Record<string, unknown>;
+    if (member.alg !== undefined) {
+      keys.push(member);
+      continue;
+    }
+    const alg = impliedAlgorithm(member, algorithms);
+    if (alg !== undefined) keys.push({ ...member, alg });
+  }
+  return { ...jwks, keys } as JSONWebKeySet;
+}
+
+/**
+ * RFC 8725 §3.1: each key is used with exactly one algorithm, so a token cannot choose, with its
+ * header, how a key without `alg` is used (an RSA key for both RS256 and PS256, say). The source
+ * still fetches, caches and matches `kid` and key type as before; the key is then taken from the
+ * same set with every key bound to its algorithm. A resolver that does not show its JWK Set (one
+ * written by the caller) is used as it is.
+ */
+function pinKeyAlgorithms(source: KeySetResolver, algorithms: readonly string[]): KeyResolver {
+  const current = source.jwks;
+  if (typeof current !== 'function') return source;
+  let seen: string | undefined;
+  let pinned: KeyResolver | undefined;
+  return async (protectedHeader, token) => {
+    try {
+      await source(protectedHeader, token);
+    } catch (error) {
+      // Several candidates are sorted out below, among the pinned keys.
+      if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+    }
+    const jwks = current.call(source);
+    if (!jwks) throw new KeySourceError('the JWK Set could not be read');
+    const text = JSON.stringify(jwks);
+    if (text !== seen || !pinned) {
+      pinned = createLocalJwkSet(pinnedJwkSet(jwks, algorithms));
+      seen = text;
+    }
+    try {
+      return await pinned(protectedHeader, token);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey) {
+        throw new KeyAlgorithmMismatch('the key that matched is used with another algorithm', { cause: error });
+      }
+      throw error;
+    }
+  };
+}
+
 function invalid(description: string, cause?: unknown): OAuthError {
   return new OAuthError('invalidToken', { description, cause });
 }
@@ -285,6 +376,9 @@ function fromVerificationError(error: unknown): OAuthError {
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return invalid('The access token signature is invalid.', error);
+  }
+  if (error instanceof KeyAlgorithmMismatch) {
+    return invalid('The access token is signed with an algorithm its key is not used with.', error);
   }
   if (error instanceof errors.JOSEAlgNotAllowed) {
     return invalid('The access token is signed with an algorithm that is not accepted.', error);

@@ -1,5 +1,8 @@
 // RFC 9068 §4: a resource server validating JWT access tokens from this server, over real HTTP.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createManualClock, OAuthError, type OAuthErrorCode } from '../../src/index.js';
@@ -347,5 +350,97 @@ describe('revocation checked through introspection (RFC 7662)', () => {
       verifierOptions({ introspection: { ...introspection(), clientSecret: 'wrong' } }),
     );
     await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
+  });
+});
+
+describe('RFC 8725 §3.1: each verification key is used with one algorithm', () => {
+  /** A key pair of `type`, with its public JWK as published (no alg unless given). */
+  async function keyPair(type: 'rsa' | 'ec' | 'ed25519', alg?: string) {
+    const { privateKey, publicKey } =
+      type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : type === 'ec'
+          ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+          : generateKeyPairSync('ed25519');
+    const jwk = { ...(await exportJWK(publicKey)), kid: `${type}-key`, ...(alg ? { alg } : {}) };
+    return { privateKey, jwk };
+  }
+
+  const sign = (privateKey: KeyObject, alg: string, kid: string) =>
+    new SignJWT(goodClaims(clock.now())).setProtectedHeader({ alg, kid, typ: 'at+jwt' }).sign(privateKey);
+
+  async function expectWrongAlgorithm(promise: Promise<unknown>) {
+    const error = await expectCode(promise, 'invalid_token', 401);
+    expect(error.description).toMatch(/algorithm/);
+  }
+
+  it('RFC 8725 §3.1 uses an RSA key without alg with RS256 only, refusing PS256 by the same key pair', async () => {
+    const { privateKey, jwk } = await keyPair('rsa');
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] } }));
+    // Both algorithms are on the default allow-list; the key decides which one it is used with.
+    await expect(verifier.verify(await sign(privateKey, 'RS256', jwk.kid))).resolves.toBeDefined();
+    await expectWrongAlgorithm(verifier.verify(await sign(privateKey, 'PS256', jwk.kid)));
+    // Without a kid the key is found by type alone; still only RS256.
+    const noKid = await new SignJWT(goodClaims(clock.now()))
+      .setProtectedHeader({ alg: 'PS256', typ: 'at+jwt' })
+      .sign(privateKey);
+    await expectWrongAlgorithm(verifier.verify(noKid));
+  });
+
+  it('RFC 8725 §3.1 uses a key with alg PS256 for PS256 only, refusing RS256', async () => {
+    const { privateKey, jwk } = await keyPair('rsa', 'PS256');
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] } }));
+    await expect(verifier.verify(await sign(privateKey, 'PS256', jwk.kid))).resolves.toBeDefined();
+    await expectCode(verifier.verify(await sign(privateKey, 'RS256', jwk.kid)), 'invalid_token', 401);
+  });
+
+  it('RFC 8725 §3.1 uses an RSA key without alg with the first RSA algorithm accepted when RS256 is not', async () => {
+    const { privateKey, jwk } = await keyPair('rsa');
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ jwks: { keys: [jwk] }, algorithms: ['ES256', 'PS256', 'RS384'] }),
+    );
+    await expect(verifier.verify(await sign(privateKey, 'PS256', jwk.kid))).resolves.toBeDefined();
+    await expectWrongAlgorithm(verifier.verify(await sign(privateKey, 'RS384', jwk.kid)));
+  });
+
+  it('RFC 8725 §3.1 uses an Ed25519 key without alg as EdDSA only, even when Ed25519 is accepted too', async () => {
+    const { privateKey, jwk } = await keyPair('ed25519');
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ jwks: { keys: [jwk] }, algorithms: ['EdDSA', 'Ed25519'] }),
+    );
+    await expect(verifier.verify(await sign(privateKey, 'EdDSA', jwk.kid))).resolves.toBeDefined();
+    await expectWrongAlgorithm(verifier.verify(await sign(privateKey, 'Ed25519', jwk.kid)));
+    // With only the fully specified name accepted, that is the one.
+    const onlyEd25519 = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] }, algorithms: ['Ed25519'] }));
+    await expect(onlyEd25519.verify(await sign(privateKey, 'Ed25519', jwk.kid))).resolves.toBeDefined();
+  });
+
+  it('RFC 8725 §3.1 uses a P-256 key without alg with ES256', async () => {
+    const { privateKey, jwk } = await keyPair('ec');
+    const verifier = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] } }));
+    await expect(verifier.verify(await sign(privateKey, 'ES256', jwk.kid))).resolves.toBeDefined();
+  });
+
+  it('RFC 8725 §3.1 binds the keys of a JWK Set fetched from jwks_uri the same way', async () => {
+    const { privateKey, jwk } = await keyPair('rsa');
+    let fetches = 0;
+    const server = createServer((_req, res) => {
+      fetches += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+      for (const jwks of [createRemoteJwkSet(uri), uri]) {
+        const verifier = createAccessTokenVerifier(verifierOptions({ jwks }));
+        await expect(verifier.verify(await sign(privateKey, 'RS256', jwk.kid))).resolves.toBeDefined();
+        await expectWrongAlgorithm(verifier.verify(await sign(privateKey, 'PS256', jwk.kid)));
+      }
+      // The cached set served both tokens: one fetch per resolver.
+      expect(fetches).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
