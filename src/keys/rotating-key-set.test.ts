@@ -287,6 +287,60 @@ describe('rotating key set', () => {
     expect(reported.map((error) => error.message)).toContain('connection refused');
   });
 
+  it('retries a failed re-read after 1 s, doubling up to the refresh interval, not on every call', async () => {
+    const { clock, store, options } = setup();
+    let failuresLeft = 0;
+    const readAt: number[] = [];
+    const flaky = countingStore(store, {
+      listSigningKeys: () => {
+        readAt.push(clock.now());
+        if (failuresLeft === 0) return store.listSigningKeys();
+        failuresLeft--;
+        return Promise.reject(new Error('connection refused'));
+      },
+    }).wrapped;
+    const reported: Error[] = [];
+    const keys = await createRotatingKeySet({ ...options, store: flaky, reportError: (e) => reported.push(e) });
+    const { kid } = await keys.getSigningKey();
+    failuresLeft = 9;
+    clock.advance(2 * minute);
+    readAt.length = 0;
+    // Ten calls at the same moment: one read, which fails; the last good keys still sign.
+    for (let call = 0; call < 10; call++) expect((await keys.getSigningKey()).kid).toBe(kid);
+    expect(readAt).toHaveLength(1);
+    // One call a second for twelve minutes: the store is asked only when the back-off allows.
+    for (let second = 0; second < 12 * 60; second++) {
+      clock.advance(1000);
+      expect((await keys.getSigningKey()).kid).toBe(kid);
+    }
+    const gaps = readAt.slice(1).map((at, index) => at - readAt[index]!);
+    // Nine failures, then the read that works; after it, one read per refresh interval again.
+    expect(gaps.slice(0, 9)).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    expect(gaps.slice(9).every((gap) => gap === minute)).toBe(true);
+    expect(reported).toHaveLength(9);
+  });
+
+  it('keeps a change announced by the change feed when the re-read fails, and reads it once the store is back', async () => {
+    const { clock, store, options } = setup();
+    let down = false;
+    const flaky: RotatingKeyStore = {
+      ...countingStore(store, {
+        listSigningKeys: () => (down ? Promise.reject(new Error('connection refused')) : store.listSigningKeys()),
+      }).wrapped,
+      subscribeToChanges: (listener) => store.subscribeToChanges(listener),
+    };
+    const first = await createRotatingKeySet(options);
+    const second = await createRotatingKeySet({ ...options, store: flaky, reportError: () => undefined });
+    const before = await second.getSigningKey();
+    const { activeKid } = await first.rotate({ immediate: true });
+    down = true;
+    expect((await second.getSigningKey()).kid).toBe(before.kid);
+    down = false;
+    // Well within the refresh interval: only the remembered change makes it read again.
+    clock.advance(1000);
+    expect((await second.getSigningKey()).kid).toBe(activeKid);
+  });
+
   it('keeps signing when an automatic rotation fails, and retries after the refresh interval, not per call', async () => {
     const { clock, store, options } = setup({ rotationPeriod: 3600 });
     let writesFail = false;

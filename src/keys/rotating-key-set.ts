@@ -40,7 +40,8 @@ export interface RotatingKeySetOptions {
   readonly maxTokenLifetime?: number;
   /**
    * The longest time this instance trusts its cached copy of the keys before reading the store
-   * again; changes announced by the store's change feed are picked up at once. Default 60.
+   * again; changes announced by the store's change feed are picked up at once. Default 60. After a
+   * failed read the store is asked again after 1 s, doubling per failure up to this interval.
    */
   readonly refreshInterval?: number;
   /** Told of background failures (a refresh or an automatic rotation that failed). */
@@ -154,6 +155,9 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   const retentionMs = (maxTokenLifetime + refreshInterval) * 1000;
   const rotationPeriodMs = rotationPeriod * 1000;
   const lock = { exclusive: 'signing-keys' } as const;
+  // After a failed read the store is asked again after 1 s, then 2 s, 4 s, … up to refreshInterval.
+  const firstRetryMs = 1000;
+  const longestRetryMs = Math.max(firstRetryMs, refreshMs);
 
   /** Unsealed private keys by kid: each is opened once per process. */
   const unsealed = new Map<string, SigningKey>();
@@ -164,6 +168,9 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   let loading: Promise<Snapshot> | undefined;
   let autoRotation: Promise<Snapshot> | undefined;
   let autoRotationRetryAt = 0;
+  /** Reads that failed in a row, and when the next may be tried (by the key set's clock). */
+  let failedReads = 0;
+  let readRetryAt = 0;
   let jwksMemo: { readonly state: Snapshot; readonly count: number; readonly jwks: JwkSet } | undefined;
 
   const unsubscribe =
@@ -254,8 +261,31 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     return { loadedAt, records, active, next };
   };
 
+  /**
+   * Reads the store. The stale flag is cleared first, so a change announced during the read is
+   * read next time; when the read fails it is set again, so the change is not forgotten, and the
+   * next read waits out a back-off that doubles with each failure.
+   */
   const readStore = async (): Promise<Snapshot> => {
+    const wasStale = stale;
     stale = false;
+    try {
+      const read = await readRecords();
+      failedReads = 0;
+      readRetryAt = 0;
+      return read;
+    } catch (error) {
+      if (wasStale) stale = true;
+      failedReads++;
+      readRetryAt = clock.now() + Math.min(firstRetryMs * 2 ** Math.min(failedReads - 1, 30), longestRetryMs);
+      throw error;
+    }
+  };
+
+  /** A read may start: no back-off, or it ran out (or the clock went back past it). */
+  const mayRead = (now: number): boolean => now >= readRetryAt || readRetryAt - now > longestRetryMs;
+
+  const readRecords = async (): Promise<Snapshot> => {
     let records = await store.listSigningKeys();
     const now = clock.now();
     if (!isComplete(records) || hasExpiredKeys(records, now)) {
@@ -338,11 +368,13 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     if (!known) {
       state = await load();
     } else if (
-      stale ||
-      now - known.loadedAt >= refreshMs ||
-      now < known.loadedAt ||
-      // A retired key just outlived its tokens: read again, which also removes it from the store.
-      hasExpiredKeys(known.records, now)
+      (stale ||
+        now - known.loadedAt >= refreshMs ||
+        now < known.loadedAt ||
+        // A retired key just outlived its tokens: read again, which also removes it from the store.
+        hasExpiredKeys(known.records, now)) &&
+      // After a failed read, not before the back-off is over: a failing store is not asked per call.
+      mayRead(now)
     ) {
       try {
         state = await load();
