@@ -11,6 +11,7 @@ import {
   type StoredHmacSecret,
   type StoredSigningKey,
 } from '../index.js';
+import { checkStorableText } from '../storable-text.js';
 import { PackedRecordTable } from './packed-records.js';
 
 /** What `restore` needs of a table: a Map, or the packed record table. */
@@ -54,7 +55,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const insideTransaction = new AsyncLocalStorage<true>();
   let closed = false;
 
-  for (const client of options.clients ?? []) clients.set(client.id, keptCopy(client));
+  for (const client of options.clients ?? []) {
+    checkStorableText(client, 'client');
+    clients.set(client.id, keptCopy(client));
+  }
 
   const deliver = (change: StorageChange): void => {
     for (const listener of listeners) {
@@ -74,6 +78,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const operationsFor = (journal: Journal): Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'> => ({
     getClient: (id) => Promise.resolve(clients.get(id)),
     createClient(client) {
+      // As the SQL stores, which would change such text on the way in: refused, whatever the store.
+      const refusal = textRefusal(client, 'client');
+      if (refusal) return refusal;
       if (clients.has(client.id)) {
         return Promise.reject(new StorageConflictError(`client "${client.id}" already exists`));
       }
@@ -88,6 +95,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`client "${client.id}" does not exist`));
       }
+      const refusal = textRefusal(client, 'client');
+      if (refusal) return refusal;
       clients.set(client.id, keptCopy(client));
       journal.undo(restore(clients, client.id, previous));
       journal.notify({ kind: 'client', clientId: client.id });
@@ -110,6 +119,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     createAccessTokenRecord(record) {
+      const refusal = textRefusal(record, 'access token record');
+      if (refusal) return refusal;
       try {
         if (!accessTokens.add(record.signature, record)) {
           return Promise.reject(new StorageConflictError('access token record already exists'));
@@ -132,6 +143,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     revokeTokenId(jti, expiresAt) {
+      const refusal = textRefusal({ jti }, 'revoked token id');
+      if (refusal) return refusal;
       const previous = revokedTokenIds.get(jti);
       revokedTokenIds.set(jti, Math.max(expiresAt, previous ?? 0));
       journal.undo(restore(revokedTokenIds, jti, previous));
@@ -142,6 +155,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     listSigningKeys: () => Promise.resolve([...signingKeys.values()].sort((a, b) => a.createdAt - b.createdAt)),
     createSigningKey(key) {
+      const refusal = textRefusal(key, 'signing key');
+      if (refusal) return refusal;
       if (signingKeys.has(key.kid)) {
         return Promise.reject(new StorageConflictError(`signing key "${key.kid}" already exists`));
       }
@@ -155,6 +170,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`signing key "${key.kid}" does not exist`));
       }
+      const refusal = textRefusal(key, 'signing key');
+      if (refusal) return refusal;
       signingKeys.set(key.kid, keptCopy(key));
       journal.undo(restore(signingKeys, key.kid, previous));
       journal.notify({ kind: 'signing-keys' });
@@ -178,6 +195,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       // Newest first; of two made at the same time, the one added later counts as newer.
       Promise.resolve([...hmacSecrets].reverse().sort((a, b) => b.createdAt - a.createdAt)),
     createHmacSecret(secret) {
+      const refusal = textRefusal(secret, 'HMAC secret');
+      if (refusal) return refusal;
       if (hmacSecrets.some((existing) => existing.id === secret.id)) {
         return Promise.reject(new StorageConflictError(`HMAC secret "${secret.id}" already exists`));
       }
@@ -320,6 +339,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
   };
   return store;
+}
+
+/**
+ * A rejection with {@link StorageInvalidTextError} when `record` holds text the SQL stores could
+ * not keep as given; undefined when it may be written.
+ */
+function textRefusal(record: object, kind: string): Promise<never> | undefined {
+  try {
+    checkStorableText(record, kind);
+    return undefined;
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
 }
 
 /**
