@@ -419,6 +419,24 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.listHmacSecrets()).toStrictEqual([secrets[1], secrets[3], secrets[2], secrets[0]]);
       });
 
+      it('keeps a secret as written when its caller later changes the object it passed in or got back', async () => {
+        const written = { ...hmacSecret('h-kept', t0) } as {
+          -readonly [K in keyof StoredHmacSecret]: StoredHmacSecret[K];
+        };
+        await store.createHmacSecret(written);
+        written.sealedSecret = 'v1.sealed.changed';
+        written.createdAt = t0 + 99;
+        const [read] = (await store.listHmacSecrets()) as { sealedSecret: string; id: string }[];
+        // A store may hand out a frozen object (changing it throws) or a copy of its own.
+        try {
+          read!.sealedSecret = 'v1.sealed.changed-after-read';
+          read!.id = 'h-other';
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+        expect(await store.listHmacSecrets()).toStrictEqual([hmacSecret('h-kept', t0)]);
+      });
+
       it('refuses a second secret with the same id', async () => {
         await store.createHmacSecret(hmacSecret('h-dup', t0));
         await expect(store.createHmacSecret(hmacSecret('h-dup', t0 + 1))).rejects.toBeInstanceOf(StorageConflictError);

@@ -200,9 +200,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (hmacSecrets.some((existing) => existing.id === secret.id)) {
         return Promise.reject(new StorageConflictError(`HMAC secret "${secret.id}" already exists`));
       }
-      hmacSecrets.push(secret);
+      // A copy, as for clients and keys: the caller's object (or one handed out) cannot change the secret kept.
+      const kept = keptCopy(secret);
+      hmacSecrets.push(kept);
       journal.undo(() => {
-        const index = hmacSecrets.indexOf(secret);
+        const index = hmacSecrets.indexOf(kept);
         if (index >= 0) hmacSecrets.splice(index, 1);
       });
       journal.notify({ kind: 'hmac-secrets' });
@@ -375,7 +377,7 @@ function codePointRank(unit: number): number {
 }
 
 /**
- * What the store keeps of a client or key record: a copy made when it is written, frozen, and
+ * What the store keeps of a client, key or HMAC secret record: a copy made when it is written, frozen, and
  * handed out as it is. A caller changing the object it passed in, or one it got back, cannot
  * change what is stored (changing a returned one throws), and reads make no copy.
  */
