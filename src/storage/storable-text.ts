@@ -14,14 +14,25 @@ export function isStorableText(text: string): boolean {
   return !unstorable.test(text);
 }
 
-/** Whether `value` holds, in any string or member name at any depth, text that cannot be stored. */
-function holdsUnstorableText(value: unknown, seen: Set<object>): boolean {
-  if (typeof value === 'string') return !isStorableText(value);
-  if (typeof value !== 'object' || value === null || seen.has(value) || ArrayBuffer.isView(value)) return false;
-  // A cycle is left for the store's own serialisation to refuse.
-  seen.add(value);
-  for (const [key, member] of Object.entries(value)) {
-    if (!isStorableText(key) || holdsUnstorableText(member, seen)) return true;
+/**
+ * Whether `value` holds, in any string or member name at any depth, text that cannot be stored.
+ * Walked with a list rather than by recursion, so that deep nesting cannot overflow the stack.
+ */
+export function holdsUnstorableText(value: unknown, seen = new Set<object>()): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      if (!isStorableText(next)) return true;
+      continue;
+    }
+    if (typeof next !== 'object' || next === null || seen.has(next) || ArrayBuffer.isView(next)) continue;
+    // A cycle is left for the store's own serialisation to refuse.
+    seen.add(next);
+    for (const [key, member] of Object.entries(next)) {
+      if (!isStorableText(key)) return true;
+      pending.push(member);
+    }
   }
   return false;
 }
