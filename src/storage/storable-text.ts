@@ -1,9 +1,13 @@
 // What text every store can keep exactly: checked on write, so that no store changes it on the way in.
 
+import { createHash } from 'node:crypto';
 import { StorageInvalidTextError } from './index.js';
 
-/** U+0000, a high surrogate with no low one after it, or a low surrogate with no high one before it. */
-const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** A high surrogate with no low one after it, or a low surrogate with no high one before it. */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** U+0000, or a lone surrogate. */
+const unstorable = new RegExp(`\\u0000|${loneSurrogate.source}`);
 
 /**
  * Whether `text` can be stored as given: well-formed UTF-16 (no lone surrogate, which a UTF-8
@@ -50,4 +54,25 @@ export function checkStorableText(record: object, kind: string): void {
       throw new StorageInvalidTextError(isStorableText(field) ? `${kind} field ${field}` : `a ${kind} field name`);
     }
   }
+}
+
+/** How a replay-cache key kept as its hash begins; a key given as is that begins so is hashed too. */
+export const hashedReplayKeyPrefix = 'sha256:';
+
+/** Whether `text` holds a lone UTF-16 surrogate, which UTF-8 cannot carry. */
+export function holdsLoneSurrogate(text: string): boolean {
+  return loneSurrogate.test(text);
+}
+
+/**
+ * A replay-cache key as its hash, `sha256:` and 64 hex digits. A well-formed key is hashed as
+ * UTF-8; one holding a lone surrogate (which UTF-8 cannot carry: it would hash, or be stored, as
+ * U+FFFD and so equal another key) as its UTF-16 units after a 0xFF byte, which no UTF-8 holds, so
+ * that no two different keys are hashed from the same bytes.
+ */
+export function hashedReplayKey(key: string): string {
+  const bytes = !holdsLoneSurrogate(key)
+    ? Buffer.from(key, 'utf8')
+    : Buffer.concat([Buffer.of(0xff), Buffer.from(key, 'utf16le')]);
+  return `${hashedReplayKeyPrefix}${createHash('sha256').update(bytes).digest('hex')}`;
 }

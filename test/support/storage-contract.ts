@@ -600,6 +600,24 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.markUsed('a-\u0000-other', t0 + 1000, t0)).toBe(true);
       });
 
+      it('keeps keys that differ only in a lone surrogate apart, and apart from U+FFFD (what UTF-8 would make of one)', async () => {
+        const long = 'j'.repeat(600);
+        const keys = [
+          'a-\ud800',
+          'a-\udc00',
+          'a-\ufffd',
+          'a-\ud800\ud800',
+          'a-\ufffd\ufffd',
+          `${long}\ud800`,
+          `${long}\udbff`,
+          `${long}\ufffd`,
+          `sha256:\ud800`,
+          `sha256:\udc00`,
+        ];
+        for (const key of keys) expect(await store.markUsed(key, t0 + 1000, t0), JSON.stringify(key)).toBe(true);
+        for (const key of keys) expect(await store.markUsed(key, t0 + 1000, t0 + 1), JSON.stringify(key)).toBe(false);
+      });
+
       it('keeps a key apart from the SHA-256 form a store may keep another key in', async () => {
         const long = `9:client-id:${'x'.repeat(5_000)}`;
         const hashedForm = `sha256:${createHash('sha256').update(long).digest('hex')}`;

@@ -1,6 +1,6 @@
 // A store in PostgreSQL through a pg Pool: the choice for more than one instance.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Client } from '../../core/index.js';
 import {
@@ -27,7 +27,13 @@ import {
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit, type PendingRecord } from '../group-commit.js';
-import { checkStorableText, isStorableText } from '../storable-text.js';
+import {
+  checkStorableText,
+  hashedReplayKey,
+  hashedReplayKeyPrefix,
+  holdsLoneSurrogate,
+  isStorableText,
+} from '../storable-text.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -448,18 +454,23 @@ function updateSql(s: string, table: TableColumns<unknown>, key: string): string
 
 /** Longest replay key kept as given; a B-tree entry of PostgreSQL holds at most about 2,700 bytes. */
 const maxPlainReplayKeyBytes = 512;
-const hashedReplayKeyPrefix = 'sha256:';
 
 /**
  * The replay cache's key as stored. A key PostgreSQL could not keep as given (longer than its
- * index allows, or holding U+0000) is kept as its SHA-256; so is a key that starts like a
- * hashed one, so that no key given as is can equal another key's hash.
+ * index allows, holding U+0000, or holding a lone surrogate, which would arrive as U+FFFD) is
+ * kept as its SHA-256; so is a key that starts like a hashed one, so that no key given as is can
+ * equal another key's hash.
  */
 function storedReplayKey(key: string): string {
-  if (Buffer.byteLength(key) <= maxPlainReplayKeyBytes && !holdsNul(key) && !key.startsWith(hashedReplayKeyPrefix)) {
+  if (
+    Buffer.byteLength(key) <= maxPlainReplayKeyBytes &&
+    !holdsNul(key) &&
+    !holdsLoneSurrogate(key) &&
+    !key.startsWith(hashedReplayKeyPrefix)
+  ) {
     return key;
   }
-  return `${hashedReplayKeyPrefix}${createHash('sha256').update(key).digest('hex')}`;
+  return hashedReplayKey(key);
 }
 
 /** Whether `text` holds U+0000, which PostgreSQL's text type refuses (the query fails). */
