@@ -8,7 +8,7 @@ import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../
 import type { Client } from '../core/index.js';
 import { defaultIntrospectionPolicy } from '../grants/index.js';
 import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
-import type { Storage } from '../storage/index.js';
+import { StorageInvalidTextError, type Storage } from '../storage/index.js';
 import { createMemoryStore } from '../storage/memory/index.js';
 import { createPostgresStore } from '../storage/postgres/index.js';
 import { createSqliteStore } from '../storage/sqlite/index.js';
@@ -302,6 +302,50 @@ describe('registerClient', () => {
     const storage = createMemoryStore();
     await registerClient(storage, hasher, { client_id: 'svc' });
     await expectRegistrationError(registerClient(storage, hasher, { client_id: 'svc' }), 'conflict');
+  });
+});
+
+describe('metadata holding text no store can keep (RFC 7591 §3.2.2)', () => {
+  it('refuses a lone surrogate or U+0000 in registration and in a change (the CLI path), leaving the client as it was', async () => {
+    const storage = createMemoryStore();
+    await registerClient(storage, hasher, { client_id: 'svc', client_name: 'Before' });
+    const stored = await storage.getClient('svc');
+    for (const changes of [
+      { client_name: 'x\ud800' },
+      { contacts: ['\udc00'] },
+      { client_name: 'nul\u0000' },
+      { ['\udbff']: 'member name' },
+    ]) {
+      await expectRegistrationError(
+        registerClient(storage, hasher, { client_id: 'other', ...changes }),
+        'invalid_client_metadata',
+        'lone UTF-16 surrogate or U+0000',
+      );
+      await expectRegistrationError(patchRegisteredClient(storage, hasher, 'svc', changes), 'invalid_client_metadata');
+      await expectRegistrationError(updateRegisteredClient(storage, hasher, 'svc', changes), 'invalid_client_metadata');
+    }
+    expect(await storage.getClient('svc')).toStrictEqual(stored);
+    expect(await storage.getClient('other')).toBeUndefined();
+  });
+
+  it("answers a store's refusal of such text as invalid_client_metadata, not as a failure of the server", async () => {
+    const storage = createMemoryStore();
+    const refusing: Storage = {
+      ...storage,
+      createClient: () => Promise.reject(new StorageInvalidTextError('client field metadata')),
+      transaction: (work, options) =>
+        storage.transaction(
+          (tx) =>
+            work({ ...tx, updateClient: () => Promise.reject(new StorageInvalidTextError('client field metadata')) }),
+          options,
+        ),
+    };
+    await expectRegistrationError(registerClient(refusing, hasher, { client_id: 'svc' }), 'invalid_client_metadata');
+    await registerClient(storage, hasher, { client_id: 'svc' });
+    await expectRegistrationError(
+      updateRegisteredClient(refusing, hasher, 'svc', { client_name: 'n' }),
+      'invalid_client_metadata',
+    );
   });
 });
 

@@ -7,11 +7,13 @@ import { privateJwkMembers } from '../keys/key-set.js';
 import type { SecretHasher } from '../secrets/index.js';
 import {
   StorageConflictError,
+  StorageInvalidTextError,
   StorageNotFoundError,
   type ClientManager,
   type ClientStore,
   type Transactional,
 } from '../storage/index.js';
+import { holdsUnstorableText, isStorableText } from '../storage/storable-text.js';
 
 /** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
 export class ClientRegistrationError extends Error {
@@ -216,6 +218,7 @@ export type ClientMetadata = Record<string, unknown> & { readonly client_id: str
  * @throws ClientRegistrationError `invalid_client_metadata`
  */
 export function clientFromMetadata(input: ClientMetadataInput, base?: Client): Client {
+  checkStorableMetadata(input);
   const result = metadataSchema.safeParse(input);
   if (!result.success) {
     throw new ClientRegistrationError(
@@ -295,6 +298,24 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
   };
 }
 
+/**
+ * Refuses metadata holding, in any string at any depth (jwks and contacts included) or member
+ * name, a lone UTF-16 surrogate or U+0000. JSON can spell both (`"\ud800"`, `"\u0000"`), but no
+ * store can keep them as given: refused here, nothing is stored changed. Checked before anything
+ * else, so no other message repeats such text.
+ *
+ * @throws ClientRegistrationError `invalid_client_metadata`, naming the field
+ */
+function checkStorableMetadata(input: ClientMetadataInput): void {
+  for (const [field, value] of Object.entries(input)) {
+    if (isStorableText(field) && !holdsUnstorableText(value)) continue;
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `${isStorableText(field) ? field : 'a field name'} holds a lone UTF-16 surrogate or U+0000, which cannot be stored`,
+    );
+  }
+}
+
 /** The client's RFC 7591 metadata, for output. Never includes the secret or its hash. */
 export function clientToMetadata(client: Client): ClientMetadata {
   const described: ClientMetadata = {
@@ -369,6 +390,8 @@ export async function registerClient(
     if (error instanceof StorageConflictError) {
       throw new ClientRegistrationError('conflict', `client "${client.id}" already exists`);
     }
+    if (error instanceof StorageInvalidTextError)
+      throw new ClientRegistrationError('invalid_client_metadata', error.message);
     throw error;
   }
   return clientSecret !== undefined ? { client, clientSecret } : { client };
@@ -490,6 +513,9 @@ async function changeClient<C extends Client | undefined>(
       } catch (error) {
         // Deleted between the read and the write by a caller of the store's own deleteClient, which takes no lock.
         if (error instanceof StorageNotFoundError) throw notFound(id);
+        if (error instanceof StorageInvalidTextError) {
+          throw new ClientRegistrationError('invalid_client_metadata', error.message);
+        }
         throw error;
       }
       return client;

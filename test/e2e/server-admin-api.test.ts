@@ -440,6 +440,45 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     });
   });
 
+  it('refuses metadata holding a lone UTF-16 surrogate or U+0000 anywhere with 400 invalid_client_metadata (RFC 7591 §3.2.2), storing nothing and changing nothing', async () => {
+    // Raw JSON text: JSON.parse turns each \uD800-style escape into a lone surrogate.
+    const ec =
+      '"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"';
+    const bodies = (id: string) => [
+      `{"client_id":"${id}","client_name":"Reports \\ud800"}`,
+      `{"client_id":"${id}","client_name":"tail \\udfff"}`,
+      `{"client_id":"${id}","client_name":"nul \\u0000"}`,
+      `{"client_id":"${id}","contacts":["ops@example.com","\\udbff"]}`,
+      `{"client_id":"${id}","token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{${ec},"kid":"k\\ud800"}]}}`,
+      `{"client_id":"${id}","software_statement_extra":{"deep":["\\udc00"]}}`,
+      `{"client_id":"${id}","\\ud800":"a member name"}`,
+      `{"client_id":"${id}","scope":"read \\ud800"}`,
+    ];
+    for (const body of [...bodies('surrogate'), '{"client_id":"bad\\ud800id"}', '{"client_id":"bad\\u0000id"}']) {
+      const response = await admin('/clients', { method: 'POST', body });
+      expect(response.status, body).toBe(400);
+      const answer = (await response.json()) as Record<string, unknown>;
+      expect(answer).toMatchObject({ error: 'invalid_client_metadata' });
+      expect(String(answer.error_description)).toContain('lone UTF-16 surrogate or U+0000');
+    }
+    expect((await admin('/clients/surrogate')).status).toBe(404);
+    expect((await admin('/clients/bad%EF%BF%BDid')).status).toBe(404);
+
+    const created = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'kept-text', client_name: 'Kept \u{1F510}', contacts: ['a@example.com'] }),
+    });
+    expect(created.status).toBe(201);
+    const before = (await (await admin('/clients/kept-text')).json()) as Record<string, unknown>;
+    expect(before).toMatchObject({ client_name: 'Kept \u{1F510}' });
+    for (const body of bodies('kept-text')) {
+      const response = await admin('/clients/kept-text', { method: 'PUT', body });
+      expect(response.status, body).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_client_metadata' });
+    }
+    expect(await (await admin('/clients/kept-text')).json()).toEqual(before);
+  });
+
   it('refuses a body that is not a JSON object with 400 invalid_request', async () => {
     for (const body of ['not json', '[1]']) {
       const response = await admin('/clients', { method: 'POST', body });

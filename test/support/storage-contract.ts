@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Client } from '../../src/core/index.js';
 import {
   StorageConflictError,
+  StorageInvalidTextError,
   StorageNotFoundError,
   type AccessTokenRecord,
   type Storage,
@@ -418,10 +419,150 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.listHmacSecrets()).toStrictEqual([secrets[1], secrets[3], secrets[2], secrets[0]]);
       });
 
+      it('keeps a secret as written when its caller later changes the object it passed in or got back', async () => {
+        const written = { ...hmacSecret('h-kept', t0) } as {
+          -readonly [K in keyof StoredHmacSecret]: StoredHmacSecret[K];
+        };
+        await store.createHmacSecret(written);
+        written.sealedSecret = 'v1.sealed.changed';
+        written.createdAt = t0 + 99;
+        const [read] = (await store.listHmacSecrets()) as { sealedSecret: string; id: string }[];
+        // A store may hand out a frozen object (changing it throws) or a copy of its own.
+        try {
+          read!.sealedSecret = 'v1.sealed.changed-after-read';
+          read!.id = 'h-other';
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+        expect(await store.listHmacSecrets()).toStrictEqual([hmacSecret('h-kept', t0)]);
+      });
+
       it('refuses a second secret with the same id', async () => {
         await store.createHmacSecret(hmacSecret('h-dup', t0));
         await expect(store.createHmacSecret(hmacSecret('h-dup', t0 + 1))).rejects.toBeInstanceOf(StorageConflictError);
         expect(await store.listHmacSecrets()).toStrictEqual([hmacSecret('h-dup', t0)]);
+      });
+    });
+
+    describe('text no store can keep as given (a lone UTF-16 surrogate, U+0000)', () => {
+      const unstorable = ['\ud800', 'x\udfff', 'a\udc00\ud800b', 'nul\u0000'];
+
+      it('refuses a client holding such text in any string, nested ones and member names included, and keeps nothing', async () => {
+        const variants: Client[] = unstorable.flatMap((bad) => [
+          client(`id-${bad}`),
+          client('c', { metadata: { client_name: bad } }),
+          client('c', { metadata: { contacts: ['ops@example.com', bad] } }),
+          client('c', { metadata: { nested: { list: [1, { deep: bad }] } } }),
+          client('c', { metadata: { [bad]: 'member name' } }),
+          client('c', { scopes: ['read', bad] }),
+          client('c', { audience: [bad] }),
+          client('c', { jwks: { keys: [{ ...fullClient.jwks!.keys[0]!, kid: bad }] } }),
+          client('c', { secretHash: bad }),
+        ]);
+        for (const variant of variants) {
+          await expect(store.createClient(variant)).rejects.toBeInstanceOf(StorageInvalidTextError);
+        }
+        expect(await store.listClients()).toEqual([]);
+        // The store is still usable, and the id was never taken.
+        await store.createClient(client('c'));
+        expect(await store.getClient('c')).toStrictEqual(client('c'));
+      });
+
+      it('keeps a well-formed surrogate pair (a code point above U+FFFF) exactly', async () => {
+        const astral = client('id-\u{1F510}', { metadata: { client_name: '\ud83d\udd10 \u{10FFFF}' } });
+        await store.createClient(astral);
+        expect(await store.getClient('id-\u{1F510}')).toStrictEqual(astral);
+      });
+
+      it('refuses to update a client with such text and keeps it as it was', async () => {
+        const stored = client('c', { metadata: { client_name: 'before' } });
+        await store.createClient(stored);
+        for (const bad of unstorable) {
+          const error = await store
+            .updateClient(client('c', { metadata: { client_name: bad } }))
+            .catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(StorageInvalidTextError);
+          // The message names the field and does not repeat the text.
+          expect((error as Error).message).toContain('metadata');
+          expect((error as Error).message).not.toContain(bad);
+        }
+        expect(await store.getClient('c')).toStrictEqual(stored);
+      });
+
+      it('finds nothing by such an id, even beside a stored id holding U+FFFD (what a UTF-8 database would make of it)', async () => {
+        await store.createClient(client('a\ufffd'));
+        await store.createAccessTokenRecord(tokenRecord('sig\ufffd'));
+        await store.revokeTokenId('jti\ufffd', t0 + 1000);
+        await store.createSigningKey(signingKey('k\ufffd'));
+        expect(await store.getClient('a\ud800')).toBeUndefined();
+        await expect(store.updateClient(client('a\ud800'))).rejects.toBeInstanceOf(StorageNotFoundError);
+        expect(await store.deleteClient('a\udc00')).toBe(false);
+        expect(await store.getAccessTokenRecord('sig\ud800')).toBeUndefined();
+        expect(await store.deleteAccessTokenRecord('sig\ud800')).toBe(false);
+        expect(await store.isTokenIdRevoked('jti\ud800')).toBe(false);
+        await expect(store.updateSigningKey(signingKey('k\ud800'))).rejects.toBeInstanceOf(StorageNotFoundError);
+        expect(await store.deleteSigningKey('k\ud800')).toBe(false);
+        expect(await store.getClient('a\ufffd')).toStrictEqual(client('a\ufffd'));
+        expect(await store.getAccessTokenRecord('sig\ufffd')).toStrictEqual(tokenRecord('sig\ufffd'));
+        expect(await store.isTokenIdRevoked('jti\ufffd')).toBe(true);
+        expect(await store.listSigningKeys()).toStrictEqual([signingKey('k\ufffd')]);
+      });
+
+      it('refuses only the access-token records holding such text, among many created at once', async () => {
+        const bad = [
+          tokenRecord('sig-bad-1', { subject: 'sub\ud800' }),
+          tokenRecord('sig-bad-2', { scopes: ['read', '\udfff'] }),
+          tokenRecord('sig-bad-3', { audience: ['https://api.example.com/\u0000'] }),
+          tokenRecord('sig-bad-4', { extraClaims: { tenant: { name: 'x\udbff' } } }),
+          tokenRecord('sig-bad-5', { clientId: 'client\u0000' }),
+          tokenRecord('sig-bad-6\ud800'),
+          tokenRecord('sig-bad-7', { requestId: '\udc00' }),
+        ];
+        const good = Array.from({ length: 10 }, (_, i) => tokenRecord(`sig-good-${i}`));
+        const outcomes = await Promise.allSettled(
+          [...good.slice(0, 5), ...bad, ...good.slice(5)].map((record) => store.createAccessTokenRecord(record)),
+        );
+        expect(outcomes.slice(5, 5 + bad.length)).toEqual(
+          bad.map(() => ({ status: 'rejected', reason: expect.any(StorageInvalidTextError) })),
+        );
+        expect([...outcomes.slice(0, 5), ...outcomes.slice(5 + bad.length)].map((o) => o.status)).toEqual(
+          good.map(() => 'fulfilled'),
+        );
+        for (const record of good) expect(await store.getAccessTokenRecord(record.signature)).toStrictEqual(record);
+        for (const record of bad.slice(0, 5))
+          expect(await store.getAccessTokenRecord(record.signature)).toBeUndefined();
+      });
+
+      it('refuses such text in a revoked jti, a signing key and an HMAC secret, and keeps none of them', async () => {
+        for (const bad of unstorable) {
+          await expect(store.revokeTokenId(`jti-${bad}`, t0 + 1000)).rejects.toBeInstanceOf(StorageInvalidTextError);
+          await expect(store.createSigningKey(signingKey(`k-${bad}`))).rejects.toBeInstanceOf(StorageInvalidTextError);
+          await expect(
+            store.createSigningKey(signingKey('k-1', { publicJwk: { kty: 'EC', crv: 'P-256', x: bad, y: 'y' } })),
+          ).rejects.toBeInstanceOf(StorageInvalidTextError);
+          await expect(store.createHmacSecret({ ...hmacSecret('h-1', t0), sealedSecret: bad })).rejects.toBeInstanceOf(
+            StorageInvalidTextError,
+          );
+        }
+        expect(await store.listSigningKeys()).toEqual([]);
+        expect(await store.listHmacSecrets()).toEqual([]);
+        await store.createSigningKey(signingKey('k-1'));
+        for (const bad of unstorable) {
+          await expect(store.updateSigningKey(signingKey('k-1', { alg: bad }))).rejects.toBeInstanceOf(
+            StorageInvalidTextError,
+          );
+        }
+        expect(await store.listSigningKeys()).toStrictEqual([signingKey('k-1')]);
+      });
+
+      it('takes back the work of a transaction whose write holds such text', async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createClient(client('in-tx'));
+            await tx.createAccessTokenRecord(tokenRecord('sig-tx', { subject: '\ud800' }));
+          }),
+        ).rejects.toBeInstanceOf(StorageInvalidTextError);
+        expect(await store.getClient('in-tx')).toBeUndefined();
       });
     });
 
@@ -457,6 +598,24 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           expect(await store.markUsed(key, t0 + 1000, t0 + 1)).toBe(false);
         }
         expect(await store.markUsed('a-\u0000-other', t0 + 1000, t0)).toBe(true);
+      });
+
+      it('keeps keys that differ only in a lone surrogate apart, and apart from U+FFFD (what UTF-8 would make of one)', async () => {
+        const long = 'j'.repeat(600);
+        const keys = [
+          'a-\ud800',
+          'a-\udc00',
+          'a-\ufffd',
+          'a-\ud800\ud800',
+          'a-\ufffd\ufffd',
+          `${long}\ud800`,
+          `${long}\udbff`,
+          `${long}\ufffd`,
+          `sha256:\ud800`,
+          `sha256:\udc00`,
+        ];
+        for (const key of keys) expect(await store.markUsed(key, t0 + 1000, t0), JSON.stringify(key)).toBe(true);
+        for (const key of keys) expect(await store.markUsed(key, t0 + 1000, t0 + 1), JSON.stringify(key)).toBe(false);
       });
 
       it('keeps a key apart from the SHA-256 form a store may keep another key in', async () => {

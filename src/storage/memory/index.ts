@@ -11,6 +11,7 @@ import {
   type StoredHmacSecret,
   type StoredSigningKey,
 } from '../index.js';
+import { checkStorableText } from '../storable-text.js';
 import { PackedRecordTable } from './packed-records.js';
 
 /** What `restore` needs of a table: a Map, or the packed record table. */
@@ -54,7 +55,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const insideTransaction = new AsyncLocalStorage<true>();
   let closed = false;
 
-  for (const client of options.clients ?? []) clients.set(client.id, keptCopy(client));
+  for (const client of options.clients ?? []) {
+    checkStorableText(client, 'client');
+    clients.set(client.id, keptCopy(client));
+  }
 
   const deliver = (change: StorageChange): void => {
     for (const listener of listeners) {
@@ -74,6 +78,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const operationsFor = (journal: Journal): Omit<Storage, 'transaction' | 'subscribeToChanges' | 'ping' | 'close'> => ({
     getClient: (id) => Promise.resolve(clients.get(id)),
     createClient(client) {
+      // As the SQL stores, which would change such text on the way in: refused, whatever the store.
+      const refusal = textRefusal(client, 'client');
+      if (refusal) return refusal;
       if (clients.has(client.id)) {
         return Promise.reject(new StorageConflictError(`client "${client.id}" already exists`));
       }
@@ -88,6 +95,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`client "${client.id}" does not exist`));
       }
+      const refusal = textRefusal(client, 'client');
+      if (refusal) return refusal;
       clients.set(client.id, keptCopy(client));
       journal.undo(restore(clients, client.id, previous));
       journal.notify({ kind: 'client', clientId: client.id });
@@ -110,6 +119,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     createAccessTokenRecord(record) {
+      const refusal = textRefusal(record, 'access token record');
+      if (refusal) return refusal;
       try {
         if (!accessTokens.add(record.signature, record)) {
           return Promise.reject(new StorageConflictError('access token record already exists'));
@@ -132,6 +143,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     revokeTokenId(jti, expiresAt) {
+      const refusal = textRefusal({ jti }, 'revoked token id');
+      if (refusal) return refusal;
       const previous = revokedTokenIds.get(jti);
       revokedTokenIds.set(jti, Math.max(expiresAt, previous ?? 0));
       journal.undo(restore(revokedTokenIds, jti, previous));
@@ -142,6 +155,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     listSigningKeys: () => Promise.resolve([...signingKeys.values()].sort((a, b) => a.createdAt - b.createdAt)),
     createSigningKey(key) {
+      const refusal = textRefusal(key, 'signing key');
+      if (refusal) return refusal;
       if (signingKeys.has(key.kid)) {
         return Promise.reject(new StorageConflictError(`signing key "${key.kid}" already exists`));
       }
@@ -155,6 +170,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`signing key "${key.kid}" does not exist`));
       }
+      const refusal = textRefusal(key, 'signing key');
+      if (refusal) return refusal;
       signingKeys.set(key.kid, keptCopy(key));
       journal.undo(restore(signingKeys, key.kid, previous));
       journal.notify({ kind: 'signing-keys' });
@@ -178,12 +195,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       // Newest first; of two made at the same time, the one added later counts as newer.
       Promise.resolve([...hmacSecrets].reverse().sort((a, b) => b.createdAt - a.createdAt)),
     createHmacSecret(secret) {
+      const refusal = textRefusal(secret, 'HMAC secret');
+      if (refusal) return refusal;
       if (hmacSecrets.some((existing) => existing.id === secret.id)) {
         return Promise.reject(new StorageConflictError(`HMAC secret "${secret.id}" already exists`));
       }
-      hmacSecrets.push(secret);
+      // A copy, as for clients and keys: the caller's object (or one handed out) cannot change the secret kept.
+      const kept = keptCopy(secret);
+      hmacSecrets.push(kept);
       journal.undo(() => {
-        const index = hmacSecrets.indexOf(secret);
+        const index = hmacSecrets.indexOf(kept);
         if (index >= 0) hmacSecrets.splice(index, 1);
       });
       journal.notify({ kind: 'hmac-secrets' });
@@ -323,6 +344,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 }
 
 /**
+ * A rejection with {@link StorageInvalidTextError} when `record` holds text the SQL stores could
+ * not keep as given; undefined when it may be written.
+ */
+function textRefusal(record: object, kind: string): Promise<never> | undefined {
+  try {
+    checkStorableText(record, kind);
+    return undefined;
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+}
+
+/**
  * Orders two strings by code point, as SQLite (UTF-8 bytes) and PostgreSQL (`COLLATE "C"`) do.
  * UTF-16 units agree with code points except that surrogates (U+D800–U+DFFF, which encode code
  * points above U+FFFF) sort below U+E000–U+FFFF; moving them above those units fixes the order.
@@ -343,7 +377,7 @@ function codePointRank(unit: number): number {
 }
 
 /**
- * What the store keeps of a client or key record: a copy made when it is written, frozen, and
+ * What the store keeps of a client, key or HMAC secret record: a copy made when it is written, frozen, and
  * handed out as it is. A caller changing the object it passed in, or one it got back, cannot
  * change what is stored (changing a returned one throws), and reads make no copy.
  */

@@ -1,6 +1,6 @@
 // A store in PostgreSQL through a pg Pool: the choice for more than one instance.
 
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Client } from '../../core/index.js';
 import {
@@ -27,6 +27,13 @@ import {
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit, type PendingRecord } from '../group-commit.js';
+import {
+  checkStorableText,
+  hashedReplayKey,
+  hashedReplayKeyPrefix,
+  holdsLoneSurrogate,
+  isStorableText,
+} from '../storable-text.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -249,6 +256,12 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
 
     createAccessTokenRecord(record) {
       if (closed) return Promise.reject(new StorageUnavailableError('the PostgreSQL store is closed'));
+      // Refused here, alone: in a batch it would fail the statement that writes the others.
+      try {
+        checkStorableText(record, 'access token record');
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
       return groupCommit.add(record);
     },
 
@@ -441,24 +454,26 @@ function updateSql(s: string, table: TableColumns<unknown>, key: string): string
 
 /** Longest replay key kept as given; a B-tree entry of PostgreSQL holds at most about 2,700 bytes. */
 const maxPlainReplayKeyBytes = 512;
-const hashedReplayKeyPrefix = 'sha256:';
 
 /**
  * The replay cache's key as stored. A key PostgreSQL could not keep as given (longer than its
- * index allows, or holding U+0000) is kept as its SHA-256; so is a key that starts like a
- * hashed one, so that no key given as is can equal another key's hash.
+ * index allows, holding U+0000, or holding a lone surrogate, which would arrive as U+FFFD) is
+ * kept as its SHA-256; so is a key that starts like a hashed one, so that no key given as is can
+ * equal another key's hash.
  */
 function storedReplayKey(key: string): string {
-  if (Buffer.byteLength(key) <= maxPlainReplayKeyBytes && !holdsNul(key) && !key.startsWith(hashedReplayKeyPrefix)) {
+  if (
+    Buffer.byteLength(key) <= maxPlainReplayKeyBytes &&
+    !holdsNul(key) &&
+    !holdsLoneSurrogate(key) &&
+    !key.startsWith(hashedReplayKeyPrefix)
+  ) {
     return key;
   }
-  return `${hashedReplayKeyPrefix}${createHash('sha256').update(key).digest('hex')}`;
+  return hashedReplayKey(key);
 }
 
-/**
- * Whether `text` holds U+0000, which PostgreSQL's text type refuses (the query fails). Nothing
- * stored can hold it, so a lookup by such a value finds nothing instead of failing.
- */
+/** Whether `text` holds U+0000, which PostgreSQL's text type refuses (the query fails). */
 function holdsNul(text: string): boolean {
   return text.includes('\u0000');
 }
@@ -501,12 +516,13 @@ function createOperations(
 
   return {
     async getClient(id) {
-      // Client ids arrive from unauthenticated requests; one PostgreSQL cannot hold is simply unknown.
-      if (holdsNul(id)) return undefined;
+      // Client ids arrive from unauthenticated requests; one no store can hold is simply unknown.
+      if (!isStorableText(id)) return undefined;
       const { rows } = await db.query(`SELECT * FROM ${s}.clients WHERE id = $1`, [id]);
       return rows[0] === undefined ? undefined : fromRow(clientColumns, rows[0]);
     },
     async createClient(client: Client) {
+      checkStorableText(client, 'client');
       const change: StorageChange = { kind: 'client', clientId: client.id };
       if (!(await changeAndNotify(clientInsert, toRowValues(clientColumns, client), change))) {
         throw new StorageConflictError(`client "${client.id}" already exists`);
@@ -514,12 +530,14 @@ function createOperations(
     },
     async updateClient(client: Client) {
       const change: StorageChange = { kind: 'client', clientId: client.id };
-      if (holdsNul(client.id) || !(await changeAndNotify(clientUpdate, toRowValues(clientColumns, client), change))) {
+      if (!isStorableText(client.id)) throw new StorageNotFoundError(`client "${client.id}" does not exist`);
+      checkStorableText(client, 'client');
+      if (!(await changeAndNotify(clientUpdate, toRowValues(clientColumns, client), change))) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
     },
     deleteClient: (id) =>
-      holdsNul(id)
+      !isStorableText(id)
         ? Promise.resolve(false)
         : changeAndNotify(`DELETE FROM ${s}.clients WHERE id = $1 RETURNING 1`, [id], { kind: 'client', clientId: id }),
     async listClients({ after, limit = 100 }: ListClientsOptions = {}) {
@@ -532,17 +550,18 @@ function createOperations(
     },
 
     async createAccessTokenRecord(record: AccessTokenRecord) {
+      checkStorableText(record, 'access token record');
       // The hot path of issuance: no notification, nobody caches what does not exist yet.
       const result = await db.query(accessTokenInsert, toRowValues(accessTokenColumns, record));
       if (result.rowCount === 0) throw new StorageConflictError('access token record already exists');
     },
     async getAccessTokenRecord(signature) {
-      if (holdsNul(signature)) return undefined;
+      if (!isStorableText(signature)) return undefined;
       const { rows } = await db.query(`SELECT * FROM ${s}.access_tokens WHERE signature = $1`, [signature]);
       return rows[0] === undefined ? undefined : fromRow(accessTokenColumns, rows[0]);
     },
     deleteAccessTokenRecord: (signature) =>
-      holdsNul(signature)
+      !isStorableText(signature)
         ? Promise.resolve(false)
         : changeAndNotify(`DELETE FROM ${s}.access_tokens WHERE signature = $1 RETURNING 1`, [signature], {
             kind: 'access-token',
@@ -550,6 +569,7 @@ function createOperations(
           }),
 
     async revokeTokenId(jti, expiresAt) {
+      checkStorableText({ jti }, 'revoked token id');
       await changeAndNotify(
         `INSERT INTO ${s}.revoked_token_ids AS r (jti, expires_at) VALUES ($1, $2)
          ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(r.expires_at, excluded.expires_at) RETURNING 1`,
@@ -558,7 +578,7 @@ function createOperations(
       );
     },
     async isTokenIdRevoked(jti) {
-      if (holdsNul(jti)) return false;
+      if (!isStorableText(jti)) return false;
       const { rowCount } = await db.query(`SELECT 1 FROM ${s}.revoked_token_ids WHERE jti = $1`, [jti]);
       return (rowCount ?? 0) > 0;
     },
@@ -568,17 +588,22 @@ function createOperations(
       return rows.map((row) => fromRow(signingKeyColumns, row));
     },
     async createSigningKey(key: StoredSigningKey) {
+      checkStorableText(key, 'signing key');
       if (!(await changeAndNotify(signingKeyInsert, toRowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
         throw new StorageConflictError(`signing key "${key.kid}" already exists`);
       }
     },
     async updateSigningKey(key: StoredSigningKey) {
+      if (!isStorableText(key.kid)) throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
+      checkStorableText(key, 'signing key');
       if (!(await changeAndNotify(signingKeyUpdate, toRowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
         throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
       }
     },
     deleteSigningKey: (kid) =>
-      changeAndNotify(`DELETE FROM ${s}.signing_keys WHERE kid = $1 RETURNING 1`, [kid], { kind: 'signing-keys' }),
+      !isStorableText(kid)
+        ? Promise.resolve(false)
+        : changeAndNotify(`DELETE FROM ${s}.signing_keys WHERE kid = $1 RETURNING 1`, [kid], { kind: 'signing-keys' }),
 
     async listHmacSecrets() {
       // Of two secrets made at the same moment, the one added later is the newer.
@@ -586,6 +611,7 @@ function createOperations(
       return rows.map((row) => fromRow(hmacSecretColumns, row));
     },
     async createHmacSecret(secret: StoredHmacSecret) {
+      checkStorableText(secret, 'HMAC secret');
       if (
         !(await changeAndNotify(hmacSecretInsert, toRowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))
       ) {

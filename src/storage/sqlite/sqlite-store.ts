@@ -32,6 +32,7 @@ import {
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit } from '../group-commit.js';
+import { checkStorableText, isStorableText } from '../storable-text.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
 
@@ -222,6 +223,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
     createAccessTokenRecord(record) {
       try {
         assertUsable();
+        // Refused here, alone, rather than inside a batch written with others.
+        checkStorableText(record, 'access token record');
       } catch (error) {
         return Promise.reject(error);
       }
@@ -572,10 +575,14 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
   };
   return {
     getClient(id) {
+      // SQLite would look up the changed text (U+FFFD for a lone surrogate) and could find another client.
+      if (!isStorableText(id)) return undefined;
       const row = statements.getClient.get(id);
       return row === undefined ? undefined : fromRow(clientColumns, row);
     },
     createClient(client: Client) {
+      // Written as UTF-8, a lone surrogate would become U+FFFD; U+0000 is refused as PostgreSQL must.
+      checkStorableText(client, 'client');
       const change: StorageChange = { kind: 'client', clientId: client.id };
       if (!changing(change, () => statements.insertClient.run(toRow(clientColumns, client)).changes > 0)) {
         throw new StorageConflictError(`client "${client.id}" already exists`);
@@ -583,11 +590,14 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
     updateClient(client: Client) {
       const change: StorageChange = { kind: 'client', clientId: client.id };
+      if (!isStorableText(client.id)) throw new StorageNotFoundError(`client "${client.id}" does not exist`);
+      checkStorableText(client, 'client');
       if (!changing(change, () => statements.updateClient.run(toRow(clientColumns, client)).changes > 0)) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
     },
     deleteClient(id) {
+      if (!isStorableText(id)) return false;
       return changing({ kind: 'client', clientId: id }, () => statements.deleteClient.run(id).changes > 0);
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
@@ -597,15 +607,18 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
 
     createAccessTokenRecord(record: AccessTokenRecord) {
+      checkStorableText(record, 'access token record');
       if (statements.insertAccessToken.run(toRowValues(accessTokenColumns, record)).changes === 0) {
         throw new StorageConflictError('access token record already exists');
       }
     },
     getAccessTokenRecord(signature) {
+      if (!isStorableText(signature)) return undefined;
       const row = statements.getAccessToken.get(signature);
       return row === undefined ? undefined : fromRow(accessTokenColumns, row);
     },
     deleteAccessTokenRecord(signature) {
+      if (!isStorableText(signature)) return false;
       return changing(
         { kind: 'access-token', signature },
         () => statements.deleteAccessToken.run(signature).changes > 0,
@@ -613,12 +626,14 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
 
     revokeTokenId(jti, expiresAt) {
+      checkStorableText({ jti }, 'revoked token id');
       changing({ kind: 'access-token', signature: jti }, () => {
         statements.revokeTokenId.run({ jti, expiresAt });
         return true;
       });
     },
     isTokenIdRevoked(jti) {
+      if (!isStorableText(jti)) return false;
       return statements.isTokenIdRevoked.get(jti) !== undefined;
     },
 
@@ -626,6 +641,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
       return statements.listSigningKeys.all().map((row) => fromRow(signingKeyColumns, row));
     },
     createSigningKey(key: StoredSigningKey) {
+      checkStorableText(key, 'signing key');
       if (
         !changing(signingKeysChange, () => statements.insertSigningKey.run(toRow(signingKeyColumns, key)).changes > 0)
       ) {
@@ -633,6 +649,8 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
       }
     },
     updateSigningKey(key: StoredSigningKey) {
+      if (!isStorableText(key.kid)) throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
+      checkStorableText(key, 'signing key');
       if (
         !changing(signingKeysChange, () => statements.updateSigningKey.run(toRow(signingKeyColumns, key)).changes > 0)
       ) {
@@ -640,6 +658,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
       }
     },
     deleteSigningKey(kid) {
+      if (!isStorableText(kid)) return false;
       return changing(signingKeysChange, () => statements.deleteSigningKey.run(kid).changes > 0);
     },
 
@@ -647,6 +666,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
       return statements.listHmacSecrets.all().map((row) => fromRow(hmacSecretColumns, row));
     },
     createHmacSecret(secret: StoredHmacSecret) {
+      checkStorableText(secret, 'HMAC secret');
       const change: StorageChange = { kind: 'hmac-secrets' };
       if (!changing(change, () => statements.insertHmacSecret.run(toRow(hmacSecretColumns, secret)).changes > 0)) {
         throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);
