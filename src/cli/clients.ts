@@ -222,22 +222,21 @@ export function clientsCommand(): Command {
         .description(
           "change a client's metadata; flags not given keep their value. A client without a secret moved to a secret-based method gets a generated one, printed once",
         )
-        .argument('<client-id>'),
+        .argument('<client-id>')
+        .option('--secret-stdin', 'read a new client secret from stdin, set with the metadata change'),
       { creating: false },
     ),
     ['secrets.bcryptCost'],
   ).action(async (clientId: string, options: Options, command: Command) => {
     const config = configFromOptions(command.optsWithGlobals());
+    const metadata = metadataFromOptions(options);
+    const secret = await secretFromOptions(options);
     // Only what the flags name is sent: a round trip through metadata would drop what it cannot express.
     const updated = await withStorage(config, (storage) =>
-      patchRegisteredClient(
-        storage,
-        bcryptHasher({ cost: config.secrets.bcryptCost }),
-        clientId,
-        metadataFromOptions(options),
-      ),
+      patchRegisteredClient(storage, bcryptHasher({ cost: config.secrets.bcryptCost }), clientId, metadata, secret),
     );
-    printClient(updated.client, options, updated.clientSecret);
+    // A secret supplied on stdin is the caller's own: it is not echoed back.
+    printClient(updated.client, options, secret === undefined ? updated.clientSecret : undefined);
   });
 
   clients

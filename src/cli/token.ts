@@ -175,6 +175,9 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
   const issuerText = stringOption(options.issuer) ?? process.env.TESSERA_ISSUER;
   if (!issuerText) throw new CliError('--issuer is required (or TESSERA_ISSUER)', exitCodes.usage, 'usage');
   const issuer = httpUrl(issuerText, '--issuer');
+  if (/[?#]/.test(issuerText)) {
+    throw new CliError('--issuer: must have no query or fragment (RFC 8414 §2)', exitCodes.usage, 'usage');
+  }
   const base = issuer.href.replace(/\/+$/, '');
   // RFC 8414 §3.1: the well-known segment goes between the host and any issuer path.
   const metadataUrl = `${issuer.origin}${defaultRoutes.metadata}${issuer.pathname.replace(/\/+$/, '')}`;
@@ -193,9 +196,22 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
     // Not JSON: no endpoints named.
   }
   // A body that is not an RFC 8414 metadata object names no endpoints: the default paths are used.
-  const metadata = isObject(parsed) ? parsed : {};
+  if (!isObject(parsed)) return fallback;
+  const metadata = parsed;
+  // RFC 8414 §3.3: metadata naming another issuer (or none) must not be used, nor may the server be
+  // trusted with the credentials. The issuer asked about is the one given, its terminating "/"
+  // dropped as §3.1 drops it, and as Tessera's server publishes it.
+  const expected = issuerText.replace(/\/+$/, '');
+  if (metadata.issuer !== expected) {
+    const named = typeof metadata.issuer === 'string' ? `the issuer "${metadata.issuer}"` : 'no issuer';
+    throw new CliError(
+      `the metadata at ${metadataUrl} names ${named}, not "${expected}" (RFC 8414 §3.3); it is not used`,
+      exitCodes.failure,
+      'issuer_mismatch',
+    );
+  }
   return {
-    issuer: stringOption(metadata.issuer) ?? fallback.issuer,
+    issuer: expected,
     token: stringOption(metadata.token_endpoint) ?? fallback.token,
     introspection: stringOption(metadata.introspection_endpoint) ?? fallback.introspection,
     revocation: stringOption(metadata.revocation_endpoint) ?? fallback.revocation,
@@ -207,6 +223,10 @@ function httpUrl(text: string, flag: string): URL {
   const url = URL.canParse(text) ? new URL(text) : undefined;
   if (!url || !/^https?:$/.test(url.protocol)) {
     throw new CliError(`${flag}: "${text}" is not an http(s) URL`, exitCodes.usage, 'usage');
+  }
+  // Not repeated: what stands before the "@" is a password, or may be one.
+  if (url.username !== '' || url.password !== '') {
+    throw new CliError(`${flag}: must have no user name or password (RFC 3986 §3.2.1)`, exitCodes.usage, 'usage');
   }
   return url;
 }

@@ -1,7 +1,7 @@
 // client_secret_basic: HTTP Basic credentials, form-url-decoded (RFC 6749 §2.3.1).
 
 import { OAuthError } from '../core/index.js';
-import { decodeFormComponent, hasLaterSchemeElement } from '../request/index.js';
+import { decodeFormComponent, hasLaterSchemeElement, startsWithSchemeThenWhiteSpace } from '../request/index.js';
 
 /** Client credentials as presented, before they are checked. */
 export interface PresentedCredentials {
@@ -27,7 +27,7 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
     // The Basic scheme, then a tab or other white space: Basic credentials all the same, laid out
     // against RFC 7235 §2.1 (spaces only). Read as none, credentials in the body would pass as the
     // only method while the header names a client too (§2.3).
-    if (/^basic\s/i.test(authorization)) {
+    if (startsWithSchemeThenWhiteSpace(authorization, 'basic')) {
       throw malformed('Only spaces may separate the Basic scheme from the credentials.');
     }
     // Fields sent twice arrive joined with commas: Basic credentials after another scheme's are

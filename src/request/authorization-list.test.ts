@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasLaterSchemeElement } from './authorization-list.js';
+import { hasLaterSchemeElement, startsWithSchemeThenWhiteSpace } from './authorization-list.js';
 
 describe('hasLaterSchemeElement', () => {
   it.each([
@@ -24,5 +24,31 @@ describe('hasLaterSchemeElement', () => {
   it('reads a header of quotes and backslashes in one pass', () => {
     // A scan that restarted at every quote would take seconds over a large header.
     expect(hasLaterSchemeElement(`Bearer ${'"\\'.repeat(200_000)}, Basic`, 'basic')).toBe(false);
+  });
+});
+
+describe('startsWithSchemeThenWhiteSpace', () => {
+  it.each([
+    ['Basic then a tab', 'Basic\tdXNlcjpw', 'basic'],
+    ['Bearer in upper case then a no-break space', 'BEARER\u00a0abc', 'bearer'],
+    ['Bearer then a line feed', 'bearer\nabc', 'bearer'],
+    ['Basic then a line separator', 'basic\u2028dXNlcjpw', 'basic'],
+    ['Basic then a byte order mark', 'Basic\ufeffdXNlcjpw', 'basic'],
+    ['Bearer then a space', 'Bearer abc', 'bearer'],
+  ])('RFC 9110 §11.4: finds %s', (_title, header, scheme) => {
+    expect(startsWithSchemeThenWhiteSpace(header, scheme)).toBe(true);
+  });
+
+  it.each([
+    ['the scheme alone', 'Basic', 'basic'],
+    ['a longer scheme name', 'Basicx\tdXNlcjpw', 'basic'],
+    ['another scheme', 'Bearer\tabc', 'basic'],
+    ['the scheme after white space', ' Basic\tdXNlcjpw', 'basic'],
+    ['the scheme later in the header', 'Digest x="1", Bearer\tabc', 'bearer'],
+    ['the scheme then a zero-width space, which is not white space', 'Bearer\u200babc', 'bearer'],
+    ['a non-ASCII letter whose upper case is an ASCII one (long s)', 'ba\u017fic\tdXNlcjpw', 'basic'],
+    ['a dotted capital I in place of i', 'bas\u0130c\tdXNlcjpw', 'basic'],
+  ])('does not find %s', (_title, header, scheme) => {
+    expect(startsWithSchemeThenWhiteSpace(header, scheme)).toBe(false);
   });
 });

@@ -24,6 +24,21 @@ export function hasLaterSchemeElement(value: string, scheme: string): boolean {
   return false;
 }
 
+/**
+ * True when `value` starts with the auth scheme `scheme` directly followed by white space of any
+ * kind (JavaScript's `\s`: a tab, a line break, a no-break space, …). The Basic and Bearer
+ * parsers ask this once a scheme followed by spaces has not matched: the scheme then other white
+ * space is still that scheme's credentials, laid out against RFC 9110 §11.4 (one or more spaces
+ * only), so malformed rather than absent.
+ *
+ * @param scheme The scheme name in lower case, e.g. `basic` or `bearer`.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-11.4
+ */
+export function startsWithSchemeThenWhiteSpace(value: string, scheme: string): boolean {
+  return schemeNameAt(value, 0, scheme) && whiteSpace.test(value.charAt(scheme.length));
+}
+
+const whiteSpace = /^\s$/;
 const backslash = 0x5c;
 const quote = 0x22;
 const comma = 0x2c;
@@ -34,6 +49,13 @@ const tab = 0x09;
 function startsWithScheme(value: string, start: number, scheme: string): boolean {
   let index = start;
   while (index < value.length && (value.charCodeAt(index) === space || value.charCodeAt(index) === tab)) index++;
+  if (!schemeNameAt(value, index, scheme)) return false;
+  const next = index + scheme.length;
+  return next === value.length || value.charCodeAt(next) === space || value.charCodeAt(next) === tab;
+}
+
+/** Whether `value` holds the scheme name `scheme` at `index`, whatever the case of its ASCII letters. */
+function schemeNameAt(value: string, index: number, scheme: string): boolean {
   if (value.length - index < scheme.length) return false;
   for (let offset = 0; offset < scheme.length; offset++) {
     const char = value.charCodeAt(index + offset);
@@ -41,6 +63,5 @@ function startsWithScheme(value: string, start: number, scheme: string): boolean
     const lower = char >= 0x41 && char <= 0x5a ? char + 0x20 : char;
     if (lower !== scheme.charCodeAt(offset)) return false;
   }
-  const next = index + scheme.length;
-  return next === value.length || value.charCodeAt(next) === space || value.charCodeAt(next) === tab;
+  return true;
 }

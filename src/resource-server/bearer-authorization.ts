@@ -1,7 +1,7 @@
 // Bearer token usage at a resource server, RFC 6750: reading the token (§2.1) and the challenge (§3).
 
 import { OAuthError, toOAuthError } from '../core/index.js';
-import { hasLaterSchemeElement } from '../request/index.js';
+import { hasLaterSchemeElement, startsWithSchemeThenWhiteSpace } from '../request/index.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verify-access-token.js';
 
 /** What a request offers for Bearer authorization, as an adapter reads it. */
@@ -52,7 +52,7 @@ export function readBearerToken(authorization: string | null | undefined): strin
   if (!match || match[1]!.toLowerCase() !== 'bearer') {
     // The Bearer scheme, then a tab or other white space: a token presented against the §2.1
     // syntax (`"Bearer" 1*SP b64token`), so malformed (§3.1), never read as no credentials.
-    if (/^bearer\s/i.test(trimmed)) {
+    if (startsWithSchemeThenWhiteSpace(trimmed, 'bearer')) {
       throw new OAuthError('invalidRequest', {
         description: 'Only spaces may separate the Bearer scheme from the access token.',
       });

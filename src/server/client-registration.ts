@@ -431,7 +431,9 @@ export async function updateRegisteredClient(
 /**
  * Changes only the metadata `changes` names (`tessera clients update`); every other stored field
  * is kept exactly, including ones the caller has no way to name. A client without a secret that
- * moves to a secret-based method gets a generated one, returned once.
+ * moves to a secret-based method gets a generated one, returned once. Given `secret`, the client
+ * gets that one instead, in the same write, whether or not it had one; the client must then
+ * authenticate with a secret.
  *
  * @throws ClientRegistrationError `not_found` or `invalid_client_metadata`
  */
@@ -440,22 +442,29 @@ export async function patchRegisteredClient(
   hasher: SecretHasher,
   id: string,
   changes: ClientMetadataInput,
+  secret?: string,
 ): Promise<ClientWithSecret> {
   checkClientIdUnchanged(changes, id);
   const named = Object.keys(changes).filter((field) => changes[field] !== undefined);
-  return changeClientMetadata(storage, hasher, id, (existing) => {
-    // The stored grant types, method and jwks matter only to the rules that tie them together; left
-    // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
-    const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
-      ? {
-          grant_types: existing.grantTypes,
-          token_endpoint_auth_method: shownAuthMethod(existing),
-          ...(existing.jwks ? { jwks: existing.jwks } : {}),
-        }
-      : {};
-    const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
-    return updatedClient(existing, described, named);
-  });
+  return changeClientMetadata(
+    storage,
+    hasher,
+    id,
+    (existing) => {
+      // The stored grant types, method and jwks matter only to the rules that tie them together; left
+      // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
+      const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
+        ? {
+            grant_types: existing.grantTypes,
+            token_endpoint_auth_method: shownAuthMethod(existing),
+            ...(existing.jwks ? { jwks: existing.jwks } : {}),
+          }
+        : {};
+      const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);
+      return updatedClient(existing, described, named);
+    },
+    secret,
+  );
 }
 
 /** A client's next version, and whether it moved to a secret-based method without having a secret. */
@@ -468,14 +477,23 @@ interface UpdatedClient {
  * Applies `update` to the stored client under its lock. A secret the new version needs is
  * generated and hashed before the lock is taken, from a first read; should the client have
  * changed so that the read under the lock needs one after all, that is done and tried again.
+ * A `given` secret is checked and hashed before the lock too, and set whatever the client held.
  */
 async function changeClientMetadata(
   storage: ClientRegistry,
   hasher: SecretHasher,
   id: string,
   update: (existing: Client) => UpdatedClient,
+  given?: string,
 ): Promise<ClientWithSecret> {
   let fresh: { readonly clientSecret: string; readonly secretHash: string } | undefined;
+  if (given !== undefined) {
+    // Checked before hashing, so an unknown client or one that would hold no secret is refused
+    // without the wait, and again under the lock: the client may change meanwhile.
+    checkSecret(given);
+    checkTakesSecret(update(await requireClient(storage, id)).client);
+    fresh = { clientSecret: given, secretHash: await hasher.hash(given) };
+  }
   for (;;) {
     if (fresh === undefined && update(await requireClient(storage, id)).needsSecret) {
       const clientSecret = generateClientSecret();
@@ -485,6 +503,11 @@ async function changeClientMetadata(
     let withSecret: string | undefined;
     const client = await changeClient(storage, id, (existing) => {
       const { client: next, needsSecret } = update(existing);
+      if (given !== undefined && secret !== undefined) {
+        checkTakesSecret(next);
+        withSecret = secret.clientSecret;
+        return { ...next, secretHash: secret.secretHash, secretUpdatedAt: Date.now() };
+      }
       if (!needsSecret) return next;
       if (secret === undefined) return undefined;
       withSecret = secret.clientSecret;
@@ -618,6 +641,16 @@ function checkHoldsSecret(client: Client): void {
       'invalid_client_metadata',
       `client "${client.id}" authenticates with ${String(client.tokenEndpointAuthMethod)}, not a secret; ` +
         'switching it to client_secret_basic or client_secret_post gives it a generated secret',
+    );
+  }
+}
+
+/** Refuses a secret for a client whose method uses none, as registration does. */
+function checkTakesSecret(client: Client): void {
+  if (!usesClientSecret(client.tokenEndpointAuthMethod)) {
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `a ${String(client.tokenEndpointAuthMethod)} client has no secret`,
     );
   }
 }

@@ -388,6 +388,119 @@ describe('tessera clients update on a client stored through the library', () => 
     expect(after).toMatchObject({ ...kept, tokenEndpointAuthMethod: 'client_secret_post', jwks });
     expect(await bcryptHasher({ cost: 4 }).verify(secret!, after!.secretHash!)).toBe(true);
   });
+
+  const newSecret = 'a-new-secret-from-stdin-42';
+  const shows = (result: { stdout: string; stderr: string }, text: string) =>
+    result.stdout.includes(text) || result.stderr.includes(text);
+
+  it.each([[[]], [['--json']]])(
+    'update --secret-stdin sets the secret read from stdin with the metadata change, stored only as a bcrypt hash and never echoed (%j)',
+    async (flags) => {
+      const id = `library-stdin${flags.join('')}`;
+      const before = await seed(id);
+      const result = await run(['clients', 'update', id, '--scope', 'a b', '--secret-stdin', ...flags], {
+        input: `${newSecret}\n`,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(shows(result, newSecret)).toBe(false);
+      expect(result.stdout).not.toMatch(/^\s*"?client_secret"?[\s:]/m);
+      expect(result.stderr).not.toContain('shown only this once');
+      const after = await stored(id);
+      const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = before;
+      expect(after).toMatchObject({ ...kept, scopes: ['a', 'b'] });
+      expect(after!.secretHash).toMatch(/^\$2[aby]\$04\$/);
+      expect(after!.secretUpdatedAt).toBeGreaterThan(before.secretUpdatedAt!);
+      const hasher = bcryptHasher({ cost: 4 });
+      expect(await hasher.verify(newSecret, after!.secretHash!)).toBe(true);
+      expect(await hasher.verify('library-made-secret', after!.secretHash!)).toBe(false);
+      const dir = join(workspace.dir, 'data');
+      for (const file of readdirSync(dir)) {
+        expect(readFileSync(join(dir, file)).includes(Buffer.from(newSecret)), file).toBe(false);
+      }
+    },
+  );
+
+  it('update --secret-stdin gives a private_key_jwt client moved to a secret-based method that secret, not a generated one', async () => {
+    const jwks = {
+      keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }],
+    };
+    await seed('library-stdin-jwt');
+    const toJwt = [
+      'clients',
+      'update',
+      'library-stdin-jwt',
+      '--token-endpoint-auth-method',
+      'private_key_jwt',
+      '--jwks',
+      JSON.stringify(jwks),
+    ];
+    expect((await run(toJwt)).code).toBe(0);
+    const back = await run([
+      'clients',
+      'update',
+      'library-stdin-jwt',
+      '--token-endpoint-auth-method',
+      'client_secret_basic',
+      '--json',
+    ]);
+    // Without --secret-stdin a secret is generated and printed once; with it, the given one is set.
+    expect(parseJson(back)).toHaveProperty('client_secret');
+    expect((await run(toJwt)).code).toBe(0);
+    const result = await run(
+      [
+        'clients',
+        'update',
+        'library-stdin-jwt',
+        '--token-endpoint-auth-method',
+        'client_secret_basic',
+        '--secret-stdin',
+        '--json',
+      ],
+      { input: newSecret },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(parseJson(result)).not.toHaveProperty('client_secret');
+    expect(shows(result, newSecret)).toBe(false);
+    const after = await stored('library-stdin-jwt');
+    expect(after?.tokenEndpointAuthMethod).toBe('client_secret_basic');
+    expect(await bcryptHasher({ cost: 4 }).verify(newSecret, after!.secretHash!)).toBe(true);
+  });
+
+  it.each([
+    [
+      'a client that stays private_key_jwt',
+      'library-stdin-nojwt',
+      ['--token-endpoint-auth-method', 'private_key_jwt', '--jwks', '<jwks>'],
+      newSecret,
+      'a private_key_jwt client has no secret',
+    ],
+    ['a secret shorter than 8 bytes', 'library-stdin-short', ['--scope', 'a b'], 'short', '8 to 72 bytes long'],
+    ['an empty stdin', 'library-stdin-empty', ['--scope', 'a b'], '', '8 to 72 bytes long'],
+    [
+      'a secret that is not printable ASCII',
+      'library-stdin-ascii',
+      ['--scope', 'a b'],
+      'caf\u00e9-secret-1',
+      'printable ASCII',
+    ],
+  ])(
+    'update --secret-stdin refuses %s with exit 2, changing nothing and showing no secret',
+    async (_title, id, flags, input, message) => {
+      const jwks = {
+        keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }],
+      };
+      await seed(id);
+      const args = flags.map((flag) => (flag === '<jwks>' ? JSON.stringify(jwks) : flag));
+      if (args.includes('private_key_jwt')) expect((await run(['clients', 'update', id, ...args])).code).toBe(0);
+      const before = await stored(id);
+      const result = await run(['clients', 'update', id, ...args, '--secret-stdin', '--json'], { input });
+      expect(result.code).toBe(2);
+      expect(parseJson(result)).toMatchObject({ error: 'invalid_client_metadata' });
+      expect(result.stderr).toContain(message);
+      if (input !== '') expect(shows(result, input)).toBe(false);
+      expect(await stored(id)).toStrictEqual(before);
+    },
+  );
 });
 
 describe('usage errors', () => {

@@ -11,11 +11,15 @@ let fake: Server;
 let issuer: string;
 /** What the fake server answers, by path; anything else is a 404. */
 let answers: Record<string, { status: number; type?: string; body: string } | 'never'> = {};
+/** The requests the fake server received, as "METHOD /path". */
+let received: string[] = [];
 
 beforeAll(async () => {
   workspace = createWorkspace();
   fake = createServer((request, response) => {
-    const answer = answers[new URL(request.url ?? '/', 'http://x').pathname];
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    received.push(`${request.method ?? ''} ${path}`);
+    const answer = answers[path];
     request.resume();
     if (!answer) {
       response.writeHead(404).end();
@@ -30,6 +34,7 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   answers = {};
+  received = [];
 });
 afterAll(() => {
   fake.closeAllConnections();
@@ -96,6 +101,111 @@ describe('tessera token against odd answers', () => {
   });
 });
 
+describe('metadata for another issuer (RFC 8414 §3.3)', () => {
+  const secret = 'odd-client-secret';
+  const metadata = (named: unknown, path = '') =>
+    JSON.stringify({ issuer: named, token_endpoint: `${issuer}${path}/oauth2/token` });
+  const token = { status: 200, body: '{"access_token":"opaque-token","token_type":"Bearer"}' };
+
+  it('RFC 8414 §3.3: token refuses metadata naming another issuer (exit 1), sends no token request and shows no secret', async () => {
+    answers = {
+      '/.well-known/oauth-authorization-server': { status: 200, body: metadata('https://impostor.example') },
+      '/oauth2/token': token,
+    };
+    const result = await run(['token', ...client()]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `tessera: the metadata at ${issuer}/.well-known/oauth-authorization-server names the issuer "https://impostor.example", not "${issuer}" (RFC 8414 §3.3); it is not used\n`,
+    );
+    expect(received).toEqual(['GET /.well-known/oauth-authorization-server']);
+    const json = await run(['token', ...client(), '--json']);
+    expect(json.code).toBe(1);
+    expect(parseJson(json)).toMatchObject({ error: 'issuer_mismatch' });
+    for (const output of [result.stdout, result.stderr, json.stdout, json.stderr]) expect(output).not.toContain(secret);
+  });
+
+  it.each([
+    ['no issuer', JSON.stringify({ token_endpoint: 'http://127.0.0.1:1/oauth2/token' }), 'no issuer'],
+    ['an issuer that is not a string', JSON.stringify({ issuer: 42 }), 'no issuer'],
+    ['the issuer with a terminating "/"', '<issuer>/', 'the issuer "<issuer>/"'],
+    ['the issuer in upper case', '<ISSUER>', 'the issuer "<ISSUER>"'],
+  ])('RFC 8414 §3.3: token refuses metadata naming %s (exit 1)', async (_title, body, named) => {
+    const fill = (text: string) => text.replace('<issuer>', issuer).replace('<ISSUER>', issuer.toUpperCase());
+    const served = body.startsWith('{') ? body : metadata(fill(body));
+    answers = { '/.well-known/oauth-authorization-server': { status: 200, body: served }, '/oauth2/token': token };
+    const result = await run(['token', ...client()]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`names ${fill(named)}, not "${issuer}" (RFC 8414 §3.3)`);
+    expect(received).toEqual(['GET /.well-known/oauth-authorization-server']);
+  });
+
+  it('RFC 8414 §3.3: introspect and revoke refuse it the same way, before sending the token', async () => {
+    answers = {
+      '/.well-known/oauth-authorization-server': { status: 200, body: metadata('https://impostor.example') },
+      '/oauth2/introspect': { status: 200, body: '{"active":true}' },
+      '/oauth2/revoke': { status: 200, body: '' },
+    };
+    for (const command of ['introspect', 'revoke']) {
+      received = [];
+      const result = await run([command, ...client(), 'some-token']);
+      expect(result.code, command).toBe(1);
+      expect(result.stderr, command).toContain('names the issuer "https://impostor.example"');
+      expect(received, command).toEqual(['GET /.well-known/oauth-authorization-server']);
+    }
+  });
+
+  it('uses metadata naming the issuer given, its terminating "/" aside', async () => {
+    answers = {
+      '/.well-known/oauth-authorization-server': { status: 200, body: metadata(issuer) },
+      '/oauth2/token': token,
+    };
+    for (const given of [issuer, `${issuer}/`]) {
+      received = [];
+      const result = await run(['token', '--issuer', given, '--client-id', 'odd', '--client-secret', secret]);
+      expect(result.code, given).toBe(0);
+      expect(received, given).toEqual(['GET /.well-known/oauth-authorization-server', 'POST /oauth2/token']);
+    }
+  });
+
+  it('RFC 8414 §3.1: for an issuer with a path, reads the metadata after the well-known path and checks its issuer', async () => {
+    answers = {
+      '/.well-known/oauth-authorization-server/tenant/a': {
+        status: 200,
+        body: metadata(`${issuer}/tenant/a`, '/tenant/a'),
+      },
+      '/tenant/a/oauth2/token': token,
+    };
+    for (const given of [`${issuer}/tenant/a`, `${issuer}/tenant/a/`]) {
+      received = [];
+      const result = await run(['token', '--issuer', given, '--client-id', 'odd', '--client-secret', secret]);
+      expect(result.code, given).toBe(0);
+      expect(received, given).toEqual([
+        'GET /.well-known/oauth-authorization-server/tenant/a',
+        'POST /tenant/a/oauth2/token',
+      ]);
+    }
+    // The same document asked for as another tenant's names another issuer.
+    answers = {
+      '/.well-known/oauth-authorization-server/tenant/b': {
+        status: 200,
+        body: metadata(`${issuer}/tenant/a`, '/tenant/a'),
+      },
+    };
+    const other = await run([
+      'token',
+      '--issuer',
+      `${issuer}/tenant/b`,
+      '--client-id',
+      'odd',
+      '--client-secret',
+      secret,
+    ]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(`names the issuer "${issuer}/tenant/a", not "${issuer}/tenant/b"`);
+  });
+});
+
 describe('tessera introspect and revoke against odd answers', () => {
   it.each([
     ['JSON null', 'null'],
@@ -138,6 +248,26 @@ describe('client-side usage errors (exit 2, before any request)', () => {
       'a --token-endpoint of another scheme',
       ['--token-endpoint', 'ftp://files.example/token'],
       '--token-endpoint: "ftp://files.example/token" is not an http(s) URL',
+    ],
+    [
+      'an --issuer with a query (RFC 8414 §2)',
+      ['--issuer', 'http://127.0.0.1:1/?tenant=a'],
+      '--issuer: must have no query or fragment (RFC 8414 §2)',
+    ],
+    [
+      'an --issuer with an empty fragment (RFC 8414 §2)',
+      ['--issuer', 'http://127.0.0.1:1/#'],
+      '--issuer: must have no query or fragment (RFC 8414 §2)',
+    ],
+    [
+      'an --issuer with a user name and password, not repeated (RFC 3986 §3.2.1)',
+      ['--issuer', 'http://ops:issuer-password-1@127.0.0.1:1'],
+      '--issuer: must have no user name or password (RFC 3986 §3.2.1)',
+    ],
+    [
+      'a --token-endpoint with a user name and password, not repeated (RFC 3986 §3.2.1)',
+      ['--token-endpoint', 'http://ops:endpoint-password-1@127.0.0.1:1/token'],
+      '--token-endpoint: must have no user name or password (RFC 3986 §3.2.1)',
     ],
     [
       '--key-id without --private-key',

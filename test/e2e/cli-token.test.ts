@@ -20,6 +20,7 @@ import {
 
 let workspace: Workspace;
 let server: ServerProcess;
+let issuer = '';
 let basicSecret = '';
 let postSecret = '';
 let assertionKey: CryptoKey;
@@ -66,6 +67,9 @@ beforeAll(async () => {
     '--json',
   ]);
   server = await startTessera(workspace);
+  // The issuer the server names in its metadata (http://localhost:<port>), which is not its
+  // listener's address: RFC 8414 §3.3 has the commands use metadata only for that issuer.
+  issuer = String(server.logs().find((line) => line.listener === 'public')?.issuer);
 });
 afterAll(async () => {
   await server?.stop('SIGKILL');
@@ -75,7 +79,7 @@ afterAll(async () => {
 /** The flags naming the server and the client_secret_basic client with `secret`. */
 const basicClientFlags = (secret: string) => [
   '--issuer',
-  server.publicUrl,
+  issuer,
   '--client-id',
   'cli-basic',
   '--client-secret',
@@ -88,7 +92,7 @@ describe('tessera token', () => {
       [
         'token',
         '--issuer',
-        server.publicUrl,
+        issuer,
         '--client-id',
         'cli-post',
         '--client-secret-stdin',
@@ -103,7 +107,7 @@ describe('tessera token', () => {
   });
 
   it('takes the secret from TESSERA_CLIENT_SECRET', async () => {
-    const result = await run(['token', '--issuer', server.publicUrl, '--client-id', 'cli-basic', '--json'], {
+    const result = await run(['token', '--issuer', issuer, '--client-id', 'cli-basic', '--json'], {
       env: { TESSERA_CLIENT_SECRET: basicSecret },
     });
     expect(result.code).toBe(0);
@@ -120,7 +124,7 @@ describe('tessera token', () => {
     ['the wrong authentication method', ['--client-id', 'cli-post', '--client-secret', '<post>'], 'invalid_client'],
   ])('exits 5 with the server error on %s', async (_title, flags, error) => {
     const args = flags.map((flag) => (flag === '<basic>' ? basicSecret : flag === '<post>' ? postSecret : flag));
-    const result = await run(['token', '--issuer', server.publicUrl, ...args, '--json']);
+    const result = await run(['token', '--issuer', issuer, ...args, '--json']);
     expect(result.code).toBe(5);
     expect(parseJson(result)).toMatchObject({ error });
     expect(result.stderr).toContain(`the server answered`);
@@ -219,7 +223,7 @@ describe('private_key_jwt', () => {
 
   const jwtClientFlags = (keyFile: string) => [
     '--issuer',
-    server.publicUrl,
+    issuer,
     '--client-id',
     'cli-jwt',
     '--private-key',
@@ -283,7 +287,7 @@ describe('tessera introspect and revoke', () => {
     const other = await run([
       'revoke',
       '--issuer',
-      server.publicUrl,
+      issuer,
       '--client-id',
       'cli-post',
       '--client-secret',
