@@ -18,6 +18,7 @@ export function serveCommand(): Command {
     'admin.port',
     'server.workers',
     'server.trustProxy',
+    'server.forwardedHeader',
     'server.tlsCert',
     'server.tlsKey',
     'log.level',

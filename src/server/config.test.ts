@@ -59,6 +59,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { TESSERA_TRUST_PROXY: raw } }).server.trustProxy).toBe(expected);
   });
 
+  it('reads the header trusted proxies name the client in: x-forwarded-for by default, forwarded (RFC 7239) when set', () => {
+    expect(loadConfig().server.forwardedHeader).toBe('x-forwarded-for');
+    expect(loadConfig({ env: { TESSERA_FORWARDED_HEADER: 'forwarded' } }).server.forwardedHeader).toBe('forwarded');
+    expect(loadConfig({ flags: { 'server.forwardedHeader': 'forwarded' } }).server.forwardedHeader).toBe('forwarded');
+    expect(() => loadConfig({ env: { TESSERA_FORWARDED_HEADER: 'x-real-ip' } })).toThrow(
+      'server.forwardedHeader from environment variable TESSERA_FORWARDED_HEADER: must be "x-forwarded-for" or "forwarded" (got "x-real-ip")',
+    );
+  });
+
   it('accepts TESSERA_SHUTDOWN_TIMEOUT=0 (no grace on shutdown) and refuses a negative one', () => {
     expect(loadConfig({ env: { TESSERA_SHUTDOWN_TIMEOUT: '0' } }).server.shutdownTimeout).toBe(0);
     expect(() => loadConfig({ env: { TESSERA_SHUTDOWN_TIMEOUT: '-1' } })).toThrow(

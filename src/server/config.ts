@@ -121,6 +121,9 @@ export const configSchema = z
             error: 'must be true, false, or the number of proxy hops to trust (0 to 100)',
           })
           .default(false),
+        forwardedHeader: z
+          .enum(['x-forwarded-for', 'forwarded'], { error: 'must be "x-forwarded-for" or "forwarded"' })
+          .default('x-forwarded-for'),
         headersTimeout: milliseconds('time to receive all request headers').default(10_000),
         requestTimeout: milliseconds('time to receive a whole request').default(30_000),
         keepAliveTimeout: milliseconds('idle time of a kept-alive connection').default(5_000),
@@ -401,7 +404,15 @@ export const settings: readonly SettingDefinition[] = [
     flag: 'trust-proxy',
     kind: 'boolean-or-integer',
     description:
-      'Take the client address from `X-Forwarded-For`: `true` trusts every hop, a number trusts that many proxies.',
+      'Take the client address from the header `server.forwardedHeader` names: `true` trusts every hop, a number trusts that many proxies.',
+  },
+  {
+    key: 'server.forwardedHeader',
+    env: ['TESSERA_FORWARDED_HEADER'],
+    flag: 'forwarded-header',
+    kind: 'string',
+    description:
+      'The header trusted proxies name the client in: `x-forwarded-for`, or `forwarded` for the RFC 7239 `Forwarded` header (its `for` parameters).',
   },
   {
     key: 'server.headersTimeout',

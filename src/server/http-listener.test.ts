@@ -8,10 +8,11 @@ import { resolveClientAddress, startListener } from './http-listener.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 
-/** Just what resolveClientAddress reads of a request: the peer and the forwarded header. */
-function request(peer: string | undefined, forwardedFor?: string | string[]): IncomingMessage {
+/** Just what resolveClientAddress reads of a request: the peer and the forwarded headers. */
+function request(peer: string | undefined, forwardedFor?: string | string[], forwarded?: string[]): IncomingMessage {
   const headers = forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor };
-  return { socket: { remoteAddress: peer }, headers } as unknown as IncomingMessage;
+  const headersDistinct = forwarded === undefined ? {} : { forwarded };
+  return { socket: { remoteAddress: peer }, headers, headersDistinct } as unknown as IncomingMessage;
 }
 
 describe('resolveClientAddress', () => {
@@ -73,6 +74,19 @@ describe('resolveClientAddress', () => {
 
   it('no peer address and no header: unknown', () => {
     expect(resolveClientAddress(request(undefined), 1)).toBe('unknown');
+  });
+
+  it('RFC 7239 §4: with forwardedHeader forwarded, the for parameter of Forwarded, and X-Forwarded-For is ignored', () => {
+    const both = request('10.0.0.1', '198.51.100.9', ['for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711"']);
+    expect(resolveClientAddress(both, 1, 'forwarded')).toBe('2001:db8:cafe::17');
+    expect(resolveClientAddress(both, true, 'forwarded')).toBe('192.0.2.60');
+    expect(resolveClientAddress(both, false, 'forwarded')).toBe('10.0.0.1');
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9'), 1, 'forwarded')).toBe('10.0.0.1');
+  });
+
+  it('by default, X-Forwarded-For alone: a Forwarded header is ignored', () => {
+    expect(resolveClientAddress(request('10.0.0.1', '198.51.100.9', ['for=192.0.2.60']), 1)).toBe('198.51.100.9');
+    expect(resolveClientAddress(request('10.0.0.1', undefined, ['for=192.0.2.60']), 1)).toBe('10.0.0.1');
   });
 });
 

@@ -12,13 +12,14 @@ import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../
 import { getWrittenBody } from '../provider/index.js';
 import type { HttpRequest } from '../request/index.js';
 import { ConfigError } from './config.js';
+import { forwardedClientAddress } from './forwarded.js';
 import { createRequestLogger, type Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** What a handler learns about a request besides the request itself. */
 export interface RequestContext {
   readonly requestId: string;
-  /** The client's address, from `X-Forwarded-For` when the proxy is trusted. */
+  /** The client's address, from `X-Forwarded-For` or `Forwarded` when the proxy is trusted. */
   readonly clientAddress: string;
 }
 
@@ -49,11 +50,16 @@ export interface ListenerSettings {
   readonly maxHeaderSize: number;
   readonly maxBodyBytes: number;
   readonly trustProxy: boolean | number;
+  /** The header a trusted proxy names the client in; `x-forwarded-for` when not given. */
+  readonly forwardedHeader?: ForwardedHeader;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   /** Names the endpoint a path belongs to, for logs and metrics (a small, fixed set). */
   endpointOf(pathname: string): string;
 }
+
+/** `x-forwarded-for`, or the RFC 7239 `forwarded` header. */
+export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
 
 export interface RunningListener {
   readonly server: Server;
@@ -101,7 +107,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
     const started = process.hrtime.bigint();
     const supplied = req.headers['x-request-id'];
     const requestId = typeof supplied === 'string' && /^[\w.:-]{1,128}$/.test(supplied) ? supplied : randomUUID();
-    const clientAddress = resolveClientAddress(req, options.trustProxy);
+    const clientAddress = resolveClientAddress(req, options.trustProxy, options.forwardedHeader);
     const pathname = safePathname(req.url);
     const endpoint = options.endpointOf(pathname);
     let status = 500;
@@ -364,10 +370,22 @@ function jsonError(status: number, error: string, description: string): Response
  * entry counts as a hop, also one that is not an address (`unknown`, an obfuscated name): a
  * trusted proxy that writes one must not shift the count into the part the client wrote. When the
  * entry n hops back is not an address, the client has none (`unknown`).
+ *
+ * With `forwardedHeader` `forwarded`, the same rule reads the `for` parameters of the RFC 7239 `Forwarded`
+ * header instead (see {@link forwardedClientAddress}); `X-Forwarded-For` is then ignored.
  */
-export function resolveClientAddress(req: IncomingMessage, trustProxy: boolean | number): string {
+export function resolveClientAddress(
+  req: IncomingMessage,
+  trustProxy: boolean | number,
+  forwardedHeader: ForwardedHeader = 'x-forwarded-for',
+): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
   if (trustProxy === false || trustProxy === 0) return peer;
+  // Field line by field line: a quoted-string left open in a line the client sent cannot take in
+  // a line a proxy added.
+  if (forwardedHeader === 'forwarded') {
+    return forwardedClientAddress(req.headersDistinct.forwarded ?? [], trustProxy, peer);
+  }
   const header = req.headers['x-forwarded-for'];
   // Empty list elements are not counted (RFC 9110 §5.6.1).
   const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))

@@ -104,6 +104,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       maxHeaderSize: config.server.maxHeaderSize,
       maxBodyBytes: config.server.maxBodyBytes,
       trustProxy: config.server.trustProxy,
+      forwardedHeader: config.server.forwardedHeader,
       logger,
       metrics,
     };

@@ -462,6 +462,40 @@ describe('brute-force limits behind a proxy', () => {
     expect((await attempt('2001:db8::68', secret)).status).toBe(429);
     expect((await attempt('198.51.100.20:4711', secret)).status).toBe(200);
   });
+
+  it('RFC 7239 §4: with --forwarded-header forwarded, count failures by the for parameter the trusted proxy wrote in Forwarded', async () => {
+    const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '2', TESSERA_FAILURES_PER_ADDRESS: '3' });
+    const secret = await createClient(ws, 'guarded');
+    const server = await serve(ws, ['--trust-proxy', '1', '--forwarded-header', 'forwarded']);
+    const attempt = (forwarded: string, presented: string, requestId: string) =>
+      fetch(`${server.publicUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: {
+          authorization: basic('guarded', presented),
+          'content-type': 'application/x-www-form-urlencoded',
+          forwarded,
+          'x-request-id': requestId,
+          // Not read with forwardedHeader forwarded.
+          'x-forwarded-for': '198.51.100.20',
+        },
+        body: 'grant_type=client_credentials',
+      });
+    // The element before the proxy's is the client's own to choose: changing it changes nothing.
+    const guesses = [];
+    for (let index = 0; index < 2; index++) {
+      const forwarded = `for=198.51.100.${index};proto=http, for=192.0.2.60;proto=https`;
+      guesses.push((await attempt(forwarded, `guess-number-${index}`, `guess-${index}`)).status);
+    }
+    expect(guesses).toEqual([401, 401]);
+    expect((await attempt('for=198.51.100.7, for=192.0.2.60', secret, 'blocked')).status).toBe(429);
+    const other = await attempt('for=192.0.2.60, for="[2001:db8:cafe::17]:4711"', secret, 'other');
+    expect(other.status).toBe(200);
+    await server.stop('SIGTERM');
+    const addressOf = (requestId: string) =>
+      server.logs().find((line) => line.requestId === requestId && line.endpoint === 'token')?.clientAddress;
+    expect(addressOf('guess-0')).toBe('192.0.2.60');
+    expect(addressOf('other')).toBe('2001:db8:cafe::17');
+  });
 });
 
 describe('protocol limits', () => {
