@@ -27,13 +27,7 @@ import {
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit, type PendingRecord } from '../group-commit.js';
-import {
-  checkStorableText,
-  hashedReplayKey,
-  hashedReplayKeyPrefix,
-  holdsLoneSurrogate,
-  isStorableText,
-} from '../storable-text.js';
+import { checkStorableText, hashedReplayKey, hashedReplayKeyPrefix, isStorableText } from '../storable-text.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -464,18 +458,12 @@ const maxPlainReplayKeyBytes = 512;
 function storedReplayKey(key: string): string {
   if (
     Buffer.byteLength(key) <= maxPlainReplayKeyBytes &&
-    !holdsNul(key) &&
-    !holdsLoneSurrogate(key) &&
+    isStorableText(key) &&
     !key.startsWith(hashedReplayKeyPrefix)
   ) {
     return key;
   }
   return hashedReplayKey(key);
-}
-
-/** Whether `text` holds U+0000, which PostgreSQL's text type refuses (the query fails). */
-function holdsNul(text: string): boolean {
-  return text.includes('\u0000');
 }
 
 function purgeSql(s: string, table: string, key: string): string {
