@@ -42,14 +42,28 @@ describe('createHmacSha256', () => {
     expect(mac.digest(message)).toEqual(first);
   });
 
-  it('zeroes its copy of the message once hashed', () => {
-    const seen: Buffer[] = [];
-    const sha256 = (data: Uint8Array) => {
-      seen.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-      return createHash('sha256').update(data).digest();
-    };
-    createHmacSha256(Buffer.from('k'), sha256).digest(Buffer.from('the secret'));
-    // The inner block (padded key and message) is the first input; it is all zeros afterwards.
-    expect(seen[0]!.every((byte) => byte === 0)).toBe(true);
+  it('zeroes its copy of the message once hashed, in the reused buffer and in one made for a long message', () => {
+    for (const secret of ['the secret', 'x'.repeat(5000)]) {
+      const seen: Buffer[] = [];
+      const sha256 = (data: Uint8Array) => {
+        seen.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        return createHash('sha256').update(data).digest('binary');
+      };
+      const mac = createHmacSha256(Buffer.from('k'), sha256);
+      seen.length = 0;
+      expect(mac.digest(Buffer.from(secret))).toEqual(createHmac('sha256', 'k').update(secret).digest());
+      // The inner input is the padded key block, then the message; the message part is all zeros afterwards.
+      expect(seen[0]!.length).toBe(64 + secret.length);
+      expect(seen[0]!.subarray(64).every((byte) => byte === 0)).toBe(true);
+      // The outer input's inner digest is cleared too.
+      expect(seen[1]!.subarray(64).every((byte) => byte === 0)).toBe(true);
+    }
+  });
+
+  it('gives the right digest after a long message and after a short one, in any order', () => {
+    const mac = createHmacSha256(Buffer.from('key'));
+    for (const message of ['a'.repeat(2000), 'b', 'c'.repeat(1024), 'd'.repeat(1025), '']) {
+      expect(mac.digest(Buffer.from(message))).toEqual(createHmac('sha256', 'key').update(message).digest());
+    }
   });
 });
