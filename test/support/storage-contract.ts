@@ -508,6 +508,16 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.listSigningKeys()).toStrictEqual([signingKey('k\ufffd')]);
       });
 
+      it('keeps a record whose text JSON must escape but a store can hold: control characters, a written "\\u0000"', async () => {
+        const record = tokenRecord('sig-escaped', {
+          subject: 'sub\u0001\u001f',
+          scopes: ['\\u0000', '\\ud800'],
+          extraClaims: { 'tab\t': 'line\nbreak \u007f \ud83d\ude00' },
+        });
+        await store.createAccessTokenRecord(record);
+        expect(await store.getAccessTokenRecord('sig-escaped')).toStrictEqual(record);
+      });
+
       it('refuses only the access-token records holding such text, among many created at once', async () => {
         const bad = [
           tokenRecord('sig-bad-1', { subject: 'sub\ud800' }),
@@ -517,6 +527,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           tokenRecord('sig-bad-5', { clientId: 'client\u0000' }),
           tokenRecord('sig-bad-6\ud800'),
           tokenRecord('sig-bad-7', { requestId: '\udc00' }),
+          tokenRecord('sig-bad-8', { extraClaims: { 'name\ud800': 'x' } }),
         ];
         const good = Array.from({ length: 10 }, (_, i) => tokenRecord(`sig-good-${i}`));
         const outcomes = await Promise.allSettled(

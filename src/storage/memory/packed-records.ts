@@ -65,14 +65,19 @@ export class PackedRecordTable {
    * Throws (keeping nothing) if it cannot be encoded.
    */
   add(signature: string, record: AccessTokenRecord): boolean {
+    return this.addEncoded(signature, record.expiresAt, encodeAccessTokenRecord(record));
+  }
+
+  /** As {@link add}, with the record already encoded by {@link encodeAccessTokenRecord}. */
+  addEncoded(signature: string, expiresAt: number, json: string): boolean {
     if (this.#locations.has(signature)) return false;
-    this.#place(signature, record.expiresAt, encode(record));
+    this.#place(signature, expiresAt, json);
     return true;
   }
 
   /** Adds or replaces the record kept under its signature. Throws (keeping what was there) if it cannot be encoded. */
   set(signature: string, record: AccessTokenRecord): void {
-    const json = encode(record);
+    const json = encodeAccessTokenRecord(record);
     this.delete(signature);
     this.#place(signature, record.expiresAt, json);
   }
@@ -142,8 +147,8 @@ export class PackedRecordTable {
   }
 }
 
-/** The record without its signature (the table's key), as JSON. */
-function encode(record: AccessTokenRecord): string {
+/** The record without its signature (the table's key), as JSON, as the table keeps it. */
+export function encodeAccessTokenRecord(record: AccessTokenRecord): string {
   const { signature: _key, ...fields } = record;
   return JSON.stringify(fields);
 }
