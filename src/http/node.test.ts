@@ -120,6 +120,20 @@ describe('the node:http request', () => {
     expect((bodyOf(answer) as { url: string }).url).toBe(expected);
   });
 
+  it.each([
+    ['a field name in any case', 'hOsT: api.example.test:8443\r\n', 'http://api.example.test:8443/token'],
+    ['no Host field (HTTP/1.0 allows it)', '', 'http://localhost/token'],
+    [
+      'a Host field after the others',
+      'Accept: */*\r\nX-Host: other.test\r\nHost: api.example.test\r\n',
+      'http://api.example.test/token',
+    ],
+  ])('RFC 9110 §7.2: takes the authority from the Host field, with %s', async (_title, fields, expected) => {
+    const port = await serve(echoHeaders);
+    const answer = await rawExchange(port, `GET /token HTTP/1.0\r\n${fields}Connection: close\r\n\r\n`);
+    expect((bodyOf(answer) as { url: string }).url).toBe(expected);
+  });
+
   it.each(['GET', 'HEAD'])('gives a %s request an empty body', async (method) => {
     let body: Uint8Array | 'too-large' | undefined;
     const port = await serve(async (request) => {

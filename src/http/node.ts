@@ -56,16 +56,28 @@ function isPlainHost(host: string, defaultPort: string): boolean {
   return plainName.test(name) || plainIPv4.test(name);
 }
 
+/**
+ * The first Host field's value, as node's `req.headers.host` gives it, found in the raw pairs:
+ * asking `req.headers` builds node's whole header object, a cost on every request.
+ */
+function firstHost(raw: readonly string[]): string | undefined {
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const field = raw[index]!;
+    if (field.length === 4 && field.toLowerCase() === 'host') return raw[index + 1];
+  }
+  return undefined;
+}
+
 /** The request's absolute URL, built from the Host header as a web server would. */
 function absoluteUrl(req: IncomingMessage, url: string): string {
   const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
-  const host = req.headers.host;
+  const host = firstHost(req.rawHeaders);
   if (host !== undefined && plainTarget.test(url) && isPlainHost(host, scheme === 'https' ? '443' : '80')) {
     // Already in the form URL would give it; parsing it is the cost this skips.
     return `${scheme}://${host}${url}`;
   }
   try {
-    return new URL(url, `${scheme}://${req.headers.host ?? 'localhost'}`).href;
+    return new URL(url, `${scheme}://${host ?? 'localhost'}`).href;
   } catch {
     // A hostile Host header must not take the request down; the path is all routing needs.
     // A target URL cannot read at all (`//` and no host) is answered as the root.
