@@ -222,7 +222,8 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
 function httpUrl(text: string, flag: string): URL {
   const url = URL.canParse(text) ? new URL(text) : undefined;
   if (!url || !/^https?:$/.test(url.protocol)) {
-    throw new CliError(`${flag}: "${text}" is not an http(s) URL`, exitCodes.usage, 'usage');
+    // Not repeated: a value that does not parse may still hold a password (`https://ops:p w@…`).
+    throw new CliError(`${flag}: not an http(s) URL`, exitCodes.usage, 'usage');
   }
   // Not repeated: what stands before the "@" is a password, or may be one.
   if (url.username !== '' || url.password !== '') {

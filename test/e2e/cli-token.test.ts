@@ -138,7 +138,7 @@ describe('tessera token', () => {
     [
       'an issuer that is not a URL',
       ['--issuer', 'auth.example', '--client-id', 'x', '--client-secret', 'y'],
-      'is not an http(s) URL',
+      '--issuer: not an http(s) URL',
     ],
   ])('exits 2 on %s', async (_title, flags, message) => {
     const result = await run(['token', ...flags]);
