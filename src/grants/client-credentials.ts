@@ -65,7 +65,8 @@ export function clientCredentialsGrant(
     },
 
     async populateTokenEndpointResponse(request: AccessRequest): Promise<AccessResponse> {
-      const issuedAt = config.clock.now();
+      // Stores keep whole milliseconds; a clock with a fraction must not make every record refused.
+      const issuedAt = Math.floor(config.clock.now());
       const expiresAt = issuedAt + config.accessTokenLifespan * 1000;
       const audience = request.grantedAudience.length > 0 ? request.grantedAudience : config.defaultAudience;
       const claims = {

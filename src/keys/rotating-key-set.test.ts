@@ -251,6 +251,23 @@ describe('rotating key set', () => {
     expect((await store.listSigningKeys()).map((key) => key.kid)).not.toContain(old.kid);
   });
 
+  it('keeps whole milliseconds in the store under a clock with a fraction and durations with one', async () => {
+    const { clock, store, options } = setup({ maxTokenLifetime: 0.3333, refreshInterval: 0.5 });
+    clock.set(Date.UTC(2026, 0, 1) + 0.25);
+    const keys = await createRotatingKeySet(options);
+    await keys.rotate({ immediate: true });
+    const stored = await store.listSigningKeys();
+    expect(stored.map((key) => key.state).sort()).toEqual(['active', 'next', 'retired']);
+    for (const key of stored) {
+      for (const time of [key.createdAt, key.activatedAt, key.retiredAt, key.removeAfter]) {
+        if (time !== undefined) expect(Number.isSafeInteger(time)).toBe(true);
+      }
+    }
+    const retired = stored.find((key) => key.state === 'retired')!;
+    // Rounded up: the retired key is never dropped before its last token could expire.
+    expect(retired.removeAfter).toBe(retired.retiredAt! + 834);
+  });
+
   it('learns of another instance rotating at once through the change feed', async () => {
     const { clock, options } = setup();
     const first = await createRotatingKeySet(options);

@@ -287,12 +287,12 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
 
   const readRecords = async (): Promise<Snapshot> => {
     let records = await store.listSigningKeys();
-    const now = clock.now();
+    const now = Math.floor(clock.now());
     if (!isComplete(records) || hasExpiredKeys(records, now)) {
       records = await store.transaction(async (tx) => {
         // Read again under the lock: another instance may have done this a moment ago.
         const current = await tx.listSigningKeys();
-        const at = clock.now();
+        const at = Math.floor(clock.now());
         let changed = await completeKeys(tx, current, at);
         if (hasExpiredKeys(current, at)) {
           await removeExpiredKeys(tx, current, at);
@@ -328,7 +328,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     const spare = await generateSigningKey(algorithm);
     const result = await store.transaction(async (tx): Promise<RotationResult> => {
       const records = await tx.listSigningKeys();
-      const now = clock.now();
+      const now = Math.floor(clock.now());
       if (await completeKeys(tx, records, now)) {
         const completed = await tx.listSigningKeys();
         return { rotated: false, reason: 'already-rotated', ...kidsOf(completed) };
@@ -348,7 +348,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
           ...record,
           state: 'retired',
           retiredAt: now,
-          removeAfter: now + retentionMs,
+          removeAfter: now + Math.ceil(retentionMs),
         });
       }
       await tx.updateSigningKey({ ...next, state: 'active', activatedAt: now });

@@ -191,6 +191,19 @@ export class StorageInvalidTextError extends Error {
   }
 }
 
+/**
+ * A write holding a time (milliseconds since the epoch) that is not a whole number: a fraction,
+ * NaN or an infinity. SQL stores keep times as integers, so every store refuses such a value
+ * rather than round it, fail with a driver's error, or keep what another store could not.
+ * `field` names the field; the message does not repeat the value.
+ */
+export class StorageInvalidTimeError extends Error {
+  override readonly name = 'StorageInvalidTimeError';
+  constructor(readonly field: string) {
+    super(`${field} is not a whole number of milliseconds since the epoch`);
+  }
+}
+
 /** An update of a record that does not exist. */
 export class StorageNotFoundError extends Error {
   override readonly name = 'StorageNotFoundError';

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import {
+  createManualClock,
   createRouter,
   hierarchicScopeStrategy,
   urlPrefixAudienceStrategy,
@@ -260,5 +261,30 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
     expect(answer.body.error).toBe(code);
     expect(typeof answer.body.error_description).toBe('string');
     expect(answer.body.error_description).toMatch(descriptionCharacters);
+  });
+});
+
+describe('a clock that reads a fraction of a millisecond', () => {
+  it('RFC 6749 §4.4.3: the token is issued, and its record keeps whole milliseconds as every store can', async () => {
+    const start = Date.UTC(2026, 0, 1, 12);
+    const { provider, storage } = await createTestProvider({
+      clients: [await client('orders', {})],
+      config: { clock: createManualClock(start + 0.75) },
+    });
+    const server = await startServer(createRouter(provider, { token: '/token' }), 'node');
+    try {
+      const answer = await postForm(`${server.url}/token`, {
+        grant_type: 'client_credentials',
+        client_id: 'orders',
+        client_secret: secret,
+      });
+      expect(answer.status).toBe(200);
+      const claims = decodeJwt((answer.body as { access_token: string }).access_token);
+      expect(claims.iat).toBe(start / 1000);
+      const record = await storage.getAccessTokenRecord(claims.jti!);
+      expect(record).toMatchObject({ issuedAt: start, expiresAt: start + 1800_000 });
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import type { Client } from '../../src/core/index.js';
 import {
   StorageConflictError,
   StorageInvalidTextError,
+  StorageInvalidTimeError,
   StorageNotFoundError,
   type AccessTokenRecord,
   type Storage,
@@ -574,6 +575,71 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           }),
         ).rejects.toBeInstanceOf(StorageInvalidTextError);
         expect(await store.getClient('in-tx')).toBeUndefined();
+      });
+    });
+
+    describe('times that are not whole milliseconds (a fraction, NaN, an infinity)', () => {
+      const badTimes = [t0 + 0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 53];
+
+      it('refuses them in a client, a token record, a revoked jti, a signing key and an HMAC secret, keeping nothing', async () => {
+        for (const bad of badTimes) {
+          await expect(store.createClient(client('c-time', { createdAt: bad }))).rejects.toBeInstanceOf(
+            StorageInvalidTimeError,
+          );
+          await expect(
+            store.createAccessTokenRecord(tokenRecord('sig-time', { issuedAt: bad })),
+          ).rejects.toBeInstanceOf(StorageInvalidTimeError);
+          await expect(
+            store.createAccessTokenRecord(tokenRecord('sig-time', { expiresAt: bad })),
+          ).rejects.toBeInstanceOf(StorageInvalidTimeError);
+          await expect(store.revokeTokenId('jti-time', bad)).rejects.toBeInstanceOf(StorageInvalidTimeError);
+          await expect(store.createSigningKey(signingKey('k-time', { removeAfter: bad }))).rejects.toBeInstanceOf(
+            StorageInvalidTimeError,
+          );
+          await expect(store.createHmacSecret(hmacSecret('h-time', bad))).rejects.toBeInstanceOf(
+            StorageInvalidTimeError,
+          );
+        }
+        expect(await store.getClient('c-time')).toBeUndefined();
+        expect(await store.getAccessTokenRecord('sig-time')).toBeUndefined();
+        expect(await store.isTokenIdRevoked('jti-time')).toBe(false);
+        expect(await store.listSigningKeys()).toEqual([]);
+        expect(await store.listHmacSecrets()).toEqual([]);
+      });
+
+      it('names the field, not the value, and leaves a stored record as it was when an update holds one', async () => {
+        await store.createClient(client('c-1', { createdAt: t0 }));
+        await store.createSigningKey(signingKey('k-1'));
+        const refused = await store
+          .updateClient(client('c-1', { secretUpdatedAt: t0 + 0.25 }))
+          .catch((e: unknown) => e);
+        expect(refused).toBeInstanceOf(StorageInvalidTimeError);
+        expect((refused as StorageInvalidTimeError).field).toBe('client field secretUpdatedAt');
+        expect((refused as Error).message).not.toContain('0.25');
+        await expect(store.updateSigningKey(signingKey('k-1', { activatedAt: Number.NaN }))).rejects.toBeInstanceOf(
+          StorageInvalidTimeError,
+        );
+        expect(await store.getClient('c-1')).toStrictEqual(client('c-1', { createdAt: t0 }));
+        expect(await store.listSigningKeys()).toStrictEqual([signingKey('k-1')]);
+      });
+
+      it('keeps whole milliseconds exactly, 0 and times before 1970 included', async () => {
+        const record = tokenRecord('sig-old', { issuedAt: -86_400_000, expiresAt: 0 });
+        await store.createAccessTokenRecord(record);
+        expect(await store.getAccessTokenRecord('sig-old')).toStrictEqual(record);
+        const latest = tokenRecord('sig-latest', { expiresAt: Number.MAX_SAFE_INTEGER });
+        await store.createAccessTokenRecord(latest);
+        expect(await store.getAccessTokenRecord('sig-latest')).toStrictEqual(latest);
+      });
+
+      it('takes back the work of a transaction whose write holds one', async () => {
+        await expect(
+          store.transaction(async (tx) => {
+            await tx.createClient(client('in-tx-time'));
+            await tx.createAccessTokenRecord(tokenRecord('sig-tx-time', { expiresAt: t0 + 0.5 }));
+          }),
+        ).rejects.toBeInstanceOf(StorageInvalidTimeError);
+        expect(await store.getClient('in-tx-time')).toBeUndefined();
       });
     });
 

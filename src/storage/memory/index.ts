@@ -12,6 +12,7 @@ import {
   type StoredSigningKey,
 } from '../index.js';
 import { checkStorableText, isStorableText } from '../storable-text.js';
+import { checkStorableTimes } from '../storable-time.js';
 import { encodeAccessTokenRecord, PackedRecordTable } from './packed-records.js';
 
 /** What `restore` needs of a table: a Map, or the packed record table. */
@@ -57,6 +58,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
   for (const client of options.clients ?? []) {
     checkStorableText(client, 'client');
+    checkStorableTimes(client, 'client');
     clients.set(client.id, keptCopy(client));
   }
 
@@ -79,7 +81,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     getClient: (id) => Promise.resolve(clients.get(id)),
     createClient(client) {
       // As the SQL stores, which would change such text on the way in: refused, whatever the store.
-      const refusal = textRefusal(client, 'client');
+      const refusal = storableRefusal(client, 'client');
       if (refusal) return refusal;
       if (clients.has(client.id)) {
         return Promise.reject(new StorageConflictError(`client "${client.id}" already exists`));
@@ -95,7 +97,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`client "${client.id}" does not exist`));
       }
-      const refusal = textRefusal(client, 'client');
+      const refusal = storableRefusal(client, 'client');
       if (refusal) return refusal;
       clients.set(client.id, keptCopy(client));
       journal.undo(restore(clients, client.id, previous));
@@ -128,10 +130,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       }
       // JSON.stringify writes U+0000 and a lone surrogate as a \u escape: JSON without one holds
       // neither, so the full walk runs only for the rare record whose JSON has an escape.
-      if (json.includes('\\u') || !isStorableText(record.signature)) {
-        const refusal = textRefusal(record, 'access token record');
-        if (refusal) return refusal;
-      }
+      const refusal =
+        json.includes('\\u') || !isStorableText(record.signature)
+          ? storableRefusal(record, 'access token record')
+          : timeRefusal(record, 'access token record');
+      if (refusal) return refusal;
       if (!accessTokens.addEncoded(record.signature, record.expiresAt, json)) {
         return Promise.reject(new StorageConflictError('access token record already exists'));
       }
@@ -149,7 +152,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     revokeTokenId(jti, expiresAt) {
-      const refusal = textRefusal({ jti }, 'revoked token id');
+      const refusal = storableRefusal({ jti, expiresAt }, 'revoked token id');
       if (refusal) return refusal;
       const previous = revokedTokenIds.get(jti);
       revokedTokenIds.set(jti, Math.max(expiresAt, previous ?? 0));
@@ -161,7 +164,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     listSigningKeys: () => Promise.resolve([...signingKeys.values()].sort((a, b) => a.createdAt - b.createdAt)),
     createSigningKey(key) {
-      const refusal = textRefusal(key, 'signing key');
+      const refusal = storableRefusal(key, 'signing key');
       if (refusal) return refusal;
       if (signingKeys.has(key.kid)) {
         return Promise.reject(new StorageConflictError(`signing key "${key.kid}" already exists`));
@@ -176,7 +179,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       if (previous === undefined) {
         return Promise.reject(new StorageNotFoundError(`signing key "${key.kid}" does not exist`));
       }
-      const refusal = textRefusal(key, 'signing key');
+      const refusal = storableRefusal(key, 'signing key');
       if (refusal) return refusal;
       signingKeys.set(key.kid, keptCopy(key));
       journal.undo(restore(signingKeys, key.kid, previous));
@@ -201,7 +204,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       // Newest first; of two made at the same time, the one added later counts as newer.
       Promise.resolve([...hmacSecrets].reverse().sort((a, b) => b.createdAt - a.createdAt)),
     createHmacSecret(secret) {
-      const refusal = textRefusal(secret, 'HMAC secret');
+      const refusal = storableRefusal(secret, 'HMAC secret');
       if (refusal) return refusal;
       if (hmacSecrets.some((existing) => existing.id === secret.id)) {
         return Promise.reject(new StorageConflictError(`HMAC secret "${secret.id}" already exists`));
@@ -350,12 +353,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 }
 
 /**
- * A rejection with {@link StorageInvalidTextError} when `record` holds text the SQL stores could
- * not keep as given; undefined when it may be written.
+ * A rejection with `StorageInvalidTextError` when `record` holds text the SQL stores could
+ * not keep as given, or with `StorageInvalidTimeError` when one of its times is not a whole
+ * number of milliseconds; undefined when it may be written.
  */
-function textRefusal(record: object, kind: string): Promise<never> | undefined {
+function storableRefusal(record: object, kind: string): Promise<never> | undefined {
   try {
     checkStorableText(record, kind);
+    checkStorableTimes(record, kind);
+    return undefined;
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+}
+
+/** {@link storableRefusal} for the times alone, for a record whose text is known to be storable. */
+function timeRefusal(record: object, kind: string): Promise<never> | undefined {
+  try {
+    checkStorableTimes(record, kind);
     return undefined;
   } catch (error) {
     return Promise.reject(error as Error);

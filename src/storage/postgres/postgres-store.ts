@@ -28,6 +28,7 @@ import {
 } from '../sql-columns.js';
 import { createGroupCommit, type PendingRecord } from '../group-commit.js';
 import { checkStorableText, hashedReplayKey, hashedReplayKeyPrefix, isStorableText } from '../storable-text.js';
+import { checkStorableTimes } from '../storable-time.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -253,6 +254,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
       // Refused here, alone: in a batch it would fail the statement that writes the others.
       try {
         checkStorableText(record, 'access token record');
+        checkStorableTimes(record, 'access token record');
       } catch (error) {
         return Promise.reject(error as Error);
       }
@@ -511,6 +513,7 @@ function createOperations(
     },
     async createClient(client: Client) {
       checkStorableText(client, 'client');
+      checkStorableTimes(client, 'client');
       const change: StorageChange = { kind: 'client', clientId: client.id };
       if (!(await changeAndNotify(clientInsert, toRowValues(clientColumns, client), change))) {
         throw new StorageConflictError(`client "${client.id}" already exists`);
@@ -520,6 +523,7 @@ function createOperations(
       const change: StorageChange = { kind: 'client', clientId: client.id };
       if (!isStorableText(client.id)) throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       checkStorableText(client, 'client');
+      checkStorableTimes(client, 'client');
       if (!(await changeAndNotify(clientUpdate, toRowValues(clientColumns, client), change))) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
@@ -539,6 +543,7 @@ function createOperations(
 
     async createAccessTokenRecord(record: AccessTokenRecord) {
       checkStorableText(record, 'access token record');
+      checkStorableTimes(record, 'access token record');
       // The hot path of issuance: no notification, nobody caches what does not exist yet.
       const result = await db.query(accessTokenInsert, toRowValues(accessTokenColumns, record));
       if (result.rowCount === 0) throw new StorageConflictError('access token record already exists');
@@ -558,6 +563,7 @@ function createOperations(
 
     async revokeTokenId(jti, expiresAt) {
       checkStorableText({ jti }, 'revoked token id');
+      checkStorableTimes({ expiresAt }, 'revoked token id');
       await changeAndNotify(
         `INSERT INTO ${s}.revoked_token_ids AS r (jti, expires_at) VALUES ($1, $2)
          ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(r.expires_at, excluded.expires_at) RETURNING 1`,
@@ -577,6 +583,7 @@ function createOperations(
     },
     async createSigningKey(key: StoredSigningKey) {
       checkStorableText(key, 'signing key');
+      checkStorableTimes(key, 'signing key');
       if (!(await changeAndNotify(signingKeyInsert, toRowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
         throw new StorageConflictError(`signing key "${key.kid}" already exists`);
       }
@@ -584,6 +591,7 @@ function createOperations(
     async updateSigningKey(key: StoredSigningKey) {
       if (!isStorableText(key.kid)) throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
       checkStorableText(key, 'signing key');
+      checkStorableTimes(key, 'signing key');
       if (!(await changeAndNotify(signingKeyUpdate, toRowValues(signingKeyColumns, key), { kind: 'signing-keys' }))) {
         throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
       }
@@ -600,6 +608,7 @@ function createOperations(
     },
     async createHmacSecret(secret: StoredHmacSecret) {
       checkStorableText(secret, 'HMAC secret');
+      checkStorableTimes(secret, 'HMAC secret');
       if (
         !(await changeAndNotify(hmacSecretInsert, toRowValues(hmacSecretColumns, secret), { kind: 'hmac-secrets' }))
       ) {

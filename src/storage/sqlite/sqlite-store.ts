@@ -33,6 +33,7 @@ import {
 } from '../sql-columns.js';
 import { createGroupCommit } from '../group-commit.js';
 import { checkStorableText, isStorableText } from '../storable-text.js';
+import { checkStorableTimes } from '../storable-time.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
 
@@ -225,6 +226,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
         assertUsable();
         // Refused here, alone, rather than inside a batch written with others.
         checkStorableText(record, 'access token record');
+        checkStorableTimes(record, 'access token record');
       } catch (error) {
         return Promise.reject(error);
       }
@@ -583,6 +585,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     createClient(client: Client) {
       // Written as UTF-8, a lone surrogate would become U+FFFD; U+0000 is refused as PostgreSQL must.
       checkStorableText(client, 'client');
+      checkStorableTimes(client, 'client');
       const change: StorageChange = { kind: 'client', clientId: client.id };
       if (!changing(change, () => statements.insertClient.run(toRow(clientColumns, client)).changes > 0)) {
         throw new StorageConflictError(`client "${client.id}" already exists`);
@@ -592,6 +595,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
       const change: StorageChange = { kind: 'client', clientId: client.id };
       if (!isStorableText(client.id)) throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       checkStorableText(client, 'client');
+      checkStorableTimes(client, 'client');
       if (!changing(change, () => statements.updateClient.run(toRow(clientColumns, client)).changes > 0)) {
         throw new StorageNotFoundError(`client "${client.id}" does not exist`);
       }
@@ -608,6 +612,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
 
     createAccessTokenRecord(record: AccessTokenRecord) {
       checkStorableText(record, 'access token record');
+      checkStorableTimes(record, 'access token record');
       if (statements.insertAccessToken.run(toRowValues(accessTokenColumns, record)).changes === 0) {
         throw new StorageConflictError('access token record already exists');
       }
@@ -627,6 +632,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
 
     revokeTokenId(jti, expiresAt) {
       checkStorableText({ jti }, 'revoked token id');
+      checkStorableTimes({ expiresAt }, 'revoked token id');
       changing({ kind: 'access-token', signature: jti }, () => {
         statements.revokeTokenId.run({ jti, expiresAt });
         return true;
@@ -642,6 +648,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
     createSigningKey(key: StoredSigningKey) {
       checkStorableText(key, 'signing key');
+      checkStorableTimes(key, 'signing key');
       if (
         !changing(signingKeysChange, () => statements.insertSigningKey.run(toRow(signingKeyColumns, key)).changes > 0)
       ) {
@@ -651,6 +658,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     updateSigningKey(key: StoredSigningKey) {
       if (!isStorableText(key.kid)) throw new StorageNotFoundError(`signing key "${key.kid}" does not exist`);
       checkStorableText(key, 'signing key');
+      checkStorableTimes(key, 'signing key');
       if (
         !changing(signingKeysChange, () => statements.updateSigningKey.run(toRow(signingKeyColumns, key)).changes > 0)
       ) {
@@ -667,6 +675,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
     createHmacSecret(secret: StoredHmacSecret) {
       checkStorableText(secret, 'HMAC secret');
+      checkStorableTimes(secret, 'HMAC secret');
       const change: StorageChange = { kind: 'hmac-secrets' };
       if (!changing(change, () => statements.insertHmacSecret.run(toRow(hmacSecretColumns, secret)).changes > 0)) {
         throw new StorageConflictError(`HMAC secret "${secret.id}" already exists`);

@@ -1,0 +1,31 @@
+// What times every store can keep exactly: whole milliseconds, checked on write as text is.
+
+import { StorageInvalidTimeError } from './index.js';
+import { accessTokenColumns, clientColumns, hmacSecretColumns, signingKeyColumns } from './sql-columns.js';
+
+/** Every field any record keeps as a time, from the column lists the SQL stores use. */
+const timeFields: readonly string[] = [
+  ...new Set(
+    [clientColumns, accessTokenColumns, signingKeyColumns, hmacSecretColumns].flatMap((table) =>
+      table.columns.filter((column) => column.kind === 'time').map((column) => column.field),
+    ),
+  ),
+];
+
+/**
+ * Refuses a record whose time fields are not whole numbers of milliseconds (safe integers);
+ * absent ones are fine. Checked before any store writes, so a fraction is neither rounded by one
+ * store nor kept by another, nor refused by a database with an error of its own.
+ *
+ * @param kind what the record is, for the message ("client", "access token record")
+ * @throws {StorageInvalidTimeError} naming the first such field
+ */
+export function checkStorableTimes(record: object, kind: string): void {
+  const fields = record as Readonly<Record<string, unknown>>;
+  for (const field of timeFields) {
+    const value = fields[field];
+    if (value !== undefined && value !== null && !Number.isSafeInteger(value)) {
+      throw new StorageInvalidTimeError(`${kind} field ${field}`);
+    }
+  }
+}
