@@ -6,6 +6,15 @@ import { StorageInvalidTextError } from './index.js';
 /** A high surrogate with no low one after it, or a low surrogate with no high one before it. */
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/**
+ * `text` with each lone surrogate replaced by U+FFFD, as a UTF-8 database reads it. For a bound
+ * that is compared with stored text rather than stored (a listing's `after`), so that every store
+ * compares with the same value.
+ */
+export function withLoneSurrogatesReplaced(text: string): string {
+  return text.replace(new RegExp(loneSurrogate.source, 'g'), '\ufffd');
+}
+
 /** U+0000, or a lone surrogate. */
 const unstorable = new RegExp(`\\u0000|${loneSurrogate.source}`);
 

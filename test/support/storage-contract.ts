@@ -175,6 +175,14 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect((await store.listClients({ after: 'a\u0000z' })).map((c) => c.id)).toEqual(['a\u0001', 'b']);
       });
 
+      it('lists the clients after an id holding a lone surrogate as if it held U+FFFD, in every store alike', async () => {
+        for (const id of ['a\uFFFC', 'a\uFFFD', 'a\uFFFE', 'a\u{1F510}', 'b']) await store.createClient(client(id));
+        for (const lone of ['a\uD800', 'a\uDFFF', 'a\uD83D']) {
+          expect((await store.listClients({ after: lone })).map((c) => c.id)).toEqual(['a\uFFFE', 'a\u{1F510}', 'b']);
+        }
+        expect((await store.listClients({ after: 'a\uD800x', limit: 1 })).map((c) => c.id)).toEqual(['a\uFFFE']);
+      });
+
       it('refuses a second client with the same id and keeps the first', async () => {
         await store.createClient(client('dup', { scopes: ['first'] }));
         await expect(store.createClient(client('dup', { scopes: ['second'] }))).rejects.toBeInstanceOf(

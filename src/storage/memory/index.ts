@@ -11,7 +11,7 @@ import {
   type StoredHmacSecret,
   type StoredSigningKey,
 } from '../index.js';
-import { checkStorableText, isStorableText } from '../storable-text.js';
+import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
 import { checkStorableTimes } from '../storable-time.js';
 import { encodeAccessTokenRecord, PackedRecordTable } from './packed-records.js';
 
@@ -114,8 +114,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
       // By code point, as the SQL stores sort: JavaScript's own comparison goes by UTF-16 unit.
+      const bound = after === undefined ? undefined : withLoneSurrogatesReplaced(after);
       const ids = [...clients.keys()]
-        .filter((id) => after === undefined || compareCodePoints(id, after) > 0)
+        .filter((id) => bound === undefined || compareCodePoints(id, bound) > 0)
         .sort(compareCodePoints);
       return Promise.resolve(ids.slice(0, Math.max(0, Math.floor(limit))).map((id) => clients.get(id)!));
     },

@@ -27,7 +27,13 @@ import {
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit, type PendingRecord } from '../group-commit.js';
-import { checkStorableText, hashedReplayKey, hashedReplayKeyPrefix, isStorableText } from '../storable-text.js';
+import {
+  checkStorableText,
+  hashedReplayKey,
+  hashedReplayKeyPrefix,
+  isStorableText,
+  withLoneSurrogatesReplaced,
+} from '../storable-text.js';
 import { checkStorableTimes } from '../storable-time.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
@@ -535,8 +541,12 @@ function createOperations(
     async listClients({ after, limit = 100 }: ListClientsOptions = {}) {
       const { rows } = await db.query(
         `SELECT * FROM ${s}.clients WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2`,
-        // No stored id holds U+0000, so the ids after "a\u0000…" are exactly those after "a".
-        [after === undefined ? null : after.split('\u0000', 1)[0], Math.max(0, Math.floor(limit))],
+        // No stored id holds U+0000, so the ids after "a\u0000…" are exactly those after "a". A lone
+        // surrogate counts as U+FFFD, as in every store, not left to the driver.
+        [
+          after === undefined ? null : withLoneSurrogatesReplaced(after.split('\u0000', 1)[0]!),
+          Math.max(0, Math.floor(limit)),
+        ],
       );
       return rows.map((row) => fromRow(clientColumns, row));
     },

@@ -32,7 +32,7 @@ import {
   type TableColumns,
 } from '../sql-columns.js';
 import { createGroupCommit } from '../group-commit.js';
-import { checkStorableText, isStorableText } from '../storable-text.js';
+import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
 import { checkStorableTimes } from '../storable-time.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
@@ -606,7 +606,11 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
     listClients({ after, limit = 100 }: ListClientsOptions = {}) {
       return statements.listClients
-        .all({ after: after ?? null, limit: Math.max(0, Math.floor(limit)) })
+        .all({
+          // As every store compares it: a lone surrogate as U+FFFD, not left to the driver.
+          after: after === undefined ? null : withLoneSurrogatesReplaced(after),
+          limit: Math.max(0, Math.floor(limit)),
+        })
         .map((row) => fromRow(clientColumns, row));
     },
 
