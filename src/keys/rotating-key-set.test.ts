@@ -304,6 +304,26 @@ describe('rotating key set', () => {
     expect(reported.map((error) => error.message)).toContain('connection refused');
   });
 
+  it('reports a failed re-read once, however many calls were waiting on it', async () => {
+    const { clock, store, options } = setup();
+    let down = false;
+    const flaky = countingStore(store, {
+      listSigningKeys: () => (down ? Promise.reject(new Error('connection refused')) : store.listSigningKeys()),
+    }).wrapped;
+    const reported: Error[] = [];
+    const keys = await createRotatingKeySet({ ...options, store: flaky, reportError: (e) => reported.push(e) });
+    const { kid } = await keys.getSigningKey();
+    down = true;
+    clock.advance(2 * minute);
+    const signed = await Promise.all(Array.from({ length: 8 }, () => keys.getSigningKey()));
+    expect(signed.map((key) => key.kid)).toEqual(Array.from({ length: 8 }, () => kid));
+    expect(reported.map((error) => error.message)).toEqual(['connection refused']);
+    // The next failed read, after the back-off, is a failure of its own and is reported.
+    clock.advance(1000);
+    await Promise.all([keys.getSigningKey(), keys.getSigningKey()]);
+    expect(reported.map((error) => error.message)).toEqual(['connection refused', 'connection refused']);
+  });
+
   it('retries a failed re-read after 1 s, doubling up to the refresh interval, not on every call', async () => {
     const { clock, store, options } = setup();
     let failuresLeft = 0;

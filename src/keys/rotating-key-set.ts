@@ -166,6 +166,8 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   let snapshot: Snapshot | undefined;
   let stale = false;
   let loading: Promise<Snapshot> | undefined;
+  /** Errors of failed re-reads already given to `reportError`. */
+  const reportedReadErrors = new WeakSet<object>();
   let autoRotation: Promise<Snapshot> | undefined;
   let autoRotationRetryAt = 0;
   /** Reads that failed in a row, and when the next may be tried (by the key set's clock). */
@@ -380,7 +382,11 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
         state = await load();
       } catch (error) {
         // A store that is briefly unreachable must not stop signing with keys already known.
-        reportError(asError(error));
+        // Every caller waiting on the same read gets its error: it is reported once.
+        if (typeof error !== 'object' || error === null || !reportedReadErrors.has(error)) {
+          if (typeof error === 'object' && error !== null) reportedReadErrors.add(error);
+          reportError(asError(error));
+        }
         state = known;
       }
     } else {
