@@ -1,6 +1,14 @@
 // The authorization server's JWK Set as a resource server sees it: fetched from jwks_uri and cached.
 
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  jwksCache,
+  type JWKSCacheInput,
+  type JWTVerifyGetKey,
+  type JSONWebKeySet,
+} from 'jose';
 
 /** Options for {@link createRemoteJwkSet}. Durations are in seconds. */
 export interface RemoteJwkSetOptions {
@@ -44,10 +52,14 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TypeError('the JWK Set URL must use https (or http for local development)');
   }
+  // jose writes each fetched set here (and its time): the verifier reads it as it is, the same
+  // object until the next fetch, where `remote.jwks()` would make a deep copy per call.
+  const fetched: JWKSCacheInput = {};
   const remote = createRemoteJWKSet(url, {
     cacheMaxAge: cacheMaxAge * 1000,
     cooldownDuration: cooldown * 1000,
     timeoutDuration: timeout * 1000,
+    [jwksCache]: fetched,
   });
   const resolver: KeyResolver = async (protectedHeader, token) => {
     try {
@@ -60,8 +72,11 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
       throw new KeySourceError('the JWK Set could not be fetched or read', { cause: error });
     }
   };
-  // The verifier reads the cached set to bind each key to one algorithm (RFC 8725 §3.1).
-  return Object.defineProperty(resolver, 'jwks', { value: () => remote.jwks() });
+  // The verifier reads the cached set to bind each key to one algorithm (RFC 8725 §3.1). Read,
+  // never changed: jose keeps its own copy for matching.
+  return Object.defineProperty(resolver, 'jwks', {
+    value: (): JSONWebKeySet | undefined => ('jwks' in fetched ? fetched.jwks : undefined),
+  });
 }
 
 /** A resolver over a JWK Set held in memory, for tests and for servers configured with keys. */

@@ -316,7 +316,8 @@ function pinnedJwkSet(jwks: JSONWebKeySet, algorithms: readonly string[]): JSONW
 function pinKeyAlgorithms(source: KeySetResolver, algorithms: readonly string[]): KeyResolver {
   const current = source.jwks;
   if (typeof current !== 'function') return source;
-  let seen: string | undefined;
+  let seenSet: unknown;
+  let seenText: string | undefined;
   let pinned: KeyResolver | undefined;
   return async (protectedHeader, token) => {
     try {
@@ -327,10 +328,15 @@ function pinKeyAlgorithms(source: KeySetResolver, algorithms: readonly string[])
     }
     const jwks = current.call(source);
     if (!jwks) throw new KeySourceError('the JWK Set could not be read');
-    const text = JSON.stringify(jwks);
-    if (text !== seen || !pinned) {
-      pinned = createLocalJwkSet(pinnedJwkSet(jwks, algorithms));
-      seen = text;
+    // The remote set hands over the same object until it fetches again: then nothing is redone.
+    // A source that hands over a new object each time is compared by content.
+    if (jwks !== seenSet || !pinned) {
+      const text = JSON.stringify(jwks);
+      if (text !== seenText || !pinned) {
+        pinned = createLocalJwkSet(pinnedJwkSet(jwks, algorithms));
+        seenText = text;
+      }
+      seenSet = jwks;
     }
     try {
       return await pinned(protectedHeader, token);

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { base64url, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet } from 'jose';
 import { createManualClock, OAuthError, type OAuthErrorCode } from '../../src/index.js';
 import {
   createAccessTokenVerifier,
@@ -272,10 +272,12 @@ describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
   it('§4 step 5 refetches the JWK Set when a token names a key published after the last fetch', async () => {
     const server = await startAuthorizationServer({ clock });
     try {
-      const verifier = createAccessTokenVerifier(
-        verifierOptions({ jwks: createRemoteJwkSet(server.jwksUri, { cooldown: 0 }) }),
-      );
+      const jwks = createRemoteJwkSet(server.jwksUri, { cooldown: 0 });
+      const verifier = createAccessTokenVerifier(verifierOptions({ jwks }));
       await verifier.verify(await server.issue());
+      // The cached set is handed over as it is, the same object until the next fetch.
+      const cached = (jwks as unknown as { jwks(): JSONWebKeySet }).jwks();
+      expect((jwks as unknown as { jwks(): JSONWebKeySet }).jwks()).toBe(cached);
       // Two immediate rotations bring in a key the verifier has never seen.
       await server.keys.rotate({ immediate: true });
       await server.keys.rotate({ immediate: true });
@@ -283,6 +285,9 @@ describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
       const before = server.jwksRequests();
       await expect(verifier.verify(token)).resolves.toBeDefined();
       expect(server.jwksRequests() - before).toBe(1);
+      const refetched = (jwks as unknown as { jwks(): JSONWebKeySet }).jwks();
+      expect(refetched).not.toBe(cached);
+      expect(refetched.keys.map((key) => key.kid)).toContain(decodeProtectedHeader(token).kid);
     } finally {
       await server.close();
     }
