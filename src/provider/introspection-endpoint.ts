@@ -35,7 +35,9 @@ export function toIntrospectionBody(introspection: IntrospectionRequest): Record
   if (!introspection.active || !token) return { active: false };
   const body: Record<string, unknown> = {
     active: true,
-    scope: token.scopes.join(' '),
+    // §2.2's scope is a list of RFC 6749 §3.3 scope tokens, at least one: a token granted none
+    // has no scope member, as its JWT has no scope claim.
+    ...(token.scopes.length > 0 ? { scope: token.scopes.join(' ') } : {}),
     client_id: token.clientId,
     // §2.2 takes token_type from RFC 6749 §7.1; "Bearer" is the registered name (RFC 6750 §6.1.1).
     token_type: 'Bearer',

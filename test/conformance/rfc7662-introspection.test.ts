@@ -97,7 +97,15 @@ describe.each(mountsAndFormats)('RFC 7662 introspection through %s with %s acces
   it('§2.2 reports the issuer as the audience when the request named none', async () => {
     const token = await issueAccessToken(url, owner);
     const { body } = await introspectToken(url, owner, token);
-    expect(body).toMatchObject({ active: true, aud: testIssuer, scope: '' });
+    expect(body).toMatchObject({ active: true, aud: testIssuer });
+  });
+
+  it('§2.2 and RFC 6749 §3.3: a token granted no scope has no scope member, not an empty string', async () => {
+    const token = await issueAccessToken(url, owner);
+    const { body } = await introspectToken(url, owner, token);
+    expect(body.active).toBe(true);
+    expect(body).not.toHaveProperty('scope');
+    if (format === 'jwt') expect(decodeJwt(token)).not.toHaveProperty('scope');
   });
 
   it('§2.2 answers with application/json and Cache-Control: no-store', async () => {
