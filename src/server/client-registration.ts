@@ -13,7 +13,7 @@ import {
   type ClientStore,
   type Transactional,
 } from '../storage/index.js';
-import { holdsUnstorableText, isStorableText } from '../storage/storable-text.js';
+import { firstUnstorableField } from '../storage/storable-text.js';
 
 /** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
 export class ClientRegistrationError extends Error {
@@ -307,11 +307,11 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
  * @throws ClientRegistrationError `invalid_client_metadata`, naming the field
  */
 function checkStorableMetadata(input: ClientMetadataInput): void {
-  for (const [field, value] of Object.entries(input)) {
-    if (isStorableText(field) && !holdsUnstorableText(value)) continue;
+  const found = firstUnstorableField(input);
+  if (found) {
     throw new ClientRegistrationError(
       'invalid_client_metadata',
-      `${isStorableText(field) ? field : 'a field name'} holds a lone UTF-16 surrogate or U+0000, which cannot be stored`,
+      `${found.name ?? 'a field name'} holds a lone UTF-16 surrogate or U+0000, which cannot be stored`,
     );
   }
 }

@@ -42,12 +42,43 @@ export function holdsUnstorableText(value: unknown, seen = new Set<object>()): b
     if (typeof next !== 'object' || next === null || seen.has(next) || ArrayBuffer.isView(next)) continue;
     // A cycle is left for the store's own serialisation to refuse.
     seen.add(next);
-    for (const [key, member] of Object.entries(next)) {
+    if (Array.isArray(next)) {
+      // Strings, the usual members of a list, are checked without a trip through `pending`. Only
+      // the elements count: JSON keeps nothing else of an array.
+      for (const member of next as unknown[]) {
+        if (typeof member !== 'string') pending.push(member);
+        else if (!isStorableText(member)) return true;
+      }
+      continue;
+    }
+    const members = next as Readonly<Record<string, unknown>>;
+    for (const key of Object.keys(members)) {
       if (!isStorableText(key)) return true;
-      pending.push(member);
+      pending.push(members[key]);
     }
   }
   return false;
+}
+
+/**
+ * The first of a record's fields holding, in any string or member name at any depth, text that
+ * cannot be stored: `{ name }`, or `{ name: undefined }` when the field's own name is such text
+ * (and so must not be repeated). Undefined when every field can be stored. Strings at the top,
+ * the usual case, are checked without walking.
+ */
+export function firstUnstorableField(record: object): { readonly name: string | undefined } | undefined {
+  const fields = record as Readonly<Record<string, unknown>>;
+  let seen: Set<object> | undefined;
+  for (const name of Object.keys(fields)) {
+    if (!isStorableText(name)) return { name: undefined };
+    const value = fields[name];
+    if (typeof value === 'string') {
+      if (!isStorableText(value)) return { name };
+    } else if (typeof value === 'object' && value !== null && holdsUnstorableText(value, (seen ??= new Set()))) {
+      return { name };
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -57,11 +88,11 @@ export function holdsUnstorableText(value: unknown, seen = new Set<object>()): b
  * @throws {StorageInvalidTextError} naming the first such field
  */
 export function checkStorableText(record: object, kind: string): void {
-  const seen = new Set<object>();
-  for (const [field, value] of Object.entries(record)) {
-    if (!isStorableText(field) || holdsUnstorableText(value, seen)) {
-      throw new StorageInvalidTextError(isStorableText(field) ? `${kind} field ${field}` : `a ${kind} field name`);
-    }
+  const found = firstUnstorableField(record);
+  if (found) {
+    throw new StorageInvalidTextError(
+      found.name !== undefined ? `${kind} field ${found.name}` : `a ${kind} field name`,
+    );
   }
 }
 
