@@ -289,7 +289,8 @@ describe('rotating key set', () => {
     expect((await second.getSigningKey()).kid).toBe(activeKid);
   });
 
-  it('keeps signing with the keys it knows while the store is unreachable', async () => {
+  /** A key set that has read its keys once; `goDown()` makes every later store read fail. */
+  async function keySetThatLosesItsStore() {
     const { clock, store, options } = setup();
     let down = false;
     const flaky = countingStore(store, {
@@ -298,22 +299,20 @@ describe('rotating key set', () => {
     const reported: Error[] = [];
     const keys = await createRotatingKeySet({ ...options, store: flaky, reportError: (e) => reported.push(e) });
     const { kid } = await keys.getSigningKey();
-    down = true;
+    return { clock, keys, kid, reported, goDown: () => (down = true) };
+  }
+
+  it('keeps signing with the keys it knows while the store is unreachable', async () => {
+    const { clock, keys, kid, reported, goDown } = await keySetThatLosesItsStore();
+    goDown();
     clock.advance(2 * minute);
     expect((await keys.getSigningKey()).kid).toBe(kid);
     expect(reported.map((error) => error.message)).toContain('connection refused');
   });
 
   it('reports a failed re-read once, however many calls were waiting on it', async () => {
-    const { clock, store, options } = setup();
-    let down = false;
-    const flaky = countingStore(store, {
-      listSigningKeys: () => (down ? Promise.reject(new Error('connection refused')) : store.listSigningKeys()),
-    }).wrapped;
-    const reported: Error[] = [];
-    const keys = await createRotatingKeySet({ ...options, store: flaky, reportError: (e) => reported.push(e) });
-    const { kid } = await keys.getSigningKey();
-    down = true;
+    const { clock, keys, kid, reported, goDown } = await keySetThatLosesItsStore();
+    goDown();
     clock.advance(2 * minute);
     const signed = await Promise.all(Array.from({ length: 8 }, () => keys.getSigningKey()));
     expect(signed.map((key) => key.kid)).toEqual(Array.from({ length: 8 }, () => kid));
