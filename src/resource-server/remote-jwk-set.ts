@@ -81,7 +81,12 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
 
 /** A resolver over a JWK Set held in memory, for tests and for servers configured with keys. */
 export function createLocalJwkSet(jwks: JSONWebKeySet): KeyResolver {
-  return createLocalJWKSet(jwks);
+  const local = createLocalJWKSet(jwks);
+  // jose's jwks() deep-copies its snapshot per call; the set never changes, so one copy serves
+  // every verification that reads it (treat it as read-only).
+  const snapshot = local.jwks();
+  const resolver: KeyResolver = (protectedHeader, token) => local(protectedHeader, token);
+  return Object.defineProperty(resolver, 'jwks', { value: (): JSONWebKeySet => snapshot });
 }
 
 const shared = new Map<string, KeyResolver>();

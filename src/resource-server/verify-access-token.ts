@@ -323,6 +323,10 @@ function pinKeyAlgorithms(source: KeySetResolver, algorithms: readonly string[])
     try {
       await source(protectedHeader, token);
     } catch (error) {
+      // A key named by the token is there, but bound by its own alg to another algorithm.
+      if (error instanceof errors.JWKSNoMatchingKey && boundToAnotherAlgorithm(current.call(source), protectedHeader)) {
+        throw new KeyAlgorithmMismatch('the key that matched is used with another algorithm', { cause: error });
+      }
       // Several candidates are sorted out below, among the pinned keys.
       if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
     }
@@ -347,6 +351,22 @@ function pinKeyAlgorithms(source: KeySetResolver, algorithms: readonly string[])
       throw error;
     }
   };
+}
+
+/**
+ * Whether the set holds the key the header names by `kid`, with an `alg` other than the header's:
+ * jose then finds no key, and the token was refused for its algorithm, not for an unknown key.
+ */
+function boundToAnotherAlgorithm(jwks: JSONWebKeySet | undefined, header: { alg?: string; kid?: string } | undefined) {
+  if (!jwks || !Array.isArray(jwks.keys) || typeof header?.kid !== 'string') return false;
+  return jwks.keys.some(
+    (jwk) =>
+      typeof jwk === 'object' &&
+      jwk !== null &&
+      jwk.kid === header.kid &&
+      typeof jwk.alg === 'string' &&
+      jwk.alg !== header.alg,
+  );
 }
 
 function invalid(description: string, cause?: unknown): OAuthError {

@@ -396,7 +396,14 @@ describe('RFC 8725 §3.1: each verification key is used with one algorithm', () 
     const { privateKey, jwk } = await keyPair('rsa', 'PS256');
     const verifier = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] } }));
     await expect(verifier.verify(await sign(privateKey, 'PS256', jwk.kid))).resolves.toBeDefined();
-    await expectCode(verifier.verify(await sign(privateKey, 'RS256', jwk.kid)), 'invalid_token', 401);
+    // Named by kid, the key is known: the token is refused for its algorithm, not an unknown key.
+    await expectWrongAlgorithm(verifier.verify(await sign(privateKey, 'RS256', jwk.kid)));
+    const unknown = await expectCode(
+      verifier.verify(await sign(privateKey, 'RS256', 'other-kid')),
+      'invalid_token',
+      401,
+    );
+    expect(unknown.description).toMatch(/unknown key/);
   });
 
   it('RFC 8725 §3.1 uses an RSA key without alg with the first RSA algorithm accepted when RS256 is not', async () => {
