@@ -72,7 +72,11 @@ async function exchange(
     return { status: response.status, ok: response.ok, text: await response.text() };
   } catch (error) {
     if (error instanceof Error && error.name === 'TimeoutError') {
-      throw new CliError(`no answer from ${url} within ${timeoutSeconds} s (--timeout)`, exitCodes.failure, 'timeout');
+      throw new CliError(
+        `no answer from ${shownUrl(url)} within ${timeoutSeconds} s (--timeout)`,
+        exitCodes.failure,
+        'timeout',
+      );
     }
     throw unreachable(url, error);
   }
@@ -234,7 +238,17 @@ function httpUrl(text: string, flag: string): URL {
 
 function unreachable(url: string, error: unknown): CliError {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-  return new CliError(`cannot reach ${url}: ${cause}`, exitCodes.failure, 'unreachable');
+  return new CliError(`cannot reach ${shownUrl(url)}: ${cause}`, exitCodes.failure, 'unreachable');
+}
+
+/**
+ * `url` as messages show it: without its query or fragment, which may carry a key or a token
+ * (`?api_key=…`); a user name and password never get this far.
+ */
+function shownUrl(url: string): string {
+  if (!URL.canParse(url)) return 'the server';
+  const { origin, pathname, search, hash } = new URL(url);
+  return `${origin}${pathname}${search !== '' || hash !== '' ? '?…' : ''}`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -289,7 +303,11 @@ async function postForm(
 
 /** A successful answer that lacks what its RFC requires: the server is not one this command can use. */
 function unusableAnswer(url: string, expected: string): CliError {
-  return new CliError(`the server at ${url} answered 200 without ${expected}`, exitCodes.failure, 'invalid_response');
+  return new CliError(
+    `the server at ${shownUrl(url)} answered 200 without ${expected}`,
+    exitCodes.failure,
+    'invalid_response',
+  );
 }
 
 /**

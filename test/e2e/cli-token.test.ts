@@ -146,6 +146,27 @@ describe('tessera token', () => {
     expect(result.stderr).toContain(message);
   });
 
+  it('names an unreachable endpoint without its query, which may hold a key (RFC 3986 §3.4)', async () => {
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const { port } = closed.address() as AddressInfo;
+    closed.close();
+    await once(closed, 'close');
+    const result = await run([
+      'token',
+      '--token-endpoint',
+      `http://127.0.0.1:${port}/oauth2/token?api_key=query-secret-1#frag-secret-2`,
+      '--client-id',
+      'x',
+      '--client-secret',
+      'y',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot reach http://127.0.0.1:${port}/oauth2/token?…`);
+    expect(result.stderr).not.toContain('query-secret-1');
+    expect(result.stderr).not.toContain('frag-secret-2');
+  });
+
   it('exits 1 when the server cannot be reached', async () => {
     const closed = createServer().listen(0, '127.0.0.1');
     await once(closed, 'listening');
