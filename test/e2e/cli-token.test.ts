@@ -146,12 +146,18 @@ describe('tessera token', () => {
     expect(result.stderr).toContain(message);
   });
 
-  it('names an unreachable endpoint without its query, which may hold a key (RFC 3986 §3.4)', async () => {
+  /** A loopback port nothing listens on: taken, then given back. */
+  async function closedPort(): Promise<number> {
     const closed = createServer().listen(0, '127.0.0.1');
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     closed.close();
     await once(closed, 'close');
+    return port;
+  }
+
+  it('names an unreachable endpoint without its query, which may hold a key (RFC 3986 §3.4)', async () => {
+    const port = await closedPort();
     const result = await run([
       'token',
       '--token-endpoint',
@@ -168,11 +174,7 @@ describe('tessera token', () => {
   });
 
   it('exits 1 when the server cannot be reached', async () => {
-    const closed = createServer().listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const { port } = closed.address() as AddressInfo;
-    closed.close();
-    await once(closed, 'close');
+    const port = await closedPort();
     const result = await run([
       'token',
       '--issuer',
