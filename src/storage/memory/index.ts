@@ -131,10 +131,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       }
       // JSON.stringify writes U+0000 and a lone surrogate as a \u escape: JSON without one holds
       // neither, so the full walk runs only for the rare record whose JSON has an escape.
-      const refusal =
-        json.includes('\\u') || !isStorableText(record.signature)
-          ? storableRefusal(record, 'access token record')
-          : timeRefusal(record, 'access token record');
+      const refusal = storableRefusal(
+        record,
+        'access token record',
+        !json.includes('\\u') && isStorableText(record.signature),
+      );
       if (refusal) return refusal;
       if (!accessTokens.addEncoded(record.signature, record.expiresAt, json)) {
         return Promise.reject(new StorageConflictError('access token record already exists'));
@@ -354,23 +355,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 }
 
 /**
- * A rejection with `StorageInvalidTextError` when `record` holds text the SQL stores could
- * not keep as given, or with `StorageInvalidTimeError` when one of its times is not a whole
- * number of milliseconds; undefined when it may be written.
+ * A rejection with `StorageInvalidTextError` when `record` holds text the SQL stores could not
+ * keep as given (unless `textKnownStorable`), or with `StorageInvalidTimeError` when one of its
+ * times is not a whole number of milliseconds; undefined when it may be written.
  */
-function storableRefusal(record: object, kind: string): Promise<never> | undefined {
+function storableRefusal(record: object, kind: string, textKnownStorable = false): Promise<never> | undefined {
   try {
-    checkStorableText(record, kind);
-    checkStorableTimes(record, kind);
-    return undefined;
-  } catch (error) {
-    return Promise.reject(error as Error);
-  }
-}
-
-/** {@link storableRefusal} for the times alone, for a record whose text is known to be storable. */
-function timeRefusal(record: object, kind: string): Promise<never> | undefined {
-  try {
+    if (!textKnownStorable) checkStorableText(record, kind);
     checkStorableTimes(record, kind);
     return undefined;
   } catch (error) {
