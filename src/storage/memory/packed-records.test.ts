@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AccessTokenRecord } from '../index.js';
 import { PackedRecordTable } from './packed-records.js';
@@ -97,5 +98,93 @@ describe('PackedRecordTable', () => {
     expect(table.expiredSignatures(3000, 1)).toEqual(['old-1']);
     expect(table.expiredSignatures(2000, 10)).toEqual(['old-1', 'old-2']);
     expect(table.expiredSignatures(999, 10)).toEqual([]);
+  });
+
+  it('lists expired records in the order they were written, never a deleted one', () => {
+    const table = new PackedRecordTable();
+    const signatures = Array.from({ length: 6_000 }, (_, i) => `sig-${i}`);
+    // Every third record expires late; the rest have expired by 10_000.
+    signatures.forEach((signature, i) =>
+      table.set(signature, record(signature, { expiresAt: i % 3 === 0 ? 50_000 : 1_000 + i })),
+    );
+    for (const signature of signatures.slice(0, 300)) table.delete(signature);
+    const expired = signatures.filter((_, i) => i >= 300 && i % 3 !== 0);
+    expect(table.expiredSignatures(10_000, 10_000)).toEqual(expired);
+    expect(table.expiredSignatures(10_000, 5)).toEqual(expired.slice(0, 5));
+    // Past the late ones too.
+    expect(table.expiredSignatures(50_000, 10_000)).toEqual(signatures.slice(300));
+  });
+
+  it('keeps its index in proportion to the records it holds', () => {
+    const table = new PackedRecordTable();
+    const small = table.indexSlots;
+    const signatures = Array.from({ length: 50_000 }, (_, i) => `sig-${i}`);
+    for (const signature of signatures) table.set(signature, record(signature));
+    expect(table.indexSlots).toBeGreaterThanOrEqual(2 * signatures.length);
+    for (const signature of signatures) table.delete(signature);
+    expect(table.size).toBe(0);
+    expect(table.indexSlots).toBe(small);
+    expect(table.slabCount).toBeLessThanOrEqual(1);
+  });
+
+  it('tells a lone surrogate from the U+FFFD that UTF-8 would put in its place', () => {
+    const table = new PackedRecordTable();
+    table.set('a\ufffdb', record('a\ufffdb'));
+    expect(table.get('a\ud800b')).toBeUndefined();
+    expect(table.has('a\ud800b')).toBe(false);
+    expect(table.delete('a\ud800b')).toBe(false);
+    expect(table.get('a\ufffdb')?.signature).toBe('a\ufffdb');
+  });
+
+  it('finds every signature sharing a hash slot, whichever of them is deleted first', () => {
+    // Far more signatures than the smallest index has slots, with long shared prefixes: many
+    // land in runs of occupied slots, and deleting from the middle of a run must not hide the rest.
+    const table = new PackedRecordTable();
+    const signatures = Array.from({ length: 5_000 }, (_, i) => `${'p'.repeat(200)}${i}`);
+    for (const signature of signatures) table.set(signature, record(signature));
+    for (let i = 0; i < signatures.length; i += 2) expect(table.delete(signatures[i]!)).toBe(true);
+    signatures.forEach((signature, i) => expect(table.has(signature)).toBe(i % 2 === 1));
+  });
+
+  it('behaves as a map of records under any sequence of writes, reads and deletes', () => {
+    const signature = fc.oneof(
+      fc.constantFrom('a', 'b', 'c', 'd', 'é', '😀'),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+    );
+    const operation = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), signature, expiresAt: fc.integer({ min: 0, max: 100 }) }),
+      fc.record({ kind: fc.constant('set' as const), signature, expiresAt: fc.integer({ min: 0, max: 100 }) }),
+      fc.record({ kind: fc.constant('delete' as const), signature }),
+      fc.record({ kind: fc.constant('expired' as const), now: fc.integer({ min: 0, max: 100 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(operation, { maxLength: 3_000 }), (operations) => {
+        const table = new PackedRecordTable();
+        const model = new Map<string, AccessTokenRecord>();
+        for (const step of operations) {
+          if (step.kind === 'add') {
+            const added = record(step.signature, { expiresAt: step.expiresAt });
+            expect(table.add(step.signature, added)).toBe(!model.has(step.signature));
+            if (!model.has(step.signature)) model.set(step.signature, added);
+          } else if (step.kind === 'set') {
+            const replaced = record(step.signature, { expiresAt: step.expiresAt, subject: `s${step.expiresAt}` });
+            table.set(step.signature, replaced);
+            // A replaced record counts as written last, as a Map entry deleted and set again.
+            model.delete(step.signature);
+            model.set(step.signature, replaced);
+          } else if (step.kind === 'delete') {
+            expect(table.delete(step.signature)).toBe(model.delete(step.signature));
+          } else {
+            const expected = [...model.values()]
+              .filter((kept) => kept.expiresAt <= step.now)
+              .map((kept) => kept.signature);
+            expect(table.expiredSignatures(step.now, Infinity)).toEqual(expected);
+          }
+          expect(table.size).toBe(model.size);
+        }
+        for (const [key, kept] of model) expect(table.get(key)).toEqual(kept);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
