@@ -389,6 +389,31 @@ export function tokenCommand(): Command {
   });
 }
 
+/**
+ * What `introspect` and `revoke` share: the token (or stdin) and its hint, posted with the
+ * client's credentials to the endpoint `pick` names. Options are checked before anything is read.
+ */
+async function postToken(
+  token: string,
+  options: Options,
+  pick: (endpoints: Endpoints) => string,
+): Promise<{ response: Record<string, unknown>; endpoint: string }> {
+  checkOneStdinReader(token, options);
+  timeoutOf(options);
+  const credentials = await clientCredentials(options);
+  const value = await tokenArgument(token);
+  const endpoints = await discoverEndpoints(options);
+  const endpoint = pick(endpoints);
+  const response = await postForm(
+    endpoint,
+    { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
+    credentials,
+    endpoints.issuer,
+    timeoutOf(options),
+  );
+  return { response, endpoint };
+}
+
 /** Builds the `introspect` command. */
 export function introspectCommand(): Command {
   return addClientOptions(
@@ -397,21 +422,10 @@ export function introspectCommand(): Command {
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
-    checkOneStdinReader(token, options);
-    timeoutOf(options);
-    const credentials = await clientCredentials(options);
-    const value = await tokenArgument(token);
-    const endpoints = await discoverEndpoints(options);
-    const response = await postForm(
-      endpoints.introspection,
-      { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
-      credentials,
-      endpoints.issuer,
-      timeoutOf(options),
-    );
+    const { response, endpoint } = await postToken(token, options, (endpoints) => endpoints.introspection);
     // RFC 7662 §2.2: the answer is a JSON object whose `active` is a boolean.
     if (typeof response.active !== 'boolean') {
-      throw unusableAnswer(endpoints.introspection, 'a JSON object holding a boolean "active" (RFC 7662 §2.2)');
+      throw unusableAnswer(endpoint, 'a JSON object holding a boolean "active" (RFC 7662 §2.2)');
     }
     if (options.json === true) printJson(response);
     else printFields(response);
@@ -426,18 +440,7 @@ export function revokeCommand(): Command {
       .argument('<token>')
       .option('--token-type-hint <hint>', 'access_token or refresh_token'),
   ).action(async (token: string, options: Options) => {
-    checkOneStdinReader(token, options);
-    timeoutOf(options);
-    const credentials = await clientCredentials(options);
-    const value = await tokenArgument(token);
-    const endpoints = await discoverEndpoints(options);
-    await postForm(
-      endpoints.revocation,
-      { token: value, token_type_hint: stringOption(options.tokenTypeHint) },
-      credentials,
-      endpoints.issuer,
-      timeoutOf(options),
-    );
+    await postToken(token, options, (endpoints) => endpoints.revocation);
     // RFC 7009 §2.2: 200 means the token is revoked or was never valid; the server does not say which.
     if (options.json === true) printJson({ revoked: true });
     else printNote('revoked (or the token was already invalid)');
