@@ -29,3 +29,15 @@ export function checkStorableTimes(record: object, kind: string): void {
     }
   }
 }
+
+/**
+ * The expiry a replay-cache entry is kept with: rounded up to a whole millisecond, so a fraction
+ * never shortens the hold.
+ *
+ * @throws {StorageInvalidTimeError} for NaN, an infinity, or a time no store keeps exactly
+ */
+export function replayEntryExpiry(expiresAt: number): number {
+  const expiry = Math.ceil(expiresAt);
+  if (!Number.isSafeInteger(expiry)) throw new StorageInvalidTimeError('replay cache entry field expiresAt');
+  return expiry;
+}

@@ -640,6 +640,14 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.getAccessTokenRecord('sig-latest')).toStrictEqual(latest);
       });
 
+      it('refuses a replay-cache expiry that is NaN, an infinity or past 2^53 ms, keeping nothing (a fraction is rounded up: see below)', async () => {
+        for (const bad of badTimes.slice(1)) {
+          await expect(store.markUsed('r-time', bad, t0)).rejects.toBeInstanceOf(StorageInvalidTimeError);
+        }
+        expect(await store.markUsed('r-time', t0 + 1000, t0)).toBe(true);
+        expect(await store.markUsed('r-time', t0 + 1000, t0 + 1)).toBe(false);
+      });
+
       it('takes back the work of a transaction whose write holds one', async () => {
         await expect(
           store.transaction(async (tx) => {

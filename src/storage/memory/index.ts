@@ -12,7 +12,7 @@ import {
   type StoredSigningKey,
 } from '../index.js';
 import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
-import { checkStorableTimes } from '../storable-time.js';
+import { checkStorableTimes, replayEntryExpiry } from '../storable-time.js';
 import { encodeAccessTokenRecord, PackedRecordTable } from './packed-records.js';
 
 /** What `restore` needs of a table: a Map, or the packed record table. */
@@ -223,10 +223,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     markUsed(jti, expiresAt, now) {
+      let expiry: number;
+      try {
+        expiry = replayEntryExpiry(expiresAt);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
       const known = usedJtis.get(jti);
       // An entry past its expiry may still sit here until the janitor runs; it no longer counts.
       if (known !== undefined && known > now) return Promise.resolve(false);
-      usedJtis.set(jti, expiresAt);
+      usedJtis.set(jti, expiry);
       journal.undo(restore(usedJtis, jti, known));
       return Promise.resolve(true);
     },

@@ -34,7 +34,7 @@ import {
   isStorableText,
   withLoneSurrogatesReplaced,
 } from '../storable-text.js';
-import { checkStorableTimes } from '../storable-time.js';
+import { checkStorableTimes, replayEntryExpiry } from '../storable-time.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -627,12 +627,12 @@ function createOperations(
     },
 
     async markUsed(jti, expiresAt, now) {
+      const expiry = replayEntryExpiry(expiresAt);
       // Inserts, or takes over an entry that has expired; a concurrent twin waits and then finds it held.
       const result = await db.query(
         `INSERT INTO ${s}.replay_cache AS r (jti, expires_at) VALUES ($1, $2)
          ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE r.expires_at <= $3`,
-        // The column holds whole milliseconds; a fraction is rounded up, never shortening the hold.
-        [storedReplayKey(jti), Math.ceil(expiresAt), now],
+        [storedReplayKey(jti), expiry, now],
       );
       return (result.rowCount ?? 0) > 0;
     },

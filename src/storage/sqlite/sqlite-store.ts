@@ -33,7 +33,7 @@ import {
 } from '../sql-columns.js';
 import { createGroupCommit } from '../group-commit.js';
 import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
-import { checkStorableTimes } from '../storable-time.js';
+import { checkStorableTimes, replayEntryExpiry } from '../storable-time.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
 
@@ -687,8 +687,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
 
     markUsed(jti, expiresAt, now) {
-      // The column holds whole milliseconds; a fraction is rounded up, never shortening the hold.
-      return statements.markUsed.run({ jti, expiresAt: Math.ceil(expiresAt), now }).changes > 0;
+      return statements.markUsed.run({ jti, expiresAt: replayEntryExpiry(expiresAt), now }).changes > 0;
     },
 
     purgeExpired(now, batchSize) {
