@@ -94,10 +94,74 @@ describe('the node:http request', () => {
     expect(seen).toEqual({ url: `http://127.0.0.1:${port}/oauth2/token`, authorization: 'Basic eDp5' });
   });
 
-  it('keeps the path when the Host header is not a valid host', async () => {
+  it('keeps the path when the Host field is a name the URL parser cannot take', async () => {
+    // RFC 3986 allows a percent-encoded space in a registered name; a web URL's host does not.
     const port = await serve(echoHeaders);
-    const answer = await rawExchange(port, 'GET /token HTTP/1.1\r\nHost: bad host[\r\nConnection: close\r\n\r\n');
+    const answer = await rawExchange(port, 'GET /token HTTP/1.1\r\nHost: bad%20host\r\nConnection: close\r\n\r\n');
     expect((bodyOf(answer) as { url: string }).url).toBe('http://localhost/token');
+  });
+
+  it.each([
+    ['two Host field lines', 'Host: a.test\r\nHost: b.test\r\n', 'The request has more than one Host field.'],
+    [
+      'two Host lines of the same value',
+      'Host: a.test\r\nhost: a.test\r\n',
+      'The request has more than one Host field.',
+    ],
+    [
+      'a space in the name',
+      'Host: bad host\r\n',
+      'The Host field is not a host name or address with an optional port.',
+    ],
+    ['an open bracket', 'Host: [::1\r\n', 'The Host field is not a host name or address with an optional port.'],
+    ['a path', 'Host: a.test/x\r\n', 'The Host field is not a host name or address with an optional port.'],
+    ['user info', 'Host: user@a.test\r\n', 'The Host field is not a host name or address with an optional port.'],
+    ['two ports', 'Host: a.test:80:81\r\n', 'The Host field is not a host name or address with an optional port.'],
+    [
+      'a port that is not digits',
+      'Host: a.test:http\r\n',
+      'The Host field is not a host name or address with an optional port.',
+    ],
+  ])(
+    'RFC 9112 §3.2: answers 400 invalid_request to %s, without calling the handler or repeating the value',
+    async (_title, fields, description) => {
+      let called = false;
+      const port = await serve(async () => {
+        called = true;
+        return new Response(null, { status: 204 });
+      });
+      const answer = await rawExchange(
+        port,
+        `POST /token HTTP/1.1\r\n${fields}Content-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(bodyOf(answer)).toEqual({ error: 'invalid_request', error_description: description });
+      expect(called).toBe(false);
+    },
+  );
+
+  it.each([
+    ['an IPv6 literal and port', '[::1]:8080', 'http://[::1]:8080/token'],
+    ['an IPv6 literal with a zone', '[fe80::1%25eth0]', undefined],
+    ['a name with a trailing dot', 'a.test.', 'http://a.test./token'],
+    ['an empty port', 'a.test:', 'http://a.test/token'],
+    ['an empty value', '', 'http://localhost/token'],
+  ])('RFC 9112 §3.2: takes a Host field holding %s', async (_title, host, expected) => {
+    const port = await serve(echoHeaders);
+    const answer = await rawExchange(port, `GET /token HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    if (expected !== undefined) expect((bodyOf(answer) as { url: string }).url).toBe(expected);
+  });
+
+  it('RFC 9112 §3.2: an HTTP/1.1 request without Host is refused with 400 (by node, which the adapter leaves on)', async () => {
+    let called = false;
+    const port = await serve(async () => {
+      called = true;
+      return new Response(null, { status: 204 });
+    });
+    const answer = await rawExchange(port, 'GET /token HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(called).toBe(false);
   });
 
   it('answers a target that is no URL at all as the root, not with a server error', async () => {

@@ -68,6 +68,35 @@ function firstHost(raw: readonly string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * `uri-host [ ":" port ]` (RFC 3986 §3.2.2 and §3.2.3): an IP literal in brackets (an IPv6
+ * address, with a zone as RFC 6874 writes it, or an IPvFuture), or a registered name or IPv4
+ * address, possibly empty (RFC 9112 §3.2 sends an empty Host for an empty authority).
+ */
+const hostAndPort =
+  /^(?:\[(?:[0-9A-Fa-f:.]+(?:%25(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})+)?|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/**
+ * Why the request's Host fields make it one a server must answer with 400 (RFC 9112 §3.2): more
+ * than one Host field line, or a value that is not a host and optional port. Undefined when they
+ * are fine, and when there is none (node itself refuses an HTTP/1.1 request without one; HTTP/1.0
+ * may omit it). The value is not repeated: it is the client's to know.
+ */
+export function hostFieldProblem(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let host: string | undefined;
+  for (let index = 0; index + 1 < raw.length; index += 2) {
+    const field = raw[index]!;
+    if (field.length !== 4 || field.toLowerCase() !== 'host') continue;
+    if (host !== undefined) return 'The request has more than one Host field.';
+    host = raw[index + 1]!;
+  }
+  if (host !== undefined && !hostAndPort.test(host)) {
+    return 'The Host field is not a host name or address with an optional port.';
+  }
+  return undefined;
+}
+
 /** The request's absolute URL, built from the Host header as a web server would. */
 function absoluteUrl(req: IncomingMessage, url: string): string {
   const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
@@ -488,6 +517,11 @@ export function toNodeFetchHandler(handler: FetchHandler) {
  * up the next request on the connection for good.
  */
 export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerResponse, url?: string): void {
+  const hostProblem = hostFieldProblem(req);
+  if (hostProblem !== undefined) {
+    sendFallback(res, 400, 'invalid_request', hostProblem);
+    return;
+  }
   let request: NodeRequest;
   try {
     request = new NodeRequest(req, url ?? req.url ?? '/');
@@ -514,6 +548,11 @@ export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerRe
 
 /** {@link handle} for a handler taking a full web `Request`. */
 export function handleFetch(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, url?: string): void {
+  const hostProblem = hostFieldProblem(req);
+  if (hostProblem !== undefined) {
+    sendFallback(res, 400, 'invalid_request', hostProblem);
+    return;
+  }
   let request: Request;
   let release: () => void;
   try {
@@ -536,11 +575,16 @@ export function handleFetch(handler: FetchHandler, req: IncomingMessage, res: Se
     .catch(() => sendFallback(res, 500, 'server_error'));
 }
 
-function sendFallback(res: ServerResponse, status: number, error: string): void {
+function sendFallback(res: ServerResponse, status: number, error: string, description?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ error }));
+  const body = JSON.stringify(description === undefined ? { error } : { error, error_description: description });
+  res.writeHead(status, {
+    'content-type': 'application/json;charset=UTF-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
 }

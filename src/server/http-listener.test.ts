@@ -90,6 +90,28 @@ describe('resolveClientAddress', () => {
   });
 });
 
+/** A public listener on a free loopback port that logs to `destination` and answers `{}`, calling `onHandled` first. */
+function startTestListener(destination: PassThrough, metrics: ReturnType<typeof createMetrics>, onHandled: () => void) {
+  return startListener({
+    name: 'public',
+    host: '127.0.0.1',
+    port: 0,
+    headersTimeout: 5000,
+    requestTimeout: 10_000,
+    keepAliveTimeout: 5000,
+    maxHeaderSize: 16_384,
+    maxBodyBytes: 65_536,
+    trustProxy: false,
+    logger: createLogger({ level: 'info', destination }),
+    metrics,
+    endpointOf: () => 'token',
+    handler: () => {
+      onHandled();
+      return Promise.resolve(new Response('{}', { headers: { 'content-type': 'application/json' } }));
+    },
+  });
+}
+
 describe('startListener and a client that goes away mid-body', () => {
   async function cutOff(how: 'end' | 'reset') {
     const lines: string[] = [];
@@ -97,24 +119,7 @@ describe('startListener and a client that goes away mid-body', () => {
     destination.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
     const metrics = createMetrics({ defaultMetrics: false });
     let handled = 0;
-    const listener = await startListener({
-      name: 'public',
-      host: '127.0.0.1',
-      port: 0,
-      headersTimeout: 5000,
-      requestTimeout: 10_000,
-      keepAliveTimeout: 5000,
-      maxHeaderSize: 16_384,
-      maxBodyBytes: 65_536,
-      trustProxy: false,
-      logger: createLogger({ level: 'info', destination }),
-      metrics,
-      endpointOf: () => 'token',
-      handler: () => {
-        handled++;
-        return Promise.resolve(new Response('{}', { headers: { 'content-type': 'application/json' } }));
-      },
-    });
+    const listener = await startTestListener(destination, metrics, () => handled++);
     try {
       const socket = connect(listener.port, '127.0.0.1');
       await once(socket, 'connect');
@@ -145,6 +150,50 @@ describe('startListener and a client that goes away mid-body', () => {
       const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(logged.filter((line) => line.level === 'error')).toStrictEqual([]);
       expect(logged.find((line) => line.msg === 'request')).toMatchObject({ status: 499, outcome: 'aborted' });
+    },
+  );
+});
+
+describe('startListener and the Host field', () => {
+  it.each([
+    ['two Host field lines', 'Host: a.test\r\nHost: b.test\r\n', 'The request has more than one Host field.'],
+    [
+      'a Host that is not a host and port',
+      'Host: a.test/x\r\n',
+      'The Host field is not a host name or address with an optional port.',
+    ],
+  ])(
+    'RFC 9112 §3.2: answers %s with 400 invalid_request, stamped and logged, without the handler',
+    async (_title, fields, description) => {
+      const lines: string[] = [];
+      const destination = new PassThrough();
+      destination.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+      let handled = 0;
+      const listener = await startTestListener(destination, createMetrics({ defaultMetrics: false }), () => handled++);
+      try {
+        const socket = connect(listener.port, '127.0.0.1');
+        await once(socket, 'connect');
+        socket.end(`POST /token HTTP/1.1\r\n${fields}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+        await once(socket, 'close');
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer).toMatch(/\r\nx-request-id: \S+\r\n/i);
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+          error: 'invalid_request',
+          error_description: description,
+        });
+        expect(handled).toBe(0);
+        const deadline = Date.now() + 5000;
+        while (!lines.some((line) => line.includes('"msg":"request"')) && Date.now() < deadline) await delay(20);
+        const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+        expect(logged.find((line) => line.msg === 'request')).toMatchObject({
+          status: 400,
+          outcome: 'invalid_request',
+        });
+      } finally {
+        await listener.close(0);
+      }
     },
   );
 });

@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { isIP, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { presentedAssertionClientId } from '../client-auth/index.js';
-import { answerHalfClosedClients, sendWebResponse, toBufferedRequest } from '../http/node.js';
+import { answerHalfClosedClients, hostFieldProblem, sendWebResponse, toBufferedRequest } from '../http/node.js';
 import { getWrittenBody } from '../provider/index.js';
 import type { HttpRequest } from '../request/index.js';
 import { ConfigError } from './config.js';
@@ -123,8 +123,11 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
         return;
       }
       let response: Response;
+      const hostProblem = hostFieldProblem(req);
       if (body === 'too-large') {
         response = jsonError(413, 'invalid_request', 'The request body is too large.');
+      } else if (hostProblem !== undefined) {
+        response = jsonError(400, 'invalid_request', hostProblem);
       } else {
         clientId = findClientId(req, body);
         const context = { requestId, clientAddress };
