@@ -114,6 +114,11 @@ describe('the node:http request', () => {
       'The Host field is not a host name or address with an optional port.',
     ],
     ['an open bracket', 'Host: [::1\r\n', 'The Host field is not a host name or address with an optional port.'],
+    [
+      'brackets around no IPv6 address',
+      'Host: [1:2:3]\r\n',
+      'The Host field is not a host name or address with an optional port.',
+    ],
     ['a path', 'Host: a.test/x\r\n', 'The Host field is not a host name or address with an optional port.'],
     ['user info', 'Host: user@a.test\r\n', 'The Host field is not a host name or address with an optional port.'],
     ['two ports', 'Host: a.test:80:81\r\n', 'The Host field is not a host name or address with an optional port.'],

@@ -1,6 +1,7 @@
 // node:http <-> web Request/Response, so a fetch-style handler serves node:http and frameworks built on it.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { isIPv6 } from 'node:net';
 import { OAuthError } from '../core/index.js';
 import {
   getWrittenBody,
@@ -91,10 +92,18 @@ export function hostFieldProblem(req: IncomingMessage): string | undefined {
     if (host !== undefined) return 'The request has more than one Host field.';
     host = raw[index + 1]!;
   }
-  if (host !== undefined && !hostAndPort.test(host)) {
+  if (host !== undefined && (!hostAndPort.test(host) || !isIPv6LiteralOrNone(host))) {
     return 'The Host field is not a host name or address with an optional port.';
   }
   return undefined;
+}
+
+/** False for a bracketed literal that is not an IPv6 address (the pattern above only checks its characters). */
+function isIPv6LiteralOrNone(host: string): boolean {
+  if (!host.startsWith('[') || host.startsWith('[v') || host.startsWith('[V')) return true;
+  const end = host.indexOf(']');
+  const zone = host.indexOf('%25');
+  return isIPv6(host.slice(1, zone > 0 && zone < end ? zone : end));
 }
 
 /** The request's absolute URL, built from the Host header as a web server would. */
