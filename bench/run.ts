@@ -30,7 +30,15 @@ import {
   tokenRequestHeaders,
 } from './load.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
-import { inMeasurementOrder, markdownTables, medianOf, ratioOfRounds, type Measurement, type Ratio } from './stats.js';
+import {
+  inMeasurementOrder,
+  markdownTables,
+  medianOf,
+  rangeOfRounds,
+  ratioOfRounds,
+  type Measurement,
+  type Ratio,
+} from './stats.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = dirname(benchDir);
@@ -608,22 +616,20 @@ try {
   // A ratio is taken within each round, where both figures were measured seconds apart, and
   // the median of those is reported: a machine whose speed drifts during the run moves both
   // figures of a round alike, but not the medians of figures from different rounds.
-  const ratioOf = (field: 'tokensPerSecond' | 'tokensPerCpuSecond', a: string, b: string): number | undefined => {
-    const tops = roundsOf[a] ?? (results[a] ? [results[a]] : []);
-    const bottoms = roundsOf[b] ?? (results[b] ? [results[b]] : []);
-    return ratioOfRounds(
-      tops.map((m) => m?.[field]),
-      bottoms.map((m) => m?.[field]),
-    );
-  };
+  const figuresOf = (field: 'tokensPerSecond' | 'tokensPerCpuSecond', id: string) =>
+    (roundsOf[id] ?? (results[id] ? [results[id]] : [])).map((m) => m?.[field]);
+  const ratioOf = (field: 'tokensPerSecond' | 'tokensPerCpuSecond', a: string, b: string): number | undefined =>
+    ratioOfRounds(figuresOf(field, a), figuresOf(field, b));
   const ratios: Ratio[] = [];
   const add = (name: string, a: string, b: string, atLeast?: number) => {
     const value = ratioOf('tokensPerSecond', a, b);
     const cpuValue = ratioOf('tokensPerCpuSecond', a, b);
+    const range = rangeOfRounds(figuresOf('tokensPerSecond', a), figuresOf('tokensPerSecond', b));
     ratios.push({
       name,
       value,
       cpuValue,
+      ...(range === undefined ? {} : { range }),
       ...(atLeast === undefined
         ? {}
         : {
@@ -662,14 +668,17 @@ try {
     );
   }
 
-  console.log('\nRatios, medians of the per-round ratios (by tokens/s; by tokens per server CPU-second):');
+  console.log(
+    '\nRatios, medians of the per-round ratios (by tokens/s; by tokens per server CPU-second; the rounds by tokens/s from lowest to highest):',
+  );
   const show = (value: number | undefined) => (value === undefined ? 'n/a' : value.toFixed(3)).padStart(6);
   for (const entry of ratios) {
     const verdict =
       entry.target === undefined
         ? ''
         : `  target ${entry.target}: ${entry.holds ? 'holds' : 'does NOT hold'} / ${entry.holdsByCpu ? 'holds' : 'does NOT hold'}`;
-    console.log(`  ${entry.name.padEnd(58)} ${show(entry.value)} ${show(entry.cpuValue)}${verdict}`);
+    const range = entry.range === undefined ? '' : `  rounds ${entry.range[0].toFixed(3)}–${entry.range[1].toFixed(3)}`;
+    console.log(`  ${entry.name.padEnd(58)} ${show(entry.value)} ${show(entry.cpuValue)}${range}${verdict}`);
   }
   if (attack) {
     console.log(`  legitimate client saw ${attack.legitimate429} × 429 under attack (target: 0)`);

@@ -4,6 +4,7 @@ import {
   markdownTables,
   median,
   medianOf,
+  rangeOfRounds,
   ratioOfRounds,
   separation,
   type Measurement,
@@ -108,6 +109,21 @@ describe('ratioOfRounds', () => {
   });
 });
 
+describe('rangeOfRounds', () => {
+  it('gives the lowest and highest per-round ratio, rounded to three decimals', () => {
+    // Per round: 0.9, 1.4, 0.8 (the median, 0.9, is what ratioOfRounds reports).
+    expect(rangeOfRounds([900, 700, 400], [1000, 500, 500])).toEqual([0.8, 1.4]);
+    expect(ratioOfRounds([900, 700, 400], [1000, 500, 500])).toBe(0.9);
+    expect(rangeOfRounds([1, 2], [3, 3])).toEqual([0.333, 0.667]);
+  });
+
+  it('leaves out the rounds ratioOfRounds leaves out, and is undefined without any', () => {
+    expect(rangeOfRounds([1, undefined, 5, 9], [2, 1, 0, 3])).toEqual([0.5, 3]);
+    expect(rangeOfRounds([undefined], [1])).toBeUndefined();
+    expect(rangeOfRounds([], [])).toBeUndefined();
+  });
+});
+
 describe('markdownTables', () => {
   it('renders figures with thousands separators, failures summed, and the idle share', () => {
     const table = markdownTables(
@@ -117,22 +133,30 @@ describe('markdownTables', () => {
     expect(table).toContain('| jose RS256 | 2,608 | 5 | 20 | 3 | 1,100 | 93% |');
   });
 
-  it('renders ratios with three decimals and says whether a target holds both ways, one way or not', () => {
+  it('renders ratios with three decimals, the range of their rounds, and whether a target holds both ways, one way or not', () => {
     const table = markdownTables(
       [],
       [
-        { name: 'a / b', value: 1.2654, cpuValue: 1.3, target: '≥ 1.2', holds: true, holdsByCpu: true },
+        {
+          name: 'a / b',
+          value: 1.2654,
+          cpuValue: 1.3,
+          range: [0.98, 1.41],
+          target: '≥ 1.2',
+          holds: true,
+          holdsByCpu: true,
+        },
         { name: 'c / d', value: 0.8, cpuValue: 0.86, target: '≥ 0.85', holds: false, holdsByCpu: true },
         { name: 'e / f', value: 0.5, cpuValue: undefined, target: '≥ 0.95', holds: false, holdsByCpu: false },
         { name: 'g / h', value: 0.1, cpuValue: 0.2 },
         { name: 'i / j', value: undefined, cpuValue: undefined, target: '≥ 1.2', holds: false, holdsByCpu: false },
       ],
     );
-    expect(table).toContain('| a / b | 1.265 | 1.300 | ≥ 1.2 | yes |');
-    expect(table).toContain('| c / d | 0.800 | 0.860 | ≥ 0.85 | one way |');
-    expect(table).toContain('| e / f | 0.500 | n/a | ≥ 0.95 | no |');
-    expect(table).toContain('| g / h | 0.100 | 0.200 |  |  |');
-    expect(table).toContain('| i / j | n/a | n/a | ≥ 1.2 | not measured |');
+    expect(table).toContain('| a / b | 1.265 | 1.300 | 0.980–1.410 | ≥ 1.2 | yes |');
+    expect(table).toContain('| c / d | 0.800 | 0.860 | n/a | ≥ 0.85 | one way |');
+    expect(table).toContain('| e / f | 0.500 | n/a | n/a | ≥ 0.95 | no |');
+    expect(table).toContain('| g / h | 0.100 | 0.200 | n/a |  |  |');
+    expect(table).toContain('| i / j | n/a | n/a | n/a | ≥ 1.2 | not measured |');
   });
 });
 

@@ -89,14 +89,37 @@ export function ratioOfRounds(
   top: readonly (number | undefined)[],
   bottom: readonly (number | undefined)[],
 ): number | undefined {
+  const value = median(perRoundRatios(top, bottom));
+  return value === undefined ? undefined : roundToThousandths(value);
+}
+
+/**
+ * The lowest and highest of the per-round ratios {@link ratioOfRounds} takes the median of
+ * (rounded to three decimals): how far apart the rounds put a ratio, which shows a run the host
+ * disturbed without hiding it behind the median. Undefined when no round has both figures.
+ */
+export function rangeOfRounds(
+  top: readonly (number | undefined)[],
+  bottom: readonly (number | undefined)[],
+): readonly [number, number] | undefined {
+  const ratios = perRoundRatios(top, bottom);
+  if (ratios.length === 0) return undefined;
+  return [roundToThousandths(Math.min(...ratios)), roundToThousandths(Math.max(...ratios))];
+}
+
+/** `top / bottom` for each round that has both figures and a bottom above zero, paired by index. */
+function perRoundRatios(top: readonly (number | undefined)[], bottom: readonly (number | undefined)[]): number[] {
   const ratios: number[] = [];
   for (let round = 0; round < Math.min(top.length, bottom.length); round++) {
     const a = top[round];
     const b = bottom[round];
     if (a !== undefined && b !== undefined && b > 0) ratios.push(a / b);
   }
-  const value = median(ratios);
-  return value === undefined ? undefined : Math.round(value * 1000) / 1000;
+  return ratios;
+}
+
+function roundToThousandths(value: number): number {
+  return Math.round(value * 1000) / 1000;
 }
 
 /** A ratio between two targets as reported, with its target line when the issue sets one. */
@@ -106,6 +129,8 @@ export interface Ratio {
   readonly value: number | undefined;
   /** From tokens per server CPU-second. */
   readonly cpuValue: number | undefined;
+  /** The lowest and highest per-round ratio by tokens per second (see {@link rangeOfRounds}). */
+  readonly range?: readonly [number, number];
   readonly target?: string;
   readonly holds?: boolean;
   readonly holdsByCpu?: boolean;
@@ -139,12 +164,14 @@ export function markdownTables(measurements: readonly Measurement[], ratios: rea
           : entry.holds || entry.holdsByCpu
             ? 'one way'
             : 'no';
+  const range = (entry: Ratio): string =>
+    entry.range === undefined ? 'n/a' : `${entry.range[0].toFixed(3)}–${entry.range[1].toFixed(3)}`;
   const ratioRows = [
-    '| Ratio | by tokens/s | by tokens/CPU-s | Target | Holds? |',
-    '| --- | ---: | ---: | --- | --- |',
+    '| Ratio | by tokens/s | by tokens/CPU-s | rounds (tokens/s) | Target | Holds? |',
+    '| --- | ---: | ---: | ---: | --- | --- |',
     ...ratios.map(
       (entry) =>
-        `| ${entry.name} | ${ratio(entry.value)} | ${ratio(entry.cpuValue)} | ${entry.target ?? ''} | ${verdict(entry)} |`,
+        `| ${entry.name} | ${ratio(entry.value)} | ${ratio(entry.cpuValue)} | ${range(entry)} | ${entry.target ?? ''} | ${verdict(entry)} |`,
     ),
   ];
   return `${figures.join('\n')}\n\n${ratioRows.join('\n')}\n`;
