@@ -84,14 +84,27 @@ const hostAndPort =
  * may omit it). The value is not repeated: it is the client's to know.
  */
 export function hostFieldProblem(req: IncomingMessage): string | undefined {
-  const raw = req.rawHeaders;
+  return problemWithHost(hostFieldOf(req.rawHeaders));
+}
+
+/** Stands for the Host value of a request with more than one Host field line. */
+const severalHosts = Symbol('several Host fields');
+
+/** The Host field's value found in the raw pairs, undefined without one, {@link severalHosts} with more. */
+function hostFieldOf(raw: readonly string[]): string | undefined | typeof severalHosts {
   let host: string | undefined;
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const field = raw[index]!;
     if (field.length !== 4 || field.toLowerCase() !== 'host') continue;
-    if (host !== undefined) return 'The request has more than one Host field.';
+    if (host !== undefined) return severalHosts;
     host = raw[index + 1]!;
   }
+  return host;
+}
+
+/** What {@link hostFieldProblem} says of a value {@link hostFieldOf} found. */
+function problemWithHost(host: string | undefined | typeof severalHosts): string | undefined {
+  if (host === severalHosts) return 'The request has more than one Host field.';
   if (host !== undefined && (!hostAndPort.test(host) || !isIPv6LiteralOrNone(host))) {
     return 'The Host field is not a host name or address with an optional port.';
   }
@@ -106,10 +119,12 @@ function isIPv6LiteralOrNone(host: string): boolean {
   return isIPv6(host.slice(1, zone > 0 && zone < end ? zone : end));
 }
 
-/** The request's absolute URL, built from the Host header as a web server would. */
-function absoluteUrl(req: IncomingMessage, url: string): string {
+/**
+ * The request's absolute URL, built from the Host header as a web server would. `host` is the
+ * Host value when the caller has found it already; without one it is looked up here.
+ */
+function absoluteUrl(req: IncomingMessage, url: string, host = firstHost(req.rawHeaders)): string {
   const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
-  const host = firstHost(req.rawHeaders);
   if (host !== undefined && plainTarget.test(url) && isPlainHost(host, scheme === 'https' ? '443' : '80')) {
     // Already in the form URL would give it; parsing it is the cost this skips.
     return `${scheme}://${host}${url}`;
@@ -169,18 +184,21 @@ class NodeRequest implements BoundedBodyRequest {
   readonly headers: HeaderReader;
   readonly #req: IncomingMessage;
   readonly #target: string;
+  /** The Host value {@link handle} found when it checked the fields, so the URL need not look again. */
+  readonly #host: string | undefined;
   #url: string | undefined;
   #body: BodyBuffer | undefined;
 
-  constructor(req: IncomingMessage, target: string) {
+  constructor(req: IncomingMessage, target: string, host?: string) {
     this.method = req.method ?? 'GET';
     this.headers = new NodeHeaderReader(req);
     this.#req = req;
     this.#target = target;
+    this.#host = host;
   }
 
   get url(): string {
-    return (this.#url ??= absoluteUrl(this.#req, this.#target));
+    return (this.#url ??= absoluteUrl(this.#req, this.#target, this.#host));
   }
 
   readBody(maxBytes: number): Promise<Uint8Array | 'too-large'> {
@@ -526,14 +544,16 @@ export function toNodeFetchHandler(handler: FetchHandler) {
  * up the next request on the connection for good.
  */
 export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerResponse, url?: string): void {
-  const hostProblem = hostFieldProblem(req);
+  // One look at the Host fields serves both the RFC 9112 §3.2 check and, later, the URL.
+  const host = hostFieldOf(req.rawHeaders);
+  const hostProblem = problemWithHost(host);
   if (hostProblem !== undefined) {
     sendFallback(res, 400, 'invalid_request', hostProblem);
     return;
   }
   let request: NodeRequest;
   try {
-    request = new NodeRequest(req, url ?? req.url ?? '/');
+    request = new NodeRequest(req, url ?? req.url ?? '/', typeof host === 'string' ? host : undefined);
   } catch {
     sendFallback(res, 400, 'invalid_request');
     return;
