@@ -213,6 +213,12 @@ export function createProvider(parts: ProviderParts): Provider {
       if (scope !== undefined && requestedScopes.length === 0) {
         throw new OAuthError('invalidScope', { hint: 'The scope parameter holds only spaces.' });
       }
+      const audience = form.get('audience');
+      const requestedAudience = splitSpaceDelimited(audience);
+      // The same reading for audience: only spaces names none, and is not a request for the default aud.
+      if (audience !== undefined && requestedAudience.length === 0) {
+        throw new OAuthError('invalidRequest', { hint: 'The audience parameter holds only spaces.' });
+      }
       const accessRequest: AccessRequest = {
         id: randomUUID(),
         requestedAt: config.clock.now(),
@@ -221,7 +227,7 @@ export function createProvider(parts: ProviderParts): Provider {
         clientAuthenticationMethod: method,
         requestedScopes,
         grantedScopes: [],
-        requestedAudience: splitSpaceDelimited(form.get('audience')),
+        requestedAudience,
         grantedAudience: [],
         form,
         session,

@@ -226,6 +226,15 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
     },
   );
 
+  it.each([' ', '   '])(
+    '§4.4.2 refuses the audience %j, which names no audience, with invalid_request instead of using the default aud',
+    async (audience) => {
+      const answer = await request(exactUrl, 'audience', { audience });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_request');
+    },
+  );
+
   it('§4.4.2 with the URL-prefix audience strategy grants a path below an allowed audience', async () => {
     const answer = await request(debugUrl, 'audience', { audience: 'https://api.example.com/orders/42' });
     expect(answer.status).toBe(200);
