@@ -7,6 +7,9 @@ describe('hasLaterSchemeElement', () => {
     ['Bearer after Basic, without a space', 'Basic dXNlcjpw,bearer', 'bearer'],
     ['the scheme in upper case after spaces and a tab', 'Digest x="1", \t BASIC dXNlcjpw', 'basic'],
     ['the scheme after a quoted comma and an escaped quote', 'Digest x="a,\\"b", Bearer abc', 'bearer'],
+    ['a bare scheme ending its element, before a third', 'Basic dXNlcjpw, Bearer, Basic dXNlcjpw', 'bearer'],
+    ['a bare scheme ending its element, before an empty one', 'Bearer abc, basic ,', 'basic'],
+    ['the scheme then a no-break space', 'Bearer abc, Basic\u00a0dXNlcjpw', 'basic'],
   ])('finds %s', (_title, header, scheme) => {
     expect(hasLaterSchemeElement(header, scheme)).toBe(true);
   });

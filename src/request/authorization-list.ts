@@ -45,13 +45,36 @@ const comma = 0x2c;
 const space = 0x20;
 const tab = 0x09;
 
-/** Whether, after optional spaces and tabs, `value` at `start` holds `scheme` ending the element or followed by white space. */
+/**
+ * Whether, after optional spaces and tabs, `value` at `start` holds `scheme` ending the element
+ * (the end or a comma: a bare scheme, credentials without their token) or followed by white space
+ * of any kind (the scheme's credentials, laid out well or not).
+ */
 function startsWithScheme(value: string, start: number, scheme: string): boolean {
   let index = start;
-  while (index < value.length && (value.charCodeAt(index) === space || value.charCodeAt(index) === tab)) index++;
+  while (index < value.length && isSpaceOrTab(value.charCodeAt(index))) index++;
   if (!schemeNameAt(value, index, scheme)) return false;
   const next = index + scheme.length;
-  return next === value.length || value.charCodeAt(next) === space || value.charCodeAt(next) === tab;
+  return next === value.length || value.charCodeAt(next) === comma || whiteSpace.test(value.charAt(next));
+}
+
+/**
+ * `value` without the spaces and tabs around it: the optional white space RFC 9110 §5.5 leaves
+ * out of a field value. Unlike `String#trim`, a no-break space or a line separator stays, to be
+ * refused as part of the value.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-5.5
+ */
+export function trimOptionalWhiteSpace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isSpaceOrTab(value.charCodeAt(start))) start++;
+  while (end > start && isSpaceOrTab(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isSpaceOrTab(char: number): boolean {
+  return char === space || char === tab;
 }
 
 /** Whether `value` holds the scheme name `scheme` at `index`, whatever the case of its ASCII letters. */

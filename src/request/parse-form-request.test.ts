@@ -40,6 +40,9 @@ describe('parseFormRequest', () => {
     ['no content type', {}],
     ['JSON', { 'content-type': 'application/json' }],
     ['a Latin-1 charset', { 'content-type': `${form}; charset=iso-8859-1` }],
+    // RFC 9110 §5.6.6: only spaces and tabs may surround the parts of a media type.
+    ['the form type followed by a no-break space', { 'content-type': `${form}\u00a0` }],
+    ['a charset followed by a no-break space', { 'content-type': `${form}; charset=utf-8\u00a0` }],
   ])('refuses %s with invalid_request', async (_title, headers) => {
     const error = await failure(parseFormRequest(post('a=b', headers), limits));
     expect(error.code).toBe('invalid_request');

@@ -2,6 +2,7 @@
 
 import { OAuthError } from '../core/index.js';
 import { decodeFormComponent } from './form-encoding.js';
+import { trimOptionalWhiteSpace } from './authorization-list.js';
 import { readRequestBody, type HttpRequest } from './http-request.js';
 
 /** What every form-posting endpoint needs from the HTTP request. */
@@ -46,7 +47,7 @@ function checkContentType(contentType: string | null): void {
   // What nearly every client sends: nothing to split or fold.
   if (contentType === 'application/x-www-form-urlencoded') return;
   const [mediaType = '', ...parameters] = contentType.split(';');
-  if (mediaType.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
+  if (trimOptionalWhiteSpace(mediaType).toLowerCase() !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalidRequest', {
       hint: 'The body must be application/x-www-form-urlencoded.',
     });
@@ -54,7 +55,10 @@ function checkContentType(contentType: string | null): void {
   for (const parameter of parameters) {
     const [name = '', value = ''] = parameter.split('=');
     // Appendix B of RFC 6749 fixes the encoding to UTF-8.
-    if (name.trim().toLowerCase() === 'charset' && !/^"?utf-8"?$/i.test(value.trim())) {
+    if (
+      trimOptionalWhiteSpace(name).toLowerCase() === 'charset' &&
+      !/^"?utf-8"?$/i.test(trimOptionalWhiteSpace(value))
+    ) {
       throw new OAuthError('invalidRequest', { hint: 'The body must be encoded in UTF-8.' });
     }
   }

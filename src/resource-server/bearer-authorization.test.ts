@@ -19,6 +19,7 @@ describe('readBearerToken', () => {
     ['a Bearer token', 'Bearer abc.def-ghi_jkl~+/==', 'abc.def-ghi_jkl~+/=='],
     ['the scheme in any case', 'BEARER abc', 'abc'],
     ['several spaces after the scheme', 'Bearer   abc', 'abc'],
+    ['no Bearer credentials when a no-break space comes before the scheme', '\u00a0Bearer abc', undefined],
   ])('§2.1 reads %s', (_title, header, token) => {
     expect(readBearerToken(header)).toBe(token);
   });
@@ -35,8 +36,18 @@ describe('readBearerToken', () => {
     ['another scheme, then Bearer (two fields joined)', 'Basic dXNlcjpwYXNz, Bearer abc'],
     ['another scheme, then a bare Bearer', 'Basic dXNlcjpwYXNz,bearer'],
     ['another scheme, then Bearer after many spaces', `Basic dXNlcjpwYXNz,${' '.repeat(20)}Bearer abc`],
+    ['another scheme, then a bare Bearer, then another field', 'Basic dXNlcjpwYXNz, Bearer, Basic dXNlcjpwYXNz'],
+    ['a no-break space after the token', 'Bearer abc\u00a0'],
+    ['a line separator after the token', 'Bearer abc\u2028'],
   ])('§2.1 and §3.1 refuse %s as invalid_request', (_title, header) => {
     expect(() => readBearerToken(header)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+  });
+
+  it('reads a long header with a line break in it in one pass', () => {
+    // A pattern whose "." stops at line breaks retried the whole rest of the header at every space.
+    expect(() => readBearerToken(`Bearer${' '.repeat(100_000)}a\nb`)).toThrow(
+      expect.objectContaining({ code: 'invalid_request' }),
+    );
   });
 
   it('reads a header of quotes and backslashes in one pass and finds no Bearer in it', () => {

@@ -1,7 +1,7 @@
 // Bearer token usage at a resource server, RFC 6750: reading the token (§2.1) and the challenge (§3).
 
 import { OAuthError, toOAuthError } from '../core/index.js';
-import { hasLaterSchemeElement, startsWithSchemeThenWhiteSpace } from '../request/index.js';
+import { hasLaterSchemeElement, startsWithSchemeThenWhiteSpace, trimOptionalWhiteSpace } from '../request/index.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verify-access-token.js';
 
 /** What a request offers for Bearer authorization, as an adapter reads it. */
@@ -47,9 +47,12 @@ const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
  */
 export function readBearerToken(authorization: string | null | undefined): string | undefined {
   if (!authorization) return undefined;
-  const trimmed = authorization.trim();
-  const match = /^([^ ]+)(?: +(.*))?$/.exec(trimmed);
-  if (!match || match[1]!.toLowerCase() !== 'bearer') {
+  const trimmed = trimOptionalWhiteSpace(authorization);
+  // Split at the first space by hand: a pattern with a run of spaces before a part that may fail
+  // (at a line break, say) retried the rest of the header once per space.
+  const gap = trimmed.indexOf(' ');
+  const scheme = gap === -1 ? trimmed : trimmed.slice(0, gap);
+  if (scheme.toLowerCase() !== 'bearer') {
     // The Bearer scheme, then a tab or other white space: a token presented against the §2.1
     // syntax (`"Bearer" 1*SP b64token`), so malformed (§3.1), never read as no credentials.
     if (startsWithSchemeThenWhiteSpace(trimmed, 'bearer')) {
@@ -66,8 +69,10 @@ export function readBearerToken(authorization: string | null | undefined): strin
     }
     return undefined;
   }
-  const token = match[2];
-  if (token === undefined || token === '') {
+  let start = gap === -1 ? trimmed.length : gap;
+  while (trimmed.charCodeAt(start) === 0x20) start++;
+  const token = trimmed.slice(start);
+  if (token === '') {
     throw new OAuthError('invalidRequest', { description: 'The Bearer authorization carries no access token.' });
   }
   if (!b64token.test(token)) {
