@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresUrl, probePostgres, randomSchemaName } from '../../test/storage/postgres-test-database.js';
-import type { Client } from '../core/index.js';
+import { verifyClientAssertion } from '../client-auth/index.js';
+import { systemClock, type Client } from '../core/index.js';
 import { defaultIntrospectionPolicy } from '../grants/index.js';
 import { bcryptHasher, type SecretHasher } from '../secrets/index.js';
 import { StorageInvalidTextError, type Storage } from '../storage/index.js';
@@ -188,6 +190,24 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
     expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
   });
 
+  it('RFC 7523 §3 accepts a key with kid, alg, key_ops and ext that then verifies an assertion', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const key = { ...publicJwk({ publicKey }), kid: 'k1', alg: 'ES256', key_ops: ['verify'], ext: true, use: 'sig' };
+    const client = { ...clientFromMetadata({ client_id: 'svc', ...privateKeyJwt({ keys: [key] }) }), id: 'svc' };
+    const audience = 'https://as.example/token';
+    const assertion = await new SignJWT({ jti: 'a1' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('svc')
+      .setSubject('svc')
+      .setAudience(audience)
+      .setExpirationTime('1m')
+      .sign(privateKey);
+    const replay = createMemoryStore();
+    await expect(
+      verifyClientAssertion(assertion, client, { audiences: [audience], replay, clock: systemClock }),
+    ).resolves.toBeUndefined();
+  });
+
   it('RFC 7517 §5 ignores JWK Set members other than keys: they are not kept', () => {
     const jwks = { keys: [p256], comment: 'rotated monthly', extra: { nested: [1, 2] } };
     expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual({ keys: [p256] });
@@ -225,6 +245,17 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
     ['an Ed448 key', { keys: [publicJwk(generateKeyPairSync('ed448'))] }, 'jwks key 1 must be an RSA key'],
     ['an alg the key cannot sign', { keys: [{ ...p256, alg: 'RS256' }] }, 'jwks key 1: alg must be one of ES256'],
     ['a key for encryption', { keys: [{ ...rsa2048, use: 'enc' }] }, 'jwks key 1: use must be "sig"'],
+    // RFC 7517 §4.3-4.5: such keys were stored, yet no assertion could ever be verified with them.
+    ['an alg that is an array', { keys: [{ ...p256, alg: ['ES256'] }] }, 'jwks key 1: alg must be a string'],
+    ['a kid that is a number', { keys: [{ ...p256, kid: 7 }] }, 'jwks key 1: kid must be a string'],
+    ['key_ops without verify', { keys: [{ ...p256, key_ops: ['sign'] }] }, 'jwks key 1: key_ops must include "verify"'],
+    ['key_ops that is a string', { keys: [{ ...p256, key_ops: 'verify' }] }, 'jwks key 1: key_ops must be an array'],
+    [
+      'key_ops naming an operation twice',
+      { keys: [{ ...p256, key_ops: ['verify', 'verify'] }] },
+      'jwks key 1: key_ops must not name an operation twice',
+    ],
+    ['ext that is not a boolean', { keys: [{ ...p256, ext: 'true' }] }, 'jwks key 1: ext must be a boolean'],
   ])('refuses jwks with %s, naming jwks', (_title, jwks, message) => {
     expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(ClientRegistrationError);
     expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(message);

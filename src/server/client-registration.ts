@@ -196,7 +196,19 @@ function checkJwks(value: unknown): { readonly keys: readonly Record<string, unk
     if (publicKey.asymmetricKeyType === 'rsa' && (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
       throw refuse(`${which}: an RSA key must have at least 2048 bits`);
     }
-    if (members.alg !== undefined && !algorithms.includes(String(members.alg))) {
+    // RFC 7517 §4.3-4.5, as a verifier reads them: a key that fails one of these is never chosen.
+    if (members.alg !== undefined && typeof members.alg !== 'string') throw refuse(`${which}: alg must be a string`);
+    if (members.kid !== undefined && typeof members.kid !== 'string') throw refuse(`${which}: kid must be a string`);
+    if (members.ext !== undefined && typeof members.ext !== 'boolean') throw refuse(`${which}: ext must be a boolean`);
+    if (members.key_ops !== undefined) {
+      const operations = members.key_ops;
+      if (!Array.isArray(operations)) throw refuse(`${which}: key_ops must be an array`);
+      if (new Set(operations).size !== operations.length) {
+        throw refuse(`${which}: key_ops must not name an operation twice`);
+      }
+      if (!operations.includes('verify')) throw refuse(`${which}: key_ops must include "verify"`);
+    }
+    if (members.alg !== undefined && !algorithms.includes(members.alg)) {
       throw refuse(`${which}: alg must be one of ${algorithms.join(', ')} for this key`);
     }
     if (members.use !== undefined && members.use !== 'sig') throw refuse(`${which}: use must be "sig"`);
