@@ -74,8 +74,10 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       if (pathname === '/clients') {
         if (method === 'GET') {
           // Listing is for operators: an odd limit is brought into 1..1000 rather than refused; one
-          // that is absent, empty or not a number is the default. 0 is a number, so it becomes 1.
-          const asked = Number(searchParams.get('limit') || 100);
+          // that is absent, empty, blank or not a number is the default. 0 is a number, so it becomes 1.
+          // Trimmed first: Number() reads white space alone (" ", a tab, U+00A0) as 0.
+          const limitText = searchParams.get('limit')?.trim() ?? '';
+          const asked = limitText === '' ? 100 : Number(limitText);
           const limit = Math.min(Math.max(Math.floor(Number.isNaN(asked) ? 100 : asked), 1), 1000);
           const after = searchParams.get('after') ?? undefined;
           const clients = await storage.listClients({ ...(after ? { after } : {}), limit });
@@ -222,8 +224,19 @@ function checkBearer(request: Request, token: string | undefined): Response | un
 
 class BadJsonError extends Error {}
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** RFC 8259 §8.1: JSON is UTF-8. Bytes that are not are refused, never replaced by U+FFFD and stored so. */
+function decodeUtf8(bytes: ArrayBuffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new BadJsonError('The body is not valid UTF-8.');
+  }
+}
+
 async function readJsonObject(request: Request, { optional = false } = {}): Promise<Record<string, unknown>> {
-  const text = request.body ? await request.text() : '';
+  const text = request.body ? decodeUtf8(await request.arrayBuffer()) : '';
   if (optional && text === '') return {};
   if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
     throw new BadJsonError('The body must be application/json.');

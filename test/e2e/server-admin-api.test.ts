@@ -487,6 +487,19 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     }
   });
 
+  it('RFC 8259 §8.1 refuses a body that is not UTF-8 with 400 invalid_request, storing nothing changed', async () => {
+    // "café" written in Latin-1, then a byte that is never UTF-8: decoding would store U+FFFD instead.
+    const bytes = Buffer.concat([
+      Buffer.from('{"client_id":"latin-1","client_name":"caf'),
+      Buffer.from([0xe9, 0x20, 0xff]),
+      Buffer.from('"}'),
+    ]);
+    const response = await admin('/clients', { method: 'POST', body: bytes });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    expect((await admin('/clients/latin-1')).status).toBe(404);
+  });
+
   it('DELETE /clients/{id} answers 204, then the client is 404 and cannot get tokens', async () => {
     expect((await admin('/clients/reports', { method: 'DELETE' })).status).toBe(204);
     expect((await admin('/clients/reports')).status).toBe(404);
@@ -562,8 +575,11 @@ describe('GET /clients pagination', () => {
     ['-0', 1],
     ['abc', 7],
     ['', 7],
+    ['%20', 7],
+    ['%09', 7],
+    ['%C2%A0', 7],
   ])(
-    'brings limit=%j into 1..1000 (0 is 1, as -5 is; empty or not a number: the default 100) instead of refusing it',
+    'brings limit=%j into 1..1000 (0 is 1, as -5 is; empty, blank or not a number: the default 100) instead of refusing it',
     async (limit, expected) => {
       // Clients made by later tests sort after these; only this block's are compared.
       const page = await listIds(`?after=page-&limit=${limit}`);
