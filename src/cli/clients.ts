@@ -18,6 +18,7 @@ import { CliError, exitCodes } from './exit-codes.js';
 import { formatValue, printFields, printJson, printNote, printTable } from './output.js';
 import { readStdin } from './stdin.js';
 import { withStorage } from './storage-session.js';
+import { decodeUtf8 } from '../server/utf8.js';
 
 type Options = Record<string, unknown>;
 
@@ -110,8 +111,9 @@ function parsesAsJson(text: string): boolean {
 }
 
 function readArgumentFile(path: string, flag: string): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (error) {
     throw new CliError(
       `${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
@@ -119,6 +121,10 @@ function readArgumentFile(path: string, flag: string): string {
       'usage',
     );
   }
+  // JSON is UTF-8 (RFC 8259 §8.1): other bytes are refused rather than stored as U+FFFD.
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw new CliError(`${flag}: ${path} is not valid UTF-8`, exitCodes.usage, 'usage');
+  return text;
 }
 
 async function secretFromOptions(options: Options): Promise<string | undefined> {

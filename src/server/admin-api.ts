@@ -15,6 +15,7 @@ import {
 } from './client-registration.js';
 import type { ServerKeys } from './build-provider.js';
 import type { ServerMetrics } from './metrics.js';
+import { decodeUtf8 } from './utf8.js';
 
 export interface AdminApiOptions {
   /** The bearer token; without one every guarded route answers 401. */
@@ -224,19 +225,10 @@ function checkBearer(request: Request, token: string | undefined): Response | un
 
 class BadJsonError extends Error {}
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** RFC 8259 §8.1: JSON is UTF-8. Bytes that are not are refused, never replaced by U+FFFD and stored so. */
-function decodeUtf8(bytes: ArrayBuffer): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw new BadJsonError('The body is not valid UTF-8.');
-  }
-}
-
 async function readJsonObject(request: Request, { optional = false } = {}): Promise<Record<string, unknown>> {
+  // RFC 8259 §8.1: JSON is UTF-8; other bytes are refused, never stored as U+FFFD.
   const text = request.body ? decodeUtf8(await request.arrayBuffer()) : '';
+  if (text === undefined) throw new BadJsonError('The body is not valid UTF-8.');
   if (optional && text === '') return {};
   if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
     throw new BadJsonError('The body must be application/json.');

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultBruteForceLimits, defaultMaxUnverifiedPerAddress } from '../protection/index.js';
+import { decodeUtf8 } from './utf8.js';
 
 const signingAlgorithmValues = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -694,14 +695,18 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(resolve(file), 'utf8');
+    bytes = readFileSync(resolve(file));
   } catch (error) {
     throw new ConfigError(
       `cannot read configuration file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
     );
   }
+  // YAML 1.2 §5.2: UTF-8 (or UTF-16/32, which no one writes by hand). A byte that is not UTF-8
+  // would otherwise become U+FFFD inside a value (an issuer, a path) and be used so.
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw new ConfigError(`configuration file ${file} is not valid UTF-8`);
   let parsed: unknown;
   try {
     parsed = parseYaml(text);

@@ -200,6 +200,14 @@ describe('tessera clients', () => {
     expect((await run(['clients', 'show', 'not-an-object'])).code).toBe(3);
   });
 
+  it('RFC 8259 §8.1 refuses a --metadata file that is not UTF-8 with exit 2, storing nothing', async () => {
+    writeFileSync(join(workspace.dir, 'latin1.json'), Buffer.from('{"client_name":"caf\xe9"}', 'latin1'));
+    const result = await run(['clients', 'create', '--client-id', 'latin-1', '--metadata', 'latin1.json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--metadata: latin1.json is not valid UTF-8');
+    expect((await run(['clients', 'show', 'latin-1'])).code).toBe(3);
+  });
+
   it('registers a client that may introspect any token with --introspection (or in --metadata), and update turns it off', async () => {
     const created = await run(['clients', 'create', '--client-id', 'resource-api', '--introspection', '--json']);
     expect(created.code, created.stderr).toBe(0);
@@ -566,6 +574,13 @@ describe('configuration errors', () => {
     const result = await run(['--config', 'broken.yaml', 'clients', 'list']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('broken.yaml is not valid YAML');
+  });
+
+  it('exits 2 on a file that is not UTF-8 (YAML 1.2 §5.2), rather than reading U+FFFD into a value', async () => {
+    writeFileSync(join(workspace.dir, 'latin1.yaml'), Buffer.from('issuer: "https://caf\xe9.example"\n', 'latin1'));
+    const result = await run(['--config', 'latin1.yaml', 'clients', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('configuration file latin1.yaml is not valid UTF-8');
   });
 
   it('names an unknown key and the keys known there', async () => {
