@@ -1,5 +1,7 @@
 // Authorization fields sent more than once arrive as one list, joined by commas (RFC 9110 §5.3, §11.6.2).
 
+import { isSpaceOrTab } from './optional-white-space.js';
+
 /**
  * True when a list element after the first starts with the auth scheme `scheme` (not an
  * auth-param named like it, such as `bearer=`). Commas inside quoted strings (RFC 9110 §5.6.4)
@@ -42,8 +44,6 @@ const whiteSpace = /^\s$/;
 const backslash = 0x5c;
 const quote = 0x22;
 const comma = 0x2c;
-const space = 0x20;
-const tab = 0x09;
 
 /**
  * Whether, after optional spaces and tabs, `value` at `start` holds `scheme` ending the element
@@ -56,25 +56,6 @@ function startsWithScheme(value: string, start: number, scheme: string): boolean
   if (!schemeNameAt(value, index, scheme)) return false;
   const next = index + scheme.length;
   return next === value.length || value.charCodeAt(next) === comma || whiteSpace.test(value.charAt(next));
-}
-
-/**
- * `value` without the spaces and tabs around it: the optional white space RFC 9110 §5.5 leaves
- * out of a field value. Unlike `String#trim`, a no-break space or a line separator stays, to be
- * refused as part of the value.
- *
- * @see https://www.rfc-editor.org/rfc/rfc9110#section-5.5
- */
-export function trimOptionalWhiteSpace(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isSpaceOrTab(value.charCodeAt(start))) start++;
-  while (end > start && isSpaceOrTab(value.charCodeAt(end - 1))) end--;
-  return start === 0 && end === value.length ? value : value.slice(start, end);
-}
-
-function isSpaceOrTab(char: number): boolean {
-  return char === space || char === tab;
 }
 
 /** Whether `value` holds the scheme name `scheme` at `index`, whatever the case of its ASCII letters. */

@@ -2,7 +2,7 @@
 
 import { OAuthError } from '../core/index.js';
 import { decodeFormComponent } from './form-encoding.js';
-import { trimOptionalWhiteSpace } from './authorization-list.js';
+import { trimOptionalWhiteSpace } from './optional-white-space.js';
 import { readRequestBody, type HttpRequest } from './http-request.js';
 
 /** What every form-posting endpoint needs from the HTTP request. */
