@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSpaceOrTab, trimOptionalWhiteSpace } from './optional-white-space.js';
 
-describe('trimOptionalWhiteSpace (RFC 9110 §5.5: OWS is spaces and tabs)', () => {
+describe('trimOptionalWhiteSpace (RFC 9110 §5.5 trims a field value of OWS, which §5.6.3 makes spaces and tabs)', () => {
   it.each([
     ['spaces and tabs on both sides', ' \t abc \t', 'abc'],
     ['inner spaces kept', '  a b  ', 'a b'],
