@@ -17,6 +17,7 @@ describe('clientSecretBasic', () => {
     ['%C3%A9:%F0%9F%94%91', 'é', '🔑'],
     ['id:se:cr:et', 'id', 'se:cr:et'],
     ['id:', 'id', ''],
+    ['bad-percent-encoding:not-utf-8', 'bad-percent-encoding', 'not-utf-8'],
   ])('form-decodes %j', (credentials, clientId, clientSecret) => {
     expect(clientSecretBasic(basic(credentials))).toEqual({ clientId, clientSecret });
   });

@@ -63,7 +63,7 @@ export function clientSecretBasic(authorization: string | undefined): PresentedC
   // §2.3.1: id and secret are form-url-encoded before they are put in the header.
   const clientId = decodeFormComponent(decoded.slice(0, colon));
   const clientSecret = decodeFormComponent(decoded.slice(colon + 1));
-  if (isProblem(clientId) || isProblem(clientSecret)) {
+  if (typeof clientId !== 'string' || typeof clientSecret !== 'string') {
     throw malformed('The Basic credentials have invalid form-url-encoding.');
   }
   if (clientId === '') throw malformed('The Basic credentials have an empty client id.');
@@ -83,10 +83,6 @@ function holdsMoreCredentials(authorization: string): boolean {
   const comma = credentials.indexOf(',', 1);
   if (comma > 0 && comma < credentials.length - 1) return true;
   return (comma > 0 && /^ *\S/.test(rest)) || /^ +\S/.test(rest);
-}
-
-function isProblem(value: string): boolean {
-  return value === 'bad-percent-encoding' || value === 'not-utf-8';
 }
 
 function malformed(hint: string): OAuthError {

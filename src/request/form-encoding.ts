@@ -2,12 +2,21 @@
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Why a form component could not be decoded. */
-export type FormDecodingProblem = 'bad-percent-encoding' | 'not-utf-8';
+/**
+ * Why a form component could not be decoded. An object, not a string: any string, `not-utf-8`
+ * included, is a value a client may send.
+ */
+export interface FormDecodingProblem {
+  readonly problem: 'bad-percent-encoding' | 'not-utf-8';
+}
+
+const badPercentEncoding: FormDecodingProblem = Object.freeze({ problem: 'bad-percent-encoding' });
+const notUtf8: FormDecodingProblem = Object.freeze({ problem: 'not-utf-8' });
 
 /**
  * Decodes one form component: `+` is a space and `%XX` a byte; the bytes must be UTF-8.
- * Returns a problem instead of throwing so callers choose the OAuth error.
+ * Returns a problem instead of throwing so callers choose the OAuth error: the result is the
+ * decoded text exactly when it is a string.
  */
 export function decodeFormComponent(text: string): string | FormDecodingProblem {
   if (!text.includes('%')) return text.includes('+') ? text.replaceAll('+', ' ') : text;
@@ -17,7 +26,7 @@ export function decodeFormComponent(text: string): string | FormDecodingProblem 
     if (char === 0x25 /* % */) {
       const high = hexValue(text.charCodeAt(index + 1));
       const low = hexValue(text.charCodeAt(index + 2));
-      if (high < 0 || low < 0) return 'bad-percent-encoding';
+      if (high < 0 || low < 0) return badPercentEncoding;
       bytes.push(high * 16 + low);
       index += 2;
     } else if (char === 0x2b /* + */) {
@@ -35,7 +44,7 @@ export function decodeFormComponent(text: string): string | FormDecodingProblem 
   try {
     return utf8.decode(Uint8Array.from(bytes));
   } catch {
-    return 'not-utf-8';
+    return notUtf8;
   }
 }
 

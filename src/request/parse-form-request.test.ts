@@ -142,6 +142,8 @@ describe('parseForm', () => {
     ['a=x%3Dy%26z', { a: 'x=y&z' }],
     ['a=1=2', { a: '1=2' }],
     ['%61=1', { a: '1' }],
+    // Values that spell the decoder's problem names are values like any other.
+    ['scope=not-utf-8&not-utf-8=bad-percent-encoding', { scope: 'not-utf-8', 'not-utf-8': 'bad-percent-encoding' }],
   ])('parses %j', (body, expected) => {
     expect(Object.fromEntries(parseForm(body))).toEqual(expected);
   });

@@ -128,13 +128,10 @@ export function parseForm(body: string): Map<string, string> {
 
 function decodeOrThrow(component: string): string {
   const decoded = decodeFormComponent(component);
-  if (decoded === 'bad-percent-encoding') {
-    throw new OAuthError('invalidRequest', { hint: 'The body has invalid percent-encoding.' });
-  }
-  if (decoded === 'not-utf-8') {
-    throw new OAuthError('invalidRequest', { hint: 'The body is not valid UTF-8.' });
-  }
-  return decoded;
+  if (typeof decoded === 'string') return decoded;
+  throw new OAuthError('invalidRequest', {
+    hint: decoded.problem === 'not-utf-8' ? 'The body is not valid UTF-8.' : 'The body has invalid percent-encoding.',
+  });
 }
 
 /** Parameter names are echoed in hints; keep them short and free of control characters. */

@@ -60,6 +60,8 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     const clients: Client[] = [
       await confidential(reservedId, reservedSecret),
       await confidential('spaced', 'a b'),
+      // Ids and secrets that read like the form decoder's own problem names.
+      await confidential('bad-percent-encoding', 'not-utf-8'),
       await confidential('basic-only', 'basic-secret', { tokenEndpointAuthMethod: 'client_secret_basic' }),
       await confidential('post-only', 'post-secret', { tokenEndpointAuthMethod: 'client_secret_post' }),
       {
@@ -114,6 +116,19 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     const answer = await postForm(tokenUrl, grant, { authorization: raw });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toBe('invalid_request');
+  });
+
+  it('§2.3.1 authenticates a client whose id and secret read "bad-percent-encoding" and "not-utf-8", by Basic and in the body', async () => {
+    const byBasic = await postForm(tokenUrl, grant, {
+      authorization: basicAuthorization('bad-percent-encoding', 'not-utf-8'),
+    });
+    expect(byBasic.status).toBe(200);
+    const inBody = await postForm(tokenUrl, {
+      ...grant,
+      client_id: 'bad-percent-encoding',
+      client_secret: 'not-utf-8',
+    });
+    expect(inBody.status).toBe(200);
   });
 
   it('§2.3.1 decodes reserved characters of body credentials', async () => {

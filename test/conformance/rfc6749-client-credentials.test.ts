@@ -129,7 +129,7 @@ describe.each(mounts)('client credentials grant through %s', (mount) => {
     expect(decodeJwt(String(answer.body.access_token)).scope).toBe(granted);
   });
 
-  it.each(['orders', 'orders.read.own', 'admin', 'orders.read admin', 'Orders.read', 'orders.*'])(
+  it.each(['orders', 'orders.read.own', 'admin', 'orders.read admin', 'Orders.read', 'orders.*', 'not-utf-8'])(
     '§3.3 with the exact strategy refuses the scope "%s" with invalid_scope',
     async (scope) => {
       const answer = await request(exactUrl, 'orders', { scope });
