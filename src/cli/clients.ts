@@ -49,8 +49,10 @@ function addMetadataOptions(command: Command, { creating }: { creating: boolean 
 
 /** The metadata the flags describe, and nothing else. */
 function metadataFromOptions(options: Options): ClientMetadataInput {
-  const metadata: ClientMetadataInput = {};
-  if (typeof options.metadata === 'string') Object.assign(metadata, readJsonArgument(options.metadata, '--metadata'));
+  // A spread, not Object.assign: a member named __proto__ stays a member, unknown metadata ignored
+  // as the admin API ignores it, rather than becoming a prototype whose fields would be read.
+  const metadata: ClientMetadataInput =
+    typeof options.metadata === 'string' ? { ...readJsonArgument(options.metadata, '--metadata') } : {};
   if (typeof options.clientId === 'string') metadata.client_id = options.clientId;
   if (typeof options.grantTypes === 'string') metadata.grant_types = splitList(options.grantTypes);
   if (typeof options.scope === 'string') metadata.scope = options.scope.trim().split(/\s+/).filter(Boolean).join(' ');

@@ -208,6 +208,19 @@ describe('tessera clients', () => {
     expect((await run(['clients', 'show', 'latin-1'])).code).toBe(3);
   });
 
+  it('reads a --metadata member named __proto__ as unknown metadata, as the admin API does, not as fields to inherit', async () => {
+    const metadata = '{"__proto__":{"client_name":"inherited","scope":"admin"},"software_id":"kept"}';
+    const created = await run(['clients', 'create', '--client-id', 'proto-member', '--metadata', metadata, '--json']);
+    expect(created.code).toBe(0);
+    const shown = parseJson(await run(['clients', 'show', 'proto-member', '--json']));
+    expect(shown).toMatchObject({ client_id: 'proto-member', scope: '', software_id: 'kept' });
+    expect(shown).not.toHaveProperty('client_name');
+    const updated = await run(['clients', 'update', 'proto-member', '--metadata', metadata, '--json']);
+    expect(updated.code).toBe(0);
+    expect(parseJson(updated)).toMatchObject({ scope: '', software_id: 'kept' });
+    expect(parseJson(updated)).not.toHaveProperty('client_name');
+  });
+
   it('registers a client that may introspect any token with --introspection (or in --metadata), and update turns it off', async () => {
     const created = await run(['clients', 'create', '--client-id', 'resource-api', '--introspection', '--json']);
     expect(created.code, created.stderr).toBe(0);
