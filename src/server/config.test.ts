@@ -329,6 +329,27 @@ describe('loadConfig', () => {
     );
   });
 
+  it.each([
+    ['at the top', '__proto__:\n  server:\n    port: 9000\n', /^ {2}__proto__: unknown setting/m],
+    ['in a section', 'server:\n  __proto__:\n    port: 9000\n', /^ {2}server\.__proto__: unknown setting/m],
+  ])(
+    'names a key __proto__ %s as an unknown setting, and no object of the process gains its members',
+    (_, yaml, named) => {
+      const path = file('proto.yaml', yaml);
+      let message = '';
+      try {
+        loadConfig({ file: path });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(named);
+      // Only the one key is named: no other section reads a member through a polluted prototype.
+      expect(message.match(/unknown setting/g)).toHaveLength(1);
+      expect(({} as Record<string, unknown>).server).toBeUndefined();
+      expect(({} as Record<string, unknown>).port).toBeUndefined();
+    },
+  );
+
   it('takes a section with only comments under it as setting nothing', () => {
     const path = file('empty-section.yaml', 'admin:\n  # token: from the environment\nserver:\n  port: 9000\n');
     const config = loadConfig({ file: path });

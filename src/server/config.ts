@@ -795,9 +795,18 @@ function kindOf(value: unknown): string {
 
 function mergeInto(target: Record<string, unknown>, source: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(source)) {
-    const existing = target[name];
+    // Own members only, and defined rather than assigned: a key named __proto__ is a key, to be
+    // refused as an unknown setting, not the way to Object.prototype or to a new prototype.
+    const existing = Object.hasOwn(target, name) ? target[name] : undefined;
     if (isPlainObject(value) && isPlainObject(existing)) mergeInto(existing, value);
-    else target[name] = isPlainObject(value) ? structuredClone(value) : value;
+    else {
+      Object.defineProperty(target, name, {
+        value: isPlainObject(value) ? structuredClone(value) : value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
   }
 }
 
