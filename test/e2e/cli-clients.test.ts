@@ -219,6 +219,8 @@ describe('tessera clients', () => {
     expect(updated.code).toBe(0);
     expect(parseJson(updated)).toMatchObject({ scope: '', software_id: 'kept' });
     expect(parseJson(updated)).not.toHaveProperty('client_name');
+    // The listing below counts this workspace's clients.
+    expect((await run(['clients', 'delete', 'proto-member'])).code).toBe(0);
   });
 
   it('registers a client that may introspect any token with --introspection (or in --metadata), and update turns it off', async () => {
