@@ -14,6 +14,7 @@ import {
   type Transactional,
 } from '../storage/index.js';
 import { firstUnstorableField } from '../storage/storable-text.js';
+import { setOwnMember } from './own-member.js';
 
 /** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
 export class ClientRegistrationError extends Error {
@@ -343,7 +344,7 @@ export function clientToMetadata(client: Client): ClientMetadata {
   // must not hide what the client really is.
   for (const [name, value] of Object.entries(client.metadata ?? {})) {
     if (!Object.hasOwn(described, name) && !name.startsWith('client_secret')) {
-      Object.defineProperty(described, name, { value, enumerable: true, writable: true, configurable: true });
+      setOwnMember(described, name, value);
     }
   }
   return client.secretHash !== undefined ? { ...described, client_secret_expires_at: 0 } : described;

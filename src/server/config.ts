@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultBruteForceLimits, defaultMaxUnverifiedPerAddress } from '../protection/index.js';
+import { setOwnMember } from './own-member.js';
 import { decodeUtf8 } from './utf8.js';
 
 const signingAlgorithmValues = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -799,14 +800,7 @@ function mergeInto(target: Record<string, unknown>, source: Record<string, unkno
     // refused as an unknown setting, not the way to Object.prototype or to a new prototype.
     const existing = Object.hasOwn(target, name) ? target[name] : undefined;
     if (isPlainObject(value) && isPlainObject(existing)) mergeInto(existing, value);
-    else {
-      Object.defineProperty(target, name, {
-        value: isPlainObject(value) ? structuredClone(value) : value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
+    else setOwnMember(target, name, isPlainObject(value) ? structuredClone(value) : value);
   }
 }
 

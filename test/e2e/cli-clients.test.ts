@@ -208,7 +208,7 @@ describe('tessera clients', () => {
     expect((await run(['clients', 'show', 'latin-1'])).code).toBe(3);
   });
 
-  it('reads a --metadata member named __proto__ as unknown metadata, as the admin API does, not as fields to inherit', async () => {
+  it('RFC 7591 §2 ignores a --metadata member named __proto__ as unknown metadata, as the admin API does, not as fields to inherit', async () => {
     const metadata = '{"__proto__":{"client_name":"inherited","scope":"admin"},"software_id":"kept"}';
     const created = await run(['clients', 'create', '--client-id', 'proto-member', '--metadata', metadata, '--json']);
     expect(created.code).toBe(0);
