@@ -49,4 +49,18 @@ describe('verifyClientAssertion', () => {
     clock.advance(100);
     await expect(verifyClientAssertion(presented, client, options)).rejects.toThrow(/expired/);
   });
+
+  it('RFC 7515 §5.2 refuses a variant of a valid assertion whose signature decodes to the same bytes, leaving its jti unused', async () => {
+    const second = 1_800_000_000;
+    const clock = createManualClock(second * 1000);
+    const options = { audiences: [issuer], replay: createMemoryStore(), clock };
+    const presented = await assertion(second + 60, 'variants');
+    // 64 signature bytes make 86 characters; the last one carries 4 unused bits.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const strayBits = presented.slice(0, -1) + alphabet[alphabet.indexOf(presented.at(-1)!) ^ 1];
+    for (const variant of [`${presented} `, `${presented}==`, strayBits]) {
+      await expect(verifyClientAssertion(variant, client, options)).rejects.toThrow(/not a JWT/);
+    }
+    await verifyClientAssertion(presented, client, options);
+  });
 });

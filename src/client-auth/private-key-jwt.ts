@@ -10,7 +10,7 @@ import {
   type JWTPayload,
   type JWTVerifyOptions,
 } from 'jose';
-import { asymmetricJwsAlgorithms, type Client, type Clock } from '../core/index.js';
+import { asymmetricJwsAlgorithms, isCompactJws, type Client, type Clock } from '../core/index.js';
 import type { ReplayCache } from '../storage/index.js';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
@@ -48,6 +48,8 @@ export class ClientAssertionError extends Error {
  * @throws ClientAssertionError when the assertion is not a JWT or has no string `sub`.
  */
 export function assertedClientId(assertion: string): string {
+  // RFC 7515 §5.2: exactly base64url; jose would also read variants of it (a space, `=` padding).
+  if (!isCompactJws(assertion)) throw new ClientAssertionError('The client assertion is not a JWT.');
   let claims;
   try {
     claims = decodeJwt(assertion);
@@ -90,6 +92,7 @@ export async function verifyClientAssertion(
   if (!client.jwks || client.jwks.keys.length === 0) {
     throw new ClientAssertionError('The client has registered no keys.');
   }
+  if (!isCompactJws(assertion)) throw new ClientAssertionError('The client assertion is not a JWT.');
   const nowMs = options.clock.now();
   const verifyOptions: JWTVerifyOptions = {
     algorithms: [...clientAssertionAlgorithms],

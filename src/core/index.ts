@@ -7,3 +7,4 @@ export * from './config.js';
 export * from './handlers.js';
 export * from './factory.js';
 export * from './jws-algorithms.js';
+export * from './compact-jws.js';

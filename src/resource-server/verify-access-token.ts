@@ -11,6 +11,7 @@ import {
 import {
   OAuthError,
   asymmetricJwsAlgorithms,
+  isCompactJws,
   systemClock,
   type AsymmetricJwsAlgorithm,
   type Clock,
@@ -147,6 +148,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
           : 'The access token is not a signed JWT.',
       );
     }
+    // RFC 7515 §5.2: exactly base64url, which jose would read past (a space, `=` padding).
+    if (!isCompactJws(token)) throw invalid('The access token is not a signed JWT.');
     let header;
     try {
       header = decodeProtectedHeader(token);

@@ -2,6 +2,7 @@
 
 import { constants, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { isCompactJws } from '../core/compact-jws.js';
 import { canonicalIssuer } from '../core/config.js';
 import type { KeySet, SigningKey } from '../keys/index.js';
 import { timeOrderedUuid } from './time-ordered-id.js';
@@ -44,6 +45,8 @@ export function jwtAccessTokenStrategy(options: JwtAccessTokenStrategyOptions): 
       return { token, signature: jti };
     },
     async recogniseAccessToken(token: string): Promise<RecognisedAccessToken | undefined> {
+      // A variant of an issued token (a space added, its last character changed) is not it.
+      if (!isCompactJws(token)) return undefined;
       // Outside the try: a key set that cannot answer (its store unreachable, say) is a failure
       // to report, not a token that is not ours; read as "not ours", introspection would say
       // inactive and revocation would answer 200 having revoked nothing.

@@ -28,6 +28,7 @@ import {
   type AuthorizationServer,
 } from '../support/resource-server-fixtures.js';
 import { testIssuer } from '../support/test-provider.js';
+import { headerSafeTokenVariants } from '../support/token-variants.js';
 
 type Framework = 'node' | 'express' | 'fastify' | 'hono';
 const frameworks: readonly Framework[] = ['node', 'express', 'fastify', 'hono'];
@@ -197,6 +198,16 @@ describe.each(frameworks)('resource-server middleware for %s', (framework) => {
     const body = (await response.json()) as Record<string, string>;
     expect(body.error).toBe('invalid_token');
     expect(JSON.stringify(body)).not.toContain(token);
+  });
+
+  it('§3.1 and RFC 7515 §2 answer 401 invalid_token for a b64token variant of a valid token that decodes to the same bytes', async () => {
+    const token = await as.issue('invoices:read');
+    for (const [name, variant] of Object.entries(headerSafeTokenVariants(token))) {
+      const response = await call(`Bearer ${variant}`);
+      expect(response.status, name).toBe(401);
+      expect(parseChallenge(response.headers.get('www-authenticate')).error, name).toBe('invalid_token');
+    }
+    expect((await call(`Bearer ${token}`)).status).toBe(200);
   });
 
   it('§3.1 answers a token without the route scope 403 insufficient_scope naming the scope', async () => {

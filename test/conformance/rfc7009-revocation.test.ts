@@ -31,6 +31,7 @@ import {
   revokeToken,
   type Credentials,
 } from '../support/token-requests.js';
+import { tokenVariants } from '../support/token-variants.js';
 
 const owner: Credentials = { id: 'owner', secret: 'owner-secret' };
 const other: Credentials = { id: 'other', secret: 'other-secret' };
@@ -110,6 +111,14 @@ describe.each(mountsAndFormats)('RFC 7009 revocation through %s with %s access t
     const token = await issueAccessToken(url, owner);
     expect((await revokeToken(url, owner, token)).status).toBe(200);
     expect((await revokeToken(url, owner, token)).status).toBe(200);
+  });
+
+  it('§2.2 and RFC 7515 §2 answer 200 for a variant of a token that decodes to the same bytes, revoking nothing', async () => {
+    const token = await issueAccessToken(url, owner);
+    for (const [name, variant] of Object.entries(tokenVariants(token))) {
+      expect((await revokeToken(url, owner, variant)).status, name).toBe(200);
+    }
+    expect((await introspectToken(url, owner, token)).body.active).toBe(true);
   });
 
   it('§2.2 answers 200 for a token that has already expired', async () => {
@@ -201,6 +210,15 @@ describe('RFC 7009 revocation of stateless JWT access tokens', () => {
     // The entry goes when the token would have expired anyway.
     expect(await storage.purgeExpired(clock.now() + lifespan * 1000, 100)).toBeGreaterThan(0);
     await expect(storage.isTokenIdRevoked(jti)).resolves.toBe(false);
+  });
+
+  it('§2.2 and RFC 7515 §2 keep the jti off the deny-list for a variant of the token', async () => {
+    const token = await issueAccessToken(url, owner);
+    for (const [name, variant] of Object.entries(tokenVariants(token))) {
+      expect((await revokeToken(url, owner, variant)).status, name).toBe(200);
+    }
+    await expect(storage.isTokenIdRevoked(recordKey(token))).resolves.toBe(false);
+    expect((await introspectToken(url, owner, token)).body.active).toBe(true);
   });
 
   it('§2.1 refuses another client and keeps its jti off the deny-list', async () => {

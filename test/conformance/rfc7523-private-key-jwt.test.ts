@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter, type Client } from '../../src/index.js';
 import { basicAuthorization, mounts, postForm, startServer, type RunningServer } from '../support/harness.js';
 import { createTestProvider, registeredClient, testIssuer } from '../support/test-provider.js';
+import { tokenVariants } from '../support/token-variants.js';
 
 const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const tokenEndpoint = `${testIssuer}/oauth2/token`;
@@ -308,6 +309,12 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
       .setExpirationTime(now + 60)
       .sign(macKey);
     await expectInvalidClient(forged);
+  });
+
+  it('RFC 7521 §4.2.1 and RFC 7515 §5.2 refuse a variant of a valid assertion (whitespace, padding, stray bits), which then still works once', async () => {
+    const valid = await assertion('jwt-rsa', rsa);
+    for (const variant of Object.values(tokenVariants(valid))) await expectInvalidClient(variant);
+    expect((await requestToken(valid)).status).toBe(200);
   });
 
   it('RFC 7521 §4.2.1 refuses a client_assertion that is not a JWT with invalid_client', async () => {

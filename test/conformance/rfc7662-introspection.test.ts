@@ -36,6 +36,7 @@ import {
   revokeToken,
   type Credentials,
 } from '../support/token-requests.js';
+import { tokenVariants } from '../support/token-variants.js';
 
 const api = 'https://api.test.example';
 const owner: Credentials = { id: 'owner', secret: 'owner-secret' };
@@ -196,6 +197,14 @@ describe.each(mountsAndFormats)('RFC 7662 introspection through %s with %s acces
     const index = token.length - 3;
     const altered = token.slice(0, index) + (token[index] === 'A' ? 'B' : 'A') + token.slice(index + 1);
     expect((await introspectToken(url, owner, altered)).body).toEqual({ active: false });
+  });
+
+  it('§2.2 and RFC 7515 §2 answer {"active":false} for a variant of an issued token that decodes to the same bytes', async () => {
+    const token = await issueAccessToken(url, owner);
+    for (const [name, variant] of Object.entries(tokenVariants(token))) {
+      expect((await introspectToken(url, owner, variant)).body, name).toEqual({ active: false });
+    }
+    expect((await introspectToken(url, owner, token)).body.active).toBe(true);
   });
 
   it('§2.1 hides a token issued to another client: it is inactive to that caller', async () => {

@@ -25,6 +25,7 @@ import {
 } from '../support/resource-server-fixtures.js';
 import { testIssuer } from '../support/test-provider.js';
 import { postForm } from '../support/token-requests.js';
+import { tokenVariants } from '../support/token-variants.js';
 
 const clock = createManualClock(Date.UTC(2026, 2, 1, 9, 0, 0));
 let as: AuthorizationServer;
@@ -127,6 +128,16 @@ describe('RFC 9068 §4 access-token validation', () => {
     const token = await forgeToken('wrong typ', as.keys, clock.now());
     const error = await expectCode(createAccessTokenVerifier(verifierOptions()).verify(token), 'invalid_token', 401);
     expect(error.description).toMatch(/typ must be at\+jwt/);
+  });
+
+  it('§4 step 5 and RFC 7515 §5.2 refuse a variant of a valid token (whitespace, padding, stray bits)', async () => {
+    const token = await as.issue('invoices:read');
+    const verifier = createAccessTokenVerifier(verifierOptions());
+    for (const [name, variant] of Object.entries(tokenVariants(token))) {
+      const error = await expectCode(verifier.verify(variant), 'invalid_token', 401);
+      expect(error.description, name).toMatch(/not a signed JWT/);
+    }
+    await expect(verifier.verify(token)).resolves.toMatchObject({ clientId: invoiceClient.id });
   });
 
   it('§4 step 3 says a token from another issuer was issued elsewhere', async () => {
