@@ -326,6 +326,14 @@ describe('tessera introspect and revoke', () => {
     expect(parseJson(await run(['introspect', ...credentials, token, '--json']))).toEqual({ active: false });
   });
 
+  it('introspect - refuses more than 1 MiB on stdin with exit 2, without reading it all or sending it', async () => {
+    const result = await run(['introspect', ...basicClientFlags(basicSecret), '-'], {
+      input: 'a'.repeat(4 * 1024 * 1024),
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/stdin holds more than 1 MiB/);
+  });
+
   it('introspect of garbage is simply inactive', async () => {
     const result = await run(['introspect', ...basicClientFlags(basicSecret), 'not-a-token', '--json']);
     expect(result.code).toBe(0);

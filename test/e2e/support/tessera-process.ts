@@ -64,6 +64,8 @@ export function runTessera(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A command may stop reading before all of a large input is written (EPIPE): its exit tells.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
