@@ -18,6 +18,7 @@ import { CliError, exitCodes } from './exit-codes.js';
 import { formatValue, printFields, printJson, printNote, printTable } from './output.js';
 import { readStdin } from './stdin.js';
 import { withStorage } from './storage-session.js';
+import { repeatedMemberName } from '../server/json-member-names.js';
 import { decodeUtf8 } from '../server/utf8.js';
 
 type Options = Record<string, unknown>;
@@ -90,6 +91,14 @@ function readJsonArgument(value: string, flag: '--metadata' | '--jwks'): Record<
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new CliError(`${flag}: must be a JSON object, such as '${example}'`, exitCodes.usage, 'usage');
+  }
+  const repeated = repeatedMemberName(text);
+  if (repeated !== undefined) {
+    throw new CliError(
+      `${flag}: names ${JSON.stringify(repeated.slice(0, 60))} twice in one object`,
+      exitCodes.usage,
+      'usage',
+    );
   }
   return parsed as Record<string, unknown>;
 }

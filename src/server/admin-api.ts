@@ -15,6 +15,7 @@ import {
 } from './client-registration.js';
 import type { ServerKeys } from './build-provider.js';
 import type { ServerMetrics } from './metrics.js';
+import { repeatedMemberName } from './json-member-names.js';
 import { decodeUtf8 } from './utf8.js';
 
 export interface AdminApiOptions {
@@ -241,6 +242,10 @@ async function readJsonObject(request: Request, { optional = false } = {}): Prom
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadJsonError('The body must be a JSON object.');
+  }
+  const repeated = repeatedMemberName(text);
+  if (repeated !== undefined) {
+    throw new BadJsonError(`The body names ${JSON.stringify(repeated.slice(0, 60))} twice in one object.`);
   }
   return body as Record<string, unknown>;
 }

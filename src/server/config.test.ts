@@ -41,6 +41,16 @@ describe('loadConfig', () => {
     expect(config.log.level).toBe('warn');
   });
 
+  it.each([
+    ['a setting', 'server:\n  port: 1111\n  port: 2222\n'],
+    ['a section', 'server:\n  port: 1111\nserver:\n  host: 10.0.0.1\n'],
+    ['a key in JSON-style flow', '{"tokens": {"lifespan": 600, "lifespan": 60}}\n'],
+  ])('refuses a file naming %s twice, rather than keeping one of the two values', (_title, text) => {
+    expect(() => loadConfig({ file: file('twice.yaml', text) })).toThrow(
+      /twice\.yaml is not valid YAML: Map keys must be unique/,
+    );
+  });
+
   it('reads the file named by TESSERA_CONFIG when no file is given', () => {
     const path = file('named.yaml', 'tokens:\n  lifespan: 600\n');
     expect(loadConfig({ env: { TESSERA_CONFIG: path } }).tokens.lifespan).toBe(600);

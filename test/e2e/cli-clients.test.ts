@@ -173,6 +173,12 @@ describe('tessera clients', () => {
     ['contacts that is a string (RFC 7591 §2)', ['--metadata', '{"contacts":"ops@example.com"}'], 'contacts must be'],
     ['a client_uri that is a number (RFC 7591 §2)', ['--metadata', '{"client_uri":42}'], 'client_uri must be'],
     ['the client id ".."', ['--client-id', '..'], 'client_id cannot be "." or ".."'],
+    [
+      '--metadata naming a member twice (RFC 8259 §4)',
+      ['--metadata', '{"scope":"a","scope":"b"}'],
+      'names "scope" twice',
+    ],
+    ['--jwks naming a member twice (RFC 8259 §4)', ['--jwks', '{"keys":[],"keys":[]}'], 'names "keys" twice'],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
     const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
     expect(result.code).toBe(2);

@@ -487,6 +487,25 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     }
   });
 
+  it('RFC 8259 §4 refuses a body naming a member twice in one object with 400 invalid_request, storing nothing', async () => {
+    for (const body of [
+      '{"client_id":"twice","scope":"read","scope":"admin"}',
+      '{"client_id":"twice","\\u0073cope":"read","scope":"admin"}',
+      '{"client_id":"twice","jwks":{"keys":[{"kty":"EC","kty":"RSA"}]}}',
+    ]) {
+      const response = await admin('/clients', { method: 'POST', body });
+      expect(response.status, body).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_request', error_description: /names .* twice/ });
+    }
+    expect((await admin('/clients/twice')).status).toBe(404);
+    const created = await admin('/clients', { method: 'POST', body: '{"client_id":"twice","scope":"read"}' });
+    expect(created.status).toBe(201);
+    const update = await admin('/clients/twice', { method: 'PUT', body: '{"scope":"read","scope":"read admin"}' });
+    expect(update.status).toBe(400);
+    expect(await update.json()).toMatchObject({ error: 'invalid_request', error_description: /names "scope" twice/ });
+    expect(await (await admin('/clients/twice')).json()).toMatchObject({ scope: 'read' });
+  });
+
   it('RFC 8259 §8.1 refuses a body that is not UTF-8 with 400 invalid_request, storing nothing changed', async () => {
     // "café" written in Latin-1, then a byte that is never UTF-8: decoding would store U+FFFD instead.
     const bytes = Buffer.concat([
