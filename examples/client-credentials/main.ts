@@ -10,6 +10,8 @@ import {
   createRotatingKeySet,
   jwtAccessTokenStrategy,
   pathnameOf,
+  SealedValueError,
+  StorageUnavailableError,
 } from '../../src/index.js';
 import { answerHalfClosedClients, toNodeHandler } from '../../src/http/node.js';
 import { cachedClientStore } from '../../src/protection/index.js';
@@ -24,29 +26,59 @@ const issuer = process.env.ISSUER ?? `http://localhost:${port}`;
 // Everything is kept in SQLite under ./data (created on first start), or in PostgreSQL when
 // DATABASE_URL=postgres://… is set.
 const dataDir = process.env.TESSERA_DATA_DIR ?? './data';
-const { storage, migration } = await openStorage({
-  dataDir,
-  database: { url: process.env.DATABASE_URL, poolSize: 10, schema: 'public', janitorInterval: 60 },
-});
 
-// test-client's secret "foobar" is kept only as this bcrypt hash; it is created only in a new database.
-if (migration.fromVersion === 0) {
-  await storage.createClient({
-    id: 'test-client',
-    secretHash: '$2a$10$IxMdI6d.LIRZPpSfEwNoeu4rY3FhDREsxFJXikcgdRRAStxUlsuEO',
-    grantTypes: ['client_credentials'],
-    scopes: [],
-    audience: [],
+async function openSeedData() {
+  const { storage, migration } = await openStorage({
+    dataDir,
+    database: { url: process.env.DATABASE_URL, poolSize: 10, schema: 'public', janitorInterval: 60 },
   });
+  try {
+    // test-client's secret "foobar" is kept only as this bcrypt hash; it is created only in a new database.
+    if (migration.fromVersion === 0) {
+      await storage.createClient({
+        id: 'test-client',
+        secretHash: '$2a$10$IxMdI6d.LIRZPpSfEwNoeu4rY3FhDREsxFJXikcgdRRAStxUlsuEO',
+        grantTypes: ['client_credentials'],
+        scopes: [],
+        audience: [],
+      });
+    }
+
+    // RSA-2048 keys sign the JWT access tokens; they are stored sealed under a key-encryption key
+    // from TESSERA_KEY_ENCRYPTION_KEY, or (this being a development server) one generated into ./data.
+    const kek = resolveKeyEncryptionKey(
+      { mode: 'development', dataDir, keys: { encryptionKey: process.env.TESSERA_KEY_ENCRYPTION_KEY } },
+      (message) => console.warn(`warning: ${message}`),
+    );
+    const keys = await createRotatingKeySet({ store: storage, sealer: createKeySealer(kek), algorithm: 'RS256' });
+    return { storage, keys };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
 }
 
-// RSA-2048 keys sign the JWT access tokens; they are stored sealed under a key-encryption key
-// from TESSERA_KEY_ENCRYPTION_KEY, or (this being a development server) one generated into ./data.
-const kek = resolveKeyEncryptionKey(
-  { mode: 'development', dataDir, keys: { encryptionKey: process.env.TESSERA_KEY_ENCRYPTION_KEY } },
-  (message) => console.warn(`warning: ${message}`),
-);
-const keys = await createRotatingKeySet({ store: storage, sealer: createKeySealer(kek), algorithm: 'RS256' });
+/**
+ * What keeps the data from opening is said in one line, as a taken port is below, not as a stack
+ * trace: a lost key-encryption key, a database that cannot be opened, a data folder that is not
+ * one. Anything else is a fault, shown in full.
+ */
+function cannotStart(error: unknown): never {
+  if (error instanceof SealedValueError) {
+    console.error(
+      `cannot start: the stored signing keys cannot be opened (${error.message}); put back the key-encryption ` +
+        `key they were sealed under (${dataDir}/key-encryption-key or TESSERA_KEY_ENCRYPTION_KEY), or move ` +
+        `${dataDir} away to start again with a new database`,
+    );
+  } else if (error instanceof StorageUnavailableError || (error instanceof Error && 'syscall' in error)) {
+    console.error(`cannot start: ${error.message}`);
+  } else {
+    throw error;
+  }
+  process.exit(1);
+}
+
+const { storage, keys } = await openSeedData().catch(cannotStart);
 
 const provider = compose(
   {

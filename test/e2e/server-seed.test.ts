@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -26,13 +26,24 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function spawnSeed(port: number): ChildProcess {
+function spawnSeed(port: number, extraEnv: Record<string, string> = {}): ChildProcess {
   const { TESSERA_KEY_ENCRYPTION_KEY: _kek, ...env } = workspace.env;
   return spawn(process.execPath, ['--import', tsxLoader, main], {
     cwd: workspace.dir,
-    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...env, PORT: String(port), HOST: '127.0.0.1', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** Runs the seed until it exits by itself, as it does when it cannot start. */
+async function seedThatCannotStart(
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string }> {
+  const seed = spawnSeed(await freePort(), extraEnv);
+  let stderr = '';
+  seed.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(seed, 'exit')) as [number | null];
+  return { code, stderr };
 }
 
 async function startSeed(): Promise<string> {
@@ -111,6 +122,34 @@ describe('the seed scenario on SQLite', () => {
     } finally {
       taken.close();
     }
+  });
+
+  it('says in one line that the stored keys cannot be opened when the key-encryption key was lost, and exits 1', async () => {
+    const kekFile = join(workspace.dir, 'data', 'key-encryption-key');
+    const kek = readFileSync(kekFile);
+    try {
+      rmSync(kekFile);
+      const { code, stderr } = await seedThatCannotStart();
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /^cannot start: the stored signing keys cannot be opened \(.*sealed under key-encryption key/m,
+      );
+      expect(stderr).toContain('put back the key-encryption key they were sealed under');
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      writeFileSync(kekFile, kek);
+    }
+    // With the key back, the same data serves again.
+    const url = await startSeed();
+    expect((await curlToken(url)).status).toBe(200);
+  });
+
+  it('says in one line that a data folder that is a file cannot be used, and exits 1', async () => {
+    writeFileSync(join(workspace.dir, 'not-a-folder'), '');
+    const { code, stderr } = await seedThatCannotStart({ TESSERA_DATA_DIR: './not-a-folder' });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^cannot start: ENOTDIR/m);
+    expect(stderr).not.toMatch(/^\s+at /m);
   });
 
   it('does not bring test-client back once it was deleted: the seed runs only on a new database', async () => {
