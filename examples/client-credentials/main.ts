@@ -1,6 +1,7 @@
 // The client credentials how-to as a runnable server: `npm start`, then curl /token.
 
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   accessTokenIntrospection,
   accessTokenRevocation,
@@ -19,7 +20,7 @@ import { openStorage } from '../../src/server/build-provider.js';
 import { resolveKeyEncryptionKey } from '../../src/server/key-encryption-key.js';
 import { createTokenHandler } from './token-handler.js';
 
-const port = Number(process.env.PORT ?? 8080);
+const port = portFrom(process.env.PORT);
 const host = process.env.HOST ?? '0.0.0.0';
 const issuer = process.env.ISSUER ?? `http://localhost:${port}`;
 
@@ -58,45 +59,66 @@ async function openSeedData() {
   }
 }
 
-/**
- * What keeps the data from opening is said in one line, as a taken port is below, not as a stack
- * trace: a lost key-encryption key, a database that cannot be opened, a data folder that is not
- * one. Anything else is a fault, shown in full.
- */
-function cannotStart(error: unknown): never {
-  if (error instanceof SealedValueError) {
-    console.error(
-      `cannot start: the stored signing keys cannot be opened (${error.message}); put back the key-encryption ` +
-        `key they were sealed under (${dataDir}/key-encryption-key or TESSERA_KEY_ENCRYPTION_KEY), or move ` +
-        `${dataDir} away to start again with a new database`,
-    );
-  } else if (error instanceof StorageUnavailableError || (error instanceof Error && 'syscall' in error)) {
-    console.error(`cannot start: ${error.message}`);
-  } else {
-    throw error;
-  }
+/** Says in one line why the seed cannot start, as for a taken port below, not as a stack trace. */
+function cannotStart(reason: string): never {
+  console.error(`cannot start: ${reason}`);
   process.exit(1);
 }
 
-const { storage, keys } = await openSeedData().catch(cannotStart);
+/** PORT as a number; unset or empty is 8080. */
+function portFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return 8080;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65_535) {
+    cannotStart(`PORT must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
 
-const provider = compose(
-  {
-    issuer,
-    accessTokenLifespan: 30 * 60,
-    reportError: (error) => console.error(error),
-    // The token endpoint is served at /token: the metadata names it, and private_key_jwt
-    // assertions may name it as their audience at every endpoint.
-    routes: { token: '/token' },
-  },
-  // Client records are read through a small cache that forgets a client as soon as it changes.
-  cachedClientStore(storage),
-  jwtAccessTokenStrategy({ keys, issuer }),
-  undefined, // bcrypt when omitted
-  clientCredentialsGrant,
-  accessTokenIntrospection,
-  accessTokenRevocation,
-);
+/**
+ * A lost key-encryption key, a database that cannot be opened, a data folder that is not one: said
+ * in one line. Anything else is a fault, shown in full.
+ */
+function dataCannotOpen(error: unknown): never {
+  if (error instanceof SealedValueError) {
+    cannotStart(
+      `the stored signing keys cannot be opened (${error.message}); put back the key-encryption key they ` +
+        `were sealed under (${dataDir}/key-encryption-key or TESSERA_KEY_ENCRYPTION_KEY), or move ${dataDir} ` +
+        `away to start again with a new database`,
+    );
+  }
+  if (error instanceof StorageUnavailableError || (error instanceof Error && 'syscall' in error)) {
+    cannotStart(error.message);
+  }
+  throw error;
+}
+
+const { storage, keys } = await openSeedData().catch(dataCannotOpen);
+
+let provider;
+try {
+  provider = compose(
+    {
+      issuer,
+      accessTokenLifespan: 30 * 60,
+      reportError: (error) => console.error(error),
+      // The token endpoint is served at /token: the metadata names it, and private_key_jwt
+      // assertions may name it as their audience at every endpoint.
+      routes: { token: '/token' },
+    },
+    // Client records are read through a small cache that forgets a client as soon as it changes.
+    cachedClientStore(storage),
+    jwtAccessTokenStrategy({ keys, issuer }),
+    undefined, // bcrypt when omitted
+    clientCredentialsGrant,
+    accessTokenIntrospection,
+    accessTokenRevocation,
+  );
+} catch (error) {
+  // compose() refuses settings that cannot work, such as an ISSUER that is not an http(s) URL.
+  if (!(error instanceof TypeError)) throw error;
+  await storage.close();
+  cannotStart(error.message);
+}
 
 const tokenHandler = createTokenHandler(provider);
 const server = createServer(
@@ -119,4 +141,5 @@ server.once('error', (error: NodeJS.ErrnoException) => {
   console.error(`cannot listen on ${host}:${port}: ${reason}`);
   void storage.close().finally(() => process.exit(1));
 });
-server.listen(port, host, () => console.log(`serving on ${host}:${port}`));
+// PORT=0 asks the system for a free port: the one it gave is shown.
+server.listen(port, host, () => console.log(`serving on ${host}:${(server.address() as AddressInfo).port}`));

@@ -152,6 +152,38 @@ describe('the seed scenario on SQLite', () => {
     expect(stderr).not.toMatch(/^\s+at /m);
   });
 
+  it.each([
+    ['a PORT that is not a number', { PORT: 'abc' }, 'PORT must be a port number from 0 to 65535, got "abc"'],
+    ['a PORT above 65535', { PORT: '99999' }, 'PORT must be a port number from 0 to 65535, got "99999"'],
+    ['an ISSUER that is not a URL', { ISSUER: 'not-a-url' }, 'issuer must be an absolute URL'],
+    [
+      'ISSUER with a query (RFC 8414 §2)',
+      { ISSUER: 'http://localhost:8080/?a=1' },
+      'issuer must be an http(s) URL without query or fragment',
+    ],
+  ])('says in one line that %s cannot be used, and exits 1', async (_title, env, message) => {
+    const { code, stderr } = await seedThatCannotStart(env);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`cannot start: ${message}`);
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('shows the port the system chose for PORT=0, and serves on it', async () => {
+    const seed = spawnSeed(0);
+    child = seed;
+    let output = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      seed.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /serving on 127\.0\.0\.1:(\d+)/.exec(output);
+        if (match) resolve(Number(match[1]));
+      });
+      seed.once('exit', (code) => reject(new Error(`seed exited with ${String(code)}: ${output}`)));
+    });
+    expect(port).toBeGreaterThan(0);
+    expect((await curlToken(`http://127.0.0.1:${port}`)).status).toBe(200);
+  });
+
   it('does not bring test-client back once it was deleted: the seed runs only on a new database', async () => {
     const deleted = await runTessera(workspace, ['clients', 'delete', 'test-client'], {
       env: { TESSERA_KEY_ENCRYPTION_KEY: '' },
