@@ -17,6 +17,7 @@ import {
 import { answerHalfClosedClients, toNodeHandler } from '../../src/http/node.js';
 import { cachedClientStore } from '../../src/protection/index.js';
 import { openStorage } from '../../src/server/build-provider.js';
+import { ConfigError } from '../../src/server/config.js';
 import { resolveKeyEncryptionKey } from '../../src/server/key-encryption-key.js';
 import { createTokenHandler } from './token-handler.js';
 
@@ -75,8 +76,9 @@ function portFrom(value: string | undefined): number {
 }
 
 /**
- * A lost key-encryption key, a database that cannot be opened, a data folder that is not one: said
- * in one line. Anything else is a fault, shown in full.
+ * A lost key-encryption key, a database that cannot be opened, a data folder that is not one, a
+ * DATABASE_URL or TESSERA_KEY_ENCRYPTION_KEY that cannot be read: said in one line. Anything else
+ * is a fault, shown in full.
  */
 function dataCannotOpen(error: unknown): never {
   if (error instanceof SealedValueError) {
@@ -86,7 +88,11 @@ function dataCannotOpen(error: unknown): never {
         `away to start again with a new database`,
     );
   }
-  if (error instanceof StorageUnavailableError || (error instanceof Error && 'syscall' in error)) {
+  if (
+    error instanceof StorageUnavailableError ||
+    error instanceof ConfigError ||
+    (error instanceof Error && 'syscall' in error)
+  ) {
     cannotStart(error.message);
   }
   throw error;

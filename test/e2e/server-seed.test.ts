@@ -155,6 +155,12 @@ describe('the seed scenario on SQLite', () => {
   it.each([
     ['a PORT that is not a number', { PORT: 'abc' }, 'PORT must be a port number from 0 to 65535, got "abc"'],
     ['a PORT above 65535', { PORT: '99999' }, 'PORT must be a port number from 0 to 65535, got "99999"'],
+    ['a DATABASE_URL of another database', { DATABASE_URL: 'mysql://db/x' }, 'database.url: must be postgres://'],
+    [
+      'a TESSERA_KEY_ENCRYPTION_KEY that is not 32 bytes',
+      { TESSERA_KEY_ENCRYPTION_KEY: 'short' },
+      'keys.encryptionKey (TESSERA_KEY_ENCRYPTION_KEY):',
+    ],
     ['an ISSUER that is not a URL', { ISSUER: 'not-a-url' }, 'issuer must be an absolute URL'],
     [
       'ISSUER with a query (RFC 8414 §2)',
