@@ -125,7 +125,7 @@ function classify(error: unknown): {
     return {
       code: exitCodes.usage,
       kind: 'invalid_configuration',
-      message: `stored keys cannot be opened: ${error.message}; give the key-encryption key they were sealed under (TESSERA_KEY_ENCRYPTION_KEY, or TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS while changing keys)`,
+      message: `stored keys cannot be opened: ${error.message}; give the key-encryption key they were sealed under (TESSERA_KEY_ENCRYPTION_KEY, or in development mode the data folder's key-encryption-key file; TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS while changing keys)`,
     };
   }
   if (error instanceof StorageUnavailableError) {

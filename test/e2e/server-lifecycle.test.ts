@@ -150,6 +150,7 @@ describe('changing the key-encryption key', () => {
     });
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('stored keys cannot be opened');
+    expect(wrong.stderr).toContain("in development mode the data folder's key-encryption-key file");
     expect(wrong.stderr).not.toContain(newKek);
 
     const changing = await serve(ws, [], {
