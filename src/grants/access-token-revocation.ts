@@ -8,9 +8,11 @@ import { findActiveAccessToken } from './find-access-token.js';
 type RevocationConfig = Pick<ProviderConfig, 'issuer' | 'clock' | 'statelessAccessTokens'>;
 
 /**
- * Creates the access-token revocation handler. A recorded token (opaque, or a JWT in the
- * default stateful mode) loses its record; a stateless JWT's `jti` goes on the deny-list until
- * the token would have expired. Only the client the token was issued to may revoke it.
+ * Creates the access-token revocation handler. An opaque token loses its record. A JWT loses
+ * its record and its `jti` goes on the deny-list until the token would have expired, in either
+ * mode: an instance that shares the store but reads the other way (stateful ones the record,
+ * stateless ones the deny-list, as during a rolling change of `statelessAccessTokens`) must find
+ * it revoked too. Only the client the token was issued to may revoke it.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.1
  */
@@ -19,7 +21,7 @@ export function accessTokenRevocation(
     readonly config: RevocationConfig;
   },
 ): RevocationHandler {
-  const { storage } = dependencies;
+  const { storage, strategy } = dependencies;
   return {
     kind: 'revocation-handler',
     tokenType: 'access_token',
@@ -30,11 +32,10 @@ export function accessTokenRevocation(
       // §2.1: the server "verifies whether the token was issued to the client making the
       // revocation request".
       if (found.clientId !== query.client.id) return 'not-owner';
-      if (found.isRecorded) {
-        await storage.deleteAccessTokenRecord(found.signature);
-      } else {
-        await storage.revokeTokenId(found.signature, found.expiresAt);
-      }
+      // The deny-list first: should the second write fail, the answer is an error, and the token
+      // is already refused where the deny-list is read.
+      if (strategy.format === 'jwt') await storage.revokeTokenId(found.signature, found.expiresAt);
+      await storage.deleteAccessTokenRecord(found.signature);
       return 'revoked';
     },
   };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import {
+  accessTokenIntrospection,
   accessTokenRevocation,
   bcryptHasher,
   clientCredentialsGrant,
@@ -8,6 +9,9 @@ import {
   createManualClock,
   createMemoryStore,
   createRouter,
+  createStaticKeySet,
+  generateSigningKey,
+  jwtAccessTokenStrategy,
   opaqueHmacStrategy,
   type Client,
   type ManualClock,
@@ -225,6 +229,46 @@ describe('RFC 7009 revocation of stateless JWT access tokens', () => {
     const token = await issueAccessToken(url, owner);
     expect((await revokeToken(url, other, token)).status).toBe(400);
     await expect(storage.isTokenIdRevoked(recordKey(token))).resolves.toBe(false);
+  });
+});
+
+describe('RFC 7009 revocation seen by instances on one store that read JWTs the other way', () => {
+  let stateful: RunningServer;
+  let stateless: RunningServer;
+
+  beforeAll(async () => {
+    // Two instances sharing store and keys, one with statelessAccessTokens and one without, as
+    // during a rolling change of that setting.
+    const storage = createMemoryStore({ clients: await lifecycleClients() });
+    const keys = createStaticKeySet([await generateSigningKey('ES256')]);
+    const instance = (statelessAccessTokens: boolean) =>
+      compose(
+        { issuer: testIssuer, accessTokenLifespan: lifespan, statelessAccessTokens },
+        storage,
+        jwtAccessTokenStrategy({ keys, issuer: testIssuer }),
+        bcryptHasher({ cost: 4 }),
+        clientCredentialsGrant,
+        accessTokenIntrospection,
+        accessTokenRevocation,
+      );
+    stateful = await startServer(createRouter(instance(false)));
+    stateless = await startServer(createRouter(instance(true)));
+  });
+  afterAll(async () => {
+    await stateful.close();
+    await stateless.close();
+  });
+
+  it.each([
+    ['the stateful instance', () => [stateful.url, stateless.url] as const],
+    ['the stateless instance', () => [stateless.url, stateful.url] as const],
+  ])('§2.1 a token revoked at %s is inactive at the other one too ("cannot be used again")', async (_title, urls) => {
+    const [revoking, other] = urls();
+    const token = await issueAccessToken(stateful.url, owner);
+    expect((await introspectToken(other, owner, token)).body.active).toBe(true);
+    expect((await revokeToken(revoking, owner, token)).status).toBe(200);
+    expect((await introspectToken(revoking, owner, token)).body).toEqual({ active: false });
+    expect((await introspectToken(other, owner, token)).body).toEqual({ active: false });
   });
 });
 
