@@ -2,7 +2,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import type { Client } from '../core/index.js';
+import { asymmetricJwsAlgorithms, type Client } from '../core/index.js';
 import { bcryptHasher } from '../secrets/index.js';
 import {
   clientToMetadata,
@@ -40,6 +40,12 @@ function addMetadataOptions(command: Command, { creating }: { creating: boolean 
     )
     .option('--audience <audiences>', 'audience values the client may request, space- or comma-separated')
     .option('--jwks <file-or-json>', 'jwks: a JWK Set file, or the JWK Set as inline JSON')
+    .addOption(
+      new Option(
+        '--token-endpoint-auth-signing-alg <alg>',
+        'token_endpoint_auth_signing_alg: the one algorithm private_key_jwt assertions may be signed with',
+      ).choices([...asymmetricJwsAlgorithms]),
+    )
     .option('--client-name <name>', 'client_name')
     .option('--introspection', 'let the client introspect any token, not only its own (a resource server)')
     .option('--no-introspection', 'let the client introspect only its own tokens')
@@ -62,6 +68,9 @@ function metadataFromOptions(options: Options): ClientMetadataInput {
   }
   if (typeof options.audience === 'string') metadata.audience = splitList(options.audience);
   if (typeof options.jwks === 'string') metadata.jwks = readJsonArgument(options.jwks, '--jwks');
+  if (typeof options.tokenEndpointAuthSigningAlg === 'string') {
+    metadata.token_endpoint_auth_signing_alg = options.tokenEndpointAuthSigningAlg;
+  }
   if (typeof options.clientName === 'string') metadata.client_name = options.clientName;
   if (typeof options.introspection === 'boolean') metadata.introspection = options.introspection;
   if (typeof options.introspectionAudience === 'string') {

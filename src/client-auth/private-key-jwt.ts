@@ -77,7 +77,8 @@ export function presentedAssertionClientId(assertion: string | null | undefined)
 
 /**
  * Verifies a client's JWT assertion with `jose` against the keys the client registered:
- * signature (asymmetric algorithms only), `iss` and `sub` equal to the client id, an accepted
+ * signature (asymmetric algorithms only; only its `token_endpoint_auth_signing_alg` when the
+ * client's metadata names one), `iss` and `sub` equal to the client id, an accepted
  * `aud`, `exp` in the future but at most {@link maxAssertionLifetimeSeconds} ahead, `nbf`, and
  * a `jti` never accepted before. `jti` is required: without it a captured assertion could be
  * replayed until it expires.
@@ -95,7 +96,7 @@ export async function verifyClientAssertion(
   if (!isCompactJws(assertion)) throw new ClientAssertionError('The client assertion is not a JWT.');
   const nowMs = options.clock.now();
   const verifyOptions: JWTVerifyOptions = {
-    algorithms: [...clientAssertionAlgorithms],
+    algorithms: acceptedAlgorithms(client),
     issuer: client.id,
     subject: client.id,
     audience: [...options.audiences],
@@ -134,6 +135,19 @@ export async function verifyClientAssertion(
   if (!(await options.replay.markUsed(key, expiresAt, nowMs))) {
     throw new ClientAssertionError('The client assertion was already used.');
   }
+}
+
+/**
+ * The algorithms a client's assertions may be signed with: the one it registered as
+ * `token_endpoint_auth_signing_alg` (RFC 7591 §2: it "MUST be used"), else any public-key one.
+ */
+function acceptedAlgorithms(client: Client): string[] {
+  const registered = client.metadata?.token_endpoint_auth_signing_alg;
+  if (registered === undefined) return [...clientAssertionAlgorithms];
+  if (!clientAssertionAlgorithms.some((alg) => alg === registered)) {
+    throw new ClientAssertionError('The client registered a token_endpoint_auth_signing_alg that is not accepted.');
+  }
+  return [registered as string];
 }
 
 async function verifyWithAnyOf(

@@ -208,6 +208,50 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
     ).resolves.toBeUndefined();
   });
 
+  it('RFC 7591 §2 keeps token_endpoint_auth_signing_alg, and assertions signed otherwise are refused (RFC 8725 §3.1)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const metadata = {
+      client_id: 'pss',
+      ...privateKeyJwt({ keys: [publicJwk({ publicKey })] }),
+      token_endpoint_auth_signing_alg: 'PS256',
+    };
+    const client = clientFromMetadata(metadata);
+    expect(client.metadata).toStrictEqual({ token_endpoint_auth_signing_alg: 'PS256' });
+    expect(clientToMetadata(client)).toMatchObject({ token_endpoint_auth_signing_alg: 'PS256' });
+    const audience = 'https://as.example/token';
+    const signed = (alg: string, jti: string) =>
+      new SignJWT({ jti })
+        .setProtectedHeader({ alg })
+        .setIssuer('pss')
+        .setSubject('pss')
+        .setAudience(audience)
+        .setExpirationTime('1m')
+        .sign(privateKey);
+    const options = { audiences: [audience], replay: createMemoryStore(), clock: systemClock };
+    // The same RSA key verifies an RS256 signature too: only the registered algorithm is taken.
+    await expect(verifyClientAssertion(await signed('RS256', 'a1'), client, options)).rejects.toThrow(
+      /algorithm not accepted/,
+    );
+    await expect(verifyClientAssertion(await signed('PS256', 'a2'), client, options)).resolves.toBeUndefined();
+    // Without the field, the key takes either.
+    const unpinned = clientFromMetadata({ ...metadata, token_endpoint_auth_signing_alg: undefined });
+    await expect(verifyClientAssertion(await signed('RS256', 'a3'), unpinned, options)).resolves.toBeUndefined();
+  });
+
+  it.each([
+    ['none (RFC 7591 §2: "MUST NOT be used")', 'none', 'token_endpoint_auth_signing_alg must be one of RS256'],
+    ['a MAC', 'HS256', 'token_endpoint_auth_signing_alg must be one of RS256'],
+    ['a number', 256, 'token_endpoint_auth_signing_alg must be one of RS256'],
+    ['an algorithm no key in jwks can sign with', 'ES384', 'token_endpoint_auth_signing_alg is ES384, which no key'],
+  ])('refuses a token_endpoint_auth_signing_alg that is %s', (_title, alg, message) => {
+    const metadata = {
+      ...privateKeyJwt({ keys: [rsa2048, { ...p256, alg: 'ES256' }] }),
+      token_endpoint_auth_signing_alg: alg,
+    };
+    expect(() => clientFromMetadata(metadata)).toThrow(ClientRegistrationError);
+    expect(() => clientFromMetadata(metadata)).toThrow(message);
+  });
+
   it('RFC 7517 §5 ignores JWK Set members other than keys: they are not kept', () => {
     const jwks = { keys: [p256], comment: 'rotated monthly', extra: { nested: [1, 2] } };
     expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual({ keys: [p256] });
@@ -503,6 +547,11 @@ describe('client updates keep what they are not told to change', () => {
       'client_id cannot be changed',
     );
     expect(await storage.getClient('lib')).toStrictEqual(libraryClient);
+    await expectRegistrationError(
+      patchRegisteredClient(storage, hasher, 'lib', { jwks, token_endpoint_auth_signing_alg: 'RS256' }),
+      'invalid_client_metadata',
+      'token_endpoint_auth_signing_alg is RS256, which no key in jwks can sign with',
+    );
     await patchRegisteredClient(storage, hasher, 'lib', { jwks });
     await patchRegisteredClient(storage, hasher, 'lib', { token_endpoint_auth_method: 'private_key_jwt' });
     const { secretHash: _hash, secretUpdatedAt: _updated, ...kept } = libraryClient;

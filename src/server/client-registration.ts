@@ -2,7 +2,7 @@
 
 import { createPublicKey, randomBytes, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { Client, TokenEndpointAuthMethod } from '../core/index.js';
+import { asymmetricJwsAlgorithms, type Client, type TokenEndpointAuthMethod } from '../core/index.js';
 import { privateJwkMembers } from '../keys/key-set.js';
 import type { SecretHasher } from '../secrets/index.js';
 import {
@@ -43,7 +43,9 @@ const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_j
  * The fields kept in the client's metadata, as they are, and what each must be. The descriptive
  * RFC 7591 §2 ones are strings, URL strings (of a web page or an image, so http or https) or an
  * array of strings; `introspection: true` lets the client introspect any token, a list of
- * audiences the tokens meant for them (`defaultIntrospectionPolicy` reads it there).
+ * audiences the tokens meant for them (`defaultIntrospectionPolicy` reads it there);
+ * `token_endpoint_auth_signing_alg` is the one algorithm the client's assertions may be signed
+ * with (`verifyClientAssertion` reads it there).
  */
 const metadataFieldKinds = {
   client_name: 'string',
@@ -55,7 +57,8 @@ const metadataFieldKinds = {
   software_id: 'string',
   software_version: 'string',
   introspection: 'introspection',
-} as const satisfies Record<string, 'string' | 'URL' | 'strings' | 'introspection'>;
+  token_endpoint_auth_signing_alg: 'algorithm',
+} as const satisfies Record<string, 'string' | 'URL' | 'strings' | 'introspection' | 'algorithm'>;
 
 type MetadataField = keyof typeof metadataFieldKinds;
 
@@ -66,6 +69,7 @@ const expectedForm = {
   URL: 'an absolute http or https URL string',
   strings: 'an array of strings',
   introspection: 'true, false or a non-empty array of audience strings, none empty or holding a space',
+  algorithm: `one of ${asymmetricJwsAlgorithms.join(', ')}`,
 } as const;
 
 /**
@@ -90,17 +94,19 @@ function metadataFieldSchema(field: MetadataField) {
   const kind = metadataFieldKinds[field];
   const error = `${field} must be ${expectedForm[kind]}`;
   const schema =
-    kind === 'introspection'
-      ? z
-          .union([z.boolean(), z.array(z.string({ error }), { error })], { error })
-          .refine((value) => typeof value === 'boolean' || (value.length > 0 && value.every(isAudienceValue)), {
-            error,
-          })
-      : kind === 'strings'
-        ? z.array(z.string({ error }), { error })
-        : kind === 'URL'
-          ? z.string({ error }).refine(isWebUrl, { error })
-          : z.string({ error });
+    kind === 'algorithm'
+      ? z.enum(asymmetricJwsAlgorithms, { error })
+      : kind === 'introspection'
+        ? z
+            .union([z.boolean(), z.array(z.string({ error }), { error })], { error })
+            .refine((value) => typeof value === 'boolean' || (value.length > 0 && value.every(isAudienceValue)), {
+              error,
+            })
+        : kind === 'strings'
+          ? z.array(z.string({ error }), { error })
+          : kind === 'URL'
+            ? z.string({ error }).refine(isWebUrl, { error })
+            : z.string({ error });
   return schema.nullable().optional();
 }
 
@@ -219,6 +225,12 @@ function checkJwks(value: unknown): { readonly keys: readonly Record<string, unk
   return { keys: keys as Record<string, unknown>[] };
 }
 
+/** Whether a key of a checked JWK Set may verify signatures made with `alg`: its own `alg`, or its type's. */
+function canSignWith(jwk: Record<string, unknown>, alg: string): boolean {
+  if (jwk.alg !== undefined) return jwk.alg === alg;
+  return algorithmsFor(createPublicKey({ key: jwk as NodeJsonWebKey, format: 'jwk' })).includes(alg);
+}
+
 /** RFC 7591 client metadata as accepted from the CLI or the admin API. */
 export type ClientMetadataInput = Record<string, unknown>;
 
@@ -292,6 +304,14 @@ export function clientFromMetadata(input: ClientMetadataInput, base?: Client): C
     metadata.jwks === undefined ? undefined : base?.jwks === metadata.jwks ? base.jwks : checkJwks(metadata.jwks);
   if (tokenEndpointAuthMethod === 'private_key_jwt' && !jwks) {
     throw new ClientRegistrationError('invalid_client_metadata', 'private_key_jwt needs jwks');
+  }
+  const signingAlg = metadata.token_endpoint_auth_signing_alg;
+  if (jwks && typeof signingAlg === 'string' && !jwks.keys.some((key) => canSignWith(key, signingAlg))) {
+    // Every assertion would be refused: said at registration rather than stored unusable.
+    throw new ClientRegistrationError(
+      'invalid_client_metadata',
+      `token_endpoint_auth_signing_alg is ${signingAlg}, which no key in jwks can sign with`,
+    );
   }
   const extra: Record<string, unknown> = {};
   for (const field of metadataFields) {
@@ -466,11 +486,17 @@ export async function patchRegisteredClient(
     (existing) => {
       // The stored grant types, method and jwks matter only to the rules that tie them together; left
       // out otherwise, so that a stored value registration would refuse cannot block an unrelated change.
-      const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks'].some((field) => named.includes(field))
+      const storedAlg = existing.metadata?.token_endpoint_auth_signing_alg;
+      const linked = ['grant_types', 'token_endpoint_auth_method', 'jwks', 'token_endpoint_auth_signing_alg'].some(
+        (field) => named.includes(field),
+      )
         ? {
             grant_types: existing.grantTypes,
             token_endpoint_auth_method: shownAuthMethod(existing),
             ...(existing.jwks ? { jwks: existing.jwks } : {}),
+            ...(asymmetricJwsAlgorithms.some((alg) => alg === storedAlg)
+              ? { token_endpoint_auth_signing_alg: storedAlg }
+              : {}),
           }
         : {};
       const described = clientFromMetadata({ ...linked, ...changes, client_id: id }, existing);

@@ -2,7 +2,7 @@
 // (`private_key_jwt`), at the token and introspection endpoints, through real HTTP.
 
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from 'jose';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter, type Client } from '../../src/index.js';
@@ -72,6 +72,8 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
   let ecFirst: KeyPair;
   let ecSecond: KeyPair;
   let unregistered: KeyPair;
+  // One RSA key, registered without alg, by a client that registered PS256 as its only algorithm.
+  const pssOnly = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
   beforeAll(async () => {
     rsa = await keyPair('RS256', 'rsa-1');
@@ -85,6 +87,15 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
       jwtClient('jwt-ec', [ec]),
       jwtClient('jwt-ed', [ed]),
       jwtClient('jwt-two-keys', [ecFirst, ecSecond]),
+      {
+        ...jwtClient('jwt-pss-only', []),
+        jwks: { keys: [pssOnly.publicKey.export({ format: 'jwk' }) as Record<string, unknown>] },
+        metadata: { token_endpoint_auth_signing_alg: 'PS256' },
+      },
+      {
+        ...jwtClient('jwt-bad-alg', [rsa]),
+        metadata: { token_endpoint_auth_signing_alg: 'HS256' },
+      },
       { ...jwtClient('jwt-no-keys', []), jwks: { keys: [] } },
       await registeredClient({ id: 'secret-client', secret: 'secret-value' }),
     ];
@@ -315,6 +326,24 @@ describe.each(mounts)('private_key_jwt client authentication through %s', (mount
     const valid = await assertion('jwt-rsa', rsa);
     for (const variant of Object.values(tokenVariants(valid))) await expectInvalidClient(variant);
     expect((await requestToken(valid)).status).toBe(200);
+  });
+
+  it('RFC 7591 §2 and RFC 8725 §3.1 take only the token_endpoint_auth_signing_alg a client registered, though its key fits others', async () => {
+    const signed = (alg: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg })
+        .setIssuer('jwt-pss-only')
+        .setSubject('jwt-pss-only')
+        .setAudience(testIssuer)
+        .setExpirationTime('1m')
+        .setJti(randomUUID())
+        .sign(pssOnly.privateKey);
+    await expectInvalidClient(await signed('RS256'));
+    expect((await requestToken(await signed('PS256'))).status).toBe(200);
+  });
+
+  it('RFC 7591 §2 refuses every assertion of a client whose stored token_endpoint_auth_signing_alg is not a public-key algorithm', async () => {
+    await expectInvalidClient(await assertion('jwt-bad-alg', rsa, { kid: 'rsa-1' }));
   });
 
   it('RFC 7521 §4.2.1 refuses a client_assertion that is not a JWT with invalid_client', async () => {

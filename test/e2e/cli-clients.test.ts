@@ -106,6 +106,58 @@ describe('tessera clients', () => {
     expect(parseJson(result)).toMatchObject({ client_id: 'piped', token_endpoint_auth_method: 'client_secret_post' });
   });
 
+  it('RFC 7591 §2 sets token_endpoint_auth_signing_alg by flag, checks it against jwks, and update --metadata null removes it', async () => {
+    const jwks = JSON.stringify({
+      keys: [
+        {
+          kty: 'EC',
+          crv: 'P-256',
+          x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+          y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+        },
+      ],
+    });
+    const create = (alg: string) =>
+      run([
+        'clients',
+        'create',
+        '--client-id',
+        'jwt-alg',
+        '--token-endpoint-auth-method',
+        'private_key_jwt',
+        '--jwks',
+        jwks,
+        '--token-endpoint-auth-signing-alg',
+        alg,
+        '--json',
+      ]);
+    const mismatch = await create('PS256');
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stderr).toContain('token_endpoint_auth_signing_alg is PS256, which no key in jwks can sign with');
+    const unknown = await create('HS256');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--token-endpoint-auth-signing-alg.*HS256/);
+    const created = await create('ES256');
+    expect(created.code).toBe(0);
+    expect(parseJson(created)).toMatchObject({ token_endpoint_auth_signing_alg: 'ES256' });
+    // A change of jwks is checked against the stored algorithm.
+    const rsaOnly = JSON.stringify({ keys: [{ kty: 'RSA', e: 'AQAB', n: 'x'.repeat(342) }] });
+    const rsaUpdate = await run(['clients', 'update', 'jwt-alg', '--jwks', rsaOnly]);
+    expect(rsaUpdate.code).toBe(2);
+    expect(rsaUpdate.stderr).toContain('token_endpoint_auth_signing_alg is ES256, which no key in jwks can sign with');
+    const removed = await run([
+      'clients',
+      'update',
+      'jwt-alg',
+      '--metadata',
+      '{"token_endpoint_auth_signing_alg":null}',
+      '--json',
+    ]);
+    expect(removed.code).toBe(0);
+    expect(parseJson(removed)).not.toHaveProperty('token_endpoint_auth_signing_alg');
+    expect((await run(['clients', 'delete', 'jwt-alg'])).code).toBe(0);
+  });
+
   it('accepts jwks inline or from a file, and refuses private_key_jwt without one (exit 2)', async () => {
     const jwks = {
       keys: [

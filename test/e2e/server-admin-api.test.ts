@@ -327,6 +327,11 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
     ['client_name null', '{"client_name":null}', 'client_name'],
     ['contacts as a string', '{"contacts":"ops@example.com"}', 'contacts'],
     ['client_uri as a number', '{"client_uri":42}', 'client_uri'],
+    [
+      'token_endpoint_auth_signing_alg none',
+      '{"token_endpoint_auth_signing_alg":"none"}',
+      'token_endpoint_auth_signing_alg',
+    ],
   ])(
     'POST /clients refuses %s (RFC 7591 §2 types) with 400 invalid_client_metadata naming the field',
     async (_title, body, field) => {
@@ -337,6 +342,29 @@ describe('client management (RFC 7591 / 7592 shapes)', () => {
       expect(answer.error_description).toContain(`${field} must be`);
     },
   );
+
+  it('RFC 7591 §2 keeps token_endpoint_auth_signing_alg, shows it, and refuses one no registered key can sign with', async () => {
+    const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }] };
+    const method = { token_endpoint_auth_method: 'private_key_jwt', jwks };
+    const refused = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'signing-alg', ...method, token_endpoint_auth_signing_alg: 'RS256' }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      error: 'invalid_client_metadata',
+      error_description: 'token_endpoint_auth_signing_alg is RS256, which no key in jwks can sign with',
+    });
+    const created = await admin('/clients', {
+      method: 'POST',
+      body: JSON.stringify({ client_id: 'signing-alg', ...method, token_endpoint_auth_signing_alg: 'EdDSA' }),
+    });
+    expect(created.status).toBe(201);
+    expect(await (await admin('/clients/signing-alg')).json()).toMatchObject({
+      token_endpoint_auth_signing_alg: 'EdDSA',
+    });
+    expect((await admin('/clients/signing-alg', { method: 'DELETE' })).status).toBe(204);
+  });
 
   it.each([
     ['an empty JWK Set', { keys: [] }, 'jwks must hold at least one key'],
