@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import * as bcrypt from '@node-rs/bcrypt';
+import { describe, expect, it, vi } from 'vitest';
 import { bcryptCost, bcryptHasher } from './bcrypt-hasher.js';
+
+// The real functions, watched, so a test can see that a refusal still did a full comparison.
+vi.mock('@node-rs/bcrypt', async (importOriginal) => {
+  const real = await importOriginal<typeof import('@node-rs/bcrypt')>();
+  return { ...real, verify: vi.fn(real.verify) };
+});
 
 const seedHash = '$2a$10$IxMdI6d.LIRZPpSfEwNoeu4rY3FhDREsxFJXikcgdRRAStxUlsuEO';
 const hasher = bcryptHasher({ cost: 4 });
@@ -50,6 +57,23 @@ describe('bcryptHasher', () => {
     const hash = await hasher.hash(secret);
     await expect(hasher.verify(secret, hash)).resolves.toBe(true);
     await expect(hasher.verify(`${secret}y`, hash)).resolves.toBe(false);
+  });
+
+  // Unknown client ids pay for a decoy comparison; a refusal that skipped the comparison would
+  // answer faster and so reveal that the client exists (RFC 6819 §4.4.1.3 online guessing).
+  it.each([
+    ['a secret over 72 bytes', 'x'.repeat(73), 'stored'],
+    ['a stored value that is not a bcrypt hash', 'foobar', 'not-a-hash'],
+  ])('refuses %s only after a full bcrypt comparison against a decoy', async (_title, secret, stored) => {
+    const hash = stored === 'stored' ? await hasher.hash('x'.repeat(72)) : stored;
+    const watched = vi.mocked(bcrypt.verify);
+    watched.mockClear();
+    await expect(hasher.verify(secret, hash)).resolves.toBe(false);
+    expect(watched).toHaveBeenCalledTimes(1);
+    const [compared, against] = watched.mock.calls[0]!;
+    expect(against).not.toBe(hash);
+    expect(bcryptCost(String(against))).toBe(4);
+    expect(Buffer.byteLength(String(compared))).toBeLessThanOrEqual(72);
   });
 
   it('counts the 72-byte limit in UTF-8 bytes, not characters', async () => {

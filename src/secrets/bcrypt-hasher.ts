@@ -28,6 +28,11 @@ export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
     throw new TypeError(`bcrypt cost must be an integer from 4 to 31, got ${String(cost)}`);
   }
   let decoyHash: Promise<string> | undefined;
+  async function verifyDecoy(secret: string): Promise<void> {
+    // Made lazily at the same cost as real hashes, from a value no one knows.
+    decoyHash ??= bcryptHash(randomBytes(18).toString('base64'), cost);
+    await bcryptVerify(secret.slice(0, maxSecretBytes), await decoyHash).catch(() => false);
+  }
   return {
     hash(secret) {
       // A longer secret would be stored truncated, and verify() refuses it: the client could
@@ -37,15 +42,14 @@ export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
       }
       return bcryptHash(secret, cost);
     },
-    async verifyDecoy(secret) {
-      // Made lazily at the same cost as real hashes, from a value no one knows.
-      decoyHash ??= bcryptHash(randomBytes(18).toString('base64'), cost);
-      await bcryptVerify(secret.slice(0, maxSecretBytes), await decoyHash).catch(() => false);
-    },
+    verifyDecoy,
     async verify(secret, hash) {
-      if (!bcryptPattern.test(hash)) return false;
+      // A refusal costs one comparison like any other answer, so its speed tells nothing: a fast
+      // refusal of an overlong secret would show that the client exists, since unknown clients
+      // always pay for a decoy comparison.
+      if (!bcryptPattern.test(hash)) return verifyDecoy(secret).then(() => false);
       // bcrypt reads at most 72 bytes; a longer secret would match any secret sharing its prefix.
-      if (Buffer.byteLength(secret, 'utf8') > maxSecretBytes) return false;
+      if (Buffer.byteLength(secret, 'utf8') > maxSecretBytes) return verifyDecoy(secret).then(() => false);
       try {
         return await bcryptVerify(secret, hash);
       } catch {
