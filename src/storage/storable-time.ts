@@ -41,3 +41,16 @@ export function replayEntryExpiry(expiresAt: number): number {
   if (!Number.isSafeInteger(expiry)) throw new StorageInvalidTimeError('replay cache entry field expiresAt');
   return expiry;
 }
+
+/**
+ * The current time a store compares stored expiries with: rounded down to a whole millisecond,
+ * which changes no answer since every kept expiry is whole (`expiry <= 12.5` is `expiry <= 12`),
+ * and lets a database take it as an integer. A custom clock may read fractions.
+ *
+ * @throws {StorageInvalidTimeError} for NaN, an infinity, or a time no store keeps exactly
+ */
+export function comparisonInstant(now: number): number {
+  const instant = Math.floor(now);
+  if (!Number.isSafeInteger(instant)) throw new StorageInvalidTimeError('current time');
+  return instant;
+}

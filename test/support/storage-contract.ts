@@ -677,6 +677,20 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.markUsed('a-frac', t0 + 2000, t0 + 1001)).toBe(true);
       });
 
+      // A custom clock may read fractions of a millisecond: they change no answer.
+      it('takes a current time with a fraction of a millisecond', async () => {
+        expect(await store.markUsed('a-now-frac', t0 + 1000, t0 + 0.5)).toBe(true);
+        expect(await store.markUsed('a-now-frac', t0 + 2000, t0 + 999.75)).toBe(false);
+        expect(await store.markUsed('a-now-frac', t0 + 2000, t0 + 1000.5)).toBe(true);
+      });
+
+      it('refuses a current time that is NaN or an infinity, keeping nothing', async () => {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          await expect(store.markUsed('a-now-bad', t0 + 1000, bad)).rejects.toBeInstanceOf(StorageInvalidTimeError);
+        }
+        expect(await store.markUsed('a-now-bad', t0 + 1000, t0)).toBe(true);
+      });
+
       it('keeps different jtis apart', async () => {
         expect(await store.markUsed('a-3', t0 + 1000, t0)).toBe(true);
         expect(await store.markUsed('a-4', t0 + 1000, t0)).toBe(true);
@@ -751,6 +765,22 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.purgeExpired(t0, 2)).toBe(3);
         expect(await store.purgeExpired(t0, 2)).toBe(1);
         expect(await store.purgeExpired(t0, 2)).toBe(0);
+      });
+
+      it('takes a current time with a fraction of a millisecond, purging what expired by then', async () => {
+        await store.createAccessTokenRecord(tokenRecord('t-frac-expired', { expiresAt: t0 + 100 }));
+        await store.createAccessTokenRecord(tokenRecord('t-frac-live', { expiresAt: t0 + 101 }));
+        await store.markUsed('u-frac-expired', t0 + 100, t0);
+        expect(await store.purgeExpired(t0 + 100.5, 10)).toBe(2);
+        expect(await store.getAccessTokenRecord('t-frac-live')).toBeDefined();
+      });
+
+      it('refuses a current time that is NaN or an infinity, purging nothing', async () => {
+        await store.createAccessTokenRecord(tokenRecord('t-kept', { expiresAt: t0 }));
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+          await expect(store.purgeExpired(bad, 10)).rejects.toBeInstanceOf(StorageInvalidTimeError);
+        }
+        expect(await store.getAccessTokenRecord('t-kept')).toBeDefined();
       });
 
       it('answers 0 when nothing has expired', async () => {

@@ -12,7 +12,7 @@ import {
   type StoredSigningKey,
 } from '../index.js';
 import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
-import { checkStorableTimes, replayEntryExpiry } from '../storable-time.js';
+import { checkStorableTimes, comparisonInstant, replayEntryExpiry } from '../storable-time.js';
 import { encodeAccessTokenRecord, PackedRecordTable } from './packed-records.js';
 
 /** What `restore` needs of a table: a Map, or the packed record table. */
@@ -224,22 +224,30 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     markUsed(jti, expiresAt, now) {
       let expiry: number;
+      let instant: number;
       try {
         expiry = replayEntryExpiry(expiresAt);
+        instant = comparisonInstant(now);
       } catch (error) {
         return Promise.reject(error as Error);
       }
       const known = usedJtis.get(jti);
       // An entry past its expiry may still sit here until the janitor runs; it no longer counts.
-      if (known !== undefined && known > now) return Promise.resolve(false);
+      if (known !== undefined && known > instant) return Promise.resolve(false);
       usedJtis.set(jti, expiry);
       journal.undo(restore(usedJtis, jti, known));
       return Promise.resolve(true);
     },
 
     purgeExpired(now, batchSize) {
+      let instant: number;
+      try {
+        instant = comparisonInstant(now);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
       let purged = 0;
-      for (const signature of accessTokens.expiredSignatures(now, batchSize)) {
+      for (const signature of accessTokens.expiredSignatures(instant, batchSize)) {
         const previous = accessTokens.get(signature);
         accessTokens.delete(signature);
         journal.undo(restore(accessTokens, signature, previous));
@@ -249,7 +257,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
         let inTable = 0;
         for (const [key, expiresAt] of table) {
           if (inTable >= batchSize) break;
-          if (expiresAt <= now) {
+          if (expiresAt <= instant) {
             table.delete(key);
             journal.undo(restore(table, key, expiresAt));
             inTable++;

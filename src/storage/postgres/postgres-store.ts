@@ -34,7 +34,7 @@ import {
   isStorableText,
   withLoneSurrogatesReplaced,
 } from '../storable-text.js';
-import { checkStorableTimes, replayEntryExpiry } from '../storable-time.js';
+import { checkStorableTimes, comparisonInstant, replayEntryExpiry } from '../storable-time.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -628,16 +628,18 @@ function createOperations(
 
     async markUsed(jti, expiresAt, now) {
       const expiry = replayEntryExpiry(expiresAt);
+      const instant = comparisonInstant(now);
       // Inserts, or takes over an entry that has expired; a concurrent twin waits and then finds it held.
       const result = await db.query(
         `INSERT INTO ${s}.replay_cache AS r (jti, expires_at) VALUES ($1, $2)
          ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE r.expires_at <= $3`,
-        [storedReplayKey(jti), expiry, now],
+        [storedReplayKey(jti), expiry, instant],
       );
       return (result.rowCount ?? 0) > 0;
     },
 
     async purgeExpired(now, batchSize) {
+      const instant = comparisonInstant(now);
       const limit = Math.max(0, Math.floor(batchSize));
       let purged = 0;
       for (const [table, key] of [
@@ -645,7 +647,7 @@ function createOperations(
         ['revoked_token_ids', 'jti'],
         ['replay_cache', 'jti'],
       ] as const) {
-        purged += (await db.query(purgeSql(s, table, key), [now, limit])).rowCount ?? 0;
+        purged += (await db.query(purgeSql(s, table, key), [instant, limit])).rowCount ?? 0;
       }
       return purged;
     },

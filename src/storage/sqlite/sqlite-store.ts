@@ -33,7 +33,7 @@ import {
 } from '../sql-columns.js';
 import { createGroupCommit } from '../group-commit.js';
 import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
-import { checkStorableTimes, replayEntryExpiry } from '../storable-time.js';
+import { checkStorableTimes, comparisonInstant, replayEntryExpiry } from '../storable-time.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
 
@@ -687,11 +687,14 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
 
     markUsed(jti, expiresAt, now) {
-      return statements.markUsed.run({ jti, expiresAt: replayEntryExpiry(expiresAt), now }).changes > 0;
+      return (
+        statements.markUsed.run({ jti, expiresAt: replayEntryExpiry(expiresAt), now: comparisonInstant(now) }).changes >
+        0
+      );
     },
 
     purgeExpired(now, batchSize) {
-      const batch = { now, limit: Math.max(0, Math.floor(batchSize)) };
+      const batch = { now: comparisonInstant(now), limit: Math.max(0, Math.floor(batchSize)) };
       return (
         statements.purgeAccessTokens.run(batch).changes +
         statements.purgeRevokedTokenIds.run(batch).changes +
