@@ -290,6 +290,30 @@ describe('compose', () => {
     expect(reported).toHaveLength(1);
   });
 
+  it('RFC 6749 §5.2 still answers 500 server_error when the error reporter itself throws', async () => {
+    const provider = compose(
+      {
+        issuer: 'https://auth.test.example',
+        reportError: () => {
+          throw new Error('the log is full');
+        },
+      },
+      createMemoryStore(),
+      opaqueHmacStrategy({ secrets: [secret] }),
+      bcryptHasher({ cost: 4 }),
+      clientCredentialsGrant,
+    );
+    const request = new Request('https://auth.test.example/oauth2/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&client_id=a&client_secret=b',
+    });
+    await request.text();
+    const answer = await provider.handleTokenRequest(request);
+    expect(answer.status).toBe(500);
+    expect(await answer.json()).toMatchObject({ error: 'server_error' });
+  });
+
   it('RFC 6749 §5.1 writes the token response members in order, with a refresh token and extra members when given', () => {
     const provider = compose(
       { issuer: 'https://auth.test.example' },

@@ -14,6 +14,7 @@ import { exactAudienceStrategy, exactScopeStrategy } from '../scopes/index.js';
 import type { ClientStore, ReplayCache } from '../storage/index.js';
 import type { AccessTokenStrategy } from '../tokens/index.js';
 import { createProvider, type Provider } from './provider.js';
+import { reportingSafely } from '../core/report-error.js';
 import { defaultRoutes, mergeRoutes, type ProviderRoutes } from './routes.js';
 
 /** The config compose() accepts: only `issuer` is required; everything else has a safe default. */
@@ -168,7 +169,7 @@ export function withDefaults(config: ComposeConfig): ProviderConfig {
   if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/.test(full.realm)) {
     throw new TypeError('realm must be printable ASCII without quotes or backslashes');
   }
-  return { ...full, issuer };
+  return { ...full, issuer, reportError: reportingSafely(full.reportError) };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -92,6 +92,18 @@ describe('createBearerAuthorizer', () => {
     expect(reported).toHaveLength(1);
   });
 
+  it('still answers 500 when the error reporter itself throws', async () => {
+    const authorize = createBearerAuthorizer({
+      verifier: refusing,
+      reportError: () => {
+        throw new Error('the log is full');
+      },
+    });
+    const result = await authorize({ authorization: 'Bearer abc' });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.challenge.status).toBe(500);
+  });
+
   it('rejects a realm that cannot be quoted', () => {
     expect(() => createBearerAuthorizer({ verifier: refusing, realm: 'a"b' })).toThrow(TypeError);
   });

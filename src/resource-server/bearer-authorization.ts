@@ -1,6 +1,7 @@
 // Bearer token usage at a resource server, RFC 6750: reading the token (§2.1) and the challenge (§3).
 
 import { OAuthError, toOAuthError } from '../core/index.js';
+import { reportingSafely } from '../core/report-error.js';
 import { hasLaterSchemeElement, startsWithSchemeThenWhiteSpace, trimOptionalWhiteSpace } from '../request/index.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verify-access-token.js';
 
@@ -19,7 +20,7 @@ export interface BearerAuthOptions {
   readonly realm?: string;
   /** Scopes this route needs, on top of the verifier's. */
   readonly requiredScopes?: readonly string[];
-  /** Told of failures that are not the client's fault (5xx), for logging. */
+  /** Told of failures that are not the client's fault (5xx), for logging. What it throws is ignored. */
   readonly reportError?: (error: Error) => void;
 }
 
@@ -106,7 +107,8 @@ export function hasAccessTokenParameter(url: string): boolean {
 export function createBearerAuthorizer(
   options: BearerAuthOptions,
 ): (request: BearerRequest) => Promise<BearerAuthorization> {
-  const { verifier, realm = 'api', requiredScopes = [], reportError = () => undefined } = options;
+  const { verifier, realm = 'api', requiredScopes = [] } = options;
+  const reportError = reportingSafely(options.reportError ?? (() => undefined));
   if (!isQuotable(realm)) throw new TypeError('realm must be printable ASCII without quotes or backslashes');
   // §3: an insufficient_scope challenge names every scope needed, the verifier's own included.
   const challengeScopes = [...new Set([...(verifier.requiredScopes ?? []), ...requiredScopes])];

@@ -48,6 +48,9 @@ export class KeySourceError extends Error {
  */
 export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetOptions = {}): KeyResolver {
   const { cacheMaxAge = 300, cooldown = 30, timeout = 5 } = options;
+  const cacheMaxAgeMs = durationMs('cacheMaxAge', cacheMaxAge, 'zero');
+  const cooldownMs = durationMs('cooldown', cooldown, 'zero');
+  const timeoutMs = durationMs('timeout', timeout, 'more than zero');
   const url = new URL(jwksUri);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TypeError('the JWK Set URL must use https (or http for local development)');
@@ -56,9 +59,9 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
   // object until the next fetch, where `remote.jwks()` would make a deep copy per call.
   const fetched: JWKSCacheInput = {};
   const remote = createRemoteJWKSet(url, {
-    cacheMaxAge: cacheMaxAge * 1000,
-    cooldownDuration: cooldown * 1000,
-    timeoutDuration: timeout * 1000,
+    cacheMaxAge: cacheMaxAgeMs,
+    cooldownDuration: cooldownMs,
+    timeoutDuration: timeoutMs,
     [jwksCache]: fetched,
   });
   const resolver: KeyResolver = async (protectedHeader, token) => {
@@ -100,4 +103,17 @@ export function sharedRemoteJwkSet(jwksUri: string | URL): KeyResolver {
     shared.set(key, resolver);
   }
   return resolver;
+}
+
+/**
+ * A duration in seconds as whole milliseconds, rounded up: node's timers refuse a fraction of a
+ * millisecond, and a fetch timeout of 0.0001 s would otherwise fail every fetch as a key-source error.
+ */
+function durationMs(name: string, seconds: number, least: 'zero' | 'more than zero'): number {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || (least !== 'zero' && seconds === 0)) {
+    throw new TypeError(
+      `${name} must be a finite number of seconds, ${least === 'zero' ? '0 or more' : 'more than 0'}`,
+    );
+  }
+  return Math.ceil(seconds * 1000);
 }

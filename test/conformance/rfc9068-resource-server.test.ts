@@ -312,6 +312,24 @@ describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
     const verifier = createAccessTokenVerifier(verifierOptions({ jwks: createRemoteJwkSet(jwksUri, { timeout: 2 }) }));
     await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
   });
+
+  it('§4 step 5 fetches the JWK Set with a timeout given in fractions of a second', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ jwks: createRemoteJwkSet(as.jwksUri, { timeout: 1.0005 }) }),
+    );
+    await expect(verifier.verify(token)).resolves.toMatchObject({ clientId: invoiceClient.id });
+  });
+
+  it.each([
+    ['timeout', 0],
+    ['timeout', -1],
+    ['timeout', Number.NaN],
+    ['cooldown', Number.POSITIVE_INFINITY],
+    ['cacheMaxAge', -0.5],
+  ])('refuses %s %s when the key source is made, not at the first token', (name, value) => {
+    expect(() => createRemoteJwkSet(as.jwksUri, { [name]: value })).toThrow(new RegExp(`^${name} must be`));
+  });
 });
 
 describe('revocation checked through introspection (RFC 7662)', () => {
