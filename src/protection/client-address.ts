@@ -4,17 +4,22 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * Reduces a socket address to the unit limits count against: an IPv4 address as is (also when
- * written IPv4-mapped, `::ffff:192.0.2.1` or `::ffff:c000:201`), an IPv6 address by its /64 prefix, since one host
+ * written IPv4-mapped, `::ffff:192.0.2.1`, `::ffff:c000:201` or any other way IPv6 allows), an IPv6 address by its /64 prefix, since one host
  * usually holds a whole /64 and could otherwise rotate through it. Anything else is kept as given.
  */
 export function normalizeClientAddress(address: string | undefined): string {
   if (address === undefined || address === '') return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
   if (isIPv4(address)) return address;
   const withoutZone = address.replace(/%.*$/, '');
-  if (!isIPv6(withoutZone) || withoutZone.includes('.')) return address;
-  const [head = '', tail] = withoutZone.split('::');
+  if (!isIPv6(withoutZone)) return address;
+  // An IPv4 tail (::ffff:192.0.2.1, 0:0:0:0:0:ffff:192.0.2.1, 2001:db8::192.0.2.1) is the last
+  // two groups written in decimal: read as such, every way of writing one address gives one bucket.
+  const hexOnly = withoutZone.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_all, a: string, b: string, c: string, d: string) =>
+      [(Number(a) << 8) | Number(b), (Number(c) << 8) | Number(d)].map((group) => group.toString(16)).join(':'),
+  );
+  const [head = '', tail] = hexOnly.split('::');
   const headGroups = head === '' ? [] : head.split(':');
   const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
   const groups =
