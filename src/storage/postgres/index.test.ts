@@ -1,4 +1,5 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describeStorageContract } from '../../../test/support/storage-contract.js';
 import {
@@ -32,6 +33,8 @@ const tokenRecord = (signature: string) => ({
   expiresAt: 3600_000,
 });
 const latest = postgresMigrations.at(-1)!.version;
+/** A key no PostgreSQL B-tree index can hold, so any statement writing it fails as a whole. */
+const oversizedKey = randomBytes(3000).toString('base64url');
 
 if (unavailable !== undefined) {
   // Reached only outside CI: with CI=true probePostgres throws instead, so the run fails loudly.
@@ -356,11 +359,12 @@ if (unavailable !== undefined) {
 
     it('answers each record of a batch on its own when one row fails the whole statement', async () => {
       const store = openStore();
-      // A bigint column cannot hold 1e300, so this row fails the multi-row INSERT it is part of.
-      // (Text with U+0000 no longer would: the store refuses it before any statement.)
+      // A primary-key entry over PostgreSQL's B-tree limit (about 2,700 bytes, random so it does
+      // not compress) fails the multi-row INSERT it is part of. (Bad times and text with U+0000
+      // no longer would: the store refuses them before any statement.)
       const calls = [
         ...Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`good-${i}`))),
-        store.createAccessTokenRecord({ ...tokenRecord('bad'), expiresAt: 1e300 }),
+        store.createAccessTokenRecord(tokenRecord(oversizedKey)),
         store.createAccessTokenRecord(tokenRecord('good-0')),
         ...Array.from({ length: 5 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`good-${i + 5}`))),
       ];
@@ -371,7 +375,23 @@ if (unavailable !== undefined) {
         true,
       );
       for (let i = 0; i < 10; i++) expect(await store.getAccessTokenRecord(`good-${i}`)).toBeDefined();
-      expect(await store.getAccessTokenRecord('bad')).toBeUndefined();
+      expect(await store.getAccessTokenRecord(oversizedKey)).toBeUndefined();
+    });
+
+    it('writes the good records of a batch that one row fails even when the store is closed meanwhile', async () => {
+      const schema = randomSchemaName();
+      const store = openStore(schema);
+      await store.ping();
+      const calls = [
+        ...Array.from({ length: 4 }, (_, i) => store.createAccessTokenRecord(tokenRecord(`closing-good-${i}`))),
+        store.createAccessTokenRecord(tokenRecord(oversizedKey)),
+      ];
+      await store.close();
+      const outcomes = await Promise.allSettled(calls);
+      expect(outcomes.slice(0, 4).map((outcome) => outcome.status)).toStrictEqual(Array(4).fill('fulfilled'));
+      expect(outcomes[4]).toMatchObject({ status: 'rejected' });
+      const { rows } = await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".access_tokens`);
+      expect(Number(rows[0]!.n)).toBe(4);
     });
 
     it('gathers the records that arrive while a batch is on its way into one next statement', async () => {

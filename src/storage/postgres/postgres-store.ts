@@ -206,9 +206,10 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
     if (!migrated) await migrate();
   };
 
-  const poolQueryable: Queryable = {
+  /** Runs statements on the pool once `whenReady` allows. */
+  const queryableWhen = (whenReady: () => Promise<void>): Queryable => ({
     async query(text, values) {
-      await ready();
+      await whenReady();
       if (listeners.size > 0 && text.startsWith('SELECT') && !changeListener.isListening())
         readWhileNotListening = true;
       try {
@@ -224,7 +225,8 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
         throw toStorageError(error);
       }
     },
-  };
+  });
+  const poolQueryable = queryableWhen(ready);
 
   const lockKeyFor = (name: string): string => advisoryLockKey(`tessera:${schema}:${name}`);
 
@@ -234,21 +236,27 @@ export function createPostgresStore(options: PostgresStoreOptions): PostgresStor
   };
 
   const outerOperations = createOperations(poolQueryable, s, channel, notification, deliver);
+  // Writes of records accepted before close(): close() keeps the pool open until they settle, so
+  // a batch that has to be retried record by record is not refused as closed halfway through.
+  const acceptedWritesQueryable = queryableWhen(async () => {
+    if (!migrated) await migrate();
+  });
+  const acceptedWrites = createOperations(acceptedWritesQueryable, s, channel, notification, deliver);
   const groupCommit = createGroupCommit(
     batchWriter(
       async (batch) => {
         if (batch.length === 1) {
-          await outerOperations.createAccessTokenRecord(batch[0]!);
+          await acceptedWrites.createAccessTokenRecord(batch[0]!);
           return [true];
         }
-        const { rows } = await poolQueryable.query(
+        const { rows } = await acceptedWritesQueryable.query(
           accessTokenBatchInsertSql(s, batch.length),
           batch.flatMap((record) => toRowValues(accessTokenColumns, record)),
         );
         const written = new Set(rows.map((row) => row.signature));
         return batch.map((record) => written.has(record.signature));
       },
-      (record) => outerOperations.createAccessTokenRecord(record),
+      (record) => acceptedWrites.createAccessTokenRecord(record),
     ),
   );
 
