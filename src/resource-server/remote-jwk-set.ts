@@ -24,6 +24,12 @@ export interface RemoteJwkSetOptions {
   readonly cooldown?: number;
   /** How long one fetch may take. Default 5. */
   readonly timeout?: number;
+  /**
+   * How long past `cacheMaxAge` the last fetched set is still used while fetching it again fails
+   * (the authorization server down, say), so tokens signed with its keys are still judged. 0 turns
+   * this off. Default 3600.
+   */
+  readonly staleIfError?: number;
 }
 
 /** Resolves a token's verification key; a key source the verifier accepts. */
@@ -47,10 +53,11 @@ export class KeySourceError extends Error {
  * const verifier = createAccessTokenVerifier({ issuer, audience, jwks });
  */
 export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetOptions = {}): KeyResolver {
-  const { cacheMaxAge = 300, cooldown = 30, timeout = 5 } = options;
+  const { cacheMaxAge = 300, cooldown = 30, timeout = 5, staleIfError = 3600 } = options;
   const cacheMaxAgeMs = durationMs('cacheMaxAge', cacheMaxAge, 'zero');
   const cooldownMs = durationMs('cooldown', cooldown, 'zero');
   const timeoutMs = durationMs('timeout', timeout, 'more than zero');
+  const staleIfErrorMs = durationMs('staleIfError', staleIfError, 'zero');
   const url = new URL(jwksUri);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TypeError('the JWK Set URL must use https (or http for local development)');
@@ -64,15 +71,42 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
     timeoutDuration: timeoutMs,
     [jwksCache]: fetched,
   });
+  // After a failed fetch the next waits 1 s, then 2, 4, … up to the cooldown: a key source that
+  // is down is not asked once per token, and a resource server under load does not pile onto it.
+  let failedFetches = 0;
+  let nextFetchAt = 0;
+  let lastFailure: unknown;
+  let stale: { readonly jwks: JSONWebKeySet; readonly resolve: KeyResolver } | undefined;
+
+  /** Resolves from the last fetched set while it may still be used, else says the source failed. */
+  const resolveFromLastSet: KeyResolver = async (protectedHeader, token) => {
+    const { jwks, uat } = fetched;
+    if (jwks === undefined || uat === undefined || Date.now() >= uat + cacheMaxAgeMs + staleIfErrorMs) {
+      throw new KeySourceError('the JWK Set could not be fetched or read', { cause: lastFailure });
+    }
+    if (stale?.jwks !== jwks) stale = { jwks, resolve: createLocalJWKSet(jwks) };
+    return stale.resolve(protectedHeader, token);
+  };
+
   const resolver: KeyResolver = async (protectedHeader, token) => {
+    if (Date.now() < nextFetchAt) return resolveFromLastSet(protectedHeader, token);
     try {
-      return await remote(protectedHeader, token);
+      const key = await remote(protectedHeader, token);
+      failedFetches = 0;
+      return key;
     } catch (error) {
       // No matching key is the token's fault; anything else is the key source's.
       if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
         throw error;
       }
-      throw new KeySourceError('the JWK Set could not be fetched or read', { cause: error });
+      // Every token that waited on one fetch gets its error: that is one failure, not many.
+      if (error !== lastFailure) {
+        lastFailure = error;
+        failedFetches++;
+        const backoffMs = Math.min(1000 * 2 ** Math.min(failedFetches - 1, 30), Math.max(cooldownMs, 1000));
+        nextFetchAt = Date.now() + backoffMs;
+      }
+      return resolveFromLastSet(protectedHeader, token);
     }
   };
   // The verifier reads the cached set to bind each key to one algorithm (RFC 8725 §3.1). Read,
