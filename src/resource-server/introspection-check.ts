@@ -1,6 +1,7 @@
 // Asks the authorization server whether a token is still active, RFC 7662 §2, to learn of revocation.
 
 import { OAuthError } from '../core/index.js';
+import { readBoundedText } from './bounded-response.js';
 
 /** How a resource server reaches the introspection endpoint, as a client of the authorization server. */
 export interface IntrospectionCheckOptions {
@@ -46,12 +47,13 @@ export async function checkTokenIsActive(token: string, options: IntrospectionCh
       headers,
       body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(timeout * 1000),
+      // Whole milliseconds: node's timers refuse a fraction, which would fail every check.
+      signal: AbortSignal.timeout(Math.ceil(timeout * 1000)),
     });
     if (response.status !== 200) {
       throw new Error(`the introspection endpoint answered HTTP ${response.status}`);
     }
-    answer = await response.json();
+    answer = JSON.parse(await readBoundedText(response));
   } catch (cause) {
     throw new OAuthError('temporarilyUnavailable', {
       description: 'The access token could not be checked with the authorization server.',

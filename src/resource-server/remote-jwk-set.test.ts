@@ -33,7 +33,7 @@ describe('createLocalJwkSet', () => {
 
 describe('createRemoteJwkSet while the key source fails', () => {
   /** A JWK Set endpoint that counts fetches and can be told to fail. */
-  async function startKeySource(jwks: object) {
+  async function startKeySource(jwks: object, options: { declareLength?: boolean } = {}) {
     let failing = false;
     let fetches = 0;
     const server = createServer((_request, response) => {
@@ -42,7 +42,13 @@ describe('createRemoteJwkSet while the key source fails', () => {
         response.writeHead(503).end();
         return;
       }
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+      const body = JSON.stringify(jwks);
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        ...(options.declareLength ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+      });
+      for (let at = 0; at < body.length; at += 64 * 1024) response.write(body.slice(at, at + 64 * 1024));
+      response.end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
@@ -122,5 +128,21 @@ describe('createRemoteJwkSet while the key source fails', () => {
     vi.advanceTimersByTime(1);
     await expect(resolve(resolver)).resolves.toBeDefined();
     expect(source.fetches()).toBe(3);
+  });
+
+  it.each([true, false])(
+    'refuses as a key-source failure a JWK Set over 1 MiB (length declared: %s)',
+    async (declareLength) => {
+      const { jwks, resolve } = await signedKeyResolution();
+      source = await startKeySource({ ...jwks, padding: 'x'.repeat(2 * 1024 * 1024) }, { declareLength });
+      await expect(resolve(createRemoteJwkSet(source.url))).rejects.toBeInstanceOf(KeySourceError);
+    },
+  );
+
+  it('still reads a JWK Set of many keys, well under the limit', async () => {
+    const { jwks, resolve } = await signedKeyResolution();
+    const others = Array.from({ length: 200 }, (_, i) => ({ ...jwks.keys[0]!, kid: `other-${i}` }));
+    source = await startKeySource({ keys: [...others, ...jwks.keys] });
+    await expect(resolve(createRemoteJwkSet(source.url))).resolves.toBeDefined();
   });
 });

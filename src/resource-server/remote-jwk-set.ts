@@ -3,12 +3,14 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   errors,
   jwksCache,
   type JWKSCacheInput,
   type JWTVerifyGetKey,
   type JSONWebKeySet,
 } from 'jose';
+import { readBoundedText } from './bounded-response.js';
 
 /** Options for {@link createRemoteJwkSet}. Durations are in seconds. */
 export interface RemoteJwkSetOptions {
@@ -70,6 +72,7 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
     cooldownDuration: cooldownMs,
     timeoutDuration: timeoutMs,
     [jwksCache]: fetched,
+    [customFetch]: fetchBounded,
   });
   // After a failed fetch the next waits 1 s, then 2, 4, … up to the cooldown: a key source that
   // is down is not asked once per token, and a resource server under load does not pile onto it.
@@ -114,6 +117,16 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
   return Object.defineProperty(resolver, 'jwks', {
     value: (): JSONWebKeySet | undefined => ('jwks' in fetched ? fetched.jwks : undefined),
   });
+}
+
+/** Fetches as jose would, but reads a 200 answer's body with a size limit before jose parses it. */
+async function fetchBounded(url: string, init: RequestInit): Promise<Response> {
+  const response = await fetch(url, init);
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined);
+    return response;
+  }
+  return new Response(await readBoundedText(response), { status: 200 });
 }
 
 /** A resolver over a JWK Set held in memory, for tests and for servers configured with keys. */

@@ -385,6 +385,45 @@ describe('revocation checked through introspection (RFC 7662)', () => {
     );
     await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
   });
+
+  it('RFC 7662 §2.1 makes the introspection call with a timeout given in fractions of a second', async () => {
+    const token = await as.issue();
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({ introspection: { ...introspection(), timeout: 1.0005 } }),
+    );
+    await expect(verifier.verify(token)).resolves.toMatchObject({ clientId: invoiceClient.id });
+  });
+
+  it.each([
+    ['with its length declared', true],
+    ['sent in chunks without a declared length', false],
+  ])(
+    'RFC 7662 §2.3 answers temporarily_unavailable to an introspection answer over 1 MiB %s, even one saying active',
+    async (_title, declared) => {
+      const huge = JSON.stringify({ active: true, padding: 'x'.repeat(2 * 1024 * 1024) });
+      const server = createServer((_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          ...(declared ? { 'content-length': String(Buffer.byteLength(huge)) } : {}),
+        });
+        // In pieces, so an unbounded reader would see them all.
+        for (let at = 0; at < huge.length; at += 64 * 1024) res.write(huge.slice(at, at + 64 * 1024));
+        res.end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
+        const token = await as.issue();
+        const verifier = createAccessTokenVerifier(
+          verifierOptions({ introspection: { ...introspection(), endpoint } }),
+        );
+        await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
 });
 
 describe('RFC 8725 §3.1: each verification key is used with one algorithm', () => {

@@ -1,0 +1,42 @@
+// Answers from the authorization server are read with a size limit: a server that is broken, or
+// an address that is not what it seems, must not make a resource server buffer without end.
+
+/** The most a JWK Set or introspection answer may hold: far more than any real one needs. */
+export const maxResponseBytes = 1024 * 1024;
+
+/** The answer was longer than {@link maxResponseBytes}; the rest was not read. */
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(limit: number) {
+    super(`the response is larger than ${limit} bytes`);
+  }
+}
+
+/**
+ * Reads `response`'s body as UTF-8 text, refusing it as soon as it passes `limit` bytes, whether
+ * or not it declared its length.
+ *
+ * @throws {ResponseTooLargeError} when the body is longer than `limit`
+ */
+export async function readBoundedText(response: Response, limit: number = maxResponseBytes): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit || response.body === null) {
+    await response.body?.cancel().catch(() => undefined);
+    if (declared > limit) throw new ResponseTooLargeError(limit);
+    return '';
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+    if (received > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new ResponseTooLargeError(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
