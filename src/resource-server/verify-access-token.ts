@@ -184,6 +184,16 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
       payload = await verifyWithEachKey(token, error, verifyOptions);
     }
     const { sub, client_id: clientId, jti, scope, iat, exp, aud } = payload;
+    // RFC 7519 §2: a NumericDate is a number of seconds. JSON's 1e400 parses as an infinity,
+    // which jose takes for a number: an exp no clock ever reaches. (An infinite nbf jose refuses.)
+    for (const [name, value] of [
+      ['exp', exp],
+      ['iat', iat],
+    ] as const) {
+      if (value !== undefined && !Number.isFinite(value)) {
+        throw invalid(`The access token has a malformed ${name} claim.`);
+      }
+    }
     if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string') {
       throw invalid('The access token has a malformed sub, client_id or jti claim.');
     }

@@ -4,7 +4,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base64url, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet } from 'jose';
+import {
+  base64url,
+  CompactSign,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  SignJWT,
+  type JSONWebKeySet,
+} from 'jose';
 import { createManualClock, OAuthError, type OAuthErrorCode } from '../../src/index.js';
 import {
   createAccessTokenVerifier,
@@ -494,6 +502,23 @@ describe('RFC 8725 §3.1: each verification key is used with one algorithm', () 
     const onlyEd25519 = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] }, algorithms: ['Ed25519'] }));
     await expect(onlyEd25519.verify(await sign(privateKey, 'Ed25519', jwk.kid))).resolves.toBeDefined();
   });
+
+  it.each(['exp', 'iat'])(
+    'RFC 7519 §2 refuses a token whose %s is no finite NumericDate (1e400 reads as an infinity)',
+    async (claim) => {
+      const { privateKey, jwk } = await keyPair('ec', 'ES256');
+      const verifier = createAccessTokenVerifier(verifierOptions({ jwks: { keys: [jwk] } }));
+      const text = JSON.stringify({ ...goodClaims(clock.now()), [claim]: 0 }).replace(
+        `"${claim}":0`,
+        `"${claim}":1e400`,
+      );
+      const token = await new CompactSign(new TextEncoder().encode(text))
+        .setProtectedHeader({ alg: 'ES256', kid: jwk.kid, typ: 'at+jwt' })
+        .sign(privateKey);
+      const error = await expectCode(verifier.verify(token), 'invalid_token', 401);
+      expect(error.description).toMatch(new RegExp(claim));
+    },
+  );
 
   it('RFC 8725 §3.1 uses a P-256 key without alg with ES256', async () => {
     const { privateKey, jwk } = await keyPair('ec');
