@@ -54,3 +54,14 @@ export function comparisonInstant(now: number): number {
   if (!Number.isSafeInteger(instant)) throw new StorageInvalidTimeError('current time');
   return instant;
 }
+
+/**
+ * How many rows a page or batch may hold, as every store reads a `limit` or `batchSize`: rounded
+ * down, never below 0, and an infinity as "all" (a number a SQL LIMIT takes).
+ *
+ * @throws {TypeError} for NaN, which no store could read as any number of rows
+ */
+export function rowLimit(limit: number, name: string): number {
+  if (Number.isNaN(limit)) throw new TypeError(`${name} must be a number`);
+  return Math.min(Math.max(0, Math.floor(limit)), Number.MAX_SAFE_INTEGER);
+}

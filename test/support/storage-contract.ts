@@ -224,6 +224,18 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect((await store.listClients({ after: 'd-2' })).map((c) => c.id)).toEqual([]);
       });
 
+      it('reads a limit with a fraction as rounded down and an infinite one as no limit, and refuses NaN', async () => {
+        for (const id of ['a', 'b', 'c']) await store.createClient(client(id));
+        expect((await store.listClients({ limit: 1.9 })).map((c) => c.id)).toEqual(['a']);
+        expect((await store.listClients({ limit: Number.POSITIVE_INFINITY })).map((c) => c.id)).toEqual([
+          'a',
+          'b',
+          'c',
+        ]);
+        expect(await store.listClients({ limit: -1 })).toEqual([]);
+        await expect(store.listClients({ limit: Number.NaN })).rejects.toBeInstanceOf(TypeError);
+      });
+
       it('lists ids beyond U+FFFF after U+FF5E, as code points sort (not as UTF-16 units do)', async () => {
         // UTF-16 puts U+1F510 (a surrogate pair, 0xD83D 0xDD10) before U+FF5E; code points do not.
         for (const id of ['\u{1F510}', '\uFF5E', 'z']) await store.createClient(client(id));
@@ -781,6 +793,13 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           await expect(store.purgeExpired(bad, 10)).rejects.toBeInstanceOf(StorageInvalidTimeError);
         }
         expect(await store.getAccessTokenRecord('t-kept')).toBeDefined();
+      });
+
+      it('reads a batchSize with a fraction as rounded down and an infinite one as no limit, and refuses NaN', async () => {
+        for (let i = 0; i < 3; i++) await store.createAccessTokenRecord(tokenRecord(`t-size-${i}`, { expiresAt: t0 }));
+        expect(await store.purgeExpired(t0, 1.9)).toBe(1);
+        await expect(store.purgeExpired(t0, Number.NaN)).rejects.toBeInstanceOf(TypeError);
+        expect(await store.purgeExpired(t0, Number.POSITIVE_INFINITY)).toBe(2);
       });
 
       it('answers 0 when nothing has expired', async () => {

@@ -12,7 +12,7 @@ import {
   type StoredSigningKey,
 } from '../index.js';
 import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
-import { checkStorableTimes, comparisonInstant, replayEntryExpiry } from '../storable-time.js';
+import { checkStorableTimes, comparisonInstant, replayEntryExpiry, rowLimit } from '../storable-time.js';
 import { encodeAccessTokenRecord, PackedRecordTable } from './packed-records.js';
 
 /** What `restore` needs of a table: a Map, or the packed record table. */
@@ -118,7 +118,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       const ids = [...clients.keys()]
         .filter((id) => bound === undefined || compareCodePoints(id, bound) > 0)
         .sort(compareCodePoints);
-      return Promise.resolve(ids.slice(0, Math.max(0, Math.floor(limit))).map((id) => clients.get(id)!));
+      let count: number;
+      try {
+        count = rowLimit(limit, 'limit');
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      return Promise.resolve(ids.slice(0, count).map((id) => clients.get(id)!));
     },
 
     createAccessTokenRecord(record) {
@@ -241,13 +247,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
     purgeExpired(now, batchSize) {
       let instant: number;
+      let batch: number;
       try {
         instant = comparisonInstant(now);
+        batch = rowLimit(batchSize, 'batchSize');
       } catch (error) {
         return Promise.reject(error as Error);
       }
       let purged = 0;
-      for (const signature of accessTokens.expiredSignatures(instant, batchSize)) {
+      for (const signature of accessTokens.expiredSignatures(instant, batch)) {
         const previous = accessTokens.get(signature);
         accessTokens.delete(signature);
         journal.undo(restore(accessTokens, signature, previous));
@@ -256,7 +264,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       for (const table of [revokedTokenIds, usedJtis] as const) {
         let inTable = 0;
         for (const [key, expiresAt] of table) {
-          if (inTable >= batchSize) break;
+          if (inTable >= batch) break;
           if (expiresAt <= instant) {
             table.delete(key);
             journal.undo(restore(table, key, expiresAt));

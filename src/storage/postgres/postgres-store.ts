@@ -34,7 +34,7 @@ import {
   isStorableText,
   withLoneSurrogatesReplaced,
 } from '../storable-text.js';
-import { checkStorableTimes, comparisonInstant, replayEntryExpiry } from '../storable-time.js';
+import { checkStorableTimes, comparisonInstant, replayEntryExpiry, rowLimit } from '../storable-time.js';
 import { createChangeListener } from './change-listener.js';
 import { applyPostgresMigrations } from './migrate.js';
 import { isDeadConnection, toStorageError } from './postgres-errors.js';
@@ -553,7 +553,7 @@ function createOperations(
         // surrogate counts as U+FFFD, as in every store, not left to the driver.
         [
           after === undefined ? null : withLoneSurrogatesReplaced(after.split('\u0000', 1)[0]!),
-          Math.max(0, Math.floor(limit)),
+          rowLimit(limit, 'limit'),
         ],
       );
       return rows.map((row) => fromRow(clientColumns, row));
@@ -648,7 +648,7 @@ function createOperations(
 
     async purgeExpired(now, batchSize) {
       const instant = comparisonInstant(now);
-      const limit = Math.max(0, Math.floor(batchSize));
+      const limit = rowLimit(batchSize, 'batchSize');
       let purged = 0;
       for (const [table, key] of [
         ['access_tokens', 'signature'],

@@ -33,7 +33,7 @@ import {
 } from '../sql-columns.js';
 import { createGroupCommit } from '../group-commit.js';
 import { checkStorableText, isStorableText, withLoneSurrogatesReplaced } from '../storable-text.js';
-import { checkStorableTimes, comparisonInstant, replayEntryExpiry } from '../storable-time.js';
+import { checkStorableTimes, comparisonInstant, replayEntryExpiry, rowLimit } from '../storable-time.js';
 import { applySqliteMigrations } from './migrate.js';
 import { toStorageError } from './sqlite-errors.js';
 
@@ -609,7 +609,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
         .all({
           // As every store compares it: a lone surrogate as U+FFFD, not left to the driver.
           after: after === undefined ? null : withLoneSurrogatesReplaced(after),
-          limit: Math.max(0, Math.floor(limit)),
+          limit: rowLimit(limit, 'limit'),
         })
         .map((row) => fromRow(clientColumns, row));
     },
@@ -694,7 +694,7 @@ function createOperations(statements: Statements, recording: ChangeRecording): S
     },
 
     purgeExpired(now, batchSize) {
-      const batch = { now: comparisonInstant(now), limit: Math.max(0, Math.floor(batchSize)) };
+      const batch = { now: comparisonInstant(now), limit: rowLimit(batchSize, 'batchSize') };
       return (
         statements.purgeAccessTokens.run(batch).changes +
         statements.purgeRevokedTokenIds.run(batch).changes +
