@@ -46,7 +46,18 @@ export async function readRequestBody(request: HttpRequest, maxBytes: number): P
     );
     throw new OAuthError('serverError', { hint: cause.message, cause });
   }
-  const reader = request.body.getReader();
+  return readBoundedStream(request.body, maxBytes);
+}
+
+/**
+ * Reads a web stream to its end, stopping as soon as it is over `maxBytes`: the bytes, or
+ * `'too-large'` (and the rest of the stream is cancelled, not read).
+ */
+export async function readBoundedStream(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array | 'too-large'> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -1,6 +1,8 @@
 // Answers from the authorization server are read with a size limit: a server that is broken, or
 // an address that is not what it seems, must not make a resource server buffer without end.
 
+import { readBoundedStream } from '../request/http-request.js';
+
 /** The most a JWK Set or introspection answer may hold: far more than any real one needs. */
 export const maxResponseBytes = 1024 * 1024;
 
@@ -25,18 +27,7 @@ export async function readBoundedText(response: Response, limit: number = maxRes
     if (declared > limit) throw new ResponseTooLargeError(limit);
     return '';
   }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.byteLength;
-    if (received > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new ResponseTooLargeError(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = await readBoundedStream(response.body, limit);
+  if (bytes === 'too-large') throw new ResponseTooLargeError(limit);
+  return new TextDecoder().decode(bytes);
 }
