@@ -269,10 +269,10 @@ describe('compose', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_client' });
   });
 
-  it('RFC 6749 §5.2 answers 500 server_error, reported, when the Request given to the provider was already read', async () => {
-    const reported: Error[] = [];
+  /** A provider reporting to `reportError`, and a token request whose body was already read. */
+  async function providerAndReadRequest(reportError: (error: Error) => void) {
     const provider = compose(
-      { issuer: 'https://auth.test.example', reportError: (error) => reported.push(error) },
+      { issuer: 'https://auth.test.example', reportError },
       createMemoryStore(),
       opaqueHmacStrategy({ secrets: [secret] }),
       bcryptHasher({ cost: 4 }),
@@ -284,6 +284,12 @@ describe('compose', () => {
       body: 'grant_type=client_credentials&client_id=a&client_secret=b',
     });
     await request.text();
+    return { provider, request };
+  }
+
+  it('RFC 6749 §5.2 answers 500 server_error, reported, when the Request given to the provider was already read', async () => {
+    const reported: Error[] = [];
+    const { provider, request } = await providerAndReadRequest((error) => reported.push(error));
     await expect(provider.newAccessRequest(request)).rejects.toMatchObject({ code: 'server_error' });
     const answer = await provider.handleTokenRequest(request);
     expect(answer.status).toBe(500);
@@ -291,24 +297,9 @@ describe('compose', () => {
   });
 
   it('RFC 6749 §5.2 still answers 500 server_error when the error reporter itself throws', async () => {
-    const provider = compose(
-      {
-        issuer: 'https://auth.test.example',
-        reportError: () => {
-          throw new Error('the log is full');
-        },
-      },
-      createMemoryStore(),
-      opaqueHmacStrategy({ secrets: [secret] }),
-      bcryptHasher({ cost: 4 }),
-      clientCredentialsGrant,
-    );
-    const request = new Request('https://auth.test.example/oauth2/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials&client_id=a&client_secret=b',
+    const { provider, request } = await providerAndReadRequest(() => {
+      throw new Error('the log is full');
     });
-    await request.text();
     const answer = await provider.handleTokenRequest(request);
     expect(answer.status).toBe(500);
     expect(await answer.json()).toMatchObject({ error: 'server_error' });
