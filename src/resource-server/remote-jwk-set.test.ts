@@ -94,6 +94,19 @@ describe('createRemoteJwkSet while the key source fails', () => {
     await expect(resolve(resolver)).rejects.toBeInstanceOf(KeySourceError);
   });
 
+  it('answers a kid the last fetched set lacks as a key-source failure while fetching fails, not as the token’s fault', async () => {
+    const { jwks, resolve } = await signedKeyResolution();
+    source = await startKeySource(jwks);
+    const resolver = createRemoteJwkSet(source.url, { cooldown: 0 });
+    await expect(resolve(resolver)).resolves.toBeDefined();
+    source.fail(true);
+    const unknownKid = { alg: 'ES256', kid: 'published-after-the-last-fetch' } as const;
+    await expect(resolver(unknownKid, { payload: '', signature: '' })).rejects.toBeInstanceOf(KeySourceError);
+    // During the wait before the next fetch too, and the known key still resolves.
+    await expect(resolver(unknownKid, { payload: '', signature: '' })).rejects.toBeInstanceOf(KeySourceError);
+    await expect(resolve(resolver)).resolves.toBeDefined();
+  });
+
   it('refuses as a key-source failure once cacheMaxAge has passed when staleIfError is 0', async () => {
     const { jwks, resolve } = await signedKeyResolution();
     source = await startKeySource(jwks);

@@ -88,7 +88,15 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
       throw new KeySourceError('the JWK Set could not be fetched or read', { cause: lastFailure });
     }
     if (stale?.jwks !== jwks) stale = { jwks, resolve: createLocalJWKSet(jwks) };
-    return stale.resolve(protectedHeader, token);
+    try {
+      return await stale.resolve(protectedHeader, token);
+    } catch (error) {
+      // A key the last set lacks may be in the one that could not be fetched: not the token's fault.
+      if (error instanceof errors.JWKSNoMatchingKey) {
+        throw new KeySourceError('the JWK Set could not be fetched or read', { cause: lastFailure });
+      }
+      throw error;
+    }
   };
 
   const resolver: KeyResolver = async (protectedHeader, token) => {
