@@ -10,6 +10,7 @@ import {
 } from 'rate-limiter-flexible';
 import { presentedAssertionClientId, clientSecretBasic } from '../client-auth/index.js';
 import { OAuthError } from '../core/index.js';
+import { reportingSafely } from '../core/report-error.js';
 import { writeJson, type HttpHandler } from '../provider/index.js';
 import { parseForm, readRequestBody, type HttpRequest } from '../request/index.js';
 import { normalizeClientAddress } from './client-address.js';
@@ -92,7 +93,7 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
     }
   }
   const prefix = options.keyPrefix ?? 'tessera';
-  const reportError = options.reportError ?? (() => undefined);
+  const reportError = reportingSafely(options.reportError ?? (() => undefined));
 
   // Each count lives in Redis when one is given, and in memory when it is not or while Redis fails.
   // (rate-limiter-flexible's own insurance limiter would fall back too, but without a word.)

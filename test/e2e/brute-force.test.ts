@@ -267,6 +267,31 @@ describe('brute-force protection shared through Redis', () => {
   });
 });
 
+describe('a brute-force guard whose error reporter throws', () => {
+  it('still counts and blocks, from memory, while Redis is down', async (context) => {
+    const own = await connectTestRedis('the throwing-reporter test');
+    if (!own) return context.skip();
+    let calls = 0;
+    const guard = createBruteForceGuard({
+      ...limits,
+      redis: own,
+      keyPrefix: `tessera-test-throwing-reporter-${process.pid}`,
+      reportError: () => {
+        calls++;
+        throw new Error('the log is full');
+      },
+    });
+    const closed = once(own, 'end');
+    own.disconnect();
+    await closed;
+    for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
+      await guard.recordFailure('192.0.2.9', 'machine');
+    }
+    expect(await guard.check('192.0.2.9', 'machine')).toMatchObject({ blocked: true });
+    expect(calls).toBe(1);
+  });
+});
+
 describe('the server setting protection.unverifiedPerAddress', () => {
   it.each([
     ['1', [401, 429]],
