@@ -5,7 +5,7 @@ import { createMemoryStore } from '../storage/memory/index.js';
 import type { StoredSigningKey } from '../storage/index.js';
 import { createKeySealer, generateKeyEncryptionKey, SealedValueError, type KeySealer } from './key-encryption.js';
 import { createRotatingKeySet, type RotatingKeySetOptions, type RotatingKeyStore } from './rotating-key-set.js';
-import { signingAlgorithms } from './signing-key.js';
+import { generateSigningKey, signingAlgorithms } from './signing-key.js';
 
 const minute = 60_000;
 
@@ -404,6 +404,30 @@ describe('rotating key set', () => {
     await createRotatingKeySet(options);
     const other = createKeySealer(generateKeyEncryptionKey());
     await expect(createRotatingKeySet({ ...options, sealer: other })).rejects.toThrow(SealedValueError);
+  });
+
+  it('refuses to promote a next key it cannot open, changing nothing in the store', async () => {
+    const { store, options } = setup();
+    const keys = await createRotatingKeySet(options);
+    const { kid: activeKid } = await keys.getSigningKey();
+    // Another instance, given another KEK, put a next key this one cannot open.
+    const [next] = byState(await store.listSigningKeys(), 'next');
+    const foreign = await generateSigningKey('ES256');
+    const pem = foreign.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    await store.deleteSigningKey(next!.kid);
+    await store.createSigningKey({
+      kid: foreign.kid,
+      alg: foreign.alg,
+      state: 'next',
+      publicJwk: foreign.publicJwk,
+      sealedPrivateKey: createKeySealer(generateKeyEncryptionKey()).seal(pem, foreign.kid),
+      createdAt: next!.createdAt,
+    });
+    await keys.refresh();
+    const before = await store.listSigningKeys();
+    await expect(keys.rotate({ immediate: true })).rejects.toThrow(SealedValueError);
+    expect(await store.listSigningKeys()).toStrictEqual(before);
+    expect((await keys.getSigningKey()).kid).toBe(activeKid);
   });
 
   it('re-seals every key under a new KEK and then opens them with it alone', async () => {

@@ -236,6 +236,19 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     }
   };
 
+  /** Unseals and imports a stored key, once per process, checking it is the key its kid names. */
+  const openKey = async (record: StoredSigningKey): Promise<SigningKey> => {
+    const known = unsealed.get(record.kid);
+    if (known) return known;
+    const pem = sealer.openText(record.sealedPrivateKey, record.kid);
+    const key = await importSigningKey(pem, record.alg as SigningAlgorithm);
+    if (key.kid !== record.kid) {
+      throw new Error(`stored signing key "${record.kid}" does not match its private key`);
+    }
+    unsealed.set(key.kid, key);
+    return key;
+  };
+
   const buildSnapshot = async (records: readonly StoredSigningKey[], loadedAt: number): Promise<Snapshot> => {
     const activeRecord = newestActive(records);
     const next = newestNext(records);
@@ -248,15 +261,7 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
       }
       checkedJwks.add(record.kid);
     }
-    let active = unsealed.get(activeRecord.kid);
-    if (!active) {
-      const pem = sealer.openText(activeRecord.sealedPrivateKey, activeRecord.kid);
-      active = await importSigningKey(pem, activeRecord.alg as SigningAlgorithm);
-      if (active.kid !== activeRecord.kid) {
-        throw new Error(`stored signing key "${activeRecord.kid}" does not match its private key`);
-      }
-      unsealed.set(active.kid, active);
-    }
+    const active = await openKey(activeRecord);
     for (const kid of unsealed.keys()) {
       if (!records.some((record) => record.kid === kid)) unsealed.delete(kid);
     }
@@ -326,8 +331,10 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   const rotate = async (rotateOptions: RotateOptions = {}): Promise<RotationResult> => {
     const seen = await load(true);
     const expectedActiveKid = rotateOptions.expectedActiveKid ?? seen.active.kid;
-    // Generated before taking the lock, so the lock is held only for the writes.
+    // Generated, and the next key opened, before taking the lock, so the lock is held only for the
+    // writes. A next key that cannot be opened is refused under the lock, if it is still the next.
     const spare = await generateSigningKey(algorithm);
+    await openKey(seen.next).catch(() => undefined);
     const result = await store.transaction(async (tx): Promise<RotationResult> => {
       const records = await tx.listSigningKeys();
       const now = Math.floor(clock.now());
@@ -343,6 +350,9 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
       if (!rotateOptions.immediate && now < next.createdAt + prePublicationMs) {
         return { rotated: false, reason: 'not-pre-published', ...kidsOf(records) };
       }
+      // A key this process cannot open (sealed under a KEK it was not given) must not become the
+      // one every instance signs with: refused before anything is written.
+      await openKey(next);
       await removeExpiredKeys(tx, records, now);
       for (const record of records) {
         if (record.state !== 'active') continue;
