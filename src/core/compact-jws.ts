@@ -20,7 +20,10 @@ export function isCompactJws(value: string): boolean {
   );
 }
 
-/** A part is canonical when decoding and encoding it again gives back the same text. */
-function isCanonicalBase64url(part: string): boolean {
+/**
+ * True when `part` is base64url exactly as RFC 7515 §2 writes it: only the URL-safe alphabet, no
+ * padding or whitespace, no stray bits; that is, decoding and encoding it again gives it back.
+ */
+export function isCanonicalBase64url(part: string): boolean {
   return Buffer.from(part, 'base64url').toString('base64url') === part;
 }

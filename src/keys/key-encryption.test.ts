@@ -54,6 +54,24 @@ describe('key sealing', () => {
     expect(() => sealer.open([version, kekId, iv, bytes.toString('base64url')].join('.'))).toThrow(SealedValueError);
   });
 
+  it.each([
+    ['a character outside the alphabet', (part: string) => `${part}!`],
+    ['padding', (part: string) => `${part}==`],
+    ['a space', (part: string) => ` ${part}`],
+    ['base64 in place of base64url', (part: string) => part.replace(/-/g, '+').replace(/_/g, '/') + '+'],
+  ])('refuses a value whose parts carry %s, which lenient decoding would skip', (_title, spoil) => {
+    const sealer = createKeySealer(generateKeyEncryptionKey());
+    const sealed = sealer.seal('private');
+    const [version, kekId, iv, body] = sealed.split('.');
+    expect(sealer.openText(sealed)).toBe('private');
+    for (const spoiled of [
+      [version, kekId, spoil(iv!), body],
+      [version, kekId, iv, spoil(body!)],
+    ]) {
+      expect(() => sealer.open(spoiled.join('.'))).toThrow(SealedValueError);
+    }
+  });
+
   it('binds the value to its context, so it does not open for another record', () => {
     const sealer = createKeySealer(generateKeyEncryptionKey());
     const sealed = sealer.seal('private', 'kid-1');

@@ -1,6 +1,7 @@
 // Sealing secrets at rest: AES-256-GCM under a 32-byte key-encryption key (KEK) that can rotate.
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { isCanonicalBase64url } from '../core/compact-jws.js';
 
 /** The format tag of sealed values; a new tag would mark a new format. */
 const formatVersion = 'v1';
@@ -144,6 +145,11 @@ export function createKeySealer(current: KeyEncryptionKey, previous: readonly Ke
         throw new SealedValueError(
           `the value was sealed under key-encryption key "${kekId}", which is not configured (configured: ${[...keys.keys()].join(', ')})`,
         );
+      }
+      // Node decodes base64url leniently (it skips characters outside the alphabet): one sealed
+      // value must have one spelling, as it was written.
+      if (!isCanonicalBase64url(ivText) || !isCanonicalBase64url(bodyText)) {
+        throw new SealedValueError('the sealed value is not written as base64url');
       }
       const iv = Buffer.from(ivText, 'base64url');
       const body = Buffer.from(bodyText, 'base64url');
