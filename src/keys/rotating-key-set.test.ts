@@ -399,6 +399,21 @@ describe('rotating key set', () => {
     expect((await keys.getSigningKey()).kid).not.toBe(kid);
   });
 
+  it('keeps signing when an automatic rotation fails and the error reporter itself throws', async () => {
+    const { clock, store, options } = setup({ rotationPeriod: 3600 });
+    const failing = countingStore(store, { updateSigningKey: () => Promise.reject(new Error('disk full')) }).wrapped;
+    const keys = await createRotatingKeySet({
+      ...options,
+      store: failing,
+      reportError: () => {
+        throw new Error('the log is full');
+      },
+    });
+    const { kid } = await keys.getSigningKey();
+    clock.advance(60 * minute);
+    expect((await keys.getSigningKey()).kid).toBe(kid);
+  });
+
   it('refuses to start when the keys were sealed under another KEK', async () => {
     const { options } = setup();
     await createRotatingKeySet(options);

@@ -2,6 +2,7 @@
 
 import { calculateJwkThumbprint } from 'jose';
 import { systemClock, type Clock } from '../core/index.js';
+import { reportingSafely } from '../core/report-error.js';
 import type { ChangeFeed, SigningKeyStore, StoredSigningKey, Transactional } from '../storage/index.js';
 import type { KeySealer } from './key-encryption.js';
 import { checkJwksMaxAge, publicJwkMembers, type JwkSet, type KeySet } from './key-set.js';
@@ -137,8 +138,8 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     jwksMaxAge = 300,
     maxTokenLifetime = 86_400,
     refreshInterval = 60,
-    reportError = () => undefined,
   } = options;
+  const reportError = reportingSafely(options.reportError ?? (() => undefined));
   if (!signingAlgorithms.includes(algorithm)) {
     throw new TypeError(`algorithm must be one of ${signingAlgorithms.join(', ')}`);
   }
