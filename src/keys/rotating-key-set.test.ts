@@ -154,6 +154,25 @@ describe('rotating key set', () => {
     }
   });
 
+  it.each([
+    ['a kid other than the record’s', { kid: 'someone-else' }],
+    ['an alg other than the record’s', { alg: 'PS256' }],
+    ['use "enc"', { use: 'enc' }],
+  ])(
+    'refuses to publish a stored public JWK with %s, also when the record changed after it was first checked',
+    async (_title, change) => {
+      const { store, options } = setup({ algorithm: 'RS256' });
+      const keys = await createRotatingKeySet(options);
+      const [record] = byState(await store.listSigningKeys(), 'next');
+      await store.updateSigningKey({ ...record!, publicJwk: { ...record!.publicJwk, ...change } });
+      await expect(keys.refresh()).rejects.toThrow(/does not match its public JWK/);
+      await expect(createRotatingKeySet(options)).rejects.toThrow(/does not match its public JWK/);
+      // The instance that had read the keys before goes on publishing what it checked.
+      const published = (await keys.getPublicJwks()).keys.find((jwk) => jwk.kid === record!.kid);
+      expect(published).toMatchObject({ kid: record!.kid, alg: 'RS256', use: 'sig' });
+    },
+  );
+
   it('does not promote a next key before it was published for the pre-publication window', async () => {
     const { clock, store, options } = setup();
     const keys = await createRotatingKeySet(options);

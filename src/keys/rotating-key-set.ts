@@ -162,8 +162,8 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
 
   /** Unsealed private keys by kid: each is opened once per process. */
   const unsealed = new Map<string, SigningKey>();
-  /** kids whose public JWK was checked against the kid. */
-  const checkedJwks = new Set<string>();
+  /** The public JWK and alg last checked for each kid, as text: a record changed in place is checked again. */
+  const checkedJwks = new Map<string, string>();
   let snapshot: Snapshot | undefined;
   let stale = false;
   let loading: Promise<Snapshot> | undefined;
@@ -255,12 +255,25 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     const next = newestNext(records);
     if (!activeRecord || !next) throw new Error('the signing-key store has no active or no next key');
     for (const record of records) {
-      if (checkedJwks.has(record.kid)) continue;
+      const checked = JSON.stringify([record.alg, record.publicJwk]);
+      if (checkedJwks.get(record.kid) === checked) continue;
+      // What is published is the stored public JWK: its kid, alg and use must be the ones the
+      // key signs with, or verifiers would not find the key, or would bind it to another algorithm.
+      const { kid, alg, use } = record.publicJwk;
       const thumbprint = await calculateJwkThumbprint(publicJwkMembers(record.publicJwk), 'sha256');
-      if (thumbprint !== record.kid) {
+      if (
+        thumbprint !== record.kid ||
+        kid !== record.kid ||
+        alg !== record.alg ||
+        (use !== undefined && use !== 'sig') ||
+        !signingAlgorithms.includes(record.alg as SigningAlgorithm)
+      ) {
         throw new Error(`stored signing key "${record.kid}" does not match its public JWK`);
       }
-      checkedJwks.add(record.kid);
+      checkedJwks.set(record.kid, checked);
+    }
+    for (const kid of checkedJwks.keys()) {
+      if (!records.some((record) => record.kid === kid)) checkedJwks.delete(kid);
     }
     const active = await openKey(activeRecord);
     for (const kid of unsealed.keys()) {
