@@ -437,7 +437,11 @@ describe('rotating key set', () => {
     const { options } = setup();
     await createRotatingKeySet(options);
     const other = createKeySealer(generateKeyEncryptionKey());
-    await expect(createRotatingKeySet({ ...options, sealer: other })).rejects.toThrow(SealedValueError);
+    const [active] = byState(await options.store.listSigningKeys(), 'active');
+    const refusal = createRotatingKeySet({ ...options, sealer: other });
+    await expect(refusal).rejects.toThrow(SealedValueError);
+    // The message names the record, so an operator knows which key it is about.
+    await expect(refusal).rejects.toThrow(`signing key "${active!.kid}"`);
   });
 
   it('refuses to promote a next key it cannot open, changing nothing in the store', async () => {

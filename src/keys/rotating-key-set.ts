@@ -4,7 +4,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { systemClock, type Clock } from '../core/index.js';
 import { reportingSafely } from '../core/report-error.js';
 import type { ChangeFeed, SigningKeyStore, StoredSigningKey, Transactional } from '../storage/index.js';
-import type { KeySealer } from './key-encryption.js';
+import { SealedValueError, type KeySealer } from './key-encryption.js';
 import { checkJwksMaxAge, publicJwkMembers, type JwkSet, type KeySet } from './key-set.js';
 import {
   generateSigningKey,
@@ -241,7 +241,14 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
   const openKey = async (record: StoredSigningKey): Promise<SigningKey> => {
     const known = unsealed.get(record.kid);
     if (known) return known;
-    const pem = sealer.openText(record.sealedPrivateKey, record.kid);
+    let pem: string;
+    try {
+      pem = sealer.openText(record.sealedPrivateKey, record.kid);
+    } catch (error) {
+      // Named, so an operator knows which record to look at.
+      if (!(error instanceof SealedValueError)) throw error;
+      throw new SealedValueError(`signing key "${record.kid}": ${error.message}`, { cause: error });
+    }
     const key = await importSigningKey(pem, record.alg as SigningAlgorithm);
     if (key.kid !== record.kid) {
       throw new Error(`stored signing key "${record.kid}" does not match its private key`);
