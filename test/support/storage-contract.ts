@@ -802,6 +802,13 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.purgeExpired(t0, Number.POSITIVE_INFINITY)).toBe(2);
       });
 
+      it('keeps a revoked id’s expiry before 1970 as given, purging it once that time has come', async () => {
+        await store.revokeTokenId('r-before-1970', -5000);
+        expect(await store.purgeExpired(-6000, 10)).toBe(0);
+        expect(await store.purgeExpired(-5000, 10)).toBe(1);
+        expect(await store.isTokenIdRevoked('r-before-1970')).toBe(false);
+      });
+
       it('answers 0 when nothing has expired', async () => {
         await store.createAccessTokenRecord(tokenRecord('t-future'));
         expect(await store.purgeExpired(t0, 100)).toBe(0);

@@ -163,7 +163,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       const refusal = storableRefusal({ jti, expiresAt }, 'revoked token id');
       if (refusal) return refusal;
       const previous = revokedTokenIds.get(jti);
-      revokedTokenIds.set(jti, Math.max(expiresAt, previous ?? 0));
+      revokedTokenIds.set(jti, previous === undefined ? expiresAt : Math.max(expiresAt, previous));
       journal.undo(restore(revokedTokenIds, jti, previous));
       journal.notify({ kind: 'access-token', signature: jti });
       return Promise.resolve();
