@@ -70,6 +70,22 @@ function countingSealer(sealer: KeySealer) {
 const byState = (keys: readonly StoredSigningKey[], state: StoredSigningKey['state']) =>
   keys.filter((key) => key.state === state);
 
+/** Replaces the next key with one sealed under a KEK of its own, as another instance given another KEK would. */
+async function putForeignNextKey(store: RotatingKeyStore): Promise<void> {
+  const [next] = byState(await store.listSigningKeys(), 'next');
+  const foreign = await generateSigningKey('ES256');
+  const pem = foreign.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await store.deleteSigningKey(next!.kid);
+  await store.createSigningKey({
+    kid: foreign.kid,
+    alg: foreign.alg,
+    state: 'next',
+    publicJwk: foreign.publicJwk,
+    sealedPrivateKey: createKeySealer(generateKeyEncryptionKey()).seal(pem, foreign.kid),
+    createdAt: next!.createdAt,
+  });
+}
+
 describe('rotating key set', () => {
   it('creates an active and a next key in an empty store, private parts sealed', async () => {
     const { store, sealer, options } = setup();
@@ -448,24 +464,38 @@ describe('rotating key set', () => {
     const { store, options } = setup();
     const keys = await createRotatingKeySet(options);
     const { kid: activeKid } = await keys.getSigningKey();
-    // Another instance, given another KEK, put a next key this one cannot open.
-    const [next] = byState(await store.listSigningKeys(), 'next');
-    const foreign = await generateSigningKey('ES256');
-    const pem = foreign.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    await store.deleteSigningKey(next!.kid);
-    await store.createSigningKey({
-      kid: foreign.kid,
-      alg: foreign.alg,
-      state: 'next',
-      publicJwk: foreign.publicJwk,
-      sealedPrivateKey: createKeySealer(generateKeyEncryptionKey()).seal(pem, foreign.kid),
-      createdAt: next!.createdAt,
-    });
+    await putForeignNextKey(store);
     await keys.refresh();
     const before = await store.listSigningKeys();
     await expect(keys.rotate({ immediate: true })).rejects.toThrow(SealedValueError);
     expect(await store.listSigningKeys()).toStrictEqual(before);
     expect((await keys.getSigningKey()).kid).toBe(activeKid);
+  });
+
+  it('keeps signing with its active key when an automatic rotation meets a next key it cannot open, changing nothing', async () => {
+    const { clock, store, options } = setup({ rotationPeriod: 3600 });
+    const reported: Error[] = [];
+    const keys = await createRotatingKeySet({ ...options, reportError: (e) => reported.push(e) });
+    const { kid } = await keys.getSigningKey();
+    await putForeignNextKey(store);
+    await keys.refresh();
+    const before = await store.listSigningKeys();
+    clock.advance(60 * minute);
+    const key = await keys.getSigningKey();
+    expect(key.kid).toBe(kid);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toBeInstanceOf(SealedValueError);
+    expect(await store.listSigningKeys()).toStrictEqual(before);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
+    const jwks = createLocalJWKSet({ keys: [...(await keys.getPublicJwks()).keys] });
+    await expect(jwtVerify(token, jwks)).resolves.toBeDefined();
+    // Tried again a refresh interval later, not per call, and refused again.
+    await keys.getSigningKey();
+    expect(reported).toHaveLength(1);
+    clock.advance(minute);
+    expect((await keys.getSigningKey()).kid).toBe(kid);
+    expect(reported).toHaveLength(2);
+    expect(await store.listSigningKeys()).toStrictEqual(before);
   });
 
   it('re-seals every key under a new KEK and then opens them with it alone', async () => {

@@ -90,6 +90,9 @@ export interface RotatingKeySet extends KeySet {
    * Promotes the next key to active, retires the active key, and generates a new next key, all in
    * one transaction under the `signing-keys` lock, so instances rotating at once still leave
    * exactly one active key. Also removes retired keys whose last token has expired.
+   *
+   * @throws {SealedValueError} when the key to promote cannot be opened (sealed under a KEK this
+   *   process was not given); nothing is written then.
    */
   rotate(options?: RotateOptions): Promise<RotationResult>;
   /** Reads the store again now, instead of waiting for the refresh interval. */

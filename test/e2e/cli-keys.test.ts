@@ -1,5 +1,6 @@
 // `tessera keys` through the real binary: a refusal is not a success, and reading never creates a database.
 
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,36 @@ describe('tessera keys rotate', () => {
     const result = await runTessera(workspace, ['keys', 'rotate', '--immediate', '--json']);
     expect(result.code).toBe(0);
     expect(parseJson(result)).toMatchObject({ rotated: true });
+  });
+});
+
+describe('tessera keys rotate with a next key sealed under another key-encryption key', () => {
+  let other: Workspace;
+  beforeAll(() => {
+    other = createWorkspace();
+  });
+  afterAll(() => other.remove());
+
+  it('exits 2 with one line naming the key, and changes nothing', async () => {
+    const ownKek = other.env.TESSERA_KEY_ENCRYPTION_KEY!;
+    expect((await runTessera(other, ['keys', 'rotate'])).code).toBe(6);
+    // An instance already moved to a new KEK rotates: the new next key is sealed under it.
+    const newKek = randomBytes(32).toString('hex');
+    const moved = await runTessera(other, ['keys', 'rotate', '--immediate', '--json'], {
+      env: { TESSERA_KEY_ENCRYPTION_KEY: newKek, TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS: ownKek },
+    });
+    expect(parseJson(moved)).toMatchObject({ rotated: true });
+    const before = parseJson(await runTessera(other, ['keys', 'list', '--json']));
+
+    const refused = await runTessera(other, ['keys', 'rotate', '--immediate']);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^tessera: stored keys cannot be opened: signing key "[\w-]+": [^\n]+\n$/);
+    expect(parseJson(await runTessera(other, ['keys', 'list', '--json']))).toStrictEqual(before);
+
+    const json = await runTessera(other, ['keys', 'rotate', '--immediate', '--json']);
+    expect(json.code).toBe(2);
+    expect(parseJson(json)).toMatchObject({ error: 'invalid_configuration' });
   });
 });
 
