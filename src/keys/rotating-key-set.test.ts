@@ -498,6 +498,19 @@ describe('rotating key set', () => {
     expect(await store.listSigningKeys()).toStrictEqual(before);
   });
 
+  it('refuses to make a next key it cannot open active in a store that lost its active key, changing nothing', async () => {
+    const { store, options } = setup();
+    const keys = await createRotatingKeySet(options);
+    await putForeignNextKey(store);
+    const [active] = byState(await store.listSigningKeys(), 'active');
+    await store.deleteSigningKey(active!.kid);
+    const before = await store.listSigningKeys();
+    await expect(keys.rotate({ immediate: true })).rejects.toThrow(SealedValueError);
+    expect(await store.listSigningKeys()).toStrictEqual(before);
+    await expect(createRotatingKeySet(options)).rejects.toThrow(SealedValueError);
+    expect(await store.listSigningKeys()).toStrictEqual(before);
+  });
+
   it('re-seals every key under a new KEK and then opens them with it alone', async () => {
     const { store, options } = setup();
     const oldKek = generateKeyEncryptionKey();

@@ -209,7 +209,9 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
     let next = newestNext(records);
     if (!newestActive(records)) {
       if (next) {
-        // The next key is already published: better to sign with it than with an unseen one.
+        // The next key is already published: better to sign with it than with an unseen one. But
+        // one this process cannot open (sealed under a KEK it was not given) is refused first.
+        await openKey(next);
         await tx.updateSigningKey({ ...next, state: 'active', activatedAt: now });
         next = undefined;
       } else {
