@@ -2,6 +2,7 @@
 
 import type { SecretHasher } from '../secrets/index.js';
 import { constantTimeEqual } from '../secrets/index.js';
+import { SealedValueError } from '../keys/index.js';
 import { StorageUnavailableError, type Storage, type StoredSigningKey } from '../storage/index.js';
 import {
   ClientRegistrationError,
@@ -156,6 +157,13 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
       }
       if (error instanceof BadJsonError) {
         return json(400, { error: 'invalid_request', error_description: error.message });
+      }
+      if (error instanceof SealedValueError) {
+        // The server's own configuration lacks a key-encryption key; nothing was written.
+        return json(409, {
+          error: 'conflict',
+          error_description: `A stored signing key cannot be opened with this server's key-encryption keys, so nothing was changed: ${error.message}`,
+        });
       }
       if (error instanceof StorageUnavailableError) {
         return json(

@@ -6,8 +6,15 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createKeySealer,
+  generateKeyEncryptionKey,
+  generateSigningKey,
+  type SigningAlgorithm,
+} from '../../src/keys/index.js';
 import { bcryptHasher } from '../../src/secrets/index.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
+import { startMemoryServer } from './support/in-process-server.js';
 import {
   basic,
   createWorkspace,
@@ -736,3 +743,34 @@ function connectError(port: number): Promise<string> {
     socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
 }
+
+describe('POST /keys/rotate when the next key cannot be opened', () => {
+  it('answers 409 conflict naming the key, and changes nothing', async () => {
+    const running = await startMemoryServer({ TESSERA_ADMIN_TOKEN: 'a'.repeat(32) });
+    try {
+      // Another instance, given another key-encryption key, put the next key.
+      const [next] = (await running.storage.listSigningKeys()).filter((key) => key.state === 'next');
+      const foreign = await generateSigningKey(next!.alg as SigningAlgorithm);
+      const pem = foreign.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      await running.storage.deleteSigningKey(next!.kid);
+      await running.storage.createSigningKey({
+        ...next!,
+        kid: foreign.kid,
+        publicJwk: foreign.publicJwk,
+        sealedPrivateKey: createKeySealer(generateKeyEncryptionKey()).seal(pem, foreign.kid),
+      });
+      const before = await running.storage.listSigningKeys();
+      const response = await fetch(`${running.admin!.url}/keys/rotate?immediate=true`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${'a'.repeat(32)}` },
+      });
+      expect(response.status).toBe(409);
+      const body = (await response.json()) as { error: string; error_description: string };
+      expect(body.error).toBe('conflict');
+      expect(body.error_description).toContain(foreign.kid);
+      expect(await running.storage.listSigningKeys()).toStrictEqual(before);
+    } finally {
+      await running.close();
+    }
+  });
+});
