@@ -72,12 +72,10 @@ export function parseKeyEncryptionKey(text: string): KeyEncryptionKey {
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) {
     key = Buffer.from(trimmed, 'hex');
   } else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) {
-    const unpadded = trimmed.replace(/=+$/, '');
-    // Node's decoder skips characters it does not know; reject text that would not round-trip.
-    const decoded = Buffer.from(unpadded.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
-    if (decoded.toString('base64url') === unpadded.replace(/\+/g, '-').replace(/\//g, '_')) {
-      key = decoded;
-    }
+    // Base64 read as base64url; node's decoder skips characters it does not know, so text that
+    // would not round-trip is refused.
+    const asBase64url = trimmed.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+    if (isCanonicalBase64url(asBase64url)) key = Buffer.from(asBase64url, 'base64url');
   }
   if (key === undefined) {
     throw new TypeError('the key-encryption key must be 32 bytes written as 64 hex digits or as base64');
