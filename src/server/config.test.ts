@@ -113,6 +113,9 @@ describe('loadConfig', () => {
     ['the default hosts (0.0.0.0 covers 127.0.0.1)', {}],
     ['one host', { 'server.host': '127.0.0.1' }],
     ['an IPv6 wildcard', { 'server.host': '::', 'admin.host': '::1' }],
+    ['localhost and 127.0.0.1, one loopback', { 'server.host': 'localhost', 'admin.host': '127.0.0.1' }],
+    ['[::1] and localhost', { 'server.host': '[::1]', 'admin.host': 'localhost' }],
+    ['::1 written with and without brackets', { 'server.host': '::1', 'admin.host': '[::1]' }],
   ])('refuses an admin port equal to the public port on %s, which could never both be bound', (_title, hosts) => {
     const flags = { 'server.port': '9000', 'admin.port': '9000', ...hosts };
     expect(() => loadConfig({ flags })).toThrow(ConfigError);
@@ -126,6 +129,10 @@ describe('loadConfig', () => {
       { 'server.host': '127.0.0.1', 'admin.host': '127.0.0.2', 'server.port': '9000', 'admin.port': '9000' },
     ],
     ['the admin API turned off', { 'admin.enabled': 'false', 'server.port': '9000', 'admin.port': '9000' }],
+    [
+      'the two loopback addresses, neither written as localhost',
+      { 'server.host': '127.0.0.1', 'admin.host': '::1', 'server.port': '9000', 'admin.port': '9000' },
+    ],
   ])('accepts the same port with %s', (_title, flags) => {
     expect(loadConfig({ flags }).admin.port).toBe(Number(flags['admin.port']));
   });

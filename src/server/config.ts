@@ -272,10 +272,18 @@ export const configSchema = z
 /** True when the public and admin listeners would bind one port on a common address. */
 function sharesAddress(config: { server: { host: string; port: number }; admin: { host: string; port: number } }) {
   if (config.server.port !== config.admin.port) return false;
-  const wildcards = ['0.0.0.0', '::', '[::]'];
-  const server = config.server.host.toLowerCase();
-  const admin = config.admin.host.toLowerCase();
-  return server === admin || wildcards.includes(server) || wildcards.includes(admin);
+  const wildcards = ['0.0.0.0', '::'];
+  // `localhost` may resolve to either loopback address; brackets only quote an IPv6 address.
+  const loopback = ['localhost', '127.0.0.1', '::1'];
+  const plain = (host: string) => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const server = plain(config.server.host);
+  const admin = plain(config.admin.host);
+  return (
+    server === admin ||
+    wildcards.includes(server) ||
+    wildcards.includes(admin) ||
+    ((server === 'localhost' || admin === 'localhost') && loopback.includes(server) && loopback.includes(admin))
+  );
 }
 
 /** `url` as the URL parser writes it, without trailing slashes (the issuer drops them). */
