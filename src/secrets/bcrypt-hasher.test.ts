@@ -64,6 +64,8 @@ describe('bcryptHasher', () => {
   it.each([
     ['a secret over 72 bytes', 'x'.repeat(73), 'stored'],
     ['a stored value that is not a bcrypt hash', 'foobar', 'not-a-hash'],
+    ['a stored hash with a cost bcrypt cannot read (3)', 'foobar', `$2b$03$${'a'.repeat(53)}`],
+    ['a stored hash with a cost bcrypt cannot read (32)', 'foobar', `$2b$32$${'a'.repeat(53)}`],
   ])('refuses %s only after a full bcrypt comparison against a decoy', async (_title, secret, stored) => {
     const hash = stored === 'stored' ? await hasher.hash('x'.repeat(72)) : stored;
     const watched = vi.mocked(bcrypt.verify);

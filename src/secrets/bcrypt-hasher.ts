@@ -7,7 +7,8 @@ import type { SecretHasher } from './secret-hasher.js';
 /** bcrypt reads at most this many bytes of a secret. */
 const maxSecretBytes = 72;
 
-const bcryptPattern = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+// Costs bcrypt can read (4 to 31): any other stored value is not a hash this hasher can check.
+const bcryptPattern = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
 export interface BcryptHasherOptions {
   /** Work factor for new hashes, 4 to 31. Default 10. */
@@ -53,7 +54,8 @@ export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
       try {
         return await bcryptVerify(secret, hash);
       } catch {
-        // A hash that looks right but cannot be read (a cost out of range) is a mismatch.
+        // A hash that looks right but cannot be read is a mismatch, refused at the usual cost.
+        await verifyDecoy(secret);
         return false;
       }
     },
