@@ -174,6 +174,9 @@ describe('rotating key set', () => {
     ['a kid other than the record’s', { kid: 'someone-else' }],
     ['an alg other than the record’s', { alg: 'PS256' }],
     ['use "enc"', { use: 'enc' }],
+    ['no use', { use: undefined }],
+    ['key_ops without "verify"', { key_ops: ['encrypt'] }],
+    ['an ext that is not a boolean', { ext: 'no' }],
   ])(
     'refuses to publish a stored public JWK with %s, also when the record changed after it was first checked',
     async (_title, change) => {

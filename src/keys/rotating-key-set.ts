@@ -271,13 +271,16 @@ export async function createRotatingKeySet(options: RotatingKeySetOptions): Prom
       if (checkedJwks.get(record.kid) === checked) continue;
       // What is published is the stored public JWK: its kid, alg and use must be the ones the
       // key signs with, or verifiers would not find the key, or would bind it to another algorithm.
-      const { kid, alg, use } = record.publicJwk;
+      const { kid, alg, use, key_ops: keyOps, ext } = record.publicJwk;
       const thumbprint = await calculateJwkThumbprint(publicJwkMembers(record.publicJwk), 'sha256');
       if (
         thumbprint !== record.kid ||
         kid !== record.kid ||
         alg !== record.alg ||
-        (use !== undefined && use !== 'sig') ||
+        use !== 'sig' ||
+        // RFC 7517 §4.3: a key whose operations leave out "verify" is one verifiers will not use.
+        (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) ||
+        (ext !== undefined && typeof ext !== 'boolean') ||
         !signingAlgorithms.includes(record.alg as SigningAlgorithm)
       ) {
         throw new Error(`stored signing key "${record.kid}" does not match its public JWK`);
