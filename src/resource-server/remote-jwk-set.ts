@@ -10,7 +10,7 @@ import {
   type JWTVerifyGetKey,
   type JSONWebKeySet,
 } from 'jose';
-import { readBoundedText } from './bounded-response.js';
+import { longestTimerMs, readBoundedText } from './bounded-response.js';
 
 /** Options for {@link createRemoteJwkSet}. Durations are in seconds. */
 export interface RemoteJwkSetOptions {
@@ -59,6 +59,7 @@ export function createRemoteJwkSet(jwksUri: string | URL, options: RemoteJwkSetO
   const cacheMaxAgeMs = durationMs('cacheMaxAge', cacheMaxAge, 'zero');
   const cooldownMs = durationMs('cooldown', cooldown, 'zero');
   const timeoutMs = durationMs('timeout', timeout, 'more than zero');
+  if (timeoutMs > longestTimerMs) throw new TypeError(`timeout must be at most ${longestTimerMs / 1000} seconds`);
   const staleIfErrorMs = durationMs('staleIfError', staleIfError, 'zero');
   const url = new URL(jwksUri);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {

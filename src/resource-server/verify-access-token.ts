@@ -17,6 +17,7 @@ import {
   type Clock,
 } from '../core/index.js';
 import { checkTokenIsActive, type IntrospectionCheckOptions } from './introspection-check.js';
+import { longestTimerMs } from './bounded-response.js';
 import { createLocalJwkSet, KeySourceError, sharedRemoteJwkSet, type KeyResolver } from './remote-jwk-set.js';
 
 /** Asymmetric JWS algorithms a verifier may accept. `none` and the HMAC family never are. */
@@ -441,8 +442,11 @@ function checkIntrospectionOptions(options: IntrospectionCheckOptions): void {
   if (authMethod !== undefined && authMethod !== 'client_secret_basic' && authMethod !== 'client_secret_post') {
     throw new TypeError('introspection.authMethod must be client_secret_basic or client_secret_post');
   }
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
-    throw new TypeError('introspection.timeout must be a positive number of seconds');
+  if (
+    timeout !== undefined &&
+    !(Number.isFinite(timeout) && timeout > 0 && Math.ceil(timeout * 1000) <= longestTimerMs)
+  ) {
+    throw new TypeError(`introspection.timeout must be a positive number of seconds, at most ${longestTimerMs / 1000}`);
   }
 }
 

@@ -335,6 +335,7 @@ describe('RFC 9068 §4 step 5: the JWK Set from jwks_uri, cached', () => {
     ['timeout', Number.NaN],
     ['cooldown', Number.POSITIVE_INFINITY],
     ['cacheMaxAge', -0.5],
+    ['timeout', 2_147_484],
   ])('refuses %s %s when the key source is made, not at the first token', (name, value) => {
     expect(() => createRemoteJwkSet(as.jwksUri, { [name]: value })).toThrow(new RegExp(`^${name} must be`));
   });
@@ -381,6 +382,7 @@ describe('revocation checked through introspection (RFC 7662)', () => {
     ['an unknown authMethod', { authMethod: 'private_key_jwt' }],
     ['a timeout of 0', { timeout: 0 }],
     ['a timeout of NaN', { timeout: Number.NaN }],
+    ['a timeout longer than node timers take (2^31 ms)', { timeout: 2_147_484 }],
   ])('RFC 7662 §2.1 refuses, when the verifier is made, introspection options with %s', (_title, change) => {
     const options = verifierOptions({ introspection: { ...introspection(), ...change } as never });
     expect(() => createAccessTokenVerifier(options)).toThrow(TypeError);
