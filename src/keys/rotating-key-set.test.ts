@@ -178,7 +178,7 @@ describe('rotating key set', () => {
     ['key_ops without "verify"', { key_ops: ['encrypt'] }],
     ['an ext that is not a boolean', { ext: 'no' }],
   ])(
-    'refuses to publish a stored public JWK with %s, also when the record changed after it was first checked',
+    'RFC 7517 §4.2, §4.3 refuses to publish a stored public JWK with %s, also when the record changed after it was first checked',
     async (_title, change) => {
       const { store, options } = setup({ algorithm: 'RS256' });
       const keys = await createRotatingKeySet(options);

@@ -231,9 +231,7 @@ describe('brute-force protection shared through Redis', () => {
       await guard.recordFailure('192.0.2.1', 'machine');
       expect(reported).toEqual([]);
 
-      const closed = once(own, 'end');
-      own.disconnect();
-      await closed;
+      await disconnected(own);
       for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
         await guard.recordFailure('192.0.2.2', 'machine');
       }
@@ -281,9 +279,7 @@ describe('a brute-force guard whose error reporter throws', () => {
         throw new Error('the log is full');
       },
     });
-    const closed = once(own, 'end');
-    own.disconnect();
-    await closed;
+    await disconnected(own);
     for (let attempt = 0; attempt < limits.failuresPerClientAndAddress; attempt++) {
       await guard.recordFailure('192.0.2.9', 'machine');
     }
@@ -315,3 +311,10 @@ describe('the server setting protection.unverifiedPerAddress', () => {
     }
   });
 });
+
+/** Closes a Redis client's connection and waits until it is gone: Redis is then down for it. */
+async function disconnected(client: Redis): Promise<void> {
+  const closed = once(client, 'end');
+  client.disconnect();
+  await closed;
+}
