@@ -6,7 +6,7 @@
 // servers are pinned to core 0 and this process, the load generator, to core 1; they take turns
 // in slices, in reverse order every other round, frozen while the others are measured. Each slice
 // reads the server's CPU time from /proc, so what is compared is CPU per answered request: the
-// host's neighbours move it far less than requests per second. Settings: BENCH_ROUNDS (8),
+// host's neighbours move it far less than requests per second, which it prints too. Settings: BENCH_ROUNDS (8),
 // BENCH_SECONDS (3 per slice), BENCH_CONNECTIONS (16), BENCH_PATH; every other variable reaches
 // the servers as it is (bench/targets/tessera.ts wants BENCH_ALG, BENCH_KEY_FILE, BENCH_STORE).
 
@@ -35,6 +35,8 @@ interface Contender {
   readonly server: ServerProcess;
   /** Microseconds of server CPU per 2xx answer, one per slice. */
   readonly slices: number[];
+  /** 2xx answers per second, one per slice: what the host's neighbours move more. */
+  readonly rates: number[];
   /** Answers that were not 2xx, plus connection errors and timeouts. */
   failed: number;
 }
@@ -49,7 +51,7 @@ try {
       env: { ...process.env, NODE_ENV: 'production' },
       ...(canPin ? { core: 0 } : {}),
     });
-    contenders.push({ script, server, slices: [], failed: 0 });
+    contenders.push({ script, server, slices: [], rates: [], failed: 0 });
     await loadWithTokenRequests(server.port, 2, connections, path);
     server.pause();
   }
@@ -71,12 +73,14 @@ try {
       contender.failed += result.non2xx + result.errors + result.timeouts;
       if (before === undefined || after === undefined || result['2xx'] === 0) continue;
       contender.slices.push(((after - before) * 1e6) / result['2xx']);
+      contender.rates.push(result['2xx'] / seconds);
     }
     process.stdout.write(`round ${round + 1} of ${rounds} done\n`);
   }
 
   const [first] = contenders;
   const firstMedian = median(first!.slices);
+  const firstRate = median(first!.rates);
   for (const contender of contenders) {
     const middle = median(contender.slices);
     const sorted = [...contender.slices].sort((a, b) => a - b);
@@ -91,6 +95,12 @@ try {
       `${contender.script.padEnd(40)} ${middle === undefined ? 'n/a' : middle.toFixed(1)} µs CPU per answer` +
         `  (slices ${sorted.map((value) => value.toFixed(1)).join(' ')}; failed ${contender.failed})${versusFirst}`,
     );
+    const rate = median(contender.rates);
+    const rateVersusFirst =
+      contender === first || rate === undefined || firstRate === undefined
+        ? ''
+        : `  ${(rate / firstRate).toFixed(3)}× the first`;
+    console.log(`${''.padEnd(40)} ${rate === undefined ? 'n/a' : rate.toFixed(0)} answers/s${rateVersusFirst}`);
   }
 } finally {
   await Promise.all(contenders.map(({ server }) => server.stop()));
