@@ -12,7 +12,9 @@ type RevocationConfig = Pick<ProviderConfig, 'issuer' | 'clock' | 'statelessAcce
  * its record and its `jti` goes on the deny-list until the token would have expired, in either
  * mode: an instance that shares the store but reads the other way (stateful ones the record,
  * stateless ones the deny-list, as during a rolling change of `statelessAccessTokens`) must find
- * it revoked too. Only the client the token was issued to may revoke it.
+ * it revoked too. For the same reason a stateful instance revokes a well-signed JWT it has no
+ * record of by its claims: a stateless instance on the store issued it and reads only the
+ * deny-list. Only the client the token was issued to may revoke it.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.1
  */
@@ -26,7 +28,7 @@ export function accessTokenRevocation(
     kind: 'revocation-handler',
     tokenType: 'access_token',
     async revokeToken(query): Promise<RevocationOutcome> {
-      const found = await findActiveAccessToken(query.token, dependencies);
+      const found = await findActiveAccessToken(query.token, dependencies, { unrecordedJwtByClaims: true });
       // Unknown, expired and already revoked tokens need nothing more (§2.2).
       if (!found) return 'unknown';
       // §2.1: the server "verifies whether the token was issued to the client making the

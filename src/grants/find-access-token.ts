@@ -21,6 +21,16 @@ export interface FindAccessTokenDependencies {
   readonly strategy: AccessTokenStrategy;
 }
 
+export interface FindAccessTokenOptions {
+  /**
+   * For a stateful instance: a well-signed JWT without a record is judged as a stateless
+   * instance would, by its claims and the deny-list. Revocation wants this: on a store shared
+   * with stateless instances (a rolling change of `statelessAccessTokens`), such a token was
+   * issued by one of them and is live there until its `jti` is deny-listed.
+   */
+  readonly unrecordedJwtByClaims?: boolean;
+}
+
 /**
  * Returns the presented token when it is active, undefined otherwise. A token is active when
  * the strategy recognises it as its own and then: it has a record (opaque tokens always, JWTs
@@ -30,29 +40,34 @@ export interface FindAccessTokenDependencies {
 export async function findActiveAccessToken(
   token: string,
   dependencies: FindAccessTokenDependencies,
+  options: FindAccessTokenOptions = {},
 ): Promise<ActiveAccessToken | undefined> {
   const { config, storage, strategy } = dependencies;
   const recognised = await strategy.recogniseAccessToken(token);
   if (!recognised) return undefined;
 
-  let found: ActiveAccessToken;
+  let found: ActiveAccessToken | undefined;
   if (strategy.format === 'opaque' || !config.statelessAccessTokens) {
     // The record is the authority: a well-signed JWT without one was never issued here, or
     // was revoked.
     const record = await storage.getAccessTokenRecord(recognised.signature);
-    if (!record || record.format !== strategy.format) return undefined;
-    found = {
-      signature: record.signature,
-      clientId: record.clientId,
-      subject: record.subject,
-      scopes: record.scopes,
-      audience: record.audience,
-      issuer: config.issuer,
-      issuedAt: record.issuedAt,
-      expiresAt: record.expiresAt,
-      isRecorded: true,
-    };
-  } else {
+    if (record && record.format === strategy.format) {
+      found = {
+        signature: record.signature,
+        clientId: record.clientId,
+        subject: record.subject,
+        scopes: record.scopes,
+        audience: record.audience,
+        issuer: config.issuer,
+        issuedAt: record.issuedAt,
+        expiresAt: record.expiresAt,
+        isRecorded: true,
+      };
+    } else if (!(strategy.format === 'jwt' && !record && options.unrecordedJwtByClaims)) {
+      return undefined;
+    }
+  }
+  if (!found) {
     const { claims } = recognised;
     if (!claims) return undefined;
     if (await storage.isTokenIdRevoked(recognised.signature)) return undefined;

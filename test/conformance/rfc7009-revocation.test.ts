@@ -270,6 +270,21 @@ describe('RFC 7009 revocation seen by instances on one store that read JWTs the 
     expect((await introspectToken(revoking, owner, token)).body).toEqual({ active: false });
     expect((await introspectToken(other, owner, token)).body).toEqual({ active: false });
   });
+
+  it('§2.1 a token the stateless instance issued, revoked at the stateful one (which has no record of it), is inactive where it was issued', async () => {
+    const token = await issueAccessToken(stateless.url, owner);
+    expect((await introspectToken(stateless.url, owner, token)).body.active).toBe(true);
+    expect((await revokeToken(stateful.url, owner, token)).status).toBe(200);
+    expect((await introspectToken(stateless.url, owner, token)).body).toEqual({ active: false });
+  });
+
+  it('§2.1 the stateful instance refuses another client the revocation of a token the stateless one issued, which stays active', async () => {
+    const token = await issueAccessToken(stateless.url, owner);
+    const refused = await revokeToken(stateful.url, other, token);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.text)).toMatchObject({ error: 'unauthorized_client' });
+    expect((await introspectToken(stateless.url, owner, token)).body.active).toBe(true);
+  });
 });
 
 describe('RFC 7009 unsupported token types', () => {
