@@ -151,16 +151,16 @@ export function toBoundedBodyRequest(req: IncomingMessage, url = req.url ?? '/')
 
 /**
  * The node:http request over a body a server has already read in full (to bound and log it):
- * headers and URL as {@link toBoundedBodyRequest} gives them, the body from memory. Undefined
- * for a method the fetch API refuses (CONNECT, TRACE, TRACK), as `new Request` would throw.
+ * headers and URL as {@link toBoundedBodyRequest} gives them, the body from memory. Any method is
+ * kept as sent, TRACE too (the fetch API refuses it, but this is no `Request`): the handler then
+ * answers it as any method it does not serve, with `405` and `Allow`.
  */
 export function toBufferedRequest(
   req: IncomingMessage,
   body: Uint8Array | undefined,
   url = req.url ?? '/',
-): BoundedBodyRequest | undefined {
+): BoundedBodyRequest {
   const method = req.method ?? 'GET';
-  if (forbiddenMethods.has(method.toUpperCase())) return undefined;
   const bytes = body ?? new Uint8Array(0);
   let absolute: string | undefined;
   return {
@@ -175,9 +175,6 @@ export function toBufferedRequest(
       ),
   };
 }
-
-/** Methods the fetch standard forbids; `new Request` refuses them. */
-const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
 class NodeRequest implements BoundedBodyRequest {
   readonly method: string;

@@ -131,15 +131,14 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       } else {
         clientId = findClientId(req, body);
         const context = { requestId, clientAddress };
-        let answer: Promise<Response> | undefined;
         if (options.webRequests) {
           const request = toRequest(req, body);
-          if (request) answer = options.handler(request, context);
+          response = request
+            ? await options.handler(request, context)
+            : jsonError(400, 'invalid_request', 'The request cannot be read.');
         } else {
-          const request = toBufferedRequest(req, body);
-          if (request) answer = options.handler(request, context);
+          response = await options.handler(toBufferedRequest(req, body), context);
         }
-        response = answer ? await answer : jsonError(405, 'invalid_request', 'This method is not allowed.');
       }
       status = response.status;
       outcome = await outcomeOf(response);
@@ -277,7 +276,13 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
   return req.complete ? Buffer.concat(chunks) : 'aborted';
 }
 
-/** The web Request for `req`, or undefined for a method the fetch API refuses (CONNECT, TRACE, TRACK). */
+/** Methods `new Request` refuses; CONNECT never gets here (node hands it to the 'connect' event). */
+const refusedByFetch = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** A method token that names nothing any handler serves. */
+const methodNoRouteServes = 'UNSERVED-METHOD';
+
+/** The web Request for `req`, or undefined when its URL or headers cannot make one. */
 function toRequest(req: IncomingMessage, body: Buffer | undefined): Request | undefined {
   const headers = new Headers();
   const raw = req.rawHeaders;
@@ -296,7 +301,10 @@ function toRequest(req: IncomingMessage, body: Buffer | undefined): Request | un
   } catch {
     url = new URL(safePathname(target), `${scheme}://localhost`);
   }
-  const method = req.method ?? 'GET';
+  // A method the fetch API refuses (TRACE, TRACK) reaches the handler as a method no route
+  // serves, so it answers as it does any other: 405 with the Allow of the path, or 404.
+  const sent = req.method ?? 'GET';
+  const method = refusedByFetch.has(sent.toUpperCase()) ? methodNoRouteServes : sent;
   try {
     return new Request(url, {
       method,

@@ -513,6 +513,40 @@ describe('protocol limits', () => {
     expect(status).toBe(431);
   });
 
+  it.each([
+    ['TRACE', 'public', '/oauth2/token', 405, 'POST'],
+    ['TRACE', 'public', '/oauth2/introspect', 405, 'POST'],
+    ['TRACE', 'public', '/.well-known/jwks.json', 405, 'GET, HEAD'],
+    ['TRACE', 'public', '/no-such-endpoint', 404, null],
+    ['TRACE', 'admin', '/clients', 405, 'GET, POST'],
+    ['TRACE', 'admin', '/health/alive', 405, 'GET'],
+  ] as const)(
+    'RFC 9110 §15.5.6: answers %s on the %s listener at %s with %i, and with the Allow of a path that exists',
+    async (method, listener, path, status, allow) => {
+      const ws = workspace();
+      const server = await serve(ws);
+      const answer = await new Promise<{ status: number; allow: string | undefined; body: string }>(
+        (resolve, reject) => {
+          const request = httpRequest(`${listener === 'public' ? server.publicUrl : server.adminUrl}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${ws.adminToken}` },
+          });
+          request.once('response', (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (body += chunk));
+            res.once('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body }));
+          });
+          request.once('error', reject);
+          request.end();
+        },
+      );
+      expect(answer.status).toBe(status);
+      expect(answer.allow ?? null).toBe(allow);
+      expect(JSON.parse(answer.body)).toHaveProperty('error');
+    },
+  );
+
   it.each(['TRACE', 'TRACK', 'CONNECT'])('answers %s with a 4xx, never a 5xx', async (method) => {
     const server = await serve(workspace());
     const status = await new Promise<number>((resolve, reject) => {
