@@ -57,7 +57,7 @@ describe('clientFromMetadata', () => {
     const descriptive = {
       client_name: 'Reports',
       client_uri: 'https://reports.example/',
-      logo_uri: 'https://reports.example/logo.png',
+      logo_uri: 'HTTPS://[2001:db8::1]:8443/logo.png?size=64#top',
       contacts: ['ops@reports.example', 'https://reports.example/contact'],
       tos_uri: 'http://reports.example/tos',
       policy_uri: 'https://reports.example/policy',
@@ -119,6 +119,15 @@ describe('clientFromMetadata', () => {
     ['a logo_uri that is not a URL', { logo_uri: 'logo.png' }, 'logo_uri must be an absolute http or https URL'],
     ['a tos_uri of another scheme', { tos_uri: 'javascript:alert(1)' }, 'tos_uri must be an absolute http or https'],
     ['a policy_uri that is an array', { policy_uri: ['https://example.com'] }, 'policy_uri must be'],
+    // RFC 3986 §4.3: the URL parser drops tabs, line breaks and outer spaces and mends a missing
+    // `//`; the value is kept as given, so it must already be an absolute URI.
+    ['a client_uri with outer spaces', { client_uri: ' https://example.com ' }, 'client_uri must be an absolute'],
+    ['a client_uri with a line break', { client_uri: 'https://exa\nmple.com' }, 'client_uri must be an absolute'],
+    ['a tos_uri with a tab', { tos_uri: 'https://example.com/\tterms' }, 'tos_uri must be an absolute'],
+    ['a logo_uri without //', { logo_uri: 'https:evil.example' }, 'logo_uri must be an absolute'],
+    ['a logo_uri with one slash', { logo_uri: 'https:/evil.example' }, 'logo_uri must be an absolute'],
+    ['a policy_uri with a backslash', { policy_uri: 'https:\\\\evil.example' }, 'policy_uri must be an absolute'],
+    ['a client_uri with no host', { client_uri: 'https:///path' }, 'client_uri must be an absolute'],
     ['a software_id that is a number', { software_id: 7 }, 'software_id must be a string'],
     ['a software_version that is a boolean', { software_version: true }, 'software_version must be a string'],
   ])('refuses %s as invalid_client_metadata', (_title, input, message) => {
@@ -187,6 +196,13 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
 
   it('accepts RSA (2048 bits), EC P-256 and Ed25519 public keys, with a matching alg and use "sig"', () => {
     const jwks = { keys: [{ ...rsa2048, alg: 'PS256', use: 'sig', kid: 'r1' }, p256, { ...ed25519, alg: 'EdDSA' }] };
+    expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
+  });
+
+  it('keeps number members JSON carries exactly, as they are (RFC 8259 §6)', () => {
+    const jwks = {
+      keys: [{ ...p256, rank: 1.5, count: Number.MAX_SAFE_INTEGER, tiny: 5e-324, negative: -2.5 }],
+    };
     expect(clientFromMetadata(privateKeyJwt(jwks)).jwks).toStrictEqual(jwks);
   });
 
@@ -300,6 +316,21 @@ describe('clientFromMetadata and jwks (RFC 7591 §2, RFC 7517 §5)', () => {
       'jwks key 1: key_ops must not name an operation twice',
     ],
     ['ext that is not a boolean', { keys: [{ ...p256, ext: 'true' }] }, 'jwks key 1: ext must be a boolean'],
+    // RFC 8259 §6: JSON has no Infinity and keeps no -0; a parsed 2^64 has already lost digits.
+    ...[
+      ['a member of 1e400 (Infinity once parsed)', JSON.parse('1e400') as number],
+      ['a member of -1e400', JSON.parse('-1e400') as number],
+      ['a member of -0', JSON.parse('-0') as number],
+      ['a member of 12345678901234567890', JSON.parse('12345678901234567890') as number],
+      ['a member of NaN', Number.NaN],
+    ].map(
+      ([title, value]) =>
+        [
+          title,
+          { keys: [{ ...p256, note: value }] },
+          'jwks key 1: member "note" must be a number JSON keeps exactly',
+        ] as const,
+    ),
   ])('refuses jwks with %s, naming jwks', (_title, jwks, message) => {
     expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(ClientRegistrationError);
     expect(() => clientFromMetadata(privateKeyJwt(jwks))).toThrow(message);

@@ -80,13 +80,27 @@ function isAudienceValue(value: string): boolean {
   return value !== '' && !value.includes(' ');
 }
 
+/**
+ * An absolute http(s) URL as written (RFC 3986 §4.3): scheme, `//` and authority, with no white
+ * space, control character or backslash anywhere. The URL parser would quietly drop or mend
+ * those, so a value it accepts may not be a URI at all, and the value is kept as given.
+ */
 function isWebUrl(value: string): boolean {
+  if (!/^https?:\/\/[^/?#]/i.test(value) || /[\s\u0000-\u001f\u007f\\]/u.test(value)) return false;
   try {
     const url = new URL(value);
     return url.protocol === 'https:' || url.protocol === 'http:';
   } catch {
     return false;
   }
+}
+
+/**
+ * A number that comes back from the store as the client sent it. JSON has no Infinity (written
+ * as null) nor -0 (written as 0), and a whole number past 2^53 has already lost digits when parsed.
+ */
+function isExactJsonNumber(value: number): boolean {
+  return Number.isFinite(value) && !Object.is(value, -0) && (!Number.isInteger(value) || Number.isSafeInteger(value));
 }
 
 /** The check of one metadata field. Null passes here: only an update may send it (to remove the field). */
@@ -184,6 +198,11 @@ function checkJwks(value: unknown): { readonly keys: readonly Record<string, unk
     if (Object.keys(members).some((member) => privateJwkMembers.has(member)))
       throw refuse('must hold public keys only');
     for (const [member, memberValue] of Object.entries(members)) {
+      if (typeof memberValue === 'number' && !isExactJsonNumber(memberValue)) {
+        throw refuse(
+          `${which}: member "${member}" must be a number JSON keeps exactly: finite, not -0, and a whole number only up to 2^53 - 1`,
+        );
+      }
       const plain = ['string', 'number', 'boolean'].includes(typeof memberValue);
       const strings = Array.isArray(memberValue) && memberValue.every((entry) => typeof entry === 'string');
       if (!plain && !strings) {
