@@ -60,9 +60,18 @@ function metadataFromOptions(options: Options): ClientMetadataInput {
   // as the admin API ignores it, rather than becoming a prototype whose fields would be read.
   const metadata: ClientMetadataInput =
     typeof options.metadata === 'string' ? { ...readJsonArgument(options.metadata, '--metadata') } : {};
+  // A secret on the command line stays in shell history and process lists; it is never taken
+  // from there, and saying so beats printing a generated one as if the chosen one were kept.
+  if (Object.hasOwn(metadata, 'client_secret')) {
+    throw new CliError(
+      '--metadata: client_secret cannot be given here; pass it on stdin with --secret-stdin',
+      exitCodes.usage,
+      'usage',
+    );
+  }
   if (typeof options.clientId === 'string') metadata.client_id = options.clientId;
   if (typeof options.grantTypes === 'string') metadata.grant_types = splitList(options.grantTypes);
-  if (typeof options.scope === 'string') metadata.scope = options.scope.trim().split(/\s+/).filter(Boolean).join(' ');
+  if (typeof options.scope === 'string') metadata.scope = options.scope.split(asciiSpaces).filter(Boolean).join(' ');
   if (typeof options.tokenEndpointAuthMethod === 'string') {
     metadata.token_endpoint_auth_method = options.tokenEndpointAuthMethod;
   }
@@ -79,8 +88,14 @@ function metadataFromOptions(options: Options): ClientMetadataInput {
   return metadata;
 }
 
+/**
+ * What separates values in a flag: ASCII white space (and commas in lists). Not `\s`, which
+ * also splits at a no-break space or U+3000 inside a value the admin API would keep whole.
+ */
+const asciiSpaces = /[ \t\n\r]+/;
+
 function splitList(value: string): string[] {
-  return value.split(/[\s,]+/).filter(Boolean);
+  return value.split(/[ \t\n\r,]+/).filter(Boolean);
 }
 
 /** Reads a JSON object given inline, or a file holding one. */

@@ -231,6 +231,16 @@ describe('tessera clients', () => {
       'names "scope" twice',
     ],
     ['--jwks naming a member twice (RFC 8259 §4)', ['--jwks', '{"keys":[],"keys":[]}'], 'names "keys" twice'],
+    [
+      'a client_secret in --metadata, which would otherwise be dropped for a generated one',
+      ['--metadata', '{"client_secret":"my-chosen-secret"}'],
+      'client_secret cannot be given here; pass it on stdin with --secret-stdin',
+    ],
+    [
+      'a scope holding a no-break space (RFC 6749 §3.3), as the admin API refuses it',
+      ['--scope', 'read\u00a0write'],
+      'scope must be space-separated scope tokens',
+    ],
   ])('refuses %s with exit 2 and a message', async (_title, flags, message) => {
     const result = await run(['clients', 'create', '--client-id', 'bad', ...flags]);
     expect(result.code).toBe(2);
@@ -416,6 +426,40 @@ describe('tessera clients update on a client stored through the library', () => 
     expect(result.code, result.stderr).toBe(0);
     expect(await stored('library-scope')).toStrictEqual({ ...before, scopes: ['a', 'b', 'c'] });
     expect(parseJson(result)).toMatchObject({ scope: 'a b c', token_endpoint_auth_method: 'client_secret_post' });
+  });
+
+  it('splits --audience and --introspection-audience at ASCII spaces, tabs and commas only: a no-break space stays inside its value, as the admin API keeps it', async () => {
+    const before = await seed('library-audience');
+    const result = await run([
+      'clients',
+      'update',
+      'library-audience',
+      '--audience',
+      'api\u00a0one,https://b.example\tc  d',
+      '--introspection-audience',
+      'api\u3000two',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await stored('library-audience')).toStrictEqual({
+      ...before,
+      audience: ['api\u00a0one', 'https://b.example', 'c', 'd'],
+      metadata: { ...before.metadata, introspection: ['api\u3000two'] },
+    });
+  });
+
+  it('refuses a client_secret in update --metadata with exit 2 and changes nothing', async () => {
+    const before = await seed('library-secret');
+    const result = await run([
+      'clients',
+      'update',
+      'library-secret',
+      '--metadata',
+      '{"client_secret":"brand-new-secret"}',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--secret-stdin');
+    expect(result.stderr).not.toContain('brand-new-secret');
+    expect(await stored('library-secret')).toStrictEqual(before);
   });
 
   it('changes one metadata entry and keeps the others when only --client-name is given', async () => {
