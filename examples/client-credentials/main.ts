@@ -23,7 +23,8 @@ import { createTokenHandler } from './token-handler.js';
 
 const port = portFrom(process.env.PORT);
 const host = process.env.HOST ?? '0.0.0.0';
-const issuer = process.env.ISSUER ?? `http://localhost:${port}`;
+/** The issuer: ISSUER, or this server on localhost at the port it listens on (known once bound, for PORT=0). */
+const issuerAt = (boundPort: number) => process.env.ISSUER ?? `http://localhost:${boundPort}`;
 
 // Everything is kept in SQLite under ./data (created on first start), or in PostgreSQL when
 // DATABASE_URL=postgres://… is set.
@@ -100,35 +101,37 @@ function dataCannotOpen(error: unknown): never {
 
 const { storage, keys } = await openSeedData().catch(dataCannotOpen);
 
-let provider;
-try {
-  provider = compose(
-    {
-      issuer,
-      accessTokenLifespan: 30 * 60,
-      reportError: (error) => console.error(error),
-      // The token endpoint is served at /token: the metadata names it, and private_key_jwt
-      // assertions may name it as their audience at every endpoint.
-      routes: { token: '/token' },
-    },
-    // Client records are read through a small cache that forgets a client as soon as it changes.
-    cachedClientStore(storage),
-    jwtAccessTokenStrategy({ keys, issuer }),
-    undefined, // bcrypt when omitted
-    clientCredentialsGrant,
-    accessTokenIntrospection,
-    accessTokenRevocation,
-  );
-} catch (error) {
-  // compose() refuses settings that cannot work, such as an ISSUER that is not an http(s) URL.
-  if (!(error instanceof TypeError)) throw error;
-  await storage.close();
-  cannotStart(error.message);
+/** The provider for `issuer`; compose() refuses settings that cannot work, such as an ISSUER that is not an http(s) URL. */
+async function composeProvider(issuer: string) {
+  try {
+    return compose(
+      {
+        issuer,
+        accessTokenLifespan: 30 * 60,
+        reportError: (error) => console.error(error),
+        // The token endpoint is served at /token: the metadata names it, and private_key_jwt
+        // assertions may name it as their audience at every endpoint.
+        routes: { token: '/token' },
+      },
+      // Client records are read through a small cache that forgets a client as soon as it changes.
+      cachedClientStore(storage),
+      jwtAccessTokenStrategy({ keys, issuer }),
+      undefined, // bcrypt when omitted
+      clientCredentialsGrant,
+      accessTokenIntrospection,
+      accessTokenRevocation,
+    );
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    await storage.close();
+    cannotStart(error.message);
+  }
 }
 
-const tokenHandler = createTokenHandler(provider);
-const server = createServer(
-  toNodeHandler(async (request) => {
+/** The request handler: the how-to's /token, plus introspection, revocation, the JWK Set and metadata. */
+function routeTo(provider: Awaited<ReturnType<typeof composeProvider>>) {
+  const tokenHandler = createTokenHandler(provider);
+  return toNodeHandler(async (request) => {
     const pathname = pathnameOf(request.url);
     if (pathname === provider.routes.token) return tokenHandler(request);
     if (pathname === provider.routes.jwks) return provider.handleJwksRequest(request);
@@ -137,8 +140,14 @@ const server = createServer(
     if (pathname === provider.routes.revocation) return provider.handleRevocationRequest(request);
     if (pathname === provider.routes.metadata) return provider.handleMetadataRequest(request);
     return new Response('not found\n', { status: 404 });
-  }),
-);
+  });
+}
+
+// With a port given, the provider is ready before the server listens; with PORT=0 and no ISSUER,
+// the issuer names the port the system gives, so it is made once the server is bound. Requests
+// are served only after that: the handler is in place before the first connection is read.
+const provider = port !== 0 || process.env.ISSUER !== undefined ? await composeProvider(issuerAt(port)) : undefined;
+const server = createServer();
 answerHalfClosedClients(server);
 // A port that is taken or not ours to use is said in one line, not as a stack trace.
 server.once('error', (error: NodeJS.ErrnoException) => {
@@ -148,4 +157,10 @@ server.once('error', (error: NodeJS.ErrnoException) => {
   void storage.close().finally(() => process.exit(1));
 });
 // PORT=0 asks the system for a free port: the one it gave is shown.
-server.listen(port, host, () => console.log(`serving on ${host}:${(server.address() as AddressInfo).port}`));
+server.listen(port, host, () => {
+  const boundPort = (server.address() as AddressInfo).port;
+  void (provider ? Promise.resolve(provider) : composeProvider(issuerAt(boundPort))).then((ready) => {
+    server.on('request', routeTo(ready));
+    console.log(`serving on ${host}:${boundPort}`);
+  });
+});

@@ -1,6 +1,7 @@
 // `npm start` (the seed scenario) keeps its data in SQLite under its data folder, creates
 // test-client only when that database is new, and shares the database with the `tessera` CLI.
 
+import { decodeJwt } from 'jose';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -187,7 +188,21 @@ describe('the seed scenario on SQLite', () => {
       seed.once('exit', (code) => reject(new Error(`seed exited with ${String(code)}: ${output}`)));
     });
     expect(port).toBeGreaterThan(0);
-    expect((await curlToken(`http://127.0.0.1:${port}`)).status).toBe(200);
+    const answer = await curlToken(`http://127.0.0.1:${port}`);
+    expect(answer.status).toBe(200);
+    // RFC 8414 §2, RFC 9068 §2.2: the default issuer names the port served on, not port 0.
+    const { access_token: token } = (await answer.json()) as { access_token: string };
+    expect(decodeJwt(token).iss).toBe(`http://localhost:${port}`);
+    const metadata = (await (
+      await fetch(`http://127.0.0.1:${port}/.well-known/oauth-authorization-server`)
+    ).json()) as {
+      issuer: string;
+      token_endpoint: string;
+    };
+    expect(metadata).toMatchObject({
+      issuer: `http://localhost:${port}`,
+      token_endpoint: `http://localhost:${port}/token`,
+    });
   });
 
   it('does not bring test-client back once it was deleted: the seed runs only on a new database', async () => {
