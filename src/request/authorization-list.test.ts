@@ -10,6 +10,9 @@ describe('hasLaterSchemeElement', () => {
     ['a bare scheme ending its element, before a third', 'Basic dXNlcjpw, Bearer, Basic dXNlcjpw', 'bearer'],
     ['a bare scheme ending its element, before an empty one', 'Bearer abc, basic ,', 'basic'],
     ['the scheme then a no-break space', 'Bearer abc, Basic\u00a0dXNlcjpw', 'basic'],
+    // RFC 9110 §11.2: a quoted string is an auth-param value; a quote elsewhere opens nothing.
+    ['the scheme after a stray quote in a token', 'Bearer a"bc, Basic ZGVmOnM=', 'basic'],
+    ['the scheme after a quoted value following "=" and spaces', 'Digest x = "a, b", Bearer abc', 'bearer'],
   ])('finds %s', (_title, header, scheme) => {
     expect(hasLaterSchemeElement(header, scheme)).toBe(true);
   });
@@ -26,7 +29,8 @@ describe('hasLaterSchemeElement', () => {
 
   it('reads a header of quotes and backslashes in one pass', () => {
     // A scan that restarted at every quote would take seconds over a large header.
-    expect(hasLaterSchemeElement(`Bearer ${'"\\'.repeat(200_000)}, Basic`, 'basic')).toBe(false);
+    expect(hasLaterSchemeElement(`Digest x=${'"\\'.repeat(200_000)}, Basic`, 'basic')).toBe(false);
+    expect(hasLaterSchemeElement(`Bearer ${'"\\'.repeat(200_000)}, Basic`, 'basic')).toBe(true);
   });
 });
 

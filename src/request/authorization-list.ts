@@ -5,22 +5,29 @@ import { isSpaceOrTab } from './optional-white-space.js';
 /**
  * True when a list element after the first starts with the auth scheme `scheme` (not an
  * auth-param named like it, such as `bearer=`). Commas inside quoted strings (RFC 9110 §5.6.4)
- * are text. One pass, so a header full of quotes and backslashes costs no more than its length.
+ * are text. A quoted string is only ever an auth-param's value (§11.2), so only a quote after
+ * `=` opens one: a stray quote in a token (`Bearer a"bc, Basic …`) must not hide the elements
+ * after it. One pass, so a header full of quotes and backslashes costs no more than its length.
  *
  * @param scheme The scheme name in lower case, e.g. `basic` or `bearer`.
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-11.6.2
  */
 export function hasLaterSchemeElement(value: string, scheme: string): boolean {
   let quoted = false;
+  // Whether the last character outside quotes, spaces and tabs aside, was `=` (BWS may follow it).
+  let afterEquals = false;
   for (let index = 0; index < value.length; index++) {
     const char = value.charCodeAt(index);
     if (quoted) {
       if (char === backslash) index++;
       else if (char === quote) quoted = false;
-    } else if (char === quote) {
+    } else if (char === quote && afterEquals) {
       quoted = true;
+      afterEquals = false;
     } else if (char === comma && startsWithScheme(value, index + 1, scheme)) {
       return true;
+    } else if (!isSpaceOrTab(char)) {
+      afterEquals = char === equals;
     }
   }
   return false;
@@ -44,6 +51,7 @@ const whiteSpace = /^\s$/;
 const backslash = 0x5c;
 const quote = 0x22;
 const comma = 0x2c;
+const equals = 0x3d;
 
 /**
  * Whether, after optional spaces and tabs, `value` at `start` holds `scheme` ending the element

@@ -163,16 +163,23 @@ describe.each(mounts)('client authentication through %s', (mount) => {
     expect((await postWithAuthorizationFields(tokenUrl, [valid])).status).toBe(200);
   });
 
-  it('§2.3 refuses body credentials next to Basic credentials in a later Authorization field with invalid_request', async () => {
-    const header = `Bearer abc, ${basicAuthorization('other', 'pw2')}`;
-    const answer = await postForm(
-      tokenUrl,
-      { ...grant, client_id: 'test-client', client_secret: 'foobar' },
-      { authorization: header },
-    );
-    expect(answer.status).toBe(400);
-    expect(answer.body.error).toBe('invalid_request');
-  });
+  it.each([
+    ['after a plain token', 'Bearer abc'],
+    // RFC 9110 §11.2: only an auth-param value is a quoted string; this quote opens nothing.
+    ['after a token holding a stray quote', 'Bearer a"bc'],
+  ])(
+    '§2.3 refuses body credentials next to Basic credentials in a later Authorization field, %s, with invalid_request',
+    async (_title, first) => {
+      const header = `${first}, ${basicAuthorization('other', 'pw2')}`;
+      const answer = await postForm(
+        tokenUrl,
+        { ...grant, client_id: 'test-client', client_secret: 'foobar' },
+        { authorization: header },
+      );
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_request');
+    },
+  );
 
   it('§2.3 counts Basic credentials in a second Authorization field as presented, refusing them with invalid_request', async () => {
     const answer = await postWithAuthorizationFields(tokenUrl, [
