@@ -50,10 +50,21 @@ const echo: HttpHandler = async (request) => {
   );
 };
 
+/**
+ * {@link echo}, but throwing before it returns a promise at `/throw-now` and answering with a
+ * plain Response at `/plain`: what a handler written in JavaScript, or cast, may do.
+ */
+const echoOrThrowAtOnce: HttpHandler = (request) => {
+  const { pathname } = new URL(request.url);
+  if (pathname === '/throw-now') throw new Error('handler failure before any promise');
+  if (pathname === '/plain') return Response.json({ plain: true }) as unknown as Promise<Response>;
+  return echo(request);
+};
+
 describe.each(allMounts)('the %s mount', (mount) => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer(echo, mount);
+    server = await startServer(echoOrThrowAtOnce, mount);
   });
   afterAll(() => server.close());
 
@@ -114,10 +125,20 @@ describe.each(allMounts)('the %s mount', (mount) => {
     await response.arrayBuffer();
   });
 
-  it('answers 500 with a JSON server_error when the handler throws', async () => {
-    const response = await fetch(`${server.url}/throw`);
-    expect(response.status).toBe(500);
-    expect(((await response.json()) as { error: string }).error).toBe('server_error');
+  it.each(['/throw', '/throw-now'])(
+    'answers 500 with a JSON server_error when the handler throws (at %s), and keeps serving',
+    async (path) => {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status).toBe(500);
+      expect(((await response.json()) as { error: string }).error).toBe('server_error');
+      expect((await fetch(`${server.url}/token`)).status).toBe(200);
+    },
+  );
+
+  it('answers with a plain Response a handler returned instead of a promise', async () => {
+    const response = await fetch(`${server.url}/plain`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ plain: true });
   });
   it('keeps serving after a client disconnects in the middle of a body', async () => {
     const { port } = new URL(server.url);

@@ -555,7 +555,7 @@ export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerRe
     sendFallback(res, 400, 'invalid_request');
     return;
   }
-  handler(request)
+  answerOf(handler, request)
     .then(
       (response) => {
         request.releaseBody();
@@ -570,6 +570,19 @@ export function handle(handler: HttpHandler, req: IncomingMessage, res: ServerRe
       },
     )
     .catch(() => sendFallback(res, 500, 'server_error'));
+}
+
+/**
+ * The handler's answer as a promise, also when the handler throws before returning one or returns
+ * a plain `Response` (JavaScript lets either through the types): both become the usual 500, never
+ * an exception thrown into node's request event.
+ */
+function answerOf<R>(handler: (request: R) => Promise<Response>, request: R): Promise<Response> {
+  try {
+    return Promise.resolve(handler(request));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
 /** {@link handle} for a handler taking a full web `Request`. */
@@ -587,7 +600,7 @@ export function handleFetch(handler: FetchHandler, req: IncomingMessage, res: Se
     sendFallback(res, 400, 'invalid_request');
     return;
   }
-  handler(request)
+  answerOf(handler, request)
     .then(
       (response) => {
         release();
