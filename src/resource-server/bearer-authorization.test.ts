@@ -39,6 +39,11 @@ describe('readBearerToken', () => {
     ['another scheme, then a bare Bearer, then another field', 'Basic dXNlcjpwYXNz, Bearer, Basic dXNlcjpwYXNz'],
     // RFC 9110 §11.2: the quote is not an auth-param value, so it opens no quoted string.
     ['another scheme holding a stray quote, then Bearer', 'Basic dXNl"cjpw, Bearer abc'],
+    // RFC 9110 §5.6.1: `Bearer,` is `Bearer` with an empty element after it.
+    ['a bare Bearer, then a comma', 'Bearer,'],
+    ['a bare Bearer, then empty elements', 'bearer , ,\t,'],
+    ['a bare Bearer, then another scheme (two fields joined)', 'Bearer, Basic dXNlcjpwYXNz'],
+    ['a bare Bearer, then another scheme without a space', 'BEARER,Basic dXNlcjpwYXNz'],
     ['a no-break space after the token', 'Bearer abc\u00a0'],
     ['a line separator after the token', 'Bearer abc\u2028'],
   ])('§2.1 and §3.1 refuse %s as invalid_request', (_title, header) => {

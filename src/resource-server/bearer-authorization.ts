@@ -53,6 +53,18 @@ export function readBearerToken(authorization: string | null | undefined): strin
   // (at a line break, say) retried the rest of the header once per space.
   const gap = trimmed.indexOf(' ');
   const scheme = gap === -1 ? trimmed : trimmed.slice(0, gap);
+  // A bare Bearer ending the first list element (`Bearer,`, or `Bearer, Basic …` from two
+  // fields joined): presented without its token, so malformed (§3.1), as a bare `Bearer` is. An
+  // empty list element after it counts for nothing (RFC 9110 §5.6.1).
+  const comma = trimmed.indexOf(',');
+  if (comma !== -1 && (gap === -1 || comma < gap) && trimmed.slice(0, comma).toLowerCase() === 'bearer') {
+    const others = trimmed.slice(comma + 1).replace(/[ \t,]/g, '') !== '';
+    throw new OAuthError('invalidRequest', {
+      description: others
+        ? 'The request offers Bearer credentials together with other credentials.'
+        : 'The Bearer authorization carries no access token.',
+    });
+  }
   if (scheme.toLowerCase() !== 'bearer') {
     // The Bearer scheme, then a tab or other white space: a token presented against the §2.1
     // syntax (`"Bearer" 1*SP b64token`), so malformed (§3.1), never read as no credentials.
