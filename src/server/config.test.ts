@@ -272,6 +272,38 @@ describe('loadConfig', () => {
     for (const secret of ['db-password-1', 'admin-token-value', '00112233']) expect(message).not.toContain(secret);
   });
 
+  it.each([
+    ['TESSERA_DATABASE_SCHEMA', 'audit_x', 'database in', 'must be a mapping of settings'],
+    ['TESSERA_FAILURES_PER_ADDRESS', '7', 'protection in', 'must be a mapping of settings'],
+  ])(
+    'still refuses a section the file gives as a single value when %s sets a setting inside it, rather than dropping the file value',
+    (name, envValue, where, problem) => {
+      const path = file(
+        `scalar-section-${name}.yaml`,
+        'database: postgres://tessera:db-password-2@db.example/tessera\nprotection: redis://:redis-password-2@cache.example:6379\n',
+      );
+      let message = '';
+      try {
+        loadConfig({ file: path, env: { [name]: envValue } });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain(`${where} ${path}: ${problem}`);
+      for (const secret of ['db-password-2', 'redis-password-2']) expect(message).not.toContain(secret);
+    },
+  );
+
+  it('RFC 3986 §3.2.1: never shows an issuer with a password, also when it fails another check too (a scheme not http)', () => {
+    let message = '';
+    try {
+      loadConfig({ env: { TESSERA_ISSUER: 'ftp://user:issuer-password-3@host.example' } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('issuer from environment variable TESSERA_ISSUER: must be an absolute http(s) URL');
+    expect(message).not.toContain('issuer-password-3');
+  });
+
   it('names where a bad entry of a list setting came from, without showing the entry', () => {
     let message = '';
     try {

@@ -786,7 +786,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, 
   }
   // A value is repeated only for a known setting that is not secret: never for a section, nor
   // for an entry of a list, which may belong to a secret setting.
-  const hidden = issue.code === 'custom' && issue.params?.hideValue === true;
+  // A URL with a user name or password in it is never repeated, whichever check it failed.
+  const hidden =
+    (issue.code === 'custom' && issue.params?.hideValue === true) ||
+    (typeof value === 'string' && urlWithUserInfo.test(value));
   const shown =
     value === undefined
       ? ''
@@ -795,6 +798,9 @@ function describeIssue(issue: z.core.$ZodIssue, input: Record<string, unknown>, 
         : ' (value hidden)';
   return `${key || '(root)'}${origin ? ` ${origin}` : ''}: ${issue.message}${shown}`;
 }
+
+/** `scheme://…@`: an authority holding userinfo (RFC 3986 §3.2.1), as in `https://user:password@host`. */
+const urlWithUserInfo = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/;
 
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
@@ -816,6 +822,9 @@ function setPath(target: Record<string, unknown>, key: string, value: unknown): 
   const parts = key.split('.');
   let node = target;
   for (const part of parts.slice(0, -1)) {
+    // A section the file gave as a single value (`database: postgres://…`) stays as it is, to be
+    // refused as not a mapping: replaced by a mapping of this one setting, it would vanish unsaid.
+    if (node[part] !== undefined && !isPlainObject(node[part])) return;
     if (!isPlainObject(node[part])) node[part] = {};
     node = node[part] as Record<string, unknown>;
   }
