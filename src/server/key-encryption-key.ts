@@ -57,7 +57,7 @@ export function resolveKeyEncryptionKey(
 export function resolvePreviousKeyEncryptionKeys(config: {
   readonly keys: { readonly previousEncryptionKeys?: readonly string[] };
 }): KeyEncryptionKey[] {
-  return (config.keys.previousEncryptionKeys ?? []).map((text, index) => {
+  const keys = (config.keys.previousEncryptionKeys ?? []).map((text, index) => {
     try {
       return parseKeyEncryptionKey(text);
     } catch (error) {
@@ -66,4 +66,7 @@ export function resolvePreviousKeyEncryptionKeys(config: {
       );
     }
   });
+  // A key's id is its fingerprint: one key listed twice (in hex once and base64 once, say) is
+  // kept once, as a sealer takes each key once.
+  return keys.filter((kek, index) => keys.findIndex((other) => other.id === kek.id) === index);
 }
