@@ -1,8 +1,11 @@
 // Brute-force protection for client authentication: failures counted per (client, address) and per address.
 
+import cluster from 'node:cluster';
 import { createHash, randomBytes } from 'node:crypto';
 import { createHmacSha256, type HmacSha256 } from '../secrets/index.js';
 import {
+  RateLimiterCluster,
+  RateLimiterClusterMaster,
   RateLimiterMemory,
   RateLimiterRedis,
   type RateLimiterAbstract,
@@ -47,13 +50,31 @@ export interface BruteForceGuardOptions extends Partial<BruteForceLimits> {
    * When Redis cannot answer, counting falls back to this process's memory until it answers again.
    */
   readonly redis?: unknown;
+  /**
+   * In a node:cluster worker, without `redis`: count in the memory of the cluster's primary, over
+   * IPC, so the workers of one server share their counts (each worker's own memory would let a
+   * source make its failures once per worker, as connections are spread over them). The primary
+   * must call {@link countBruteForceInClusterPrimary} before forking. When the primary does not
+   * answer within a second, counting falls back to this process's memory, as for Redis.
+   */
+  readonly shareWithClusterPrimary?: boolean;
   /** Prefix of the limiter keys. Default `tessera`. */
   readonly keyPrefix?: string;
   /**
-   * Told when Redis stops answering, once per outage (not once per request: an attack during an
-   * outage would flood the log); requests are then judged by the in-memory fallback.
+   * Told when Redis (or the cluster primary) stops answering, once per outage (not once per
+   * request: an attack during an outage would flood the log); requests are then judged by the
+   * in-memory fallback.
    */
   readonly reportError?: (error: Error) => void;
+}
+
+/**
+ * Keeps the brute-force counts of a node:cluster's workers in this, the primary process, for
+ * guards made with `shareWithClusterPrimary`. Call it once, before forking.
+ */
+export function countBruteForceInClusterPrimary(): void {
+  // rate-limiter-flexible keeps one such instance per process, listening to the workers' messages.
+  new RateLimiterClusterMaster();
 }
 
 /** The verdict on a request before it is served. */
@@ -104,9 +125,15 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
   const counter = (name: string, points: number): Counter => {
     const settings = { keyPrefix: `${prefix}:${name}`, points, duration: limits.windowSeconds };
     const local = new RateLimiterMemory(settings);
-    if (options.redis === undefined) return { local };
-    return { shared: new RateLimiterRedis({ ...settings, storeClient: options.redis }), local };
+    if (options.redis !== undefined) {
+      return { shared: new RateLimiterRedis({ ...settings, storeClient: options.redis }), local };
+    }
+    if (options.shareWithClusterPrimary && cluster.isWorker) {
+      return { shared: new RateLimiterCluster({ ...settings, timeoutMs: 1000 }), local };
+    }
+    return { local };
   };
+  const sharedStoreName = options.redis !== undefined ? 'Redis' : 'the cluster primary';
   const perClient = counter('fail-client-address', limits.failuresPerClientAndAddress);
   const perAddress = counter('fail-address', limits.failuresPerAddress);
   let sharedFailing = false;
@@ -131,7 +158,7 @@ export function createBruteForceGuard(options: BruteForceGuardOptions = {}): Bru
         if (!(error instanceof Error)) return fallback;
         if (!sharedFailing) {
           sharedFailing = true;
-          reportError(new Error(`brute-force counts fall back to memory: Redis failed: ${error.message}`));
+          reportError(new Error(`brute-force counts fall back to memory: ${sharedStoreName} failed: ${error.message}`));
         }
       }
     }

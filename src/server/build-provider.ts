@@ -240,6 +240,8 @@ export function buildProvider(
     windowSeconds: config.protection.windowSeconds,
     blockSeconds: config.protection.blockSeconds,
     ...(parts.redis ? { redis: parts.redis, keyPrefix: config.protection.redisKeyPrefix } : {}),
+    // The workers of `serve --workers` share their counts through the primary when there is no Redis.
+    shareWithClusterPrimary: config.server.workers > 1,
     reportError: parts.reportError,
   });
   return {

@@ -2,6 +2,7 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { countBruteForceInClusterPrimary } from '../protection/index.js';
 
 type metric = MetricObjectWithValues<MetricValue<string>>;
 import type { ServerConfig } from './config.js';
@@ -164,6 +165,9 @@ async function runPrimary(config: ServerConfig, logger: Logger): Promise<void> {
   });
   const running = await started;
   if (stopping) return;
+  // Without Redis the workers count failed client authentications here, in one shared count:
+  // each worker counting alone would let a source fail once per worker before a 429.
+  if (!config.protection.redisUrl) countBruteForceInClusterPrimary();
 
   const fork = () => {
     const worker = cluster.fork();

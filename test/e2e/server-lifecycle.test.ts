@@ -744,6 +744,42 @@ describe('workers', () => {
     expect(pids.size).toBe(2);
   });
 
+  it('--workers 2 without Redis counts failed client authentications once for the whole server, not once per worker (429 after the limit)', async () => {
+    const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '3', TESSERA_FAILURES_PER_ADDRESS: '1000' });
+    const secret = await createClient(ws, 'guarded');
+    const server = await serve(ws, ['--workers', '2']);
+    while ((server.output().match(/"listener":"public"/g) ?? []).length < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // A new connection per request: the primary hands connections to the workers in turn.
+    const onNewConnection = (password: string) =>
+      new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+        const request = httpRequest(`${server.publicUrl}/oauth2/token`, {
+          method: 'POST',
+          agent: false,
+          headers: {
+            authorization: `Basic ${Buffer.from(`guarded:${password}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+            connection: 'close',
+          },
+        });
+        request.once('response', (res) => {
+          res.resume();
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+        });
+        request.once('error', reject);
+        request.end('grant_type=client_credentials');
+      });
+    const answers = [];
+    for (let attempt = 0; attempt < 6; attempt++) answers.push(await onNewConnection(`wrong-${attempt}`));
+    expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401, 429, 429, 429]);
+    expect(Number(answers[3]!.retryAfter)).toBeGreaterThan(0);
+    // The right secret from the blocked address is kept out too, on either worker.
+    expect((await onNewConnection(secret)).status).toBe(429);
+    expect((await onNewConnection(secret)).status).toBe(429);
+    expect(await server.stop('SIGTERM')).toBe(0);
+  });
+
   it('on one SQLite file, a secret rotated by the CLI stops working on every worker while the other clients stay cached', async () => {
     // The old secret is tried again until refused: let failures through to be answered 401.
     const ws = workspace({ TESSERA_FAILURES_PER_CLIENT_AND_ADDRESS: '1000', TESSERA_FAILURES_PER_ADDRESS: '1000' });
