@@ -94,6 +94,25 @@ describe('bcryptHasher', () => {
     await expect(hasher.verifyDecoy('x'.repeat(500))).resolves.toBeUndefined();
   });
 
+  it('makes decoys at the cost most distinct stored hashes have, so an unknown client id costs what a known one does', async () => {
+    const fresh = bcryptHasher({ cost: 4 });
+    expect(fresh.decoyCost).toBe(4);
+    const atCost5 = await bcryptHasher({ cost: 5 }).hash('five');
+    const atCost4 = [await fresh.hash('four-a'), await fresh.hash('four-b')];
+    await fresh.verify('wrong', atCost5);
+    expect(fresh.decoyCost).toBe(5);
+    // The same stored hash checked again and again counts once: failures cannot steer the decoy.
+    for (let i = 0; i < 3; i++) await fresh.verify('wrong', atCost5);
+    await fresh.verify('four-a', atCost4[0]!);
+    expect(fresh.decoyCost).toBe(5);
+    await fresh.verify('wrong', atCost4[1]!);
+    expect(fresh.decoyCost).toBe(4);
+    // A value that is not a bcrypt hash counts for nothing.
+    await fresh.verify('wrong', 'not-a-hash');
+    expect(fresh.decoyCost).toBe(4);
+    await expect(fresh.verifyDecoy('anything')).resolves.toBeUndefined();
+  });
+
   it.each([3, 32, 4.5, Number.NaN])('refuses the cost %s at creation', (cost) => {
     expect(() => bcryptHasher({ cost })).toThrow(TypeError);
   });

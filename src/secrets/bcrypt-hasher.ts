@@ -15,6 +15,18 @@ export interface BcryptHasherOptions {
   readonly cost?: number;
 }
 
+/** A bcrypt {@link SecretHasher}, telling the cost its decoy comparisons are made at. */
+export interface BcryptHasher extends SecretHasher {
+  /**
+   * The cost of decoy comparisons: the cost most distinct stored hashes checked so far were made
+   * with (the first thousand seen), or the configured cost before any.
+   */
+  readonly decoyCost: number;
+}
+
+/** How many distinct stored hashes are counted to choose the decoy cost. */
+const maxTrackedHashes = 1000;
+
 /**
  * Creates a bcrypt {@link SecretHasher}. It verifies `$2a$`, `$2b$` and `$2y$` hashes of any cost,
  * and reports a malformed hash as a mismatch instead of throwing.
@@ -23,18 +35,48 @@ export interface BcryptHasherOptions {
  * const hasher = bcryptHasher({ cost: 12 });
  * const stored = await hasher.hash('foobar');
  */
-export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
+export function bcryptHasher(options: BcryptHasherOptions = {}): BcryptHasher {
   const cost = options.cost ?? 10;
   if (!Number.isInteger(cost) || cost < 4 || cost > 31) {
     throw new TypeError(`bcrypt cost must be an integer from 4 to 31, got ${String(cost)}`);
   }
-  let decoyHash: Promise<string> | undefined;
+  // A decoy must cost what checking a real client's secret costs, or its speed tells an unknown
+  // client id from a known one. Stored hashes need not have this hasher's cost (a client created
+  // with another `--bcrypt-cost`, or an imported hash), so decoys take the cost most of the
+  // distinct stored hashes checked so far have: counted by hash, not by check, so that failing
+  // again and again on one client cannot move it.
+  const decoyHashes = new Map<number, Promise<string>>();
+  const seenHashes = new Set<string>();
+  const hashesPerCost = new Map<number, number>();
+  let decoyCost = cost;
+  function noteStoredHash(hash: string): void {
+    if (seenHashes.size >= maxTrackedHashes || seenHashes.has(hash)) return;
+    seenHashes.add(hash);
+    const hashCost = Number(hash.slice(4, 6));
+    const count = (hashesPerCost.get(hashCost) ?? 0) + 1;
+    hashesPerCost.set(hashCost, count);
+    if (count > (hashesPerCost.get(decoyCost) ?? 0) && hashCost !== decoyCost) {
+      decoyCost = hashCost;
+      // Made now rather than at the next unknown client, which would otherwise pay for two hashes.
+      void decoyHashAt(decoyCost).catch(() => undefined);
+    }
+  }
+  function decoyHashAt(atCost: number): Promise<string> {
+    // Made once per cost, from a value no one knows.
+    let decoyHash = decoyHashes.get(atCost);
+    if (decoyHash === undefined) {
+      decoyHash = bcryptHash(randomBytes(18).toString('base64'), atCost);
+      decoyHashes.set(atCost, decoyHash);
+    }
+    return decoyHash;
+  }
   async function verifyDecoy(secret: string): Promise<void> {
-    // Made lazily at the same cost as real hashes, from a value no one knows.
-    decoyHash ??= bcryptHash(randomBytes(18).toString('base64'), cost);
-    await bcryptVerify(secret.slice(0, maxSecretBytes), await decoyHash).catch(() => false);
+    await bcryptVerify(secret.slice(0, maxSecretBytes), await decoyHashAt(decoyCost)).catch(() => false);
   }
   return {
+    get decoyCost() {
+      return decoyCost;
+    },
     hash(secret) {
       // A longer secret would be stored truncated, and verify() refuses it: the client could
       // never authenticate. Say so when the secret is set, not at its first use.
@@ -49,6 +91,7 @@ export function bcryptHasher(options: BcryptHasherOptions = {}): SecretHasher {
       // refusal of an overlong secret would show that the client exists, since unknown clients
       // always pay for a decoy comparison.
       if (!bcryptPattern.test(hash)) return verifyDecoy(secret).then(() => false);
+      noteStoredHash(hash);
       // bcrypt reads at most 72 bytes; a longer secret would match any secret sharing its prefix.
       if (Buffer.byteLength(secret, 'utf8') > maxSecretBytes) return verifyDecoy(secret).then(() => false);
       try {
