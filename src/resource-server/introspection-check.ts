@@ -51,6 +51,8 @@ export async function checkTokenIsActive(token: string, options: IntrospectionCh
       signal: AbortSignal.timeout(Math.ceil(timeout * 1000)),
     });
     if (response.status !== 200) {
+      // Left unread, the body would hold its connection until garbage collection.
+      await response.body?.cancel().catch(() => undefined);
       throw new Error(`the introspection endpoint answered HTTP ${response.status}`);
     }
     answer = JSON.parse(await readBoundedText(response));

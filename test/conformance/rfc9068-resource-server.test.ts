@@ -396,6 +396,24 @@ describe('revocation checked through introspection (RFC 7662)', () => {
     await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
   });
 
+  it('RFC 7662 §2.3 answers temporarily_unavailable to an introspection answer other than 200, and lets go of its body unread', async () => {
+    const token = await as.issue();
+    let cancelled = false;
+    const body = new ReadableStream({
+      pull: (controller) => controller.enqueue(new TextEncoder().encode('<html>busy</html>')),
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    const verifier = createAccessTokenVerifier(
+      verifierOptions({
+        introspection: { ...introspection(), fetch: () => Promise.resolve(new Response(body, { status: 502 })) },
+      }),
+    );
+    await expectCode(verifier.verify(token), 'temporarily_unavailable', 503);
+    expect(cancelled).toBe(true);
+  });
+
   it('RFC 7662 §2.1 makes the introspection call with a timeout given in fractions of a second', async () => {
     const token = await as.issue();
     const verifier = createAccessTokenVerifier(
