@@ -39,8 +39,15 @@ export function fastifyHandler(handler: HttpHandler) {
     });
     // Fastify refuses a Content-Type it cannot parse (415) before any parser runs; the body is
     // still unread then, so the provider gets the request and answers with its own RFC error.
+    // Likewise a body-carrying method sent without one (QUERY, say), which Fastify refuses first.
     instance.setErrorHandler((error, request, reply) => {
-      if ((error as { code?: unknown }).code !== 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.send(error);
+      if (!handedOnErrors.has(String((error as { code?: unknown }).code))) return reply.send(error);
+      reply.hijack();
+      handle(handler, request.raw, reply.raw, request.raw.url);
+    });
+    // A method `all` does not cover (PROPFIND, PURGE, …) finds no route: the provider answers it
+    // as any method it does not serve, 405 with Allow, or 404 off its paths.
+    instance.setNotFoundHandler((request, reply) => {
       reply.hijack();
       handle(handler, request.raw, reply.raw, request.raw.url);
     });
@@ -52,6 +59,9 @@ export function fastifyHandler(handler: HttpHandler) {
     done();
   };
 }
+
+/** Fastify's refusals of a request the provider should judge itself, with its own RFC error. */
+const handedOnErrors = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE']);
 
 /** The parsed body of a request whose body stream a preParsing hook replaced. */
 const replacedBody = Symbol('tessera.replacedBody');
