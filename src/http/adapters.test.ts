@@ -1,7 +1,7 @@
 // One suite for every mount: node:http, Express, Hono and Fastify hand the provider the same request.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, request as httpRequest, type RequestListener } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { once } from 'node:events';
 import { connect, type AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import {
   allMounts,
   basicAuthorization,
   postForm,
+  requestWithMethod,
   startServer,
   type RunningServer,
 } from '../../test/support/harness.js';
@@ -208,20 +209,7 @@ describe.each(allMounts)('the provider through the %s mount', (mount) => {
   it.each(['PROPFIND', 'PURGE', 'QUERY'])(
     "RFC 9110 §15.5.6 answers %s, a method the framework may not route, with the provider's 405 and Allow",
     async (method) => {
-      const { port } = new URL(server.url);
-      const answer = await new Promise<{ status: number; allow: string | undefined; body: string }>(
-        (resolve, reject) => {
-          const request = httpRequest({ host: '127.0.0.1', port: Number(port), path: '/token', method });
-          request.once('response', (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (body += chunk));
-            res.once('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body }));
-          });
-          request.once('error', reject);
-          request.end();
-        },
-      );
+      const answer = await requestWithMethod(`${server.url}/token`, method);
       expect(answer.status).toBe(405);
       expect(answer.allow).toBe('POST');
       expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_request' });

@@ -20,6 +20,7 @@ import {
   type ServerProcess,
   type Workspace,
 } from './support/tessera-process.js';
+import { requestWithMethod } from '../support/harness.js';
 
 /** `tessera serve` on ports the system picks, so tests never collide. */
 const serveOnAnyPorts = ['serve', '--port', '0', '--admin-port', '0'];
@@ -525,21 +526,10 @@ describe('protocol limits', () => {
     async (method, listener, path, status, allow) => {
       const ws = workspace();
       const server = await serve(ws);
-      const answer = await new Promise<{ status: number; allow: string | undefined; body: string }>(
-        (resolve, reject) => {
-          const request = httpRequest(`${listener === 'public' ? server.publicUrl : server.adminUrl}${path}`, {
-            method,
-            headers: { authorization: `Bearer ${ws.adminToken}` },
-          });
-          request.once('response', (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (body += chunk));
-            res.once('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body }));
-          });
-          request.once('error', reject);
-          request.end();
-        },
+      const answer = await requestWithMethod(
+        `${listener === 'public' ? server.publicUrl : server.adminUrl}${path}`,
+        method,
+        { authorization: `Bearer ${ws.adminToken}` },
       );
       expect(answer.status).toBe(status);
       expect(answer.allow ?? null).toBe(allow);

@@ -1,7 +1,13 @@
 // Serves a fetch-style handler on an ephemeral loopback port through node:http or a framework.
 
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Hono } from 'hono';
@@ -114,4 +120,26 @@ export async function readJson(response: Response): Promise<JsonAnswer> {
 export function basicAuthorization(clientId: string, clientSecret: string): string {
   const encode = (text: string) => encodeURIComponent(text).replaceAll('%20', '+');
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+}
+
+/**
+ * Sends `method` to `url` through node:http, which, unlike fetch, sends any method token (TRACE,
+ * PROPFIND, …), and reads the answer's status, `Allow` and body.
+ */
+export function requestWithMethod(
+  url: string,
+  method: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; allow: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method, headers });
+    request.once('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow, body }));
+    });
+    request.once('error', reject);
+    request.end();
+  });
 }
