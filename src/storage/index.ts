@@ -181,13 +181,15 @@ export class StorageConflictError extends Error {
 /**
  * A write holding text no store can keep as given: a lone UTF-16 surrogate (U+D800–U+DFFF not
  * part of a pair), which UTF-8 databases would turn into U+FFFD, or U+0000, which PostgreSQL's
- * text cannot hold. Every store refuses it, so that nothing is stored changed. `field` names the
- * record's field that holds it; the text itself is not repeated.
+ * text cannot hold; or, inside a field kept as JSON (metadata, `jwks`, extra claims, …), a
+ * number JSON cannot carry (NaN and the infinities become null, -0 becomes 0). Every store
+ * refuses it, so that nothing is stored changed. `field` names the record's field that holds
+ * it; the value itself is not repeated.
  */
 export class StorageInvalidTextError extends Error {
   override readonly name = 'StorageInvalidTextError';
   constructor(readonly field: string) {
-    super(`${field} holds a lone UTF-16 surrogate or U+0000, which cannot be stored`);
+    super(`${field} holds a lone UTF-16 surrogate or U+0000, or a NaN, infinite or -0 number, which cannot be stored`);
   }
 }
 

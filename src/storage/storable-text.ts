@@ -28,7 +28,8 @@ export function isStorableText(text: string): boolean {
 }
 
 /**
- * Whether `value` holds, in any string or member name at any depth, text that cannot be stored.
+ * Whether `value` holds, in any string or member name at any depth, text that cannot be stored,
+ * or a number JSON cannot carry back as it is (NaN, an infinity, -0).
  * Walked with a list rather than by recursion, so that deep nesting cannot overflow the stack.
  */
 export function holdsUnstorableText(value: unknown, seen = new Set<object>()): boolean {
@@ -37,6 +38,11 @@ export function holdsUnstorableText(value: unknown, seen = new Set<object>()): b
     const next = pending.pop();
     if (typeof next === 'string') {
       if (!isStorableText(next)) return true;
+      continue;
+    }
+    // JSON writes NaN and the infinities as null and -0 as 0: a SQL store would keep another value.
+    if (typeof next === 'number') {
+      if (!Number.isFinite(next) || Object.is(next, -0)) return true;
       continue;
     }
     if (typeof next !== 'object' || next === null || seen.has(next) || ArrayBuffer.isView(next)) continue;

@@ -489,6 +489,29 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await store.getClient('c')).toStrictEqual(client('c'));
       });
 
+      it('refuses a number JSON cannot carry (NaN, an infinity, -0) inside a field kept as JSON, in clients and token records alike, and keeps nothing', async () => {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0]) {
+          for (const variant of [
+            client('c', { metadata: { rank: bad } }),
+            client('c', { metadata: { nested: { list: ['a', bad] } } }),
+            client('c', { jwks: { keys: [{ ...fullClient.jwks!.keys[0]!, note: bad }] } }),
+          ]) {
+            const error = await store.createClient(variant).catch((e: unknown) => e);
+            expect(error).toBeInstanceOf(StorageInvalidTextError);
+            expect((error as Error).message).toMatch(/^client field (metadata|jwks) /);
+          }
+          await expect(
+            store.createAccessTokenRecord(tokenRecord('sig-number', { extraClaims: { level: { at: bad } } })),
+          ).rejects.toBeInstanceOf(StorageInvalidTextError);
+        }
+        expect(await store.listClients()).toEqual([]);
+        expect(await store.getAccessTokenRecord('sig-number')).toBeUndefined();
+        // Finite numbers, 0 and the extremes JSON carries are kept exactly.
+        const kept = client('c', { metadata: { zero: 0, tiny: 5e-324, large: 1.7976931348623157e308, minus: -2.5 } });
+        await store.createClient(kept);
+        expect(await store.getClient('c')).toStrictEqual(kept);
+      });
+
       it('keeps a well-formed surrogate pair (a code point above U+FFFF) exactly', async () => {
         const astral = client('id-\u{1F510}', { metadata: { client_name: '\ud83d\udd10 \u{10FFFF}' } });
         await store.createClient(astral);

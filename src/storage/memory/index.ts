@@ -136,11 +136,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
         return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
       }
       // JSON.stringify writes U+0000 and a lone surrogate as a \u escape: JSON without one holds
-      // neither, so the full walk runs only for the rare record whose JSON has an escape.
+      // neither, so the full walk runs only for the rare record whose JSON has an escape, or
+      // extra claims (where a number JSON cannot carry may hide).
       const refusal = storableRefusal(
         record,
         'access token record',
-        !json.includes('\\u') && isStorableText(record.signature),
+        !json.includes('\\u') && isStorableText(record.signature) && record.extraClaims === undefined,
       );
       if (refusal) return refusal;
       if (!accessTokens.addEncoded(record.signature, record.expiresAt, json)) {
