@@ -363,7 +363,7 @@ function checkStorableMetadata(input: ClientMetadataInput): void {
   if (found) {
     throw new ClientRegistrationError(
       'invalid_client_metadata',
-      `${found.name ?? 'a field name'} holds a lone UTF-16 surrogate or U+0000, which cannot be stored`,
+      `${found.name ?? 'a field name'} holds a lone UTF-16 surrogate or U+0000, or a number JSON cannot keep (NaN, an infinity, -0), which cannot be stored`,
     );
   }
 }

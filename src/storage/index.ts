@@ -189,7 +189,9 @@ export class StorageConflictError extends Error {
 export class StorageInvalidTextError extends Error {
   override readonly name = 'StorageInvalidTextError';
   constructor(readonly field: string) {
-    super(`${field} holds a lone UTF-16 surrogate or U+0000, or a NaN, infinite or -0 number, which cannot be stored`);
+    super(
+      `${field} holds a lone UTF-16 surrogate or U+0000, or a number JSON cannot keep (NaN, an infinity, -0), which cannot be stored`,
+    );
   }
 }
 
