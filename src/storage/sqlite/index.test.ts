@@ -1,11 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { describeStorageContract } from '../../../test/support/storage-contract.js';
-import { StorageSchemaTooNewError, StorageUnavailableError, type Storage, type StorageChange } from '../index.js';
+import {
+  StorageConflictError,
+  StorageSchemaTooNewError,
+  StorageUnavailableError,
+  type Storage,
+  type StorageChange,
+} from '../index.js';
 import { createSqliteStore, migrateSqlite } from './index.js';
 import { sqliteMigrations } from './migrations.js';
 
@@ -504,6 +510,39 @@ describe('SQLite store', () => {
       synced.mockRestore();
     }
   }
+
+  it('with synchronous=full acknowledges token records on a database opened through a symbolic link, whose write-ahead log lies beside the file it points to', async () => {
+    const target = newFile();
+    const link = newFile();
+    await createSqliteStore({ filename: target }).close();
+    symlinkSync(target, link);
+    const store = createSqliteStore({ filename: link, synchronous: 'full' });
+    try {
+      await store.createAccessTokenRecord(tokenRecord('through-link'));
+      expect(await store.getAccessTokenRecord('through-link')).toMatchObject({ signature: 'through-link' });
+      // A taken signature is a conflict, not an outage.
+      await expect(store.createAccessTokenRecord(tokenRecord('through-link'))).rejects.toBeInstanceOf(
+        StorageConflictError,
+      );
+    } finally {
+      await store.close();
+    }
+    expect(existsSync(`${link}-wal`)).toBe(false);
+  });
+
+  it.each([
+    ['busyTimeoutMs', Number.NaN],
+    ['busyTimeoutMs', -1],
+    ['busyTimeoutMs', Number.POSITIVE_INFINITY],
+    ['changePollIntervalMs', 0],
+    ['changePollIntervalMs', 2 ** 31],
+    ['changeLogRetention', Number.NaN],
+    ['changeLogRetention', 0],
+  ] as const)('refuses %s of %s with a TypeError, before opening anything', (name, value) => {
+    const filename = newFile();
+    expect(() => createSqliteStore({ filename, [name]: value })).toThrow(new RegExp(`^${name} must be`));
+    expect(existsSync(filename)).toBe(false);
+  });
 
   it('with synchronous=full rejects the records of a batch whose write-ahead log cannot be synced, and syncs again for the next', async () => {
     const filename = newFile();

@@ -2,8 +2,9 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeDirectory } from '../make-directory.js';
 import type { Client } from '../../core/index.js';
@@ -105,6 +106,7 @@ interface TransactionState {
  * const storage = createSqliteStore({ filename: './data/tessera.db' });
  */
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
+  checkSqliteOptions(options);
   const db = openDatabase(options);
   let migration: MigrationReport;
   try {
@@ -184,7 +186,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
   // made durable by syncing the WAL on libuv's pool: the fsync no longer stalls the event loop,
   // and no record is acknowledged before it is on disk.
   const walSync =
-    options.synchronous !== 'normal' && isFile(options.filename) ? createWalSync(`${options.filename}-wal`) : undefined;
+    options.synchronous !== 'normal' && isFile(options.filename)
+      ? createWalSync(`${walBasePath(options.filename)}-wal`)
+      : undefined;
   const groupCommit = createGroupCommit(async (pending) => {
     const deadline = performance.now() + busyTimeoutMs;
     const batch = pending.map(({ record }) => record);
@@ -354,6 +358,40 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStorage {
 }
 
 /** Whether `filename` names a plain file, beside which SQLite keeps its `-wal` file. */
+/**
+ * The database file's own path, with every link resolved, as SQLite names its WAL after it:
+ * a `filename` that is a symbolic link has its WAL beside the file it points to. Absolute, so a
+ * later change of the working directory cannot move it. The file exists once it is opened.
+ */
+function walBasePath(filename: string): string {
+  try {
+    return realpathSync(filename);
+  } catch {
+    return resolve(filename);
+  }
+}
+
+/** @throws TypeError for a wait, interval or retention that is not a finite number in range. */
+function checkSqliteOptions(options: SqliteStoreOptions): void {
+  const checks = [
+    ['busyTimeoutMs', options.busyTimeoutMs, 0],
+    ['changePollIntervalMs', options.changePollIntervalMs, 1],
+    ['changeLogRetention', options.changeLogRetention, 1],
+  ] as const;
+  for (const [name, value, least] of checks) {
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= least)) {
+      throw new TypeError(`${name} must be a finite number of at least ${least}, got ${String(value)}`);
+    }
+  }
+  // A wait or interval past what node's timers take would fire at once.
+  if (options.changePollIntervalMs !== undefined && options.changePollIntervalMs > longestTimerMs) {
+    throw new TypeError(`changePollIntervalMs must be at most ${longestTimerMs}, got ${options.changePollIntervalMs}`);
+  }
+}
+
+/** The longest delay node's timers take, 2^31 - 1 ms. */
+const longestTimerMs = 2 ** 31 - 1;
+
 function isFile(filename: string): boolean {
   return filename !== ':memory:' && filename !== '' && !filename.startsWith('file:');
 }
