@@ -7,6 +7,7 @@ import {
   StorageConflictError,
   StorageInvalidTextError,
   StorageInvalidTimeError,
+  StorageUnavailableError,
   StorageNotFoundError,
   type AccessTokenRecord,
   type Storage,
@@ -1140,7 +1141,45 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       it('answers ping while open and refuses it after close', async () => {
         await expect(store.ping()).resolves.toBeUndefined();
         await store.close();
-        await expect(store.ping()).rejects.toBeInstanceOf(Error);
+        await expect(store.ping()).rejects.toBeInstanceOf(StorageUnavailableError);
+      });
+
+      it('refuses every call after close with StorageUnavailableError, and a second close is harmless', async () => {
+        await store.createClient(client('before-close'));
+        await store.close();
+        const calls: [string, () => Promise<unknown>][] = [
+          ['getClient', () => store.getClient('before-close')],
+          ['createClient', () => store.createClient(client('after-close'))],
+          ['listClients', () => store.listClients()],
+          ['createAccessTokenRecord', () => store.createAccessTokenRecord(tokenRecord('after-close'))],
+          ['getAccessTokenRecord', () => store.getAccessTokenRecord('after-close')],
+          ['revokeTokenId', () => store.revokeTokenId('jti-after-close', t0 + 1000)],
+          ['transaction', () => store.transaction((tx) => tx.getClient('before-close'))],
+        ];
+        for (const [name, call] of calls) {
+          await expect(call(), name).rejects.toBeInstanceOf(StorageUnavailableError);
+        }
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+
+    describe('values JSON cannot hold', () => {
+      it('refuses a client whose metadata leads back to itself with a TypeError, and keeps nothing', async () => {
+        const cyclic: Record<string, unknown> = { name: 'loop' };
+        cyclic.self = cyclic;
+        await expect(store.createClient(client('cyclic', { metadata: cyclic }))).rejects.toBeInstanceOf(TypeError);
+        expect(await store.getClient('cyclic')).toBeUndefined();
+        await store.createClient(client('cyclic'));
+        await expect(store.updateClient(client('cyclic', { metadata: cyclic }))).rejects.toBeInstanceOf(TypeError);
+        expect(await store.getClient('cyclic')).toStrictEqual(client('cyclic'));
+      });
+
+      it('refuses a BigInt in a client or signing key with a TypeError, as a rejection rather than a throw', async () => {
+        const bigClient = store.createClient(client('big', { metadata: { n: 10n } }));
+        await expect(bigClient).rejects.toBeInstanceOf(TypeError);
+        const bigKey = store.createSigningKey(signingKey('k-big', { publicJwk: { kty: 'EC', n: 1n } }));
+        await expect(bigKey).rejects.toBeInstanceOf(TypeError);
+        expect(await store.listSigningKeys()).toEqual([]);
       });
     });
   });

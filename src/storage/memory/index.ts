@@ -5,6 +5,7 @@ import type { Client } from '../../core/index.js';
 import {
   StorageConflictError,
   StorageNotFoundError,
+  StorageUnavailableError,
   type ListClientsOptions,
   type Storage,
   type StorageChange,
@@ -292,9 +293,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       (...args: unknown[]) => Promise<unknown>,
     ][]) {
       operations[name] = (...args: unknown[]) =>
-        open
-          ? operation(...args)
-          : Promise.reject(new Error('the transaction has ended; its store can no longer be used'));
+        open ? settled(() => operation(...args)) : Promise.reject(endedTransactionError());
     }
     const tx: Storage = {
       ...(operations as ReturnType<typeof operationsFor>),
@@ -303,6 +302,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       close: () => store.close(),
       // A nested transaction is a savepoint: its failure takes back only its own writes.
       async transaction(nested) {
+        if (!open) throw endedTransactionError();
         const mark = undoSteps.length;
         const changeMark = changes.length;
         try {
@@ -337,10 +337,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       string,
       (...args: unknown[]) => Promise<unknown>,
     ][]) {
-      operations[name] = (...args: unknown[]) =>
-        transactions === 0 || insideTransaction.getStore()
-          ? operation(...args)
+      operations[name] = (...args: unknown[]) => {
+        if (closed) return Promise.reject(closedError());
+        return transactions === 0 || insideTransaction.getStore()
+          ? settled(() => operation(...args))
           : lockChain.then(() => operation(...args));
+      };
     }
     return operations as ReturnType<typeof operationsFor>;
   };
@@ -353,7 +355,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       return () => listeners.delete(listener);
     },
 
-    ping: () => (closed ? Promise.reject(new Error('store is closed')) : Promise.resolve()),
+    ping: () => (closed ? Promise.reject(closedError()) : Promise.resolve()),
     close() {
       closed = true;
       listeners.clear();
@@ -361,6 +363,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     },
 
     transaction(work) {
+      if (closed) return Promise.reject(closedError());
+      // The work would wait for its own transaction to end: refused, as on SQLite.
+      if (insideTransaction.getStore()) {
+        return Promise.reject(new Error('inside transaction(), use the store passed to the work function'));
+      }
       // One transaction at a time is all the isolation a single process needs.
       transactions++;
       const run = lockChain
@@ -379,16 +386,39 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
 
 /**
  * A rejection with `StorageInvalidTextError` when `record` holds text the SQL stores could not
- * keep as given (unless `textKnownStorable`), or with `StorageInvalidTimeError` when one of its
- * times is not a whole number of milliseconds; undefined when it may be written.
+ * keep as given, or a `TypeError` when JSON cannot hold it (unless `textKnownStorable`, said of a
+ * record already written as JSON); with `StorageInvalidTimeError` when one of its times is not a
+ * whole number of milliseconds; undefined when it may be written.
  */
 function storableRefusal(record: object, kind: string, textKnownStorable = false): Promise<never> | undefined {
   try {
-    if (!textKnownStorable) checkStorableText(record, kind);
+    if (!textKnownStorable) {
+      checkStorableText(record, kind);
+      // What the SQL stores refuse as JSON (a cycle, a BigInt) is refused here too, with the same TypeError.
+      JSON.stringify(record);
+    }
     checkStorableTimes(record, kind);
     return undefined;
   } catch (error) {
     return Promise.reject(error as Error);
+  }
+}
+
+/** What every call made after close() gets, as from the SQL stores. */
+function closedError(): StorageUnavailableError {
+  return new StorageUnavailableError('the memory store is closed');
+}
+
+function endedTransactionError(): Error {
+  return new Error('the transaction has ended; its store can no longer be used');
+}
+
+/** `operation()`'s promise, or a rejection when it throws instead of returning one. */
+function settled<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation();
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 }
 
@@ -424,6 +454,8 @@ function keptCopy<T>(value: T): T {
 function deepFreeze<T>(value: T): T {
   // Typed arrays cannot be frozen; they are copies the caller never saw.
   if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value;
+  // Frozen before its members, so a value that leads back to itself is met frozen and left.
+  Object.freeze(value);
   for (const member of Object.values(value)) deepFreeze(member);
-  return Object.freeze(value);
+  return value;
 }
