@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { SignJWT } from 'jose';
 import { jwtBearerAssertionType } from '../client-auth/index.js';
+import { maxResponseBytes, readBoundedText, ResponseTooLargeError } from '../resource-server/bounded-response.js';
 import { defaultRoutes } from '../provider/index.js';
 import { CliError, exitCodes } from './exit-codes.js';
 import { printFields, printJson, printNote } from './output.js';
@@ -61,16 +62,41 @@ function timeoutOf(options: Options): number {
   return seconds;
 }
 
-/** One HTTP exchange, its whole body read within the time allowed. */
+/**
+ * One HTTP exchange, its whole body (at most 1 MiB) read within the time allowed. Redirects are
+ * not followed: a request carrying credentials (a secret in the body, an assertion, a token to
+ * check) goes only to the URL it was meant for (RFC 9110 §15.4), and a redirect is an answer this
+ * command cannot use.
+ */
 async function exchange(
   url: string,
   init: RequestInit,
   timeoutSeconds: number,
 ): Promise<{ readonly status: number; readonly ok: boolean; readonly text: string }> {
   try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(Math.ceil(timeoutSeconds * 1000)) });
-    return { status: response.status, ok: response.ok, text: await response.text() };
+    const response = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(Math.ceil(timeoutSeconds * 1000)),
+    });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new CliError(
+        `${shownUrl(url)} answered ${response.status} with a redirect, which is not followed: credentials go only where they were meant to`,
+        exitCodes.failure,
+        'invalid_response',
+      );
+    }
+    return { status: response.status, ok: response.ok, text: await readBoundedText(response) };
   } catch (error) {
+    if (error instanceof CliError) throw error;
+    if (error instanceof ResponseTooLargeError) {
+      throw new CliError(
+        `the answer from ${shownUrl(url)} is larger than ${maxResponseBytes} bytes; the rest was not read`,
+        exitCodes.failure,
+        'invalid_response',
+      );
+    }
     if (error instanceof Error && error.name === 'TimeoutError') {
       throw new CliError(
         `no answer from ${shownUrl(url)} within ${timeoutSeconds} s (--timeout)`,
@@ -214,11 +240,34 @@ async function discoverEndpoints(options: Options): Promise<Endpoints> {
       'issuer_mismatch',
     );
   }
+  const endpoint = (member: string, otherwise: string): string => {
+    const named = stringOption(metadata[member]);
+    if (named === undefined) return otherwise;
+    // The credentials are sent there: an http(s) URL without a user name or password, and never
+    // plain http for an https issuer (RFC 6749 §3.2 asks TLS of the token endpoint).
+    const url = URL.canParse(named) ? new URL(named) : undefined;
+    const problem =
+      !url || !/^https?:$/.test(url.protocol)
+        ? 'that is not an http(s) URL'
+        : url.username !== '' || url.password !== ''
+          ? 'with a user name or password in it'
+          : issuer.protocol === 'https:' && url.protocol === 'http:'
+            ? 'on plain http:// for an https:// issuer'
+            : undefined;
+    if (problem !== undefined) {
+      throw new CliError(
+        `the metadata at ${metadataUrl} names a ${member} ${problem}; nothing was sent to it`,
+        exitCodes.failure,
+        'invalid_response',
+      );
+    }
+    return named;
+  };
   return {
     issuer: expected,
-    token: stringOption(metadata.token_endpoint) ?? fallback.token,
-    introspection: stringOption(metadata.introspection_endpoint) ?? fallback.introspection,
-    revocation: stringOption(metadata.revocation_endpoint) ?? fallback.revocation,
+    token: endpoint('token_endpoint', fallback.token),
+    introspection: endpoint('introspection_endpoint', fallback.introspection),
+    revocation: endpoint('revocation_endpoint', fallback.revocation),
   };
 }
 

@@ -1,7 +1,12 @@
 // `tessera token`, `introspect` and `revoke` against a server that answers oddly: bodies that are not
 // the JSON objects the RFCs require end with a clear message and the documented exit code.
 
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
@@ -10,7 +15,10 @@ let workspace: Workspace;
 let fake: Server;
 let issuer: string;
 /** What the fake server answers, by path; anything else is a 404. */
-let answers: Record<string, { status: number; type?: string; body: string } | 'never'> = {};
+let answers: Record<
+  string,
+  { status: number; type?: string; body: string; headers?: Record<string, string> } | 'never'
+> = {};
 /** The requests the fake server received, as "METHOD /path". */
 let received: string[] = [];
 
@@ -26,7 +34,9 @@ beforeAll(async () => {
       return;
     }
     if (answer === 'never') return;
-    response.writeHead(answer.status, { 'content-type': answer.type ?? 'application/json' }).end(answer.body);
+    response
+      .writeHead(answer.status, { 'content-type': answer.type ?? 'application/json', ...answer.headers })
+      .end(answer.body);
   });
   fake.listen(0, '127.0.0.1');
   await new Promise((resolve) => fake.once('listening', resolve));
@@ -98,6 +108,130 @@ describe('tessera token against odd answers', () => {
     const json = await run(['token', ...client(), '--json']);
     expect(json.code).toBe(0);
     expect(parseJson(json)).toStrictEqual({ access_token: token, token_type: 'Bearer' });
+  });
+});
+
+describe('answers that would send the credentials elsewhere, or are too large', () => {
+  it.each(['client_secret_basic', 'client_secret_post'])(
+    'RFC 9110 §15.4: a redirect from the token endpoint is not followed (exit 1), so the secret (%s) goes nowhere else',
+    async (method) => {
+      answers = {
+        '/oauth2/token': { status: 307, body: '', headers: { location: `${issuer}/elsewhere/token` } },
+        '/elsewhere/token': { status: 200, body: '{"access_token":"stolen","token_type":"Bearer"}' },
+      };
+      const result = await run(['token', ...client(), '--auth-method', method]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(
+        `tessera: ${issuer}/oauth2/token answered 307 with a redirect, which is not followed: credentials go only where they were meant to\n`,
+      );
+      expect(received).not.toContain('POST /elsewhere/token');
+    },
+  );
+
+  it('a redirect from the metadata is not followed either (exit 1)', async () => {
+    answers = {
+      '/.well-known/oauth-authorization-server': { status: 302, body: '', headers: { location: `${issuer}/moved` } },
+    };
+    const result = await run(['token', ...client()]);
+    expect(result.code).toBe(1);
+    expect(received).toEqual(['GET /.well-known/oauth-authorization-server']);
+  });
+
+  it.each([
+    ['a scheme other than http(s)', 'file:///etc/passwd', 'that is not an http(s) URL'],
+    [
+      'a user name and password',
+      'http://user:endpoint-password@127.0.0.1:9/token',
+      'with a user name or password in it',
+    ],
+    ['no URL at all', 'token', 'that is not an http(s) URL'],
+  ])(
+    'metadata naming a token_endpoint with %s is refused (exit 1), sending nothing and showing no password',
+    async (_title, endpoint, problem) => {
+      answers = {
+        '/.well-known/oauth-authorization-server': {
+          status: 200,
+          body: JSON.stringify({ issuer, token_endpoint: endpoint }),
+        },
+      };
+      const result = await run(['token', ...client()]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `tessera: the metadata at ${issuer}/.well-known/oauth-authorization-server names a token_endpoint ${problem}; nothing was sent to it\n`,
+      );
+      expect(result.stderr).not.toContain('endpoint-password');
+      expect(received).toEqual(['GET /.well-known/oauth-authorization-server']);
+    },
+  );
+
+  it('RFC 6749 §3.2: metadata of an https:// issuer naming a plain http:// token_endpoint is refused (exit 1), the secret never sent', async () => {
+    const certFile = join(workspace.dir, 'tls.crt');
+    const keyFile = join(workspace.dir, 'tls.key');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'ignore' },
+    );
+    let secureIssuer = '';
+    const secure = createHttpsServer(
+      { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+      (request, response) => {
+        request.resume();
+        response
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ issuer: secureIssuer, token_endpoint: `${issuer}/oauth2/token` }));
+      },
+    );
+    secure.listen(0, '127.0.0.1');
+    await once(secure, 'listening');
+    secureIssuer = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+    try {
+      const result = await runTessera(
+        workspace,
+        ['token', '--issuer', secureIssuer, '--client-id', 'odd', '--client-secret', 'odd-client-secret'],
+        { env: { NODE_EXTRA_CA_CERTS: certFile } },
+      );
+      expect(result.stderr).toBe(
+        `tessera: the metadata at ${secureIssuer}/.well-known/oauth-authorization-server names a token_endpoint on plain http:// for an https:// issuer; nothing was sent to it\n`,
+      );
+      expect(result.code).toBe(1);
+      expect(received).toEqual([]);
+    } finally {
+      secure.closeAllConnections();
+      secure.close();
+    }
+  });
+
+  it('an answer over 1 MiB is refused (exit 1) without being read to its end', async () => {
+    answers = {
+      '/oauth2/token': {
+        status: 200,
+        body: JSON.stringify({ access_token: 'x'.repeat(2 * 1024 * 1024), token_type: 'Bearer' }),
+      },
+    };
+    const result = await run(['token', ...client(), '--json']);
+    expect(result.code).toBe(1);
+    expect(parseJson(result)).toMatchObject({ error: 'invalid_response' });
+    expect(result.stderr).toContain(`the answer from ${issuer}/oauth2/token is larger than 1048576 bytes`);
   });
 });
 
