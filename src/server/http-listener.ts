@@ -56,6 +56,12 @@ export interface ListenerSettings {
   readonly metrics: ServerMetrics;
   /** Names the endpoint a path belongs to, for logs and metrics (a small, fixed set). */
   endpointOf(pathname: string): string;
+  /**
+   * Whether the request line names the OAuth client a request presents (Basic user name,
+   * `client_id`, assertion `sub`). Only where OAuth clients call: on the admin listener a Basic
+   * user name is no client id, and may be the admin token sent the wrong way.
+   */
+  readonly logsClientIds?: boolean;
 }
 
 /** `x-forwarded-for`, or the RFC 7239 `forwarded` header. */
@@ -129,7 +135,7 @@ export async function startListener(options: ListenerOptions): Promise<RunningLi
       } else if (hostProblem !== undefined) {
         response = jsonError(400, 'invalid_request', hostProblem);
       } else {
-        clientId = findClientId(req, body);
+        if (options.logsClientIds) clientId = findClientId(req, body);
         const context = { requestId, clientAddress };
         if (options.webRequests) {
           const request = toRequest(req, body);

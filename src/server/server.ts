@@ -116,6 +116,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       publicListener = await startListener({
         ...common,
         name: 'public',
+        logsClientIds: true,
         host: config.server.host,
         port: config.server.port,
         ...(config.server.tlsCert && config.server.tlsKey

@@ -317,6 +317,11 @@ describe('logs', () => {
     });
     expect(revoked.status).toBe(200);
     await fetch(`${server.adminUrl}/clients`, { headers: { authorization: `Bearer ${ws.adminToken}` } });
+    // The admin token sent the wrong way, as a Basic user name: refused, and not logged as a client id.
+    const basicAdmin = await fetch(`${server.adminUrl}/clients`, {
+      headers: { authorization: basic(ws.adminToken, '') },
+    });
+    expect(basicAdmin.status).toBe(401);
     expect(await server.stop('SIGTERM')).toBe(0);
 
     const output = server.output();
