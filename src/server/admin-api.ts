@@ -52,11 +52,13 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
 
   return async (request) => {
     const { pathname, searchParams } = new URL(request.url);
-    const method = request.method;
+    // RFC 9110 §9.3.2: HEAD is answered as GET without the body (the listener drops it).
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
 
-    if (pathname === '/health/alive') return method === 'GET' ? json(200, { status: 'alive' }) : notAllowed('GET');
+    if (pathname === '/health/alive')
+      return method === 'GET' ? json(200, { status: 'alive' }) : notAllowed('GET, HEAD');
     if (pathname === '/health/ready') {
-      if (method !== 'GET') return notAllowed('GET');
+      if (method !== 'GET') return notAllowed('GET, HEAD');
       try {
         await storage.ping();
         return json(200, { status: 'ready' });
@@ -70,7 +72,7 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
 
     try {
       if (pathname === '/metrics') {
-        if (method !== 'GET') return notAllowed('GET');
+        if (method !== 'GET') return notAllowed('GET, HEAD');
         const text = options.collectMetrics ? await options.collectMetrics() : await metrics.registry.metrics();
         return new Response(text, { headers: { 'content-type': metrics.registry.contentType } });
       }
@@ -93,7 +95,7 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
           // RFC 7591 §3.2.1: the secret appears in this response and nowhere else.
           return json(201, withSecret(await registerClient(storage, hasher, metadata, secret)));
         }
-        return notAllowed('GET, POST');
+        return notAllowed('GET, HEAD, POST');
       }
       const clientMatch = /^\/clients\/([^/]+)(\/secret)?$/.exec(pathname);
       if (clientMatch) {
@@ -130,11 +132,11 @@ export function createAdminApi(options: AdminApiOptions): (request: Request) => 
             await deleteRegisteredClient(storage, id);
             return new Response(null, { status: 204 });
           default:
-            return notAllowed('GET, PUT, DELETE');
+            return notAllowed('GET, HEAD, PUT, DELETE');
         }
       }
       if (pathname === '/keys') {
-        if (method !== 'GET') return notAllowed('GET');
+        if (method !== 'GET') return notAllowed('GET, HEAD');
         return json(200, { keys: (await storage.listSigningKeys()).map(describeKey) });
       }
       if (pathname === '/keys/rotate') {

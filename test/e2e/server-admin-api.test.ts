@@ -172,6 +172,21 @@ describe('health', () => {
     const ready = await admin('/health/ready', { token: null });
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
   });
+
+  it('RFC 9110 §9.3.2: answers HEAD as GET without a body, on the health and client routes', async () => {
+    for (const [path, token] of [
+      ['/health/alive', null],
+      ['/health/ready', null],
+      ['/clients', undefined],
+    ] as const) {
+      const head = await admin(path, { method: 'HEAD', token });
+      expect(head.status, path).toBe(200);
+      expect(head.headers.get('content-type'), path).toMatch(/^application\/json/);
+      expect(await head.text(), path).toBe('');
+    }
+    const refused = await admin('/health/alive', { method: 'DELETE', token: null });
+    expect([refused.status, refused.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+  });
 });
 
 describe('client management (RFC 7591 / 7592 shapes)', () => {

@@ -524,8 +524,8 @@ describe('protocol limits', () => {
     ['TRACE', 'public', '/oauth2/introspect', 405, 'POST'],
     ['TRACE', 'public', '/.well-known/jwks.json', 405, 'GET, HEAD'],
     ['TRACE', 'public', '/no-such-endpoint', 404, null],
-    ['TRACE', 'admin', '/clients', 405, 'GET, POST'],
-    ['TRACE', 'admin', '/health/alive', 405, 'GET'],
+    ['TRACE', 'admin', '/clients', 405, 'GET, HEAD, POST'],
+    ['TRACE', 'admin', '/health/alive', 405, 'GET, HEAD'],
   ] as const)(
     'RFC 9110 §15.5.6: answers %s on the %s listener at %s with %i, and with the Allow of a path that exists',
     async (method, listener, path, status, allow) => {
