@@ -206,7 +206,9 @@ describe.each(allMounts)('the provider through the %s mount', (mount) => {
     expect(JSON.parse(text)).toMatchObject({ token_type: 'bearer', expires_in: 1800 });
   });
 
-  it.each(['PROPFIND', 'PURGE', 'QUERY'])(
+  // Fastify mounted at the root leaves methods it does not route to the app's not-found handler;
+  // under a prefix it hands them on (see fastifyHandler below).
+  it.runIf(mount !== 'fastify').each(['PROPFIND', 'PURGE', 'QUERY'])(
     "RFC 9110 §15.5.6 answers %s, a method the framework may not route, with the provider's 405 and Allow",
     async (method) => {
       const answer = await requestWithMethod(`${server.url}/token`, method);
@@ -351,6 +353,48 @@ async function reportingRouter(): Promise<{ router: HttpHandler; reported: Error
 function causesOf(reported: readonly Error[]): string[] {
   return reported.map((error) => String(error.cause));
 }
+
+describe('fastifyHandler and methods Fastify does not route', () => {
+  it.each(['PROPFIND', 'PURGE', 'QUERY'])(
+    "RFC 9110 §15.5.6 under a prefix of its own answers %s with the provider's 405 and Allow",
+    async (method) => {
+      const { router } = await reportingRouter();
+      const app = Fastify();
+      await app.register(fastifyHandler(router), { prefix: '/oauth2' });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+        const answer = await requestWithMethod(`${url}/oauth2/token`, method);
+        expect([answer.status, answer.allow]).toEqual([405, 'POST']);
+        expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_request' });
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it.each(['before', 'after'])(
+    'registered at the root, leaves the app its own not-found handler, set %s it, for such methods',
+    async (when) => {
+      const { router } = await reportingRouter();
+      const app = Fastify();
+      const appNotFound = () => app.setNotFoundHandler((_request, reply) => reply.code(404).send({ app: 'not found' }));
+      if (when === 'before') appNotFound();
+      await app.register(fastifyHandler(router));
+      if (when === 'after') appNotFound();
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+        const answer = await requestWithMethod(`${url}/oauth2/token`, 'PROPFIND');
+        expect([answer.status, JSON.parse(answer.body)]).toEqual([404, { app: 'not found' }]);
+        // The provider still serves every method Fastify routes.
+        expect((await requestWithMethod(`${url}/oauth2/token`, 'GET')).status).toBe(405);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+});
 
 describe('fastifyHandler behind what the app registered first', () => {
   /** Serves the provider under /oauth2 in an app that `setup` prepared first. */

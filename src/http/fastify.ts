@@ -46,11 +46,15 @@ export function fastifyHandler(handler: HttpHandler) {
       handle(handler, request.raw, reply.raw, request.raw.url);
     });
     // A method `all` does not cover (PROPFIND, PURGE, …) finds no route: the provider answers it
-    // as any method it does not serve, 405 with Allow, or 404 off its paths.
-    instance.setNotFoundHandler((request, reply) => {
-      reply.hijack();
-      handle(handler, request.raw, reply.raw, request.raw.url);
-    });
+    // as any method it does not serve, 405 with Allow, or 404 off its paths. Fastify keeps one
+    // not-found handler per prefix, so only a plugin under a prefix of its own takes it: at the
+    // root it would clash with the app's own.
+    if (instance.prefix !== '') {
+      instance.setNotFoundHandler((request, reply) => {
+        reply.hijack();
+        handle(handler, request.raw, reply.raw, request.raw.url);
+      });
+    }
     instance.all('/*', (request, reply) => {
       reply.hijack();
       // The raw URL keeps any prefix the plugin was registered under, as routers expect.
