@@ -840,6 +840,23 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     });
 
     describe('transactions', () => {
+      it('lets a change listener start a transaction of its own once a transaction has ended, which sees its writes', async () => {
+        const seen: (string | undefined)[] = [];
+        const done: Promise<unknown>[] = [];
+        const unsubscribe = store.subscribeToChanges((change) => {
+          if (change.kind !== 'client') return;
+          done.push(store.transaction(async (tx) => seen.push((await tx.getClient(change.clientId))?.id)));
+        });
+        try {
+          await store.transaction((tx) => tx.createClient(client('told')));
+          await vi.waitFor(() => expect(done.length).toBeGreaterThan(0), { timeout: 5000, interval: 10 });
+          await Promise.all(done);
+          expect(seen).toContain('told');
+        } finally {
+          unsubscribe();
+        }
+      });
+
       it('keeps every write of work that succeeds and returns its value', async () => {
         const value = await store.transaction(async (tx) => {
           await tx.createClient(client('tx-1'));

@@ -53,8 +53,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   let lockChain: Promise<unknown> = Promise.resolve();
   /** Transactions running or waiting their turn. */
   let transactions = 0;
-  /** Set inside a transaction's work, whose calls to the outer store must not wait for it. */
-  const insideTransaction = new AsyncLocalStorage<true>();
+  /**
+   * Set inside a transaction's work, whose calls to the outer store must not wait for it; `open`
+   * until the work has ended (its changes are then told to listeners, which may start another).
+   */
+  const insideTransaction = new AsyncLocalStorage<{ open: boolean }>();
   let closed = false;
 
   for (const client of options.clients ?? []) {
@@ -282,18 +285,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
   const immediate: Journal = { undo: () => undefined, notify: deliver };
 
   /** Runs `work` with a journal that can take its writes back; changes are told only on success. */
-  const runUndoably = async <T>(work: (tx: Storage) => Promise<T>): Promise<T> => {
+  const runUndoably = async <T>(work: (tx: Storage) => Promise<T>, state: { open: boolean }): Promise<T> => {
     const undoSteps: (() => void)[] = [];
     const changes: StorageChange[] = [];
     const journal: Journal = { undo: (step) => undoSteps.push(step), notify: (change) => changes.push(change) };
-    let open = true;
     const operations: Record<string, unknown> = {};
     for (const [name, operation] of Object.entries(operationsFor(journal)) as [
       string,
       (...args: unknown[]) => Promise<unknown>,
     ][]) {
       operations[name] = (...args: unknown[]) =>
-        open ? settled(() => operation(...args)) : Promise.reject(endedTransactionError());
+        state.open ? settled(() => operation(...args)) : Promise.reject(endedTransactionError());
     }
     const tx: Storage = {
       ...(operations as ReturnType<typeof operationsFor>),
@@ -302,7 +304,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
       close: () => store.close(),
       // A nested transaction is a savepoint: its failure takes back only its own writes.
       async transaction(nested) {
-        if (!open) throw endedTransactionError();
+        if (!state.open) throw endedTransactionError();
         const mark = undoSteps.length;
         const changeMark = changes.length;
         try {
@@ -316,11 +318,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     };
     try {
       const result = await work(tx);
-      open = false;
+      state.open = false;
       for (const change of changes) deliver(change);
       return result;
     } catch (error) {
-      open = false;
+      state.open = false;
       for (const step of undoSteps.reverse()) step();
       throw error;
     }
@@ -365,13 +367,16 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Storage {
     transaction(work) {
       if (closed) return Promise.reject(closedError());
       // The work would wait for its own transaction to end: refused, as on SQLite.
-      if (insideTransaction.getStore()) {
+      if (insideTransaction.getStore()?.open) {
         return Promise.reject(new Error('inside transaction(), use the store passed to the work function'));
       }
       // One transaction at a time is all the isolation a single process needs.
       transactions++;
       const run = lockChain
-        .then(() => insideTransaction.run(true, () => runUndoably(work)))
+        .then(() => {
+          const state = { open: true };
+          return insideTransaction.run(state, () => runUndoably(work, state));
+        })
         .finally(() => {
           transactions--;
           // Nothing else needs the context: on Node 20 it costs a hook on every promise while enabled.
