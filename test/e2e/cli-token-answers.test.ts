@@ -1,14 +1,13 @@
 // `tessera token`, `introspect` and `revoke` against a server that answers oddly: bodies that are not
 // the JSON objects the RFCs require end with a clear message and the documented exit code.
 
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { writeSelfSignedCertificate } from './support/self-signed-certificate.js';
 import { createWorkspace, parseJson, runTessera, type Workspace } from './support/tessera-process.js';
 
 let workspace: Workspace;
@@ -166,31 +165,7 @@ describe('answers that would send the credentials elsewhere, or are too large', 
   );
 
   it('RFC 6749 §3.2: metadata of an https:// issuer naming a plain http:// token_endpoint is refused (exit 1), the secret never sent', async () => {
-    const certFile = join(workspace.dir, 'tls.crt');
-    const keyFile = join(workspace.dir, 'tls.key');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { certFile, keyFile } = writeSelfSignedCertificate(workspace.dir);
     let secureIssuer = '';
     const secure = createHttpsServer(
       { cert: readFileSync(certFile), key: readFileSync(keyFile) },

@@ -1,7 +1,7 @@
 // `tessera serve` as a process: refusals at start-up, SIGTERM with requests in flight, logs free of
 // secrets, client addresses behind a proxy, header limits, TLS and worker processes.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -21,6 +21,7 @@ import {
   type Workspace,
 } from './support/tessera-process.js';
 import { requestWithMethod } from '../support/harness.js';
+import { writeSelfSignedCertificate } from './support/self-signed-certificate.js';
 
 /** `tessera serve` on ports the system picks, so tests never collide. */
 const serveOnAnyPorts = ['serve', '--port', '0', '--admin-port', '0'];
@@ -636,29 +637,7 @@ describe('opaque tokens', () => {
 describe('TLS', () => {
   it('serves HTTPS from cert and key files', async () => {
     const ws = workspace();
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        join(ws.dir, 'tls.key'),
-        '-out',
-        join(ws.dir, 'tls.crt'),
-      ],
-      { stdio: 'ignore' },
-    );
+    writeSelfSignedCertificate(ws.dir);
     const server = await serve(ws, ['--tls-cert', 'tls.crt', '--tls-key', 'tls.key', '--issuer', 'https://localhost']);
     expect(server.publicUrl).toMatch(/^https:\/\//);
     const body = await new Promise<string>((resolve, reject) => {
