@@ -6,9 +6,6 @@ import { readBoundedStream } from '../request/http-request.js';
 /** The most a JWK Set or introspection answer may hold: far more than any real one needs. */
 export const maxResponseBytes = 1024 * 1024;
 
-/** The longest fetch timeout node's timers take (2^31 - 1 ms); a longer one fires at once, or throws. */
-export const longestTimerMs = 2 ** 31 - 1;
-
 /** The answer was longer than {@link maxResponseBytes}; the rest was not read. */
 export class ResponseTooLargeError extends Error {
   override readonly name = 'ResponseTooLargeError';

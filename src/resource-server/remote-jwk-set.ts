@@ -10,7 +10,8 @@ import {
   type JWTVerifyGetKey,
   type JSONWebKeySet,
 } from 'jose';
-import { longestTimerMs, readBoundedText } from './bounded-response.js';
+import { longestTimerMs } from '../core/timer-limit.js';
+import { readBoundedText } from './bounded-response.js';
 
 /** Options for {@link createRemoteJwkSet}. Durations are in seconds. */
 export interface RemoteJwkSetOptions {

@@ -17,7 +17,7 @@ import {
   type Clock,
 } from '../core/index.js';
 import { checkTokenIsActive, type IntrospectionCheckOptions } from './introspection-check.js';
-import { longestTimerMs } from './bounded-response.js';
+import { longestTimerMs } from '../core/timer-limit.js';
 import { createLocalJwkSet, KeySourceError, sharedRemoteJwkSet, type KeyResolver } from './remote-jwk-set.js';
 
 /** Asymmetric JWS algorithms a verifier may accept. `none` and the HMAC family never are. */

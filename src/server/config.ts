@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { longestTimerMs } from '../core/timer-limit.js';
 import { defaultBruteForceLimits, defaultMaxUnverifiedPerAddress } from '../protection/index.js';
 import { setOwnMember } from './own-member.js';
 import { decodeUtf8 } from './utf8.js';
@@ -19,7 +20,7 @@ const port = (what: string) =>
 
 // Node's timers hold at most 2^31 − 1 ms; a longer delay is cut to 1 ms, so a setting meant to be
 // long would end at once.
-const timerLimitMs = 2_147_483_647;
+const timerLimitMs = longestTimerMs;
 const timerLimitSeconds = Math.floor(timerLimitMs / 1000);
 
 const milliseconds = (what: string) =>

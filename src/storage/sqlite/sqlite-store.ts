@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { longestTimerMs } from '../../core/timer-limit.js';
 import { makeDirectory } from '../make-directory.js';
 import type { Client } from '../../core/index.js';
 import {
@@ -388,9 +389,6 @@ function checkSqliteOptions(options: SqliteStoreOptions): void {
     throw new TypeError(`changePollIntervalMs must be at most ${longestTimerMs}, got ${options.changePollIntervalMs}`);
   }
 }
-
-/** The longest delay node's timers take, 2^31 - 1 ms. */
-const longestTimerMs = 2 ** 31 - 1;
 
 function isFile(filename: string): boolean {
   return filename !== ':memory:' && filename !== '' && !filename.startsWith('file:');
