@@ -13,7 +13,7 @@ import {
   type ClientStore,
   type Transactional,
 } from '../storage/index.js';
-import { firstUnstorableField } from '../storage/storable-text.js';
+import { firstUnstorableField, isJsonKeptNumber } from '../storage/storable-text.js';
 import { setOwnMember } from './own-member.js';
 
 /** Why a registration call failed; the CLI turns `kind` into an exit code, the admin API into a status. */
@@ -96,11 +96,11 @@ function isWebUrl(value: string): boolean {
 }
 
 /**
- * A number that comes back from the store as the client sent it. JSON has no Infinity (written
- * as null) nor -0 (written as 0), and a whole number past 2^53 has already lost digits when parsed.
+ * A number that comes back from the store as the client sent it: one JSON keeps, and not a whole
+ * number past 2^53, which has already lost digits when parsed.
  */
 function isExactJsonNumber(value: number): boolean {
-  return Number.isFinite(value) && !Object.is(value, -0) && (!Number.isInteger(value) || Number.isSafeInteger(value));
+  return isJsonKeptNumber(value) && (!Number.isInteger(value) || Number.isSafeInteger(value));
 }
 
 /** The check of one metadata field. Null passes here: only an update may send it (to remove the field). */

@@ -15,6 +15,11 @@ export function withLoneSurrogatesReplaced(text: string): string {
   return text.replace(new RegExp(loneSurrogate.source, 'g'), '\ufffd');
 }
 
+/** Whether JSON gives `value` back as it is: it writes NaN and the infinities as null, -0 as 0. */
+export function isJsonKeptNumber(value: number): boolean {
+  return Number.isFinite(value) && !Object.is(value, -0);
+}
+
 /** U+0000, or a lone surrogate. */
 const unstorable = new RegExp(`\\u0000|${loneSurrogate.source}`);
 
@@ -40,9 +45,8 @@ export function holdsUnstorableText(value: unknown, seen = new Set<object>()): b
       if (!isStorableText(next)) return true;
       continue;
     }
-    // JSON writes NaN and the infinities as null and -0 as 0: a SQL store would keep another value.
     if (typeof next === 'number') {
-      if (!Number.isFinite(next) || Object.is(next, -0)) return true;
+      if (!isJsonKeptNumber(next)) return true;
       continue;
     }
     if (typeof next !== 'object' || next === null || seen.has(next) || ArrayBuffer.isView(next)) continue;
